@@ -1,0 +1,41 @@
+# make demo: set up and run the whole flow on the embedded default (local Git + local DVC remote)
+# make test: set up and run the full suite (starts its own S3 server and GitHub contract server)
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test test-fast bench install clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# The CPU build of torch first: a bare requirement would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+demo: $(VENV)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh
+
+test: install
+	PATH=$(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$$PATH $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	PATH=$(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$$PATH $(BIN)/python -m pytest -q -m "not models and not s3 and not github" $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_registry.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .demo .bench

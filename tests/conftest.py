@@ -1,0 +1,91 @@
+"""Shared fixtures: an isolated HOME and git identity, fresh registries, weights folders.
+
+Feature-specific fixtures live in tests/plugins/ and are registered here.
+"""
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = []
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """Each test gets its own HOME, XDG dirs and git identity; DVC and HF stay offline."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in [("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"),
+                     ("XDG_DATA_HOME", ".local/share")]:
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.setenv("MODELREG_CACHE", str(home / "modelreg-cache"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Test User")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "test@example.com")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Test User")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "test@example.com")
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n")
+    for var in ("GITHUB_TOKEN", "GITHUB_API_URL", "GITHUB_REPOSITORY", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
+        monkeypatch.delenv(var, raising=False)
+    yield home
+
+
+@pytest.fixture(autouse=True, scope="session")
+def loopback_only():
+    """Fail any test that tries to connect anywhere but this machine."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            if not (host.startswith("127.") or host in ("::1", "localhost")):
+                raise AssertionError(f"test tried to reach {address}: only loopback is allowed")
+        return real_connect(sock, address)
+
+    socket.socket.connect = guarded
+    yield
+    socket.socket.connect = real_connect
+
+
+def git(cwd, *args) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def registry_dir(tmp_path) -> Path:
+    """A fresh registry made by `init`, with a local DVC remote under tmp."""
+    from modelreg.registry import init_registry
+
+    path = tmp_path / "reg"
+    init_registry(path, remote=str(tmp_path / "remote"))
+    return path
+
+
+@pytest.fixture
+def registry(registry_dir):
+    from modelreg import Registry
+
+    reg = Registry(registry_dir)
+    yield reg
+    reg.close()
+
+
+def write_weights(folder: Path, seed: int = 0, size: int = 4096) -> Path:
+    """A small but real-looking model folder: safetensors-named weights, config, tokenizer."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.safetensors").write_bytes(bytes((i * 7 + seed) % 251 for i in range(size)))
+    (folder / "config.json").write_text(f'{{"model_type": "llama", "seed": {seed}}}\n')
+    (folder / "tokenizer.json").write_text('{"version": "1.0"}\n')
+    return folder
+
+
+@pytest.fixture
+def weights(tmp_path) -> Path:
+    return write_weights(tmp_path / "weights-src")

@@ -1,0 +1,1 @@
+"""Weights: scanning and hashing local folders, DVC tracking, the remote and the local cache."""

@@ -1,0 +1,84 @@
+"""Local weights folders: safe scanning, classification and one-pass hashing."""
+import hashlib
+import os
+from pathlib import Path
+
+from ..errors import InvalidInput
+
+CHUNK = 8 << 20
+
+_TOKENIZER_FILES = {
+    "tokenizer.json": "json", "tokenizer_config.json": "json", "special_tokens_map.json": "json",
+    "added_tokens.json": "json", "vocab.json": "json", "vocab.txt": "text", "merges.txt": "text",
+    "tokenizer.model": "sentencepiece", "chat_template.jinja": "jinja",
+}
+_WEIGHT_FORMATS = {".safetensors": "safetensors", ".bin": "pytorch", ".pt": "pytorch",
+                   ".pth": "pytorch", ".gguf": "gguf"}
+
+
+def classify(relpath: str) -> tuple[str, str]:
+    """(artifact_type, format) of a file in a model folder, by the names HF tools write."""
+    name = relpath.rsplit("/", 1)[-1]
+    suffix = os.path.splitext(name)[1].lower()
+    if name == "adapter_config.json":
+        return "adapter_config", "json"
+    if name in _TOKENIZER_FILES:
+        return "tokenizer", _TOKENIZER_FILES[name]
+    if suffix in _WEIGHT_FORMATS:
+        return ("adapter" if name.startswith("adapter_") else "weights"), _WEIGHT_FORMATS[suffix]
+    if name.endswith(".index.json") or name in ("config.json", "generation_config.json"):
+        return "config", "json"
+    if suffix == ".model":
+        return "tokenizer", "sentencepiece"
+    return "other", (suffix.lstrip(".") or "binary")
+
+
+def scan_folder(src: str | os.PathLike) -> list[tuple[str, Path]]:
+    """Every regular file under `src` as (posix relpath, path), refusing anything unsafe.
+
+    A symlink is followed only if it stays inside the folder; one that points outside would
+    let a registered version capture arbitrary files of the machine.
+    """
+    root = Path(src)
+    if not root.is_dir():
+        raise InvalidInput(f"weights folder {src} does not exist or is not a folder")
+    real_root = root.resolve()
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in (".git", ".dvc"))
+        for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            path = Path(dirpath, name)
+            rel = path.relative_to(root).as_posix()
+            if "\\" in rel or "\n" in rel or "\0" in rel:
+                raise InvalidInput(f"weights folder {src}: unsupported file name {rel!r}; rename it")
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    raise InvalidInput(f"weights folder {src}: {rel} is a symlink to {target}, outside the "
+                                       "folder; copy the file in instead")
+                if target.is_dir():
+                    raise InvalidInput(f"weights folder {src}: {rel} is a symlink to a folder; use a real folder")
+            if not path.is_file():
+                raise InvalidInput(f"weights folder {src}: {rel} is not a regular file")
+            found.append((rel, path))
+    if not found:
+        raise InvalidInput(f"weights folder {src} is empty; point at a folder holding the model files")
+    return found
+
+
+def hash_file(path: str | os.PathLike, copy_to: str | os.PathLike | None = None) -> tuple[int, str, str]:
+    """(size, sha256, md5) in one read; optionally writes a copy on the way through."""
+    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    out = open(copy_to, "wb") if copy_to is not None else None
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                sha.update(chunk)
+                md5.update(chunk)
+                size += len(chunk)
+                if out:
+                    out.write(chunk)
+    finally:
+        if out:
+            out.close()
+    return size, sha.hexdigest(), md5.hexdigest()

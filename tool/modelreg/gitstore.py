@@ -1,0 +1,242 @@
+"""The only module that talks to git.
+
+Reads come straight from Git objects at any ref (no checkout) through one long-lived
+`git cat-file --batch` process; ref names are resolved from the ref files when possible,
+which keeps warm in-process reads in microseconds. Writes use GitPython, imported only
+when something is written.
+"""
+import os
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ExternalError, NotFound
+
+_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+
+
+def _run(args, cwd, input=None, check=True) -> str:
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
+                              text=True, env=_ENV)
+    except FileNotFoundError:
+        raise ExternalError("git is not installed or not on PATH; install git and retry") from None
+    if check and proc.returncode != 0:
+        msg = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise ExternalError(f"git {args[0]} failed: {msg}")
+    return proc.stdout
+
+
+def find_root(start: str | os.PathLike) -> Path:
+    """The top of the Git working tree holding `start`."""
+    path = Path(start).resolve()
+    for candidate in (path, *path.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    raise NotFound(f"{path} is not inside a Git repository; run 'modelreg init' there first")
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    author: str
+    email: str
+    date: str
+    subject: str
+    body: str
+    parents: tuple[str, ...]
+
+
+class GitStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.git_dir, self.common_dir = self._git_dirs()
+        self._batch = None
+        self._lock = threading.Lock()
+        self._packed: tuple[int, dict] | None = None
+
+    # -- locating refs -------------------------------------------------------------
+    def _git_dirs(self) -> tuple[Path, Path]:
+        dot = self.root / ".git"
+        if dot.is_dir():
+            return dot, dot
+        if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+            git_dir = (self.root / dot.read_text().split(":", 1)[1].strip()).resolve()
+            common = git_dir / "commondir"
+            return git_dir, (git_dir / common.read_text().strip()).resolve() if common.exists() else git_dir
+        raise NotFound(f"{self.root} is not a Git repository; run 'modelreg init' there first")
+
+    def _packed_refs(self) -> dict:
+        path = self.common_dir / "packed-refs"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if self._packed is None or self._packed[0] != mtime:
+            refs = {}
+            for line in path.read_text().splitlines():
+                if line and line[0] not in "#^":
+                    sha, _, name = line.partition(" ")
+                    refs[name] = sha
+            self._packed = (mtime, refs)
+        return self._packed[1]
+
+    def _read_ref_file(self, name: str) -> str | None:
+        for base in (self.git_dir, self.common_dir):
+            try:
+                text = (base / name).read_text().strip()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                continue
+            if text.startswith("ref: "):
+                return self._read_ref_file(text[5:])
+            return text
+        return self._packed_refs().get(name)
+
+    def rev_parse(self, ref: str) -> str:
+        """The commit a branch, tag, remote branch or sha names."""
+        if "/" not in ref or ref.startswith("refs/") or ref.startswith("origin/"):
+            for name in (ref, f"refs/heads/{ref}", f"refs/remotes/{ref}") if ref != "HEAD" else ("HEAD",):
+                if name.startswith("refs/tags/"):
+                    break  # annotated tags need peeling: let git do it
+                sha = self._read_ref_file(name) if ".." not in name else None
+                if sha and len(sha) == 40:
+                    return sha
+        out = _run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], self.root, check=False).strip()
+        if not out:
+            raise NotFound(f"no branch, tag or commit named {ref!r} in {self.root}")
+        return out
+
+    # -- reading objects -----------------------------------------------------------
+    def _batch_proc(self):
+        if self._batch is None or self._batch.poll() is not None:
+            self._batch = subprocess.Popen(
+                ["git", "cat-file", "--batch"], cwd=self.root, env=_ENV,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        return self._batch
+
+    def read(self, commit: str, path: str) -> bytes | None:
+        """The bytes of `path` at `commit`, or None if there is no such file."""
+        return self.read_objects([f"{commit}:{path}"])[0]
+
+    def read_objects(self, specs: list[str]) -> list[bytes | None]:
+        """Many objects through the one cat-file process; a writer thread avoids pipe deadlock."""
+        with self._lock:
+            proc = self._batch_proc()
+            payload = "".join(f"{s}\n" for s in specs).encode()
+            writer = threading.Thread(target=self._write_all, args=(proc, payload))
+            writer.start()
+            out = [self._read_one(proc.stdout) for _ in specs]
+            writer.join()
+            return out
+
+    @staticmethod
+    def _write_all(proc, payload):
+        proc.stdin.write(payload)
+        proc.stdin.flush()
+
+    @staticmethod
+    def _read_one(stream) -> bytes | None:
+        header = stream.readline().split()
+        if len(header) != 3 or header[1] != b"blob":
+            if len(header) == 3:  # a tree or other object: consume it
+                stream.read(int(header[2]) + 1)
+            return None
+        data = stream.read(int(header[2]))
+        stream.read(1)
+        return data
+
+    def ls_tree(self, commit: str, prefix: str) -> list[tuple[str, str]]:
+        """(path, blob sha) of every file under `prefix` at `commit`."""
+        out = _run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", prefix], self.root)
+        entries = []
+        for item in out.split("\0"):
+            if item:
+                meta, _, path = item.partition("\t")
+                entries.append((path, meta.split()[2]))
+        return entries
+
+    def list_dir(self, commit: str, prefix: str) -> list[str]:
+        """Names directly inside folder `prefix` at `commit`."""
+        out = _run(["ls-tree", "-z", "--name-only", commit, "--", prefix.rstrip("/") + "/"], self.root)
+        return [p.rsplit("/", 1)[-1] for p in out.split("\0") if p]
+
+    def changed_paths(self, base: str, head: str, prefix: str = "") -> list[tuple[str, str]]:
+        """(status letter, path) for files that differ between two commits."""
+        args = ["diff", "--name-status", "-z", "--no-renames", f"{base}...{head}", "--"]
+        out = _run(args + ([prefix] if prefix else []), self.root).split("\0")
+        return [(out[i], out[i + 1]) for i in range(0, len(out) - 1, 2)]
+
+    def commit_before(self, ref: str, when: str) -> str:
+        """The commit `ref` pointed at, at time `when` (first-parent walk)."""
+        sha = _run(["rev-list", "-1", "--first-parent", f"--before={when}", ref], self.root).strip()
+        if not sha:
+            raise NotFound(f"{ref} has no commit before {when}")
+        return sha
+
+    def log(self, ref: str, paths: list[str], limit: int | None = None) -> list[Commit]:
+        fmt = "%H%x1f%an%x1f%ae%x1f%aI%x1f%P%x1f%s%x1f%b%x1e"
+        args = ["log", "--first-parent", f"--format={fmt}"]
+        if limit:
+            args.append(f"-n{limit}")
+        out = _run(args + [ref, "--", *paths], self.root)
+        commits = []
+        for rec in out.split("\x1e"):
+            fields = rec.strip("\n").split("\x1f")
+            if len(fields) == 7:
+                sha, author, email, date, parents, subject, body = fields
+                commits.append(Commit(sha, author, email, date, subject, body.strip(), tuple(parents.split())))
+        return commits
+
+    def close(self):
+        if self._batch is not None and self._batch.poll() is None:
+            self._batch.stdin.close()
+            self._batch.wait()
+        self._batch = None
+
+    # -- writing -------------------------------------------------------------------
+    def _repo(self):
+        import git  # GitPython; only write paths pay for its import
+
+        return git.Repo(self.root)
+
+    def identity(self) -> str:
+        name = _run(["config", "user.name"], self.root, check=False).strip()
+        email = _run(["config", "user.email"], self.root, check=False).strip()
+        if not name or not email:
+            raise ExternalError("git has no identity: run 'git config user.name NAME' and "
+                                "'git config user.email EMAIL' before writing to the registry")
+        return f"{name} <{email}>"
+
+    def current_branch(self) -> str | None:
+        return _run(["symbolic-ref", "--quiet", "--short", "HEAD"], self.root, check=False).strip() or None
+
+    def dirty_paths(self, paths: list[str]) -> list[str]:
+        out = _run(["status", "--porcelain", "-z", "--untracked-files=all", "--", *paths], self.root)
+        return [item[3:] for item in out.split("\0") if item]
+
+    def commit_paths(self, paths: list[str], message: str) -> str:
+        """Stage exactly `paths` (additions, edits, deletions) and commit only them."""
+        import git
+
+        repo = self._repo()
+        try:
+            repo.git.add("--all", "--", *paths)
+            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *paths)
+        except git.GitCommandError as exc:
+            raise ExternalError(f"git commit failed: {exc.stderr.strip() or exc}") from None
+        return repo.head.commit.hexsha
+
+    def unstage(self, paths: list[str]) -> None:
+        _run(["reset", "--quiet", "--", *paths], self.root, check=False)
+
+    def restore(self, paths: list[str]) -> None:
+        """Put tracked files back as HEAD has them (used to undo a failed write)."""
+        if paths:
+            _run(["checkout", "HEAD", "--", *paths], self.root, check=False)
+
+
+def init_repo(path: Path, branch: str = "main") -> None:
+    import git
+
+    git.Repo.init(path, initial_branch=branch)

@@ -1,0 +1,92 @@
+"""registry.yaml: registry-wide settings, with the defaults `init` writes."""
+from dataclasses import dataclass, field
+
+from .errors import InvalidInput, PolicyViolation
+
+DEFAULT_SETTINGS = {
+    "version": 1,
+    "main_branch": "main",
+    "stages": ["none", "development", "staging", "production", "archived"],
+    "initial_stage": "none",
+    "transitions": {
+        "none": ["development", "staging", "archived"],
+        "development": ["staging", "archived"],
+        "staging": ["production", "development", "archived"],
+        "production": ["archived"],
+        # archived -> production is how a rollback returns an earlier version
+        "archived": ["staging", "production"],
+    },
+    "exclusive_stages": ["production"],
+    "stage_aliases": {"production": "production"},
+    "protected_aliases": ["production"],
+    "remote": {"name": "storage"},
+    "forge": {"type": "none"},
+}
+
+
+@dataclass
+class Settings:
+    raw: dict = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+
+    def get(self, key):
+        return self.raw.get(key, DEFAULT_SETTINGS.get(key))
+
+    @property
+    def main_branch(self) -> str:
+        return self.get("main_branch")
+
+    @property
+    def stages(self) -> list[str]:
+        return self.get("stages")
+
+    @property
+    def initial_stage(self) -> str:
+        return self.get("initial_stage") or self.stages[0]
+
+    @property
+    def exclusive_stages(self) -> list[str]:
+        return self.get("exclusive_stages") or []
+
+    @property
+    def stage_aliases(self) -> dict:
+        return self.get("stage_aliases") or {}
+
+    @property
+    def protected_aliases(self) -> set[str]:
+        return set(self.get("protected_aliases") or []) | set(self.stage_aliases.values())
+
+    @property
+    def remote_name(self) -> str:
+        return (self.get("remote") or {}).get("name", "storage")
+
+    def check_stage(self, stage: str) -> str:
+        if stage not in self.stages:
+            raise InvalidInput(f"unknown stage {stage!r}: registry.yaml defines {', '.join(self.stages)}")
+        return stage
+
+    def allowed(self, src: str, dst: str) -> bool:
+        return src == dst or dst in (self.get("transitions") or {}).get(src, [])
+
+    def check_transition(self, what: str, src: str, dst: str) -> None:
+        if not self.allowed(src, dst):
+            targets = (self.get("transitions") or {}).get(src, [])
+            allowed = ", ".join(targets) if targets else "nothing"
+            raise PolicyViolation(
+                f"{what}: registry.yaml does not allow {src} -> {dst} (from {src} only to {allowed})")
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Consistency rules the schema cannot express, as (JSON pointer, message)."""
+        found = []
+        stages = set(self.stages)
+        for src, targets in (self.get("transitions") or {}).items():
+            if src not in stages:
+                found.append((f"/transitions/{src}", f"unknown stage {src!r}"))
+            found += [(f"/transitions/{src}", f"unknown stage {t!r}") for t in targets if t not in stages]
+        for key in ("exclusive_stages",):
+            found += [(f"/{key}", f"unknown stage {s!r}") for s in self.get(key) or [] if s not in stages]
+        for stage in self.stage_aliases:
+            if stage not in self.exclusive_stages:
+                found.append((f"/stage_aliases/{stage}", "only an exclusive stage can own an alias"))
+        if self.initial_stage not in stages:
+            found.append(("/initial_stage", f"unknown stage {self.initial_stage!r}"))
+        return found
