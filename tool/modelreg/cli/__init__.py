@@ -1,0 +1,89 @@
+"""The command line: parse, call one library function, render. Never business logic.
+
+Commands load lazily from LAZY_COMMANDS, so `modelreg resolve` imports neither DVC nor
+boto3 nor torch, and starts in a few tens of milliseconds.
+"""
+import importlib
+import logging
+import sys
+
+import click
+
+from ..errors import RegistryError
+
+# command name -> "module:attribute"; one line per command
+LAZY_COMMANDS = {
+    "init": "modelreg.cli.registry_cmds:init_cmd",
+    "model": "modelreg.cli.registry_cmds:model",
+    "version": "modelreg.cli.registry_cmds:version",
+    "alias": "modelreg.cli.registry_cmds:alias",
+    "stage": "modelreg.cli.registry_cmds:stage",
+    "resolve": "modelreg.cli.read_cmds:resolve",
+    "lineage": "modelreg.cli.read_cmds:lineage",
+    "history": "modelreg.cli.read_cmds:history",
+    "check": "modelreg.cli.read_cmds:check",
+    "card": "modelreg.cli.registry_cmds:card",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx, name):
+        if name in LAZY_COMMANDS:
+            module, attr = LAZY_COMMANDS[name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "registry_dir", default=".", metavar="REGISTRY_DIR", show_default=True,
+              help="Run as if started in REGISTRY_DIR.")
+@click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
+@click.option("-v", "--verbose", count=True, help="Log more (repeat for debug).")
+@click.version_option(package_name="modelreg")
+@click.pass_context
+def cli(ctx, registry_dir, traceback, verbose):
+    """modelreg: a Git-native model registry.
+
+    Records are YAML files under JSON Schema in a Git repository, weights are tracked by
+    DVC, and every change is a commit (or a pull request).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["dir"] = registry_dir
+    ctx.obj["traceback"] = traceback
+    logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s: %(message)s")
+
+
+def main(argv=None) -> int:
+    """Entry point: maps errors to exit codes (1 registry, 2 usage, 3 unexpected, 130 ^C)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        cli.main(args=args, prog_name="modelreg", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except RegistryError as exc:
+        if "--traceback" in args:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
+        if "--traceback" in args:
+            raise
+        click.echo(f"unexpected error: {type(exc).__name__}: {exc}\n"
+                   "This is a bug in modelreg; please report it with the output of --traceback.",
+                   err=True)
+        return 3

@@ -1,0 +1,73 @@
+"""Helpers shared by the command modules: opening the registry, options, output."""
+import json
+
+import click
+
+from ..errors import InvalidInput
+from ..names import check_tag_key
+from ..registry import Registry
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def open_registry(ctx) -> Registry:
+    return Registry(ctx.obj["dir"])
+
+
+def emit_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def parse_pairs(values, what: str) -> dict:
+    """K=V options (--tag, --param) into a dict; a malformed one is a clear error."""
+    result = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"malformed {what} {item!r}: use KEY=VALUE")
+        check_tag_key(key)
+        result[key] = value
+    return result
+
+
+def parse_params(values) -> dict:
+    """--param K=V with numbers and booleans kept as such."""
+    parsed = {}
+    for key, value in parse_pairs(values, "--param").items():
+        parsed[key] = _scalar(value)
+    return parsed
+
+
+def _scalar(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_metrics(values) -> list[dict]:
+    """--metric BENCHMARK/METRIC=VALUE, e.g. mmlu/accuracy=0.61."""
+    metrics = []
+    for item in values:
+        name, sep, value = item.partition("=")
+        benchmark, slash, metric = name.partition("/")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not slash or not benchmark or not metric or number is None:
+            raise InvalidInput(f"malformed --metric {item!r}: use BENCHMARK/METRIC=NUMBER, "
+                               "e.g. mmlu/accuracy=0.61")
+        metrics.append({"benchmark": benchmark, "metric": metric, "value": number})
+    return metrics
+
+
+def table(rows: list[list], headers: list[str]) -> str:
+    cells = [headers] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)

@@ -1,0 +1,80 @@
+"""Read-only commands: resolve, lineage, history, check. They import neither DVC nor boto3."""
+import click
+
+from .common import emit_json, json_option, open_registry, table
+
+
+def _at_options(func):
+    func = click.option("--as-of", metavar="ISO8601", help="What main said at that time.")(func)
+    return click.option("--at", metavar="GITREF", help="Read at a branch, tag or commit.")(func)
+
+
+@click.command()
+@click.argument("ref")
+@_at_options
+@json_option
+@click.pass_context
+def resolve(ctx, ref, at, as_of, as_json):
+    """Resolve REF (NAME, NAME@ALIAS, NAME@N, NAME@latest) to a version."""
+    if at and as_of:
+        raise click.UsageError("use --at or --as-of, not both (--as-of reads the main branch)")
+    reg = open_registry(ctx)
+    resolved = reg.resolve(ref, at=at, as_of=as_of)
+    if as_json:
+        return emit_json(resolved.to_dict())
+    aliases = f" [{', '.join(resolved.aliases)}]" if resolved.aliases else ""
+    click.echo(f"{resolved.model}@{resolved.version} {resolved.stage}{aliases} (commit {resolved.commit[:12]})")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--at", metavar="GITREF")
+@json_option
+@click.pass_context
+def lineage(ctx, ref, at, as_json):
+    """Walk REF's parents down to its base model."""
+    chain = open_registry(ctx).lineage(ref, at=at)
+    if as_json:
+        return emit_json([{"model": r.model, "version": r.version, "model_type": r.record.get("model_type"),
+                           "relation": (r.record.get("parent") or {}).get("relation"), "stage": r.stage}
+                          for r in chain])
+    for depth, item in enumerate(chain):
+        relation = (item.record.get("parent") or {}).get("relation")
+        via = f"  ({relation} of the next)" if relation else ""
+        click.echo(f"{'  ' * depth}{item.model}@{item.version} {item.record.get('model_type')} {item.stage}{via}")
+
+
+@click.command()
+@click.argument("model_name", metavar="[MODEL]", required=False)
+@click.option("-n", "--limit", default=50, show_default=True, help="Commits to read.")
+@json_option
+@click.pass_context
+def history(ctx, model_name, limit, as_json):
+    """Who changed what, when, through which PR (the audit log, from Git history)."""
+    from ..history import describe
+
+    found = open_registry(ctx).history(model_name, limit=limit)
+    if as_json:
+        return emit_json(found)
+    rows = [[e["date"][:19], e["author"].split(" <")[0], f"#{e['pr']}" if e["pr"] else "",
+             describe(e), e["commit"][:10]] for e in found]
+    click.echo(table(rows, ["DATE", "WHO", "PR", "WHAT", "COMMIT"]) if rows else "No history.")
+
+
+@click.command()
+@click.option("--at", metavar="GITREF", help="Check a commit instead of the working tree.")
+@click.option("--base", metavar="GITREF", help="Also check the change from BASE (PR rules).")
+@json_option
+@click.pass_context
+def check(ctx, at, base, as_json):
+    """Validate the registry; print every problem as FILE:JSON_POINTER: message."""
+    result = open_registry(ctx).check(at=at, base=base)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        for problem in result.problems:
+            click.echo(str(problem))
+        where = result.target if result.target == "working tree" else result.target[:12]
+        summary = (f"{len(result.problems)} problem(s)" if result.problems else "ok")
+        click.echo(f"check {where}: {len(result.models)} model(s), {summary}", err=True)
+    ctx.exit(0 if result.ok else 1)

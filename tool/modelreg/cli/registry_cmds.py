@@ -1,0 +1,236 @@
+"""Commands that write: init, model, version, alias, stage, card."""
+import click
+
+from ..refs import parse_ref, parse_version
+from ..registry import MODEL_TYPES, init_registry
+from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs,
+                     parse_params, table)
+
+
+@click.command("init")
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--remote", metavar="URL", help="DVC remote for weights (default: a local folder "
+              "under $XDG_DATA_HOME/modelreg/remotes).")
+@click.pass_context
+def init_cmd(ctx, directory, remote):
+    """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflow; one commit."""
+    root = init_registry(directory, remote=remote)
+    click.echo(f"Initialized modelreg registry in {root}")
+
+
+# -- model ---------------------------------------------------------------------------
+@click.group()
+def model():
+    """Register and inspect models."""
+
+
+@model.command("register")
+@click.argument("name")
+@click.option("--type", "model_type", required=True, type=click.Choice(MODEL_TYPES))
+@click.option("--description", "-d", help="What the model is for.")
+@click.option("--owner", "owners", multiple=True, metavar="@USER|@ORG/TEAM",
+              help="GitHub owner who reviews changes (repeatable).")
+@click.option("--tag", "tags", multiple=True, metavar="K=V", help="Label (repeatable).")
+@json_option
+@click.pass_context
+def model_register(ctx, name, model_type, description, owners, tags, as_json):
+    """Register a new model NAME."""
+    record = open_registry(ctx).register_model(name, model_type, description, owners,
+                                               parse_pairs(tags, "--tag"))
+    emit_json(record) if as_json else click.echo(f"Registered model {name} ({model_type})")
+
+
+@model.command("list")
+@click.option("--tag", "tags", multiple=True, metavar="K=V", help="Only models with this tag.")
+@click.option("--at", metavar="GITREF", help="Read at a branch, tag or commit.")
+@json_option
+@click.pass_context
+def model_list(ctx, tags, at, as_json):
+    """List registered models."""
+    models = open_registry(ctx).list_models(parse_pairs(tags, "--tag"), at=at)
+    if as_json:
+        return emit_json(models)
+    rows = [[m["name"], m["model_type"], ",".join(m.get("owners", [])), m.get("description", "")]
+            for m in models]
+    click.echo(table(rows, ["NAME", "TYPE", "OWNERS", "DESCRIPTION"]) if rows else "No models.")
+
+
+@model.command("show")
+@click.argument("name")
+@click.option("--at", metavar="GITREF", help="Read at a branch, tag or commit.")
+@json_option
+@click.pass_context
+def model_show(ctx, name, at, as_json):
+    """Show a model, its aliases and versions."""
+    reg = open_registry(ctx)
+    record = reg.get_model(name, at=at)
+    aliases = reg.aliases(name, at=at)
+    versions = reg.list_versions(name, at=at, include_deleted=True)
+    if as_json:
+        return emit_json({"model": record, "aliases": aliases, "versions": versions})
+    for key in ("name", "model_type", "description", "owners", "tags", "created_at", "created_by"):
+        if record.get(key):
+            click.echo(f"{key}: {record[key]}")
+    click.echo("aliases: " + (", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items())) or "none"))
+    rows = [[v["version"], v["stage"], v["status"], v.get("created_at", "")] for v in versions]
+    click.echo(table(rows, ["VERSION", "STAGE", "STATUS", "CREATED"]) if rows else "No versions.")
+
+
+# -- version -------------------------------------------------------------------------
+@click.group()
+def version():
+    """Create, inspect and delete versions."""
+
+
+@version.command("create")
+@click.argument("model_name", metavar="MODEL")
+@click.argument("weights_dir", required=False, type=click.Path())
+@click.option("--parent", metavar="REF", help="The version this one derives from (e.g. base@3).")
+@click.option("--type", "model_type", type=click.Choice(MODEL_TYPES), help="Default: the model's type.")
+@click.option("--metric", "metrics", multiple=True, metavar="BENCHMARK/METRIC=VALUE")
+@click.option("--param", "params", multiple=True, metavar="K=V")
+@click.option("--tag", "tags", multiple=True, metavar="K=V")
+@click.option("--description", "-d")
+@click.option("--run-id")
+@click.option("--experiment-id")
+@click.option("--data-version")
+@click.option("--source-uri", metavar="URI", help="Where weights kept outside the registry live.")
+@json_option
+@click.pass_context
+def version_create(ctx, model_name, weights_dir, parent, model_type, metrics, params, tags,
+                   description, run_id, experiment_id, data_version, source_uri, as_json):
+    """Register the next version of MODEL, tracking WEIGHTS_DIR with DVC."""
+    record = open_registry(ctx).create_version(
+        model_name, weights_dir, parent=parent, metrics=parse_metrics(metrics),
+        parameters=parse_params(params), tags=parse_pairs(tags, "--tag"), description=description,
+        run_id=run_id, experiment_id=experiment_id, data_version=data_version,
+        source_uri=source_uri, model_type=model_type)
+    if as_json:
+        return emit_json(dict(record, model=model_name))
+    files = len(record.get("artifacts", []))
+    size = sum(a["size_bytes"] for a in record.get("artifacts", []))
+    click.echo(f"Registered {model_name}@{record['version']} ({files} files, {size:,} bytes)")
+
+
+@version.command("list")
+@click.argument("model_name", metavar="MODEL")
+@click.option("--stage", help="Only versions in this stage.")
+@click.option("--all", "include_deleted", is_flag=True, help="Include deleted versions.")
+@click.option("--at", metavar="GITREF")
+@json_option
+@click.pass_context
+def version_list(ctx, model_name, stage, include_deleted, at, as_json):
+    """List the versions of MODEL."""
+    reg = open_registry(ctx)
+    versions = reg.list_versions(model_name, stage=stage, at=at, include_deleted=include_deleted)
+    if as_json:
+        return emit_json(versions)
+    aliases = reg.aliases(model_name, at=at)
+    rows = [[v["version"], v["stage"], v["status"],
+             ",".join(sorted(a for a, n in aliases.items() if n == v["version"])),
+             " ".join(f"{m['benchmark']}/{m['metric']}={m['value']}" for m in v.get("metrics", []))]
+            for v in versions]
+    click.echo(table(rows, ["VERSION", "STAGE", "STATUS", "ALIASES", "METRICS"]) if rows
+               else "No versions.")
+
+
+@version.command("show")
+@click.argument("ref")
+@click.option("--at", metavar="GITREF")
+@json_option
+@click.pass_context
+def version_show(ctx, ref, at, as_json):
+    """Show the version REF (NAME@N, NAME@ALIAS, NAME@latest)."""
+    resolved = open_registry(ctx).resolve(ref, at=at)
+    if as_json:
+        return emit_json(dict(resolved.record, model=resolved.model, aliases=list(resolved.aliases),
+                              commit=resolved.commit))
+    import yaml
+
+    click.echo(f"# {resolved.model}@{resolved.version} at {resolved.commit[:12]}")
+    click.echo(yaml.safe_dump(resolved.record, sort_keys=False).rstrip())
+
+
+@version.command("delete")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why (kept in the record).")
+@click.pass_context
+def version_delete(ctx, ref, reason):
+    """Soft-delete a version: the record stays, marked deleted."""
+    target = parse_ref(ref)
+    reg = open_registry(ctx)
+    number = target.version if target.version is not None else reg.resolve(ref).version
+    result = reg.delete_version(target.model, number, reason)
+    extra = f"; removed aliases {', '.join(result['aliases_removed'])}" if result["aliases_removed"] else ""
+    click.echo(f"Deleted {target.model}@{number}{extra}")
+
+
+# -- alias and stage -------------------------------------------------------------------
+@click.group()
+def alias():
+    """Move and remove aliases (mutable pointers to versions)."""
+
+
+@alias.command("set")
+@click.argument("model_name", metavar="MODEL")
+@click.argument("alias_name", metavar="ALIAS")
+@click.argument("number", metavar="VERSION")
+@click.pass_context
+def alias_set(ctx, model_name, alias_name, number):
+    """Point MODEL@ALIAS at VERSION."""
+    result = open_registry(ctx).set_alias(model_name, alias_name, parse_version(number))
+    was = f" (was {result['previous']})" if result["previous"] else ""
+    click.echo(f"{model_name}@{alias_name} -> {result['version']}{was}")
+
+
+@alias.command("rm")
+@click.argument("model_name", metavar="MODEL")
+@click.argument("alias_name", metavar="ALIAS")
+@click.pass_context
+def alias_rm(ctx, model_name, alias_name):
+    """Remove MODEL@ALIAS."""
+    result = open_registry(ctx).remove_alias(model_name, alias_name)
+    click.echo(f"Removed {model_name}@{alias_name} (was {result['previous']})")
+
+
+@click.group()
+def stage():
+    """Move versions between stages."""
+
+
+@stage.command("set")
+@click.argument("model_name", metavar="MODEL")
+@click.argument("number", metavar="VERSION")
+@click.argument("stage_name", metavar="STAGE")
+@click.option("--keep-existing", is_flag=True,
+              help="Do not archive the versions already in STAGE (refused for exclusive stages).")
+@click.pass_context
+def stage_set(ctx, model_name, number, stage_name, keep_existing):
+    """Move MODEL@VERSION to STAGE, as registry.yaml's transitions allow."""
+    result = open_registry(ctx).transition_stage(model_name, parse_version(number), stage_name,
+                                                 archive_existing=False if keep_existing else None)
+    for n, (src, dst) in sorted(result["moved"].items()):
+        click.echo(f"{model_name}@{n}: {src} -> {dst}")
+
+
+# -- card ----------------------------------------------------------------------------
+@click.group()
+def card():
+    """Model cards."""
+
+
+@card.command("export")
+@click.argument("ref")
+@click.option("-o", "output", type=click.Path(dir_okay=False), help="Write to a file (README.md).")
+@click.pass_context
+def card_export(ctx, ref, output):
+    """Export REF's card as a Hugging Face model card (README.md with YAML metadata)."""
+    from ..card import export_hf_card
+
+    text = export_hf_card(open_registry(ctx), ref)
+    if output:
+        with open(output, "w") as fh:
+            fh.write(text)
+        click.echo(f"Wrote {output}")
+    else:
+        click.echo(text, nl=False)
