@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = []
+pytest_plugins = ["tests.plugins.github_fake"]
 
 
 @pytest.fixture(autouse=True)
