@@ -240,3 +240,37 @@ def init_repo(path: Path, branch: str = "main") -> None:
     import git
 
     git.Repo.init(path, initial_branch=branch)
+
+
+# -- remote registries (used by the loader and the serving watcher) --------------------
+def clone_partial(url: str, dest: Path) -> None:
+    """A blobless clone without a checkout: history's trees and commits, blobs on demand.
+
+    Branches map onto local branches, so `main` in the clone is the remote's main after
+    every `fetch_all`, and reads at `main` need no remote-tracking names.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".partial")
+    _run(["clone", "--quiet", "--filter=blob:none", "--no-checkout", url, str(tmp)], dest.parent)
+    _run(["config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*"], tmp)
+    _run(["config", "--add", "remote.origin.fetch", "+refs/tags/*:refs/tags/*"], tmp)
+    os.replace(tmp, dest)
+
+
+def fetch_all(root: Path) -> None:
+    """Bring every branch and tag up to date (no blobs: the clone is partial)."""
+    _run(["fetch", "--quiet", "--prune", "--update-head-ok", "--filter=blob:none", "origin"], root)
+
+
+def ls_remote(url: str, ref: str, cwd: Path | None = None) -> str | None:
+    """The sha `ref` has on a remote: one round trip, nothing downloaded."""
+    out = _run(["ls-remote", url, ref], cwd or Path.cwd())
+    for line in out.splitlines():
+        sha, _, name = line.partition("\t")
+        if name == ref:
+            return sha
+    return None
+
+
+def origin_url(root: Path) -> str | None:
+    return _run(["config", "--get", "remote.origin.url"], root, check=False).strip() or None
