@@ -60,8 +60,8 @@ def main(argv=None) -> int:
     """Entry point: maps errors to exit codes (1 registry, 2 usage, 3 unexpected, 130 ^C)."""
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        cli.main(args=args, prog_name="modelreg", standalone_mode=False)
-        return 0
+        rc = cli.main(args=args, prog_name="modelreg", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:

@@ -1,0 +1,145 @@
+"""`modelreg check`: every problem reported as FILE:JSON_POINTER: message, and the change rules."""
+import pytest
+
+from modelreg.cli import main
+from tests.conftest import git, write_weights
+
+
+@pytest.fixture
+def reg(registry, weights):
+    registry.register_model("base", "base_model", owners=["@acme/ml"])
+    registry.register_model("ft", "fine_tuned")
+    registry.create_version("base", weights)
+    registry.create_version("ft", write_weights(weights.parent / "w2", seed=3), parent="base@1",
+                            metrics=[{"benchmark": "mmlu", "metric": "accuracy", "value": 0.5}])
+    registry.transition_stage("ft", 1, "staging")
+    registry.transition_stage("ft", 1, "production")
+    return registry
+
+
+def edit(reg, path, old, new):
+    full = reg.root / path
+    text = full.read_text()
+    assert old in text, text
+    full.write_text(text.replace(old, new))
+
+
+def problems(reg, **kw):
+    return [str(p) for p in reg.check(**kw).problems]
+
+
+def test_clean_registry_passes(reg):
+    assert problems(reg) == []
+    assert problems(reg, at="main") == []
+
+
+def test_every_problem_is_reported_with_file_and_pointer(reg):
+    edit(reg, "registry/ft/versions/1/version.yaml", "stage: production", "stage: shipped")
+    edit(reg, "registry/ft/model.yaml", "name: ft", "name: other\nextra_field: 1")
+    edit(reg, "registry/base/aliases.yaml", "aliases: {}", "aliases:\n  canary: 7")
+    (reg.root / "registry/base/versions/1/card.yaml").write_text("license: mit\nlicense: x\n")
+    (reg.root / "registry/base/notes.txt").write_text("hi")
+    found = problems(reg)
+    expected = [
+        "registry/ft/versions/1/version.yaml:/stage: 'shipped' is not one of",
+        "registry/ft/model.yaml:/: unknown field(s)",
+        "registry/ft/model.yaml:/name: name 'other' does not match its folder 'ft'",
+        "registry/base/aliases.yaml:/aliases/canary: points at version 7, which does not exist",
+        "registry/base/versions/1/card.yaml:/: line 2: duplicate key 'license'",
+        "registry/base/notes.txt:/: unexpected file",
+        "registry/ft/aliases.yaml:/aliases/production: points at version 1, which is not in production",
+    ]
+    for item in expected:
+        assert any(p.startswith(item) for p in found), (item, found)
+
+
+def test_production_rules_and_pointer_agreement(reg):
+    edit(reg, "registry/base/versions/1/version.yaml", "stage: none", "stage: production")
+    edit(reg, "registry/ft/versions/1/weights.dvc", "nfiles: 3", "nfiles: 4")
+    found = problems(reg)
+    assert any("registry/base/aliases.yaml:/aliases/production: must point at version 1" in p for p in found)
+    assert any(p.startswith("registry/ft/versions/1/weights.dvc:/outs/0/nfiles: 4 files, but version.yaml lists 3") for p in found)
+
+
+def test_lineage_cycle_and_missing_parent(reg):
+    edit(reg, "registry/base/versions/1/version.yaml", "model_type: base_model",
+         "model_type: base_model\nparent:\n  model: ft\n  version: 1\n  relation: merged")
+    reg.register_model("orphan", "fine_tuned")
+    reg.create_version("orphan", source_uri="s3://x", parent="base@1")
+    edit(reg, "registry/orphan/versions/1/version.yaml", "model: base", "model: gone")
+    found = problems(reg)
+    assert any("registry/base/versions/1/version.yaml:/parent: lineage cycle" in p for p in found)
+    assert any("registry/orphan/versions/1/version.yaml:/parent: parent gone@1 does not exist" in p for p in found)
+
+
+def test_cli_check_prints_all_and_exits_1(reg, capsys):
+    edit(reg, "registry/ft/versions/1/version.yaml", "status: active", "status: gone")
+    edit(reg, "registry/base/model.yaml", "model_type: base_model", "model_type: huge")
+    assert main(["-C", str(reg.root), "check"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and all(":/" in line for line in out)
+    assert main(["-C", str(reg.root), "check", "--json"]) == 1
+    import json
+    data = json.loads(capsys.readouterr().out)
+    assert data["ok"] is False and len(data["problems"]) == 2
+
+
+def commit_all(reg, message="edit"):
+    git(reg.root, "commit", "-qam", message)
+    return git(reg.root, "rev-parse", "HEAD").strip()
+
+
+def branch_from_main(reg):
+    git(reg.root, "checkout", "-qb", "pr")
+
+
+def test_base_rule_merged_version_is_immutable(reg):
+    branch_from_main(reg)
+    edit(reg, "registry/ft/versions/1/version.yaml", "value: 0.5", "value: 0.9")
+    commit_all(reg)
+    found = problems(reg, at="pr", base="main")
+    assert any("registry/ft/versions/1/version.yaml:/metrics: a merged version may change only stage and status" in p
+               for p in found)
+
+
+def test_base_rule_weights_of_merged_version_cannot_change(reg):
+    branch_from_main(reg)
+    edit(reg, "registry/ft/versions/1/weights.dvc", "md5: ", "md5: 0")
+    commit_all(reg)
+    assert any("weights.dvc:/: the weights of merged version 1 cannot change" in p
+               for p in problems(reg, at="pr", base="main"))
+
+
+def test_base_rule_stage_skip_is_refused(reg):
+    reg.create_version("base", source_uri="s3://x")
+    branch_from_main(reg)
+    edit(reg, "registry/base/versions/2/version.yaml", "stage: none", "stage: production")
+    edit(reg, "registry/base/aliases.yaml", "aliases: {}", "aliases:\n  production: 2")
+    commit_all(reg)
+    found = problems(reg, at="pr", base="main")
+    assert found == ["registry/base/versions/2/version.yaml:/stage: none -> production is not allowed by "
+                     "registry.yaml's transitions"]
+
+
+def test_base_rule_allowed_promotion_passes_and_is_scoped(reg):
+    """Production only from a version that is in staging on main: a PR cannot do both steps."""
+    reg.create_version("ft", source_uri="s3://x", parent="base@1")
+    reg.transition_stage("ft", 2, "staging")
+    branch_from_main(reg)
+    reg.transition_stage("ft", 2, "production")
+    result = reg.check(at="pr", base="main")
+    assert result.ok, result.problems
+    assert result.models == ["ft"]
+
+
+def test_base_rule_removed_version_and_reused_number(reg):
+    branch_from_main(reg)
+    git(reg.root, "rm", "-rq", "registry/base/versions/1")
+    commit_all(reg)
+    found = problems(reg, at="pr", base="main")
+    assert any("registry/base/versions/1/version.yaml:/: merged version 1 was removed" in p for p in found)
+
+
+def test_check_reads_workdir_by_default_and_commit_with_at(reg):
+    edit(reg, "registry/ft/versions/1/version.yaml", "status: active", "status: nope")
+    assert problems(reg) and not problems(reg, at="HEAD")
