@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.plugins.github_fake"]
+pytest_plugins = ["tests.plugins.github_fake", "tests.plugins.tiny_models"]
 
 
 @pytest.fixture(autouse=True)
