@@ -188,6 +188,11 @@ class GitStore:
                 commits.append(Commit(sha, author, email, date, subject, body.strip(), tuple(parents.split())))
         return commits
 
+    @property
+    def branches(self) -> "BranchOps":
+        """Branch, push, fetch and tag operations (promotion PRs, sync, releases)."""
+        return BranchOps(self.root)
+
     def close(self):
         if self._batch is not None and self._batch.poll() is None:
             self._batch.stdin.close()
@@ -274,3 +279,108 @@ def ls_remote(url: str, ref: str, cwd: Path | None = None) -> str | None:
 
 def origin_url(root: Path) -> str | None:
     return _run(["config", "--get", "remote.origin.url"], root, check=False).strip() or None
+
+
+# -- branches, pushes and tags (promotion PRs, sync, release tags) ---------------------
+class BranchOps:
+    """Writes that move refs; used through `GitStore.branches`."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def run(self, *args, check=True) -> str:
+        return _run(list(args), self.root, check=check)
+
+    def exists(self, ref: str) -> bool:
+        return bool(self.run("rev-parse", "--verify", "--quiet", ref, check=False).strip())
+
+    def names(self, pattern: str) -> list[str]:
+        """Local and origin branch names matching a glob (origin's without the prefix)."""
+        out = self.run("for-each-ref", "--format=%(refname)", f"refs/heads/{pattern}",
+                       f"refs/remotes/origin/{pattern}")
+        return sorted({r.split("/", 3)[-1] if r.startswith("refs/remotes/") else r[len("refs/heads/"):]
+                       for r in out.split()})
+
+    def checkout(self, branch: str, create_from: str | None = None) -> None:
+        if create_from:
+            self.run("checkout", "--quiet", "-b", branch, create_from)
+        else:
+            self.run("checkout", "--quiet", branch)
+
+    def reset_branch(self, branch: str, start: str) -> None:
+        """Point `branch` at `start` and check it out (tracked files follow; ignored ones stay)."""
+        self.run("checkout", "--quiet", "-B", branch, start)
+
+    def delete(self, branch: str) -> None:
+        self.run("branch", "--quiet", "-D", branch, check=False)
+
+    def has_remote(self, name: str = "origin") -> bool:
+        return name in self.run("remote").split()
+
+    def push(self, *refspecs: str, remote: str = "origin", force_with_lease: bool = False) -> None:
+        args = ["push", "--quiet", "--porcelain"] + (["--force-with-lease"] if force_with_lease else [])
+        self.run(*args, remote, *refspecs)
+
+    def fetch(self, remote: str = "origin") -> None:
+        self.run("fetch", "--quiet", "--tags", remote)
+
+    def rebase(self, onto: str) -> None:
+        proc = subprocess.run(["git", "rebase", "--quiet", onto], cwd=self.root, capture_output=True,
+                              text=True, env=_ENV)
+        if proc.returncode != 0:
+            self.run("rebase", "--abort", check=False)
+            raise ExternalError(f"git rebase onto {onto} failed ({proc.stderr.strip().splitlines()[-1:]}); "
+                                "resolve by hand with 'git rebase'")
+
+    def merge_base(self, a: str, b: str) -> str:
+        return self.run("merge-base", a, b).strip()
+
+    def commits(self, base: str, head: str) -> list[str]:
+        """First-parent commits in base..head, oldest first."""
+        return self.run("rev-list", "--reverse", "--first-parent", f"{base}..{head}").split()
+
+    def diff_tree(self, commit: str) -> list[tuple[str, str]]:
+        out = self.run("diff-tree", "-r", "-z", "--no-renames", "--name-status", "--root", f"{commit}^", commit)
+        parts = out.split("\0")
+        return [(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+    def commit_meta(self, commit: str) -> tuple[str, str, str]:
+        """(author 'Name <email>', author date, full message)."""
+        out = self.run("show", "-s", "--format=%an <%ae>%x1f%aI%x1f%B", commit)
+        author, date, message = out.split("\x1f", 2)
+        return author, date, message.rstrip("\n")
+
+    def commit_as(self, paths: list[str], message: str, author: str, date: str) -> str:
+        self.run("add", "--all", "--", *paths)
+        self.run("commit", "--quiet", "--no-verify", "-m", message, f"--author={author}",
+                 f"--date={date}", "--", *paths)
+        return self.run("rev-parse", "HEAD").strip()
+
+    # tags
+    def tags(self, pattern: str = "*") -> dict[str, str]:
+        """tag name -> the commit it points at (peeled)."""
+        out = self.run("for-each-ref", "--format=%(refname:short)%1f%(*objectname)%1f%(objectname)",
+                       f"refs/tags/{pattern}")
+        found = {}
+        for line in out.splitlines():
+            name, peeled, obj = line.split("\x1f")
+            found[name] = peeled or obj
+        return found
+
+    def tag_message(self, name: str) -> str | None:
+        out = self.run("for-each-ref", "--format=%(objecttype)%1f%(contents)", f"refs/tags/{name}")
+        if not out.strip():
+            return None
+        kind, _, message = out.partition("\x1f")
+        return message.rstrip("\n") if kind == "tag" else ""
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        self.run("check-ref-format", f"refs/tags/{name}")
+        self.run("tag", "--annotate", "--cleanup=verbatim", "-m", message, "--", name, commit)
+
+    def first_parent_merges(self, ref: str, limit: int = 200) -> list[str]:
+        """Commits of `ref`'s first-parent history, newest first."""
+        return self.run("rev-list", "--first-parent", f"--max-count={limit}", ref).split()
+
+    def parents(self, commit: str) -> list[str]:
+        return self.run("rev-list", "--parents", "-n1", commit).split()[1:]
