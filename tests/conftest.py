@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.plugins.github_fake", "tests.plugins.tiny_models"]
+pytest_plugins = ["tests.plugins.github_fake", "tests.plugins.tiny_models", "tests.plugins.s3server"]
 
 
 @pytest.fixture(autouse=True)

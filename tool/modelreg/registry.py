@@ -505,24 +505,13 @@ class _Change:
             self.created.append(top)
 
     def add_weights(self, model: str, number: int, files) -> list[dict]:
-        """Copy the folder in (hashing on the way), then `dvc add` and `dvc push` it."""
-        from .artifacts import dvc
-        from .artifacts.files import classify, hash_file
+        """Track the folder the way DVC does and upload it, in one read per file (artifacts/push.py)."""
+        from .artifacts.push import add_and_push
 
         rel = layout.weights_dir(model, number)
-        target = self.reg.root / rel
         self._remember(rel + ".dvc", self.reg.root / (rel + ".dvc"))
-        self._remember(rel, target, tracked=False)
-        artifacts = []
-        for relfile, src in files:
-            dst = target / relfile
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            size, sha256, _md5 = hash_file(src, copy_to=dst)
-            kind, fmt = classify(relfile)
-            artifacts.append({"path": relfile, "artifact_type": kind, "format": fmt,
-                              "size_bytes": size, "sha256": sha256})
-        dvc.track_and_push(self.reg.root, rel, self.reg.settings.remote_name)
-        return artifacts
+        self._remember(rel, self.reg.root / rel, tracked=False)
+        return add_and_push(self.reg.root, rel, files, self.reg.settings.remote_name)
 
     def commit(self, subject: str, trailers: dict, body: str = "") -> str:
         lines = [f"modelreg: {subject}", ""]
@@ -546,11 +535,12 @@ class _Change:
                 path.unlink(missing_ok=True)
 
 
-def init_registry(path: str | os.PathLike, remote: str | None = None) -> Path:
+def init_registry(path: str | os.PathLike, remote: str | None = None,
+                  endpoint_url: str | None = None) -> Path:
     """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas, CI stub."""
     from .scaffold import scaffold
 
-    return scaffold(Path(path), remote)
+    return scaffold(Path(path), remote, endpoint_url=endpoint_url)
 
 
 def _tags(tags: dict | None) -> dict | None:

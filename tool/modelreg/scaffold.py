@@ -46,7 +46,7 @@ def default_remote(root: Path) -> str:
     return str(data_home / "modelreg" / "remotes" / f"{root.resolve().name}-{digest}")
 
 
-def scaffold(root: Path, remote: str | None) -> Path:
+def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None) -> Path:
     root = root.resolve()
     if (root / layout.REGISTRY_FILE).exists():
         raise AlreadyExists(f"{root} is already a registry ({layout.REGISTRY_FILE} exists)")
@@ -58,6 +58,8 @@ def scaffold(root: Path, remote: str | None) -> Path:
     store = GitStore(root)
     store.identity()  # fail before writing anything if commits cannot be made
     remote = remote or default_remote(root)
+    if endpoint_url and not remote.startswith("s3://"):
+        raise InvalidInput("--endpoint-url applies to an s3:// remote only")
     if "://" not in remote:
         remote = str(Path(remote).expanduser().resolve())
         Path(remote).mkdir(parents=True, exist_ok=True)
@@ -65,7 +67,7 @@ def scaffold(root: Path, remote: str | None) -> Path:
     from .artifacts import dvc
 
     if not (root / ".dvc").exists():
-        dvc.init(root, DEFAULT_SETTINGS["remote"]["name"], remote)
+        dvc.init(root, DEFAULT_SETTINGS["remote"]["name"], remote, endpoint_url=endpoint_url)
     paths = written + [".dvc", ".dvcignore"]
     _run(["add", "--", *paths], root)
     _run(["commit", "--quiet", "--no-verify", "-m",

@@ -32,7 +32,7 @@ def _repo(root):
     return Repo(str(root))
 
 
-def init(root: Path, remote_name: str, remote_url: str) -> None:
+def init(root: Path, remote_name: str, remote_url: str, endpoint_url: str | None = None) -> None:
     """`dvc init` plus a default remote, with analytics and update checks off."""
     os.environ["DVC_NO_ANALYTICS"] = "1"
     from dvc.repo import Repo
@@ -45,6 +45,8 @@ def init(root: Path, remote_name: str, remote_url: str) -> None:
             conf["core"]["check_update"] = False
             conf["core"]["remote"] = remote_name
             conf["remote"][remote_name] = {"url": remote_url}
+            if endpoint_url:
+                conf["remote"][remote_name]["endpointurl"] = endpoint_url
         repo.close()
     except Exception as exc:  # DVC raises many types; the user needs one line
         raise ExternalError(f"dvc init failed: {exc}") from None

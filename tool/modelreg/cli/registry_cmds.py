@@ -10,11 +10,13 @@ from .common import (emit_json, json_option, open_registry, parse_metrics, parse
 @click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--remote", metavar="URL", help="DVC remote for weights (default: a local folder "
-              "under $XDG_DATA_HOME/modelreg/remotes).")
+              "under $XDG_DATA_HOME/modelreg/remotes), e.g. s3://bucket/prefix.")
+@click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO, SeaweedFS, ...) "
+              "for an s3:// remote.")
 @click.pass_context
-def init_cmd(ctx, directory, remote):
+def init_cmd(ctx, directory, remote, endpoint_url):
     """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflow; one commit."""
-    root = init_registry(directory, remote=remote)
+    root = init_registry(directory, remote=remote, endpoint_url=endpoint_url)
     click.echo(f"Initialized modelreg registry in {root}")
 
 

@@ -1,0 +1,223 @@
+"""The only module that talks to S3 (boto3): a store over a DVC remote's layout in a bucket.
+
+Downloads are parallel ranged GETs handed back in order, so the caller can hash while the
+bytes stream; uploads are parallel multipart through one transfer manager. Every botocore
+failure becomes one ExternalError line saying which problem it is and what to do.
+"""
+import logging
+import os
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+from ..errors import ExternalError, NotFound
+from .remote import LAYOUT, RemoteConfig
+
+log = logging.getLogger(__name__)
+
+PART = 16 << 20  # ranged-GET and multipart part size
+WINDOW = 4  # parts of one object in flight (bounds memory: jobs x WINDOW x PART at worst)
+
+_AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
+               "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "403"}
+
+
+def _jobs(jobs: int | None) -> int:
+    return jobs or int(os.environ.get("MODELREG_JOBS", "0")) or 8
+
+
+class S3Store:
+    def __init__(self, config: RemoteConfig, jobs: int | None = None):
+        self.config = config
+        self.bucket = config.bucket
+        self.prefix = config.prefix
+        self.jobs = _jobs(jobs)
+        self.where = f"s3://{self.bucket}/{self.prefix}".rstrip("/") + (
+            f" at {config.endpoint_url}" if config.endpoint_url else "")
+        self.client = _client(config, self.jobs)
+        self._pool = None
+        self._pool_lock = threading.Lock()
+        self._checked = False
+
+    # -- errors ----------------------------------------------------------------------
+    def error(self, exc: Exception, doing: str) -> ExternalError:
+        return ExternalError(f"S3 {doing} on {self.where}: {_explain(exc, self.config)}")
+
+    def check(self) -> None:
+        """One HEAD on the bucket, so a bad key, bucket or endpoint fails before any work."""
+        if self._checked:
+            return
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except Exception as exc:
+            if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                raise ExternalError(f"S3 bucket {self.bucket!r} does not exist on "
+                                    f"{self.config.endpoint_url or 'AWS'}: create it or fix the remote "
+                                    "with 'modelreg remote set s3://BUCKET/PREFIX'") from None
+            raise self.error(exc, "access check") from None
+        self._checked = True
+
+    # -- keys ------------------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _pool_get(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="s3-part")
+            return self._pool
+
+    # -- reads -----------------------------------------------------------------------
+    def size(self, key: str) -> int | None:
+        self.check()
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        except Exception as exc:
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise self.error(exc, f"HEAD {key}") from None
+
+    def sizes(self, keys: list[str]) -> dict[str, int | None]:
+        self.check()
+        return dict(zip(keys, self._pool_get().map(self.size, keys)))
+
+    def read(self, key: str) -> bytes:
+        self.check()
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except Exception as exc:
+            if _code(exc) in ("404", "NoSuchKey"):
+                raise NotFound(f"{key} is missing from {self.where}; push the version again") from None
+            raise self.error(exc, f"GET {key}") from None
+
+    def _range(self, key: str, start: int, end: int) -> bytes:
+        try:
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{end - 1}")
+            return resp["Body"].read()
+        except Exception as exc:
+            if _code(exc) in ("404", "NoSuchKey"):
+                raise NotFound(f"{key} is missing from {self.where}; push the version again") from None
+            raise self.error(exc, f"GET {key}") from None
+
+    def stream(self, key: str, start: int, size: int, write) -> None:
+        """Bytes [start, size) of an object to write(chunk), in order, fetched as parallel ranges."""
+        self.check()
+        pool = self._pool_get()
+        bounds = deque((o, min(o + PART, size)) for o in range(start, size, PART))
+        pending = deque()
+        try:
+            while bounds or pending:
+                while bounds and len(pending) < WINDOW:
+                    lo, hi = bounds.popleft()
+                    pending.append((lo, hi, pool.submit(self._range, key, lo, hi)))
+                lo, hi, fut = pending.popleft()
+                data = fut.result()
+                if len(data) != hi - lo:
+                    raise ExternalError(f"S3 returned {len(data)} bytes for {key} range {lo}-{hi}; "
+                                        "the object changed or is truncated: push the version again")
+                write(data)
+        finally:
+            for _, _, fut in pending:
+                fut.cancel()
+
+    def list_objects(self, prefix: str = LAYOUT):
+        self.check()
+        paginator = self.client.get_paginator("list_objects_v2")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix) + "/"):
+                for obj in page.get("Contents", []):
+                    yield obj["Key"][strip:], obj["Size"]
+        except Exception as exc:
+            raise self.error(exc, "list") from None
+
+    # -- writes ----------------------------------------------------------------------
+    def upload(self, pairs, on_done=None) -> None:
+        """Upload (key, path) pairs: parallel multipart, one transfer manager for all of them."""
+        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+        self.check()
+        config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART,
+                                max_concurrency=self.jobs, use_threads=True)
+        manager = create_transfer_manager(self.client, config)
+        try:
+            futures = [(key, manager.upload(str(path), self.bucket, self._key(key))) for key, path in pairs]
+            for key, fut in futures:
+                try:
+                    fut.result()
+                except Exception as exc:
+                    raise self.error(exc, f"upload of {key}") from None
+                if on_done:
+                    on_done(key)
+        except BaseException:
+            manager.shutdown(cancel=True)  # aborts unfinished multipart uploads
+            raise
+        manager.shutdown()
+
+    def delete(self, keys: list[str]) -> None:
+        self.check()
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": self._key(k)} for k in keys[i:i + 1000]]
+            try:
+                resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            except Exception as exc:
+                raise self.error(exc, "delete") from None
+            if resp.get("Errors"):
+                err = resp["Errors"][0]
+                raise ExternalError(f"S3 could not delete {err.get('Key')} on {self.where}: "
+                                    f"{err.get('Code')} {err.get('Message')}")
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _client(config: RemoteConfig, jobs: int):
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
+    kwargs = {}
+    if config.access_key_id:
+        kwargs = {"aws_access_key_id": config.access_key_id,
+                  "aws_secret_access_key": config.secret_access_key,
+                  "aws_session_token": config.session_token}
+    botoconf = Config(max_pool_connections=max(16, jobs * 2), connect_timeout=5, read_timeout=60,
+                      retries={"max_attempts": 3, "mode": "standard"},
+                      s3={"addressing_style": "path"} if config.endpoint_url else None)
+    try:
+        return session.client("s3", endpoint_url=config.endpoint_url,
+                              region_name=config.region or session.region_name or "us-east-1",
+                              config=botoconf, **kwargs)
+    except Exception as exc:
+        raise ExternalError(f"cannot set up an S3 client for {config.url}: {_explain(exc, config)}") from None
+
+
+def _code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str((response.get("Error") or {}).get("Code", ""))
+
+
+def _explain(exc: Exception, config: RemoteConfig) -> str:
+    """One clause naming the problem and the fix."""
+    from botocore import exceptions as bx
+
+    code = _code(exc)
+    if isinstance(exc, bx.NoCredentialsError):
+        return ("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, an AWS profile, or "
+                f"'dvc remote modify --local {config.name} access_key_id ...' (and secret_access_key)")
+    if isinstance(exc, bx.ProfileNotFound):
+        return f"AWS profile not found ({exc}); fix the profile name or ~/.aws/config"
+    if code in _AUTH_CODES:
+        return (f"credentials rejected ({code}, from {config.credential_source()}); check the access key and "
+                "secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or .dvc/config.local) and the bucket policy")
+    if code in ("NoSuchBucket",):
+        return f"bucket {config.bucket!r} does not exist; create it or fix the remote URL"
+    if isinstance(exc, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ConnectionClosedError,
+                        bx.ReadTimeoutError)):
+        return (f"cannot reach the endpoint {config.endpoint_url or 'AWS S3'} ({type(exc).__name__}); "
+                "start the server or fix it with 'modelreg remote set URL --endpoint-url URL'")
+    if isinstance(exc, bx.ClientError):
+        return f"{code or 'error'}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
