@@ -23,6 +23,8 @@ LAZY_COMMANDS = {
     "history": "modelreg.cli.read_cmds:history",
     "check": "modelreg.cli.read_cmds:check",
     "card": "modelreg.cli.registry_cmds:card",
+    "promote": "modelreg.cli.promote_cmds:promote",
+    "rollback": "modelreg.cli.promote_cmds:rollback",
 }
 
 

@@ -1,0 +1,1 @@
+"""Forges modelreg opens pull requests on. GitHub is the one there is (forge/github.py)."""

@@ -1,0 +1,255 @@
+"""Changes by pull request: a registry write on a new branch, pushed, with a PR that explains it.
+
+`propose(reg, model, action, title, write)` creates and checks out `modelreg/<model>-<action>-<n>`
+from the main branch, runs `write()` (any Registry write method: one commit), switches back,
+pushes the branch to origin and, with a forge configured, opens the pull request and requests
+the reviewers the policy's approval groups need. Without a forge it returns what to open.
+The PR body is built from the records at both ends: what moves, metric deltas against the
+current production version, card completeness, lineage and the gates' results.
+"""
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from . import layout, policy
+from .errors import ExternalError, InvalidInput, RegistryError
+from .gitstore import origin_url
+from .names import check_name
+
+log = logging.getLogger(__name__)
+ACTIONS = ("promote", "rollback", "version", "alias", "stage")
+
+
+@dataclass
+class Proposal:
+    branch: str
+    base: str
+    title: str
+    body: str
+    result: object
+    pushed: bool = False
+    pull: dict | None = None
+    reviewers: dict = field(default_factory=dict)
+    gates_failed: list[str] = field(default_factory=list)
+
+    @property
+    def next_step(self) -> str:
+        if self.pull:
+            return f"opened pull request #{self.pull['number']}: {self.pull.get('html_url', '')}"
+        where = "pushed to origin" if self.pushed else "not pushed (no origin remote)"
+        return (f"branch {self.branch} {where}; no forge is configured, so open a pull request "
+                f"from {self.branch} into {self.base} titled {self.title!r} with the body below")
+
+    def to_dict(self) -> dict:
+        return {"branch": self.branch, "base": self.base, "title": self.title, "pushed": self.pushed,
+                "pull_request": ({"number": self.pull["number"], "url": self.pull.get("html_url")}
+                                 if self.pull else None),
+                "reviewers": self.reviewers, "gates_failed": self.gates_failed,
+                "next_step": self.next_step, "body": self.body}
+
+
+def branch_name(reg, model: str, action: str) -> str:
+    if action not in ACTIONS:
+        raise InvalidInput(f"unknown action {action!r}")
+    prefix = f"modelreg/{check_name(model)}-{action}-"
+    taken = [b[len(prefix):] for b in reg.git.branches.names(prefix + "*")]
+    numbers = [int(t) for t in taken if t.isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+@contextmanager
+def on_branch(reg, model: str, action: str):
+    """Check out a fresh branch from main for one write; always come back; drop it on failure."""
+    ops = reg.git.branches
+    start = reg.git.current_branch() or reg.main_branch
+    branch = branch_name(reg, model, action)
+    ops.checkout(branch, create_from=reg.main_branch)
+    ok = False
+    try:
+        yield branch
+        ok = True
+    finally:
+        ops.checkout(start)
+        if not ok:
+            ops.delete(branch)
+
+
+def forge_client(reg):
+    """The GitHub client when a forge is configured (fails early on a missing token), else None."""
+    from .forge import github
+
+    settings = reg.settings
+    if not github.configured(settings):
+        return None
+    return github.GitHub.from_env(settings, origin_url(reg.root))
+
+
+def propose(reg, model: str, action: str, title: str, write, note: str | None = None) -> Proposal:
+    client = forge_client(reg)
+    base = reg.main_branch
+    with on_branch(reg, model, action) as branch:
+        result = write()
+    base_sha, head_sha = reg.git.rev_parse(base), reg.git.rev_parse(branch)
+    moves = policy.changes(reg, base_sha, head_sha)
+    settings = policy.Snapshot(reg, base_sha).settings()
+    gates = policy.gates_for(reg, head_sha, moves, settings)
+    proposal = Proposal(branch, base, title, render_body(reg, title, base_sha, head_sha, moves, gates, settings, note),
+                        result, gates_failed=[f"{g.stage}: {g.condition} ({g.detail})" for g in gates if not g.ok])
+    if reg.git.branches.has_remote("origin"):
+        reg.git.branches.push(f"refs/heads/{branch}:refs/heads/{branch}")
+        proposal.pushed = True
+    users, teams = policy.reviewers_for(policy.required_groups(settings, moves))
+    proposal.reviewers = {"users": users, "teams": teams}
+    if client is not None:
+        if not proposal.pushed:
+            raise ExternalError(f"branch {branch} was committed but there is no 'origin' remote to push "
+                                "it to; add one ('git remote add origin URL') and push it")
+        _open_pull(client, proposal, users, teams)
+    return proposal
+
+
+def _open_pull(client, proposal: Proposal, users: list[str], teams: list[str]) -> None:
+    proposal.pull = client.find_pull(proposal.branch) or client.create_pull(
+        proposal.title, proposal.branch, proposal.base, proposal.body)
+    author = ((proposal.pull.get("user") or {}).get("login") or "").lower()
+    users = [u for u in users if u.lower() != author]  # GitHub refuses to request the author
+    if users or teams:
+        try:
+            client.request_reviewers(proposal.pull["number"], users, teams)
+        except RegistryError as exc:
+            # the PR is open; missing review requests are worth a warning, not a failure
+            log.warning("could not request reviewers on #%s: %s", proposal.pull["number"], exc)
+
+
+# -- the words -------------------------------------------------------------------------------
+def current_production(snap: "policy.Snapshot", model: str, settings) -> tuple[int, dict] | None:
+    stage = "production" if "production" in settings.stages else (settings.exclusive_stages or [None])[-1]
+    holders = [(n, v) for n, v in snap.versions(model).items()
+               if v.get("stage") == stage and v.get("status") != "deleted"]
+    return holders[-1] if holders else None
+
+
+def metric_table(old: dict | None, new: dict) -> list[str]:
+    names = []
+    for record in (new, old or {}):
+        for m in record.get("metrics") or []:
+            key = f"{m.get('benchmark')}/{m.get('metric')}"
+            if key not in names:
+                names.append(key)
+    rows = []
+    for key in names:
+        benchmark, metric = key.split("/", 1)
+        a = policy.metric_value(old, benchmark, metric) if old else None
+        b = policy.metric_value(new, benchmark, metric)
+        delta = f"{b - a:+.4g}" if a is not None and b is not None else "n/a"
+        rows.append(f"| {key} | {_num(a)} | {_num(b)} | {delta} |")
+    return rows
+
+
+def _num(value) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def render_body(reg, title, base, head, moves, gates, settings, note=None) -> str:
+    before, after = policy.Snapshot(reg, base), policy.Snapshot(reg, head)
+    lines = [f"## {title}", ""] + ([f"> {note}", ""] if note else []) + ["### What moves"]
+    primary = sorted(moves, key=lambda m: (m.kind == "alias", m.after == "archived"))
+    lines += [f"- {m.describe()}" for m in primary] or ["- nothing (no record changes)"]
+    for move in policy.entered(moves):
+        if move.after == "archived":
+            continue  # the archived side of an exclusive move is listed above; no section
+        lines += _version_section(reg, before, after, move, settings, head)
+    lines += ["", "### Gates"]
+    lines += [f"- {'✅' if g.ok else '❌'} {g.model}@{g.version} → {g.stage}: `{g.condition}` ({g.detail})"
+              for g in gates] or ["- no gates apply to the stages entered"]
+    groups = policy.required_groups(settings, moves)
+    lines += ["", "### Approvals required"]
+    lines += [f"- {stage}: one of {', '.join(group)}" + ("" if allow else " (not the author)")
+              for stage, group, allow in groups] or ["- none"]
+    lines += ["", "<sub>Opened by `modelreg`. Merging this pull request is the change; the "
+              "`modelreg check` status enforces transitions, gates and approval groups.</sub>"]
+    return "\n".join(lines) + "\n"
+
+
+def _version_section(reg, before, after, move, settings, head) -> list[str]:
+    record = after.doc(layout.version_file(move.model, move.version)) or {}
+    lines = ["", f"### {move.model}@{move.version}"]
+    prod = current_production(before, move.model, settings)
+    if prod and prod[0] != move.version:
+        lines += [f"Metrics against current production ({move.model}@{prod[0]}):", "",
+                  f"| metric | @{prod[0]} (production) | @{move.version} | delta |", "|---|---|---|---|"]
+        lines += metric_table(prod[1], record) or ["| (no metrics recorded) | | | |"]
+    else:
+        lines += ["Metrics (no other version in production to compare with):", "",
+                  f"| metric | — | @{move.version} | delta |", "|---|---|---|---|"]
+        lines += metric_table(None, record) or ["| (no metrics recorded) | | | |"]
+    done, total, missing = policy.card_completeness(after.card(move.model, move.version))
+    lines += ["", f"Card: {done}/{total} fields filled" + (f"; missing: {', '.join(missing)}" if missing else "")]
+    try:
+        chain = reg.lineage(f"{move.model}@{move.version}", at=head)
+        lines.append("Lineage: " + " ← ".join(
+            f"{r.model}@{r.version} ({r.record.get('model_type')})" for r in chain))
+    except RegistryError as exc:
+        lines.append(f"Lineage: broken ({exc})")
+    return lines
+
+
+def render_check_comment(reg, report, check_problems: list[tuple[str, str, str]]) -> str:
+    problems = list(check_problems) + [p for p in report.problems if p not in check_problems]
+    status = "✅ all checks pass" if not problems else f"❌ {len(problems)} problem(s)"
+    lines = [policy.COMMENT_MARKER, f"## modelreg check: {status}", "",
+             f"Checked {report.head[:10]} against {report.base[:10]}.", "", "### What moves"]
+    lines += [f"- {m.describe()}" for m in report.moves] or ["- nothing"]
+    lines += ["", "### Gates"]
+    lines += [f"- {'✅' if g.ok else '❌'} {g.model}@{g.version} → {g.stage}: `{g.condition}` ({g.detail})"
+              for g in report.gates] or ["- none apply"]
+    lines += ["", "### Approval groups"]
+    if report.groups is None:
+        lines.append("- not checked (no pull request number)")
+    for group in report.groups or []:
+        mark = f"✅ approved by @{group.by}" if group.ok else "❌ waiting"
+        lines.append(f"- {group.stage}: one of {', '.join(group.members)}: {mark}")
+        lines += [f"  - {note}" for note in group.notes]
+    if report.groups == []:
+        lines.append("- none required")
+    lines += [f"- ⛔ {b}" for b in report.blockers]
+    if problems:
+        lines += ["", "### Problems"] + [f"- `{f}:{p}`: {m}" for f, p, m in problems]
+    return "\n".join(lines) + "\n"
+
+
+# -- the commands' library functions ---------------------------------------------------------
+def production_stage(settings) -> str:
+    if "production" in settings.stages:
+        return "production"
+    if settings.exclusive_stages:
+        return settings.exclusive_stages[-1]
+    raise InvalidInput("registry.yaml has no production (or other exclusive) stage to roll back in")
+
+
+def promote(reg, model: str, version, stage: str) -> Proposal:
+    from .refs import parse_version
+
+    number = parse_version(version)
+    return propose(reg, model, "promote", f"Promote {model}@{number} to {stage}",
+                   lambda: reg.transition_stage(model, number, stage))
+
+
+def rollback(reg, model: str, version, reason: str) -> Proposal:
+    """Put an earlier version back in production (the current one is archived), with a reason."""
+    from .refs import parse_version
+
+    number = parse_version(version)
+    if not reason or not reason.strip():
+        raise InvalidInput("a rollback needs --reason: it is kept in the commit and the PR")
+    stage = production_stage(reg.settings)
+    title = f"Roll back {model} {stage} to @{number}"
+    proposal = propose(reg, model, "rollback", title,
+                       lambda: reg.transition_stage(model, number, stage, reason=reason.strip()),
+                       note=f"Reason: {reason.strip()}")
+    return proposal
+
+
+def as_pull_request(reg, model: str, action: str, title: str, write) -> Proposal:
+    """`--pr` on version create / alias set / stage set."""
+    return propose(reg, model, action, title, write)
