@@ -1,0 +1,486 @@
+"""Versions -> ready transformers/peft models, safely. The only module importing torch,
+transformers and peft, and only inside functions: `import modelreg` stays fast.
+
+    loaded = modelreg.load("llama-ft@production", registry="git@github.com:org/registry.git")
+    loaded.model, loaded.tokenizer, loaded.record, loaded.resolved
+
+Everything that can be refused is refused before any weight is read: the device, the
+environment, the lineage (an adapter's base is found through `parent` in the registry,
+never through `base_model_name_or_path`), custom code (`auto_map`), and pickle weights
+(only with allow_pickle=True, and then through torch.load(weights_only=True)).
+"""
+import contextlib
+import gc
+import json
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import lockfile, sources
+from .errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation
+from .refs import ModelRef, parse_ref
+
+log = logging.getLogger(__name__)
+
+FULL_TYPES = ("base_model", "fine_tuned", "merged", "distilled", "quantized")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+CONFIG_FILES = ("config.json", "tokenizer_config.json", "adapter_config.json", "processor_config.json",
+                "preprocessor_config.json", "generation_config.json")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float": "float32",
+          "float16": "float16", "fp16": "float16", "half": "float16",
+          "bfloat16": "bfloat16", "bf16": "bfloat16"}
+
+_CACHE: dict[tuple, "LoadedModel"] = {}
+_CACHE_LOCK = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One version the load needs: the target first, then each base under an adapter."""
+    model: str
+    version: int
+    record: dict = field(repr=False)
+
+    @property
+    def model_type(self) -> str:
+        return self.record.get("model_type", "base_model")
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}@{self.version}"
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to use, and exactly what it is."""
+    model: object
+    tokenizer: object
+    record: dict
+    resolved: dict
+    path: Path
+    device: str
+    dtype: str
+    adapter_name: str | None = None
+    key: tuple = ()
+
+    @property
+    def version(self) -> int:
+        return self.resolved["version"]
+
+    @property
+    def commit(self) -> str:
+        return self.resolved["commit"]
+
+    @property
+    def sha256s(self) -> dict:
+        return self.resolved["sha256"]
+
+    def activate(self) -> "LoadedModel":
+        """Make this adapter the active one on a base shared with others (load_adapters)."""
+        if self.adapter_name:
+            self.model.set_adapter(self.adapter_name)
+        return self
+
+    def generate(self, prompt: str, max_new_tokens: int = 8) -> str:
+        """A few greedy tokens after `prompt` (for smoke tests and `modelreg load --prompt`)."""
+        import torch
+
+        if self.model is None:
+            raise InvalidInput("this model was unloaded; load it again")
+        self.activate()
+        inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+        with torch.no_grad():
+            out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
+                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+        return self.tokenizer.decode(out[0][inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+# -- public API ---------------------------------------------------------------------------
+def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | None = None,
+         as_of: str | None = None, lock: str | os.PathLike | None = None,
+         allow_pickle: bool = False) -> LoadedModel:
+    """Resolve REF (NAME@ALIAS, NAME@N, NAME@latest) on main, fetch, verify and load it."""
+    _refuse_unsafe_env()
+    dev, dtype_name = _device(device), _dtype_name(dtype)
+    reg, steps, commit = _plan(ref, registry, at, as_of, lock)
+    key = (steps[0].model, steps[0].version, dev, dtype_name)
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None and hit.model is not None:
+            return hit
+    folders = _fetch_all(reg, steps, commit)
+    _check_safe(steps, folders, allow_pickle)
+    with _quiet_hf():
+        model, tok = _build(steps, folders, dev, dtype_name, allow_pickle)
+    loaded = LoadedModel(model, tok, steps[0].record, _resolved(reg, ref, steps, commit), folders[0],
+                         dev, dtype_name, key=key)
+    with _CACHE_LOCK:
+        existing = _CACHE.get(key)
+        if existing is not None and existing.model is not None:
+            return existing  # another thread loaded it meanwhile: keep one copy
+        _CACHE[key] = loaded
+        return loaded
+
+
+def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=None, at: str | None = None,
+                  allow_pickle: bool = False) -> list[LoadedModel]:
+    """Several adapters on ONE copy of their common base; call .activate() to switch."""
+    _refuse_unsafe_env()
+    if not refs:
+        raise InvalidInput("give at least one adapter reference")
+    dev, dtype_name = _device(device), _dtype_name(dtype)
+    plans = [_plan(r, registry, at, None, None) for r in refs]
+    reg, commit = plans[0][0], plans[0][2]
+    bases = {tuple(s.name for s in steps[1:]) for _, steps, _ in plans}
+    if any(steps[0].model_type != "adapter" for _, steps, _ in plans):
+        raise InvalidInput("load_adapters takes adapters only; load other models with load()")
+    if len(bases) != 1:
+        raise InvalidInput("these adapters stand on different bases: " + "; ".join(
+            f"{r} on {p[1][1].name}" for r, p in zip(refs, plans)))
+    folders = [_fetch_all(reg, steps, commit) for _, steps, _ in plans]
+    for (_, steps, _), fl in zip(plans, folders):
+        _check_safe(steps, fl, allow_pickle)
+    out = []
+    with _quiet_hf():
+        base_steps, base_folders = plans[0][1][1:], folders[0][1:]
+        base, tok = _build(base_steps, base_folders, dev, dtype_name, allow_pickle)
+        shared = None
+        for ref, (_, steps, _), fl in zip(refs, plans, folders):
+            name = _adapter_name(steps[0])
+            shared = _attach(base if shared is None else shared, fl[0], name, allow_pickle, first=shared is None)
+            key = (steps[0].model, steps[0].version, dev, dtype_name, "shared", base_steps[0].name)
+            out.append(LoadedModel(shared, _tokenizer([fl[0]]) or tok, steps[0].record,
+                                   _resolved(reg, ref, steps, commit), fl[0], dev, dtype_name, name, key))
+    with _CACHE_LOCK:
+        for item in out:
+            _CACHE[item.key] = item
+    return out
+
+
+def unload(target=None) -> int:
+    """Drop loaded models from the process cache and free their memory (GPU included).
+
+    `target`: a LoadedModel, "NAME@N" / "NAME", or None for everything. Returns how many
+    cache entries went. Objects the caller still holds are emptied (model=None).
+    """
+    with _CACHE_LOCK:
+        keys = [k for k, v in _CACHE.items() if _matches(k, v, target)]
+        gone = [_CACHE.pop(k) for k in keys]
+    if isinstance(target, LoadedModel) and target not in gone:
+        gone.append(target)
+    for item in gone:
+        item.model = item.tokenizer = None
+    gone.clear()
+    gc.collect()
+    _empty_cuda_cache()
+    return len(keys)
+
+
+def loaded() -> list[LoadedModel]:
+    with _CACHE_LOCK:
+        return list(_CACHE.values())
+
+
+def lock_refs(refs: list[str], registry=None, at: str | None = None) -> dict:
+    """The lock document pinning REFs as resolved now (one commit for all of them)."""
+    reg = sources.open_registry(registry)
+    commit = reg.commit_of(at)
+    entries = {}
+    for ref in refs:
+        _, steps, _ = _plan(ref, reg, commit, None, None)
+        entries[ref] = lockfile.plan_entry(steps)
+    where = sources.url_of(reg) or str(reg.root)
+    return lockfile.make_lock(entries, where, commit)
+
+
+# -- planning: everything checked before any weight is read --------------------------------
+def _plan(ref, registry, at, as_of, lock):
+    if lock is not None:
+        return _plan_locked(ref, registry, lock)
+    reg = sources.open_registry(registry)
+    resolved = reg.resolve(ref, at=at, as_of=as_of)
+    if resolved.status == "deleted":
+        raise NotFound(f"{resolved.model}@{resolved.version} is deleted; load another version")
+    return reg, _walk(reg, resolved.model, resolved.version, resolved.record, resolved.commit), resolved.commit
+
+
+def _plan_locked(ref, registry, lock):
+    doc = lockfile.read_lock(lock)
+    entry = lockfile.entry_for(doc, str(ref), lock)
+    reg = sources.open_registry(registry or doc.get("registry"))
+    commit = doc["commit"]
+    try:
+        reg.git.rev_parse(commit)
+    except NotFound:
+        sources.refresh(reg)
+        try:
+            reg.git.rev_parse(commit)
+        except NotFound:
+            raise IntegrityError(f"{lock} pins commit {commit[:10]}, which this registry does not have "
+                                 "(history rewritten, or another registry); re-run 'modelreg lock'") from None
+    lockfile.check_against(reg, entry, commit, reg.commit_of(None), lock)
+    record = reg.resolve(ModelRef(entry["model"], version=int(entry["version"])), at=commit).record
+    return reg, _walk(reg, entry["model"], int(entry["version"]), record, commit), commit
+
+
+def _walk(reg, model: str, version: int, record: dict, commit: str) -> list[Step]:
+    """The target, then for an adapter its parent, recursively, until full weights."""
+    steps = [Step(model, version, record)]
+    seen = {(model, version)}
+    while steps[-1].model_type == "adapter":
+        child = steps[-1]
+        parent = child.record.get("parent")
+        if not parent:
+            raise InvalidRecord(f"adapter {child.name} has no parent in version.yaml; "
+                                "an adapter needs its registered base model")
+        key = (parent["model"], int(parent["version"]))
+        if key in seen:
+            chain = " -> ".join([s.name for s in steps] + [f"{key[0]}@{key[1]}"])
+            raise PolicyViolation(f"lineage cycle: {chain}; fix the parent fields")
+        seen.add(key)
+        try:
+            base = reg.resolve(ModelRef(key[0], version=key[1]), at=commit)
+        except NotFound:
+            raise NotFound(f"adapter {child.name} needs base {key[0]}@{key[1]}, which is not in the "
+                           f"registry at {commit[:10]}; register the base or fix the parent") from None
+        if base.status == "deleted":
+            reason = (base.record.get("deleted") or {}).get("reason", "no reason given")
+            raise NotFound(f"adapter {child.name} needs base {base.model}@{base.version}, which was deleted "
+                           f"({reason}); re-register the adapter on a live base")
+        steps.append(Step(base.model, base.version, base.record))
+    return steps
+
+
+def _fetch_all(reg, steps, commit) -> list[Path]:
+    return [_fetch(reg, s, commit) for s in steps]
+
+
+def _fetch(reg, step: Step, commit: str) -> Path:
+    """The verified local folder of one version: hashes are checked when files enter the
+    cache, and a warm fetch only compares stat() (no re-hashing of big files)."""
+    from .artifacts.pull import pull_version
+
+    return Path(pull_version(reg, step.name, at=commit, quiet=True))
+
+
+def _sha256s(record: dict) -> dict[str, str]:
+    return {a["path"]: a["sha256"] for a in record.get("artifacts") or []}
+
+
+def _check_safe(steps, folders, allow_pickle: bool) -> None:
+    for step, folder in zip(steps, folders):
+        _refuse_custom_code(step, folder)
+        _weights_kind(step, folder, allow_pickle)
+
+
+def _refuse_custom_code(step: Step, folder: Path) -> None:
+    for name in CONFIG_FILES:
+        path = folder / name
+        if not path.exists():
+            continue
+        try:
+            doc = json.loads(path.read_text())
+        except ValueError:
+            raise InvalidRecord(f"{step.name}: {name} is not valid JSON") from None
+        # (peft's `auto_mapping` only names the base class; PeftModel.from_pretrained ignores it)
+        if isinstance(doc, dict) and doc.get("auto_map"):
+            raise PolicyViolation(f"{step.name}: {name} declares auto_map (custom Python code); modelreg never "
+                                  "runs code shipped with weights. Register a version that uses a "
+                                  "transformers architecture")
+
+
+def _weights_kind(step: Step, folder: Path, allow_pickle: bool) -> str:
+    """safetensors, gguf or pickle; pickle-only folders are refused unless allowed."""
+    names = [a["path"] for a in step.record.get("artifacts") or []]
+    if any(n.endswith(".safetensors") for n in names):
+        return "safetensors"
+    if any(n.endswith(".gguf") for n in names):
+        return "gguf"
+    pickles = [n for n in names if n.endswith(PICKLE_SUFFIXES)]
+    if pickles and not allow_pickle:
+        raise PolicyViolation(f"{step.name} has only pickle weights ({pickles[0]}); unpickling can run "
+                              "code. Convert them to safetensors, or pass allow_pickle=True "
+                              "(--allow-pickle) if you trust this file")
+    if pickles:
+        return "pickle"
+    raise InvalidRecord(f"{step.name} has no weights file (safetensors, gguf or pickle) among its artifacts")
+
+
+def _refuse_unsafe_env() -> None:
+    if os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
+        raise PolicyViolation("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD is set: it makes torch.load run pickled code; "
+                              "unset it before loading models")
+
+
+# -- devices and dtypes ---------------------------------------------------------------------
+def _device(device) -> str:
+    import torch
+
+    text = str(device or "auto")
+    if text == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if text == "cpu":
+        return "cpu"
+    match = re.fullmatch(r"cuda(?::(\d+))?", text)
+    if match:
+        if not torch.cuda.is_available():
+            raise InvalidInput(f"device {text!r} does not exist: this machine has no usable CUDA GPU; "
+                               "use device='cpu'")
+        index, count = int(match.group(1) or 0), torch.cuda.device_count()
+        if index >= count:
+            raise InvalidInput(f"device {text!r} does not exist: this machine has {count} GPU(s), "
+                               f"cuda:0..cuda:{count - 1}")
+        return f"cuda:{index}"
+    if text == "mps":
+        if not torch.backends.mps.is_available():
+            raise InvalidInput("device 'mps' does not exist on this machine; use 'cpu'")
+        return "mps"
+    raise InvalidInput(f"unknown device {text!r}: use auto, cpu, cuda or cuda:N")
+
+
+def _dtype_name(dtype) -> str:
+    if dtype is None:
+        return "auto"
+    text = str(dtype).removeprefix("torch.")
+    if text not in DTYPES:
+        raise InvalidInput(f"unknown dtype {dtype!r}: use auto, float32, float16 or bfloat16")
+    return DTYPES[text]
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+# -- building models ------------------------------------------------------------------------
+def _build(steps, folders, device, dtype_name, allow_pickle):
+    """Full weights at the bottom, adapters applied upwards; returns (model, tokenizer)."""
+    model = _load_full(steps[-1], folders[-1], device, dtype_name, allow_pickle)
+    for i in range(len(steps) - 2, -1, -1):
+        model = _attach(model, folders[i], _adapter_name(steps[i]), allow_pickle, first=True)
+        if i > 0:  # an adapter under another adapter: the upper one was trained on it merged
+            model = model.merge_and_unload()
+    model.eval()
+    tok = _tokenizer(folders)
+    return model, tok
+
+
+def _load_full(step: Step, folder: Path, device: str, dtype_name: str, allow_pickle: bool):
+    from transformers import AutoModelForCausalLM
+
+    kind = _weights_kind(step, folder, allow_pickle)
+    kwargs = dict(dtype=_torch_dtype(dtype_name), trust_remote_code=False, local_files_only=True,
+                  weights_only=True, use_safetensors=(kind == "safetensors") if kind != "gguf" else None)
+    if kind == "gguf":
+        kwargs["gguf_file"] = _gguf_file(step)
+    if device.startswith("cuda"):
+        kwargs["device_map"] = device
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
+    except ImportError as exc:
+        raise ExternalError(f"{step.name} needs a package that is not installed: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise InvalidRecord(f"{step.name}: transformers cannot load these files: {_first_line(exc)}") from None
+    if device != "cpu" and not device.startswith("cuda"):
+        model = model.to(device)
+    return model
+
+
+def _gguf_file(step: Step) -> str:
+    try:
+        import gguf  # noqa: F401  (transformers reads GGUF through it)
+    except ImportError:
+        raise ExternalError(f"{step.name} is a GGUF model: install the gguf extra "
+                            "(pip install 'modelreg[gguf]') to load it") from None
+    return next(a["path"] for a in step.record["artifacts"] if a["path"].endswith(".gguf"))
+
+
+def _attach(model, folder: Path, name: str, allow_pickle: bool, first: bool):
+    """Put the adapter in `folder` on `model` (a new PeftModel, or one more adapter on it)."""
+    from peft import PeftModel
+
+    if not (folder / "adapter_config.json").exists():
+        raise InvalidRecord(f"{folder}: an adapter version needs adapter_config.json among its files")
+    kwargs = dict(adapter_name=name, is_trainable=False)
+    if not any(folder.glob("adapter_model.safetensors")) and not allow_pickle:
+        raise PolicyViolation(f"{name}: adapter weights are not safetensors; pass allow_pickle=True to load them")
+    try:
+        if first:
+            return PeftModel.from_pretrained(model, str(folder), **kwargs)
+        model.load_adapter(str(folder), **kwargs)
+        return model
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise InvalidRecord(f"adapter {name} does not fit its base: {_first_line(exc)}") from None
+
+
+def _tokenizer(folders):
+    """The tokenizer from the first folder that has one (an adapter usually borrows its base's)."""
+    from transformers import AutoTokenizer
+
+    for folder in folders:
+        if any((folder / n).exists() for n in TOKENIZER_FILES):
+            try:
+                return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise InvalidRecord(f"{folder}: tokenizer cannot be loaded: {_first_line(exc)}") from None
+    return None
+
+
+def _adapter_name(step: Step) -> str:
+    return re.sub(r"\W", "_", f"{step.model}_v{step.version}")
+
+
+def _resolved(reg, ref, steps, commit) -> dict:
+    head = steps[0]
+    return {"ref": str(ref), "registry": sources.url_of(reg) or str(reg.root), "commit": commit,
+            "model": head.model, "version": head.version, "model_type": head.model_type,
+            "sha256": _sha256s(head.record),
+            "lineage": [{"model": s.model, "version": s.version, "sha256": _sha256s(s.record)}
+                        for s in steps[1:]]}
+
+
+def _matches(key, item, target) -> bool:
+    if target is None:
+        return True
+    if isinstance(target, LoadedModel):
+        return item is target or (target.adapter_name is None and key == target.key)
+    ref = parse_ref(target) if "@" in str(target) else ModelRef(str(target))
+    return key[0] == ref.model and (ref.version is None or key[1] == ref.version)
+
+
+def _empty_cuda_cache() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+def _first_line(exc) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@contextlib.contextmanager
+def _quiet_hf():
+    """Hub offline, no progress bars: the core never prints and never reaches the network."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    import huggingface_hub.constants as hub_constants
+    from transformers.utils import logging as hf_logging
+
+    hub_constants.HF_HUB_OFFLINE = True
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+        log.debug("model built in %.2fs", time.perf_counter() - started)

@@ -1,0 +1,93 @@
+"""models.lock: exactly which commit, versions and file hashes a deploy loads.
+
+`modelreg lock REF... -o models.lock` writes it; `load(REF, lock=PATH)` loads what it pins
+and refuses when the registry no longer agrees (the commit is gone, or a pinned version was
+deleted or its files changed on main). Alias moves after locking are expected and fine:
+that is what a lock is for.
+"""
+import json
+from pathlib import Path
+
+from .errors import IntegrityError, InvalidInput, NotFound
+from .records import dump_yaml, load_yaml
+from .refs import ModelRef, parse_ref
+
+LOCK_VERSION = 1
+
+
+def plan_entry(steps) -> dict:
+    """A lock entry from the loader's plan: the target, then each base it stands on."""
+    head, *bases = steps
+    return {"model": head.model, "version": head.version, "model_type": head.record.get("model_type"),
+            "sha256": _hashes(head.record),
+            "lineage": [{"model": b.model, "version": b.version, "sha256": _hashes(b.record)} for b in bases]}
+
+
+def make_lock(entries: dict, registry: str, commit: str) -> dict:
+    return {"lock_version": LOCK_VERSION, "registry": registry, "commit": commit, "models": entries}
+
+
+def write_lock(doc: dict, path: str | Path) -> None:
+    path = Path(path)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+    else:
+        path.write_bytes(dump_yaml(doc))
+
+
+def read_lock(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"lock file {path} does not exist; write it with 'modelreg lock REF -o {path}'") from None
+    doc = json.loads(data) if path.suffix == ".json" else load_yaml(data, str(path))
+    if not isinstance(doc, dict) or doc.get("lock_version") != LOCK_VERSION or not isinstance(doc.get("models"), dict):
+        raise InvalidInput(f"{path} is not a modelreg lock file (lock_version {LOCK_VERSION}); write it again")
+    return doc
+
+
+def entry_for(doc: dict, ref: str, path) -> dict:
+    """The pinned entry for REF: by the exact text locked, else by model name."""
+    models = doc["models"]
+    if ref in models:
+        return models[ref]
+    name = parse_ref(ref).model
+    hits = [e for e in models.values() if e.get("model") == name]
+    if len(hits) != 1:
+        raise NotFound(f"{path} pins no entry for {ref} (it has: {', '.join(models) or 'none'}); "
+                       "lock it with 'modelreg lock'")
+    return hits[0]
+
+
+def pinned_refs(entry: dict) -> list[tuple[ModelRef, dict]]:
+    """(model@version, sha256 map) for the entry and every base under it."""
+    items = [(ModelRef(entry["model"], version=int(entry["version"])), entry.get("sha256") or {})]
+    items += [(ModelRef(b["model"], version=int(b["version"])), b.get("sha256") or {})
+              for b in entry.get("lineage") or []]
+    return items
+
+
+def check_against(reg, entry: dict, commit: str, main: str, path) -> None:
+    """Raise IntegrityError unless the locked commit and main both agree with the lock."""
+    for ref, hashes in pinned_refs(entry):
+        locked = reg.resolve(ref, at=commit)
+        if _hashes(locked.record) != hashes:
+            raise IntegrityError(f"{path}: {ref} at {commit[:10]} has other files than the lock pins; "
+                                 "the lock was edited or written for another registry")
+        try:
+            now = reg.resolve(ref, at=main)
+        except NotFound:
+            raise IntegrityError(f"{path} no longer matches the registry: {ref} is gone from main; "
+                                 "re-run 'modelreg lock' to pin what main has now") from None
+        if now.status == "deleted":
+            reason = (now.record.get("deleted") or {}).get("reason", "no reason given")
+            raise IntegrityError(f"{path} no longer matches the registry: {ref} was deleted on main "
+                                 f"({reason}); re-run 'modelreg lock'")
+        if _hashes(now.record) != hashes:
+            raise IntegrityError(f"{path} no longer matches the registry: the files of {ref} changed on main; "
+                                 "re-run 'modelreg lock'")
+
+
+def _hashes(record: dict) -> dict[str, str]:
+    return {a["path"]: a["sha256"] for a in record.get("artifacts") or []}
