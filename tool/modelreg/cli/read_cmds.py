@@ -64,11 +64,27 @@ def history(ctx, model_name, limit, as_json):
 @click.command()
 @click.option("--at", metavar="GITREF", help="Check a commit instead of the working tree.")
 @click.option("--base", metavar="GITREF", help="Also check the change from BASE (PR rules).")
+@click.option("--pr", "pr_number", type=int, metavar="N",
+              help="With --base: also check gates and the approval groups from PR N's reviews.")
+@click.option("--comment", is_flag=True, help="With --pr: keep one summary comment on the PR.")
 @json_option
 @click.pass_context
-def check(ctx, at, base, as_json):
+def check(ctx, at, base, pr_number, comment, as_json):
     """Validate the registry; print every problem as FILE:JSON_POINTER: message."""
-    result = open_registry(ctx).check(at=at, base=base)
+    if (pr_number is not None or comment) and base is None:
+        raise click.UsageError("--pr and --comment check a pull request: give --base too")
+    if comment and pr_number is None:
+        raise click.UsageError("--comment needs --pr N")
+    reg = open_registry(ctx)
+    result = reg.check(at=at, base=base)
+    if base is not None:
+        from ..check import Problem
+        from ..policy import check_pull_request
+
+        found = check_pull_request(reg, base, at or "HEAD", pr_number, comment)
+        result.problems = sorted(set(result.problems) | {Problem(*p) for p in found})
+        if pr_number is None:
+            click.echo("approvals: not checked (give --pr N to read the pull request's reviews)", err=True)
     if as_json:
         emit_json(result.to_dict())
     else:
