@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole modelreg flow on the embedded default: a local Git registry and a local DVC remote.
+# Run by `make demo`; everything lands under .demo/ (git-ignored) and is rebuilt each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DVC_NO_ANALYTICS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# A fresh machine may have no git identity; the demo commits as a demo user then.
+git config user.name >/dev/null 2>&1 || export GIT_AUTHOR_NAME="modelreg demo" GIT_COMMITTER_NAME="modelreg demo"
+git config user.email >/dev/null 2>&1 || export GIT_AUTHOR_EMAIL="demo@example.com" GIT_COMMITTER_EMAIL="demo@example.com"
+
+DEMO=$PWD/.demo
+rm -rf "$DEMO" && mkdir -p "$DEMO"
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+mr() { step modelreg -C "$DEMO/registry" "$@"; }
+
+# Two checkpoints with real (small) safetensors-named weights, config and tokenizer files.
+python - "$DEMO" <<'PY'
+import json, os, sys
+root = sys.argv[1]
+for n, seed in ((1, 7), (2, 11)):
+    d = os.path.join(root, f"checkpoint-{n}")
+    os.makedirs(d)
+    with open(os.path.join(d, "model.safetensors"), "wb") as f:
+        f.write(bytes((i * seed) % 256 for i in range(256 * 1024)))
+    json.dump({"model_type": "llama", "hidden_size": 64, "seed": seed}, open(os.path.join(d, "config.json"), "w"))
+    json.dump({"version": "1.0", "model": {"type": "BPE"}}, open(os.path.join(d, "tokenizer.json"), "w"))
+PY
+
+step modelreg init "$DEMO/registry" --remote "$DEMO/dvc-remote"
+mr model register llama-ft --type fine_tuned --description "Llama fine-tuned on support tickets" \
+   --owner @acme/ml-leads --tag team=support
+mr version create llama-ft "$DEMO/checkpoint-1" --metric mmlu/accuracy=0.61 --param lr=2e-5 --run-id run-1
+mr version create llama-ft "$DEMO/checkpoint-2" --metric mmlu/accuracy=0.66 --param lr=1e-5 --run-id run-2
+mr stage set llama-ft 1 staging
+mr stage set llama-ft 1 production
+mr alias set llama-ft canary 2
+mr resolve llama-ft
+mr stage set llama-ft 2 staging
+mr stage set llama-ft 2 production
+mr resolve llama-ft@production --json
+mr version list llama-ft
+mr history llama-ft
+mr check
+step git -C "$DEMO/registry" log --oneline
+echo
+echo "A plain clone restores the weights with DVC alone:"
+step git clone -q "$DEMO/registry" "$DEMO/clone"
+(cd "$DEMO/clone" && step dvc pull -q && ls -l registry/llama-ft/versions/2/weights)
