@@ -1,0 +1,156 @@
+"""Torch-free checks that an adapter version agrees with its registered parent.
+
+For `modelreg check`: reads adapter_config.json and the safetensors headers (8-byte length +
+JSON, no tensors) from the local cache, or from the working tree's weights folder, and
+compares them with the parent's weights: every targeted module must exist in the parent and
+the LoRA shapes must fit it. Files that are not available locally are not fetched; the
+checks that need them are skipped.
+"""
+import json
+import struct
+from pathlib import Path
+
+from . import layout
+from .errors import NotFound
+from .refs import ModelRef, parse_ref
+
+MAX_HEADER = 100 << 20
+
+
+def adapter_problems(registry, commit: str, model: str, version: int) -> list[tuple[str, str]]:
+    """(JSON pointer into version.yaml, message) for each disagreement; [] when all agree."""
+    record = registry.resolve(ModelRef(model, version=version), at=commit).record
+    if record.get("model_type") != "adapter":
+        return []
+    parent = record.get("parent")
+    if not parent:
+        return [("/parent", "an adapter needs a parent: the registered base model it applies to")]
+    try:
+        base = registry.resolve(ModelRef(parent["model"], version=int(parent["version"])), at=commit)
+    except NotFound:
+        return [("/parent", f"parent {parent['model']}@{parent['version']} is not in the registry")]
+    problems = []
+    if base.status == "deleted":
+        problems.append(("/parent", f"parent {base.model}@{base.version} is deleted; the adapter cannot load"))
+    if parent.get("relation") not in (None, "adapter"):
+        problems.append(("/parent/relation", "an adapter's parent relation must be 'adapter'"))
+    arts = record.get("artifacts") or []
+    index = {a.get("path"): i for i, a in enumerate(arts)}
+    if "adapter_config.json" not in index:
+        return problems + [("/artifacts", "an adapter version needs adapter_config.json among its files")]
+    pointer = f"/artifacts/{index['adapter_config.json']}"
+    cfg_path = _local_file(registry, model, version, arts[index["adapter_config.json"]])
+    if cfg_path is None:
+        return problems
+    try:
+        config = json.loads(cfg_path.read_text())
+    except ValueError:
+        return problems + [(pointer, "adapter_config.json is not valid JSON")]
+    problems += _config_problems(registry, commit, config, base, pointer)
+    problems += _shape_problems(registry, record, base, config, model, version, pointer)
+    return problems
+
+
+def _config_problems(registry, commit, config, base, pointer) -> list[tuple[str, str]]:
+    out = []
+    if not isinstance(config, dict) or not config.get("peft_type"):
+        return [(pointer, "adapter_config.json has no peft_type; it is not a PEFT adapter config")]
+    if config.get("auto_map"):
+        out.append((pointer, "adapter_config.json declares auto_map (custom code); the loader refuses it"))
+    named = config.get("base_model_name_or_path")
+    claimed = _registry_ref(registry, commit, named)
+    if claimed and claimed != (base.model, base.version) and not (claimed[1] is None and claimed[0] == base.model):
+        shown = f"{claimed[0]}@{claimed[1]}" if claimed[1] else claimed[0]
+        out.append((pointer, f"adapter_config.json names base {shown}, but the registered parent is "
+                             f"{base.model}@{base.version}"))
+    return out
+
+
+def _registry_ref(registry, commit, named):
+    """(model, version or None) when base_model_name_or_path names a model of this registry."""
+    if not isinstance(named, str) or not named or "/" in named:
+        return None
+    try:
+        ref = parse_ref(named)
+        registry._model(commit, ref.model)
+    except Exception:  # not a registry name: a hub id or a path, which the loader ignores anyway
+        return None
+    return ref.model, ref.version if "@" in named else None
+
+
+def _shape_problems(registry, record, base, config, model, version, pointer) -> list[tuple[str, str]]:
+    adapter = _headers(registry, model, version, record, prefix="adapter_")
+    parent = _headers(registry, base.model, base.version, base.record, prefix="")
+    if parent is None:
+        return []
+    out = []
+    targets = config.get("target_modules") or []
+    if isinstance(targets, str):
+        targets = []  # a regex: checked through the tensors below
+    leaves = {name.rsplit(".", 2)[-2] for name in parent if name.endswith(".weight") and name.count(".") >= 1}
+    for target in targets:
+        if target not in leaves:
+            out.append((pointer, f"target module {target!r} does not exist in parent {base.model}@{base.version}"))
+    for key, shape in sorted((adapter or {}).items()):
+        problem = _lora_fit(key, shape, parent, config)
+        if problem:
+            out.append((pointer, f"{problem} (parent {base.model}@{base.version})"))
+            break  # one shape mismatch says it all; the rest would repeat it
+    return out
+
+
+def _lora_fit(key: str, shape, parent: dict, config: dict) -> str | None:
+    for part, axis in ((".lora_A.", 1), (".lora_B.", 0)):
+        if part in key:
+            module = key.removeprefix("base_model.model.").split(part)[0]
+            base_shape = parent.get(module + ".weight")
+            if base_shape is None:
+                return f"adapter tensor {key} targets {module}, which the parent does not have"
+            if len(shape) < 2 or len(base_shape) < 2 or shape[axis] != base_shape[axis]:
+                return f"adapter tensor {key} has shape {shape}, which does not fit {module} {base_shape}"
+    return None
+
+
+def _headers(registry, model, version, record, prefix: str) -> dict | None:
+    """{tensor name: shape} over the version's safetensors files, or None if not all are local."""
+    files = [a for a in record.get("artifacts") or []
+             if a.get("path", "").endswith(".safetensors") and a["path"].rsplit("/", 1)[-1].startswith(prefix)]
+    if not files:
+        return None
+    shapes = {}
+    for art in files:
+        path = _local_file(registry, model, version, art)
+        if path is None:
+            return None
+        header = _safetensors_header(path)
+        if header is None:
+            return None
+        shapes.update({k: v.get("shape") for k, v in header.items() if isinstance(v, dict)})
+    return shapes
+
+
+def _safetensors_header(path: Path) -> dict | None:
+    with open(path, "rb") as fh:
+        raw = fh.read(8)
+        if len(raw) != 8:
+            return None
+        (size,) = struct.unpack("<Q", raw)
+        if size > MAX_HEADER:
+            return None
+        try:
+            return json.loads(fh.read(size))
+        except ValueError:
+            return None
+
+
+def _local_file(registry, model: str, version: int, artifact: dict) -> Path | None:
+    """The verified cached object for an artifact, else the working tree's copy, else None."""
+    from .artifacts.cache import Cache
+
+    sha, size = artifact.get("sha256"), artifact.get("size_bytes")
+    if sha and size is not None:
+        hit = Cache().lookup(sha, int(size))
+        if hit is not None:
+            return hit
+    local = registry.root / layout.weights_dir(model, version) / artifact["path"]
+    return local if local.is_file() else None
