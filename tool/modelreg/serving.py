@@ -1,0 +1,170 @@
+"""Hot reload for serving: follow NAME@ALIAS on main and swap models without a gap.
+
+A ServingManager loads REF once, then polls main cheaply (one `git ls-remote` for a remote
+registry, a ref-file read for a local one). When main moves and REF now resolves to another
+version, the new one is loaded in the background thread while the old keeps serving; the
+swap is one reference assignment under a lock, then the old model is unloaded. A failed
+load leaves the old model serving and records why.
+
+    manager = ServingManager("llama-ft@production", registry=URL, device="cuda").start()
+    model = manager.current.model      # take it once per request
+"""
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import sources
+from .errors import RegistryError
+from .refs import parse_ref
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Event:
+    kind: str  # "loaded", "swapped", "failed"
+    ref: str
+    old: str | None
+    new: str | None
+    commit: str | None
+    seconds: float = 0.0
+    error: str | None = None
+    at: float = field(default_factory=time.time)
+
+    def line(self) -> str:
+        if self.kind == "failed":
+            return f"kept {self.old}: could not load {self.new or self.ref}: {self.error}"
+        if self.kind == "loaded":
+            return f"serving {self.new} for {self.ref} (commit {self.commit[:12]}, {self.seconds:.1f}s)"
+        return f"swapped {self.old} -> {self.new} for {self.ref} (commit {self.commit[:12]}, {self.seconds:.1f}s)"
+
+
+class ServingManager:
+    def __init__(self, ref: str, registry=None, device: str = "auto", dtype=None, interval: float = 30.0,
+                 allow_pickle: bool = False, on_event=None, retry_after: float | None = None):
+        parse_ref(ref)
+        self.ref = ref
+        self.registry = sources.open_registry(registry, refresh=True)
+        self.device, self.dtype, self.allow_pickle = device, dtype, allow_pickle
+        self.interval = float(interval)
+        # a version that failed to load is tried again only after this long (or when REF moves)
+        self.retry_after = 10 * self.interval if retry_after is None else float(retry_after)
+        self.on_event = on_event
+        self.events: list[Event] = []
+        self.last_error: str | None = None
+        self._current = None
+        self._seen_head: str | None = None
+        self._failed: tuple | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- what requests use ------------------------------------------------------------
+    @property
+    def current(self):
+        """The LoadedModel serving now (take `.model` once per request)."""
+        with self._lock:
+            return self._current
+
+    @property
+    def swaps(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "swapped"]
+
+    # -- lifecycle --------------------------------------------------------------------
+    def start(self, background: bool = True) -> "ServingManager":
+        """Load REF now (errors raise: there is nothing to serve), then watch in a thread."""
+        self._seen_head = sources.head_of(self.registry)
+        started = time.perf_counter()
+        loaded = self._load()
+        with self._lock:
+            self._current = loaded
+        self._record(Event("loaded", self.ref, None, _name(loaded), loaded.commit,
+                           time.perf_counter() - started))
+        if background:
+            self._thread = threading.Thread(target=self._run, name=f"modelreg-watch {self.ref}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, unload: bool = True) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if unload and self._current is not None:
+            from .loader import unload as drop
+
+            drop(self._current)
+            self._current = None
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until stopped (the CLI's `watch`)."""
+        self._stop.wait(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception as exc:  # never let the watcher die: the old model keeps serving
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("watch of %s failed; will retry", self.ref)
+
+    # -- one poll ---------------------------------------------------------------------
+    def poll(self) -> bool:
+        """Check main once; swap if REF now names another version. True if it swapped."""
+        head = sources.head_of(self.registry)
+        if head == self._seen_head and not self._retry_due():
+            return False
+        if head != self._seen_head:
+            sources.refresh(self.registry)
+        self._seen_head = head
+        try:
+            target = self.registry.resolve(self.ref)
+        except RegistryError as exc:
+            return self._failed_load(None, head, exc)
+        name = f"{target.model}@{target.version}"
+        current = self.current
+        if current is not None and name == _name(current):
+            return False
+        if self._failed and self._failed[0] == name and not self._retry_due():
+            return False  # known broken: not reloaded on every unrelated commit
+        started = time.perf_counter()
+        try:
+            new = self._load(at=target.commit)
+        except RegistryError as exc:
+            return self._failed_load(name, head, exc)
+        with self._lock:
+            old, self._current = self._current, new
+        self._failed = None
+        self.last_error = None
+        self._record(Event("swapped", self.ref, _name(old), name, new.commit, time.perf_counter() - started))
+        if old is not None and old is not new:
+            from .loader import unload
+
+            unload(old)
+        return True
+
+    def _load(self, at: str | None = None):
+        from .loader import load
+
+        return load(self.ref, registry=self.registry, device=self.device, dtype=self.dtype, at=at,
+                    allow_pickle=self.allow_pickle)
+
+    def _retry_due(self) -> bool:
+        return self._failed is not None and time.monotonic() - self._failed[1] >= self.retry_after
+
+    def _failed_load(self, name, head, exc) -> bool:
+        self._failed = (name, time.monotonic())
+        self.last_error = str(exc)
+        self._record(Event("failed", self.ref, _name(self.current), name, head, error=str(exc)))
+        return False
+
+    def _record(self, event: Event) -> None:
+        self.events.append(event)
+        (log.warning if event.kind == "failed" else log.info)("%s", event.line())
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def _name(loaded) -> str | None:
+    return f"{loaded.resolved['model']}@{loaded.resolved['version']}" if loaded is not None else None
