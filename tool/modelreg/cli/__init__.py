@@ -25,6 +25,9 @@ LAZY_COMMANDS = {
     "card": "modelreg.cli.registry_cmds:card",
     "promote": "modelreg.cli.promote_cmds:promote",
     "rollback": "modelreg.cli.promote_cmds:rollback",
+    "load": "modelreg.cli.serving:load_cmd",
+    "lock": "modelreg.cli.serving:lock_cmd",
+    "watch": "modelreg.cli.serving:watch_cmd",
 }
 
 
