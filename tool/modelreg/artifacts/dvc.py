@@ -82,3 +82,17 @@ def read_pointer(data: bytes, path: str) -> dict:
     if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
         raise InvalidRecord(f"{path}: not a DVC pointer with one output")
     return outs[0]
+
+
+def set_remote(root: Path, remote_name: str, remote_url: str, endpoint_url: str | None = None) -> None:
+    """Point the registry's DVC remote at a new URL (tracked .dvc/config; credentials stay local)."""
+    os.environ["DVC_NO_ANALYTICS"] = "1"
+    try:
+        with _repo(root) as repo, repo.config.edit() as conf:
+            section = {"url": remote_url}
+            if endpoint_url:
+                section["endpointurl"] = endpoint_url
+            conf["remote"][remote_name] = section
+            conf["core"]["remote"] = remote_name
+    except Exception as exc:
+        raise ExternalError(f"could not update .dvc/config: {exc}") from None

@@ -198,3 +198,35 @@ class LocalStore:
 
     def close(self) -> None:
         pass
+
+
+def show_remote(registry) -> dict:
+    """The remote `version create` and `pull` use, without secrets."""
+    config = remote_config(registry.root, registry.settings.remote_name)
+    info = {"name": config.name, "url": config.url, "endpoint_url": config.endpoint_url,
+            "type": "s3" if config.is_s3 else "local"}
+    if config.is_s3:
+        info["credentials"] = config.credential_source()
+    return info
+
+
+def set_remote(registry, url: str, endpoint_url: str | None = None) -> dict:
+    """Change the DVC remote's URL (and endpoint) in .dvc/config and commit that one file."""
+    from . import dvc
+
+    if endpoint_url and not url.startswith("s3://"):
+        raise InvalidInput("--endpoint-url applies to an s3:// remote only")
+    if url.startswith("s3://"):
+        if not url[len("s3://"):].split("/", 1)[0]:
+            raise InvalidInput(f"{url}: no bucket; use s3://BUCKET/PREFIX")
+    elif "://" in url:
+        raise InvalidInput(f"{url}: unsupported remote; use s3://BUCKET/PREFIX or a local folder")
+    else:
+        url = str(Path(url).expanduser().resolve())
+    path = ".dvc/config"
+    if registry.git.dirty_paths([path]):
+        raise InvalidInput(f"uncommitted changes in {path}; commit or discard them first")
+    dvc.set_remote(registry.root, registry.settings.remote_name, url, endpoint_url)
+    registry.git.commit_paths([path], f"modelreg: set remote {registry.settings.remote_name} to {url}"
+                              "\n\nModelreg-Action: remote.set")
+    return show_remote(registry)

@@ -1,0 +1,32 @@
+"""Credentials that must never be committed: AWS keys, secrets in DVC config, private keys.
+
+`find_credentials(path, text)` returns (where, message) pairs for `check`; `where` is
+"line N". The value itself is never echoed back, only a masked prefix.
+"""
+import re
+
+_RULES = [
+    (re.compile(r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})\b"), "an AWS access key id"),
+    (re.compile(r"(?i)\b(?:aws_)?secret_access_key\b\s*[=:]\s*['\"]?([^\s'\"#]{8,})"), "an AWS secret access key"),
+    (re.compile(r"(?i)\b(?:aws_)?session_token\b\s*[=:]\s*['\"]?([^\s'\"#]{16,})"), "an AWS session token"),
+    (re.compile(r"(?i)\baccess_key_id\b\s*[=:]\s*['\"]?([^\s'\"#]{8,})"), "an access key id"),
+    (re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----()"), "a private key"),
+    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,})\b"), "a GitHub token"),
+]
+_PLACEHOLDER = re.compile(r"(?i)^(?:\$\{?[A-Z_]+\}?|<[^>]*>|x+|\*+|changeme|example|none|null|\.\.\.)$")
+
+
+def find_credentials(path: str, text: str) -> list[tuple[str, str]]:
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for pattern, what in _RULES:
+            match = pattern.search(line)
+            value = match.group(1) if match else None
+            if match is None or (value and _PLACEHOLDER.match(value)):
+                continue
+            shown = f"{value[:4]}..." if value else ""
+            found.append((f"line {number}", f"{path} holds {what} {shown}".rstrip()
+                          + "; remove it, rotate the key, and keep credentials in the environment, "
+                          "an AWS profile or .dvc/config.local (git-ignored)"))
+            break
+    return found
