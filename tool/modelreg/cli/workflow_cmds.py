@@ -1,0 +1,33 @@
+"""Commands around pull requests: codeowners (generate / --check) and sync (rebase, renumber)."""
+import click
+
+from .common import emit_json, json_option, open_registry
+
+
+@click.command()
+@click.option("--check", "check_only", is_flag=True, help="Fail if .github/CODEOWNERS is stale.")
+@click.pass_context
+def codeowners(ctx, check_only):
+    """Generate .github/CODEOWNERS from model owners and the policy's approvers."""
+    from ..codeowners import generate
+
+    result = generate(open_registry(ctx), check=check_only)
+    if check_only:
+        click.echo(f"{result['path']} is up to date")
+    else:
+        click.echo(f"{'wrote' if result['changed'] else 'unchanged:'} {result['path']}")
+
+
+@click.command()
+@click.option("--remote", default="origin", show_default=True)
+@json_option
+@click.pass_context
+def sync(ctx, remote, as_json):
+    """Fetch, rebase this branch onto REMOTE's main, renumber versions that collide."""
+    from ..sync import sync as run
+
+    result = run(open_registry(ctx), remote)
+    if as_json:
+        return emit_json(result)
+    renumbered = ", ".join(f"{k} -> {v}" for k, v in result["renumbered"].items())
+    click.echo(f"{result['branch']}: {result['action']}" + (f" ({renumbered})" if renumbered else ""))
