@@ -46,3 +46,17 @@ echo
 echo "A plain clone restores the weights with DVC alone:"
 step git clone -q "$DEMO/registry" "$DEMO/clone"
 (cd "$DEMO/clone" && step dvc pull -q && ls -l registry/llama-ft/versions/2/weights)
+
+echo
+echo "A real tiny Llama and a LoRA adapter, registered; the adapter loads by alias on its base:"
+step python scripts/make_tiny_model.py "$DEMO/tiny-base" --kind base
+step python scripts/make_tiny_model.py "$DEMO/tiny-lora" --kind adapter --base "$DEMO/tiny-base"
+mr model register tiny-llama --type base_model --description "2-layer Llama built offline for the demo"
+mr version create tiny-llama "$DEMO/tiny-base"
+mr model register tiny-llama-lora --type adapter --description "LoRA adapter on tiny-llama"
+mr version create tiny-llama-lora "$DEMO/tiny-lora" --parent tiny-llama@1
+mr stage set tiny-llama-lora 1 staging
+mr stage set tiny-llama-lora 1 production
+mr lock tiny-llama-lora@production -o "$DEMO/models.lock"
+mr load tiny-llama-lora@production --device cpu --lock "$DEMO/models.lock" --prompt "The registry keeps" \
+   --max-new-tokens 8

@@ -128,6 +128,12 @@ BUILDERS = {"base": lambda d, base: build_base(d), "adapter": lambda d, base: bu
 
 
 def main(argv=None) -> int:
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path)
     parser.add_argument("--kind", choices=["all", *BUILDERS], default="all")

@@ -17,6 +17,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -479,7 +480,10 @@ def _quiet_hf():
     hf_logging.disable_progress_bar()
     started = time.perf_counter()
     try:
-        yield
+        with warnings.catch_warnings():
+            # peft calls a transformers method deprecated in v5; not the user's concern
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+            yield
     finally:
         if bars:
             hf_logging.enable_progress_bar()
