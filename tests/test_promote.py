@@ -324,3 +324,33 @@ def test_without_forge_pushes_and_prints_what_to_open(staged, origin):
     assert "branch modelreg/llama-ft-promote-1 pushed to origin; no forge is configured" in result.output
     assert "llama-ft@2: staging -> production" in result.output
     assert git(origin, "rev-parse", "--verify", "refs/heads/modelreg/llama-ft-promote-1").strip()
+
+
+def test_full_flow_promote_pr_reviews_check_merge_tag_resolve(opened, github, origin):
+    """promote -> PR -> reviews -> check (with the summary comment) -> merge -> tag -> resolve."""
+    reg, branch, number = opened
+    assert run_cli(reg.root, "check", "--base", "main", "--at", branch, "--pr", number, "--comment").exit_code == 1
+    github.add_review("org/registry", number, "lead", "APPROVED")
+    github.add_review("org/registry", number, "tester", "APPROVED")
+    ran = run_cli(reg.root, "check", "--base", "main", "--at", branch, "--pr", number, "--comment")
+    assert ran.exit_code == 0, ran.output
+    comments = github.pull_comments("org/registry", number)
+    assert len(comments) == 1  # kept up to date, not repeated
+    assert "modelreg check: ✅ all checks pass" in comments[0]["body"]
+    assert "approved by @lead" in comments[0]["body"] and "approved by @tester" in comments[0]["body"]
+    github.merge("org/registry", number)
+    git(reg.root, "pull", "-q", "--ff-only", "origin", "main")
+    ran = run_cli(reg.root, "tag", "--push")
+    assert ran.exit_code == 0, ran.output
+    assert "llama-ft#production#2" in ran.output  # the second time production moved
+    tags = git(origin, "tag", "--list").split()
+    assert {"llama-ft@v1", "llama-ft@v2", "llama-ft#production#2", "llama-ft#archived#1"} <= set(tags)
+    assert run_cli(reg.root, "tag").output.strip().endswith("0 tag(s) created")  # idempotent
+    ran = run_cli(reg.root, "check-ref", "llama-ft#production#2", "--json")
+    import json
+
+    facts = json.loads(ran.output)
+    assert facts["model"] == "llama-ft" and facts["version"] == 2 and facts["stage"] == "production"
+    assert reg.resolve("llama-ft@production").version == 2
+    assert reg.resolve("llama-ft@production", at="llama-ft#production#2").version == 2
+    assert reg.resolve("llama-ft@production", at="llama-ft#production#1").version == 1

@@ -7,7 +7,7 @@ from the working tree's records, so owners and the file can change in one commit
 """
 from pathlib import Path
 
-from . import layout
+from . import layout, schema
 from .errors import PolicyViolation
 from .names import check_name
 from .records import load_yaml
@@ -31,13 +31,17 @@ def model_owners(root: Path) -> dict[str, list[str]]:
     for path in sorted((root / layout.ROOT).glob("*/model.yaml")):
         rel = path.relative_to(root).as_posix()
         doc = load_yaml(path.read_bytes(), rel) or {}
+        schema.validate("model", doc, rel)
         check_name(path.parent.name)  # names become patterns: only checked ones
         owners[path.parent.name] = list(doc.get("owners") or [])
     return owners
 
 
 def render(reg) -> str:
-    policy_owners = approvers(reg.settings)
+    settings = reg.settings
+    # owners become CODEOWNERS lines: only schema-checked names may get there
+    schema.validate("registry", settings.raw, layout.REGISTRY_FILE)
+    policy_owners = approvers(settings)
     lines = [HEADER]
     if policy_owners:
         everyone = " ".join(policy_owners)

@@ -1,0 +1,49 @@
+"""CODEOWNERS generated from owners and approval groups (issue 4)."""
+from pathlib import Path
+
+import pytest
+
+from modelreg.codeowners import PATH, generate, owners_of
+from modelreg.errors import PolicyViolation
+
+from .conftest import git
+from .test_promote import POLICY, run_cli, set_policy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_generate_and_match(registry):
+    registry.register_model("llama-ft", "fine_tuned", owners=["@org/llm-team", "@alice"])
+    set_policy(registry.root, approvals=POLICY["approvals"])
+    assert generate(registry)["changed"] is True
+    path = "registry/llama-ft/versions/3/version.yaml"
+    assert owners_of(registry.root, path) == ["@org/llm-team", "@alice", "@org/ml-leads", "@org/qa"]
+    assert owners_of(registry.root, "registry.yaml") == ["@org/ml-leads", "@org/qa"]
+    assert generate(registry, check=True)["changed"] is False
+
+
+def test_stale_codeowners_fails_check(registry):
+    registry.register_model("llama-ft", "fine_tuned", owners=["@org/llm-team"])
+    generate(registry)
+    git(registry.root, "add", PATH)
+    git(registry.root, "commit", "-qm", "codeowners")
+    registry.register_model("bert", "base_model", owners=["@bob"])
+    with pytest.raises(PolicyViolation, match="CODEOWNERS is stale: run 'modelreg codeowners'"):
+        generate(registry, check=True)
+    ran = run_cli(registry.root, "codeowners", "--check")
+    assert ran.exit_code == 1 and "stale" in ran.output
+    assert run_cli(registry.root, "codeowners").exit_code == 0
+    assert run_cli(registry.root, "codeowners", "--check").exit_code == 0
+
+
+def test_missing_codeowners_fails_check(registry):
+    with pytest.raises(PolicyViolation, match="missing"):
+        generate(registry, check=True)
+
+
+def test_this_repository_codeowners_is_current():
+    """The project's own .github/CODEOWNERS matches its registry/ and registry.yaml."""
+    if not (ROOT / "registry.yaml").exists():
+        pytest.skip("this checkout has no registry.yaml")
+    ran = run_cli(ROOT, "codeowners", "--check")
+    assert ran.exit_code == 0, ran.output
