@@ -354,3 +354,51 @@ def test_full_flow_promote_pr_reviews_check_merge_tag_resolve(opened, github, or
     assert reg.resolve("llama-ft@production").version == 2
     assert reg.resolve("llama-ft@production", at="llama-ft#production#2").version == 2
     assert reg.resolve("llama-ft@production", at="llama-ft#production#1").version == 1
+
+
+@pytest.mark.parametrize("args,action,moved", [
+    (["alias", "set", "llama-ft", "champion", "2", "--pr"], "alias", "llama-ft@champion: -> 2"),
+    (["stage", "set", "llama-ft", "2", "production", "--pr"], "stage", "llama-ft@2: staging -> production"),
+])
+def test_pr_flag_on_write_commands(staged, github, origin, monkeypatch, args, action, moved):
+    github.add_repo("org/registry", origin)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    ran = run_cli(staged.root, *args)
+    assert ran.exit_code == 0, ran.output
+    assert "opened pull request #1" in ran.output
+    pr = github.pull("org/registry", 1)
+    assert pr["head"] == f"modelreg/llama-ft-{action}-1" and moved in pr["body"]
+    assert staged.git.current_branch() == "main" and "champion" not in staged.aliases("llama-ft")
+
+
+def test_version_create_pr(staged, github, origin, monkeypatch, tmp_path):
+    github.add_repo("org/registry", origin)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    src = write_weights(tmp_path / "w9", seed=9)
+    ran = run_cli(staged.root, "version", "create", "llama-ft", src, "--metric", "mmlu/accuracy=0.7", "--pr")
+    assert ran.exit_code == 0, ran.output
+    body = github.pull("org/registry", 1)["body"]
+    assert "register llama-ft@3 (enters none)" in body
+    assert "| mmlu/accuracy | 0.61 | 0.7 | +0.09 |" in body
+    # the weights stay with the branch's version folder, which main does not have
+    assert not (staged.root / "registry/llama-ft/versions/3/version.yaml").exists()
+
+
+def test_rollback_pr(staged, github, origin, monkeypatch):
+    github.add_repo("org/registry", origin)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    from modelreg.promote import promote, rollback
+
+    promote(staged, "llama-ft", 2, "production")
+    github.add_team_member("org/ml-leads", "lead")
+    github.add_team_member("org/qa", "tester")
+    github.add_review("org/registry", 1, "lead", "APPROVED")
+    github.add_review("org/registry", 1, "tester", "APPROVED")
+    github.merge("org/registry", 1)
+    git(staged.root, "pull", "-q", "--ff-only", "origin", "main")
+    proposal = rollback(staged, "llama-ft", 1, "v2 hallucinates order numbers")
+    assert proposal.branch == "modelreg/llama-ft-rollback-1"
+    body = github.pull("org/registry", 2)["body"]
+    assert "> Reason: v2 hallucinates order numbers" in body
+    assert "llama-ft@1: archived -> production" in body and "llama-ft@2: production -> archived" in body
+    assert "Modelreg-Reason: v2 hallucinates order numbers" in git(staged.root, "log", "-1", proposal.branch)

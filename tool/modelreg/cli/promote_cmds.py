@@ -40,3 +40,17 @@ def rollback(ctx, model_name, number, reason, as_json):
     from ..promote import rollback as run
 
     show_proposal(run(open_registry(ctx), model_name, number, reason), as_json)
+
+
+pr_option = click.option("--pr", "as_pr", is_flag=True,
+                         help="Commit on a new branch, push it and open a pull request instead.")
+
+
+def write_or_propose(reg, as_pr: bool, model: str, action: str, title: str, write, as_json: bool = False):
+    """Run `write` here, or (--pr) on a new branch with a pull request. None: the PR flow printed."""
+    if not as_pr:
+        return write()
+    from ..promote import propose
+
+    show_proposal(propose(reg, model, action, title, write), as_json)
+    return None

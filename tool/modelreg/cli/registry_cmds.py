@@ -3,6 +3,7 @@ import click
 
 from ..refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
+from .promote_cmds import pr_option, write_or_propose
 from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs,
                      parse_params, table)
 
@@ -97,16 +98,21 @@ def version():
 @click.option("--experiment-id")
 @click.option("--data-version")
 @click.option("--source-uri", metavar="URI", help="Where weights kept outside the registry live.")
+@pr_option
 @json_option
 @click.pass_context
 def version_create(ctx, model_name, weights_dir, parent, model_type, metrics, params, tags,
-                   description, run_id, experiment_id, data_version, source_uri, as_json):
+                   description, run_id, experiment_id, data_version, source_uri, as_pr, as_json):
     """Register the next version of MODEL, tracking WEIGHTS_DIR with DVC."""
-    record = open_registry(ctx).create_version(
+    reg = open_registry(ctx)
+    record = write_or_propose(reg, as_pr, model_name, "version", f"Register a new version of {model_name}",
+                              lambda: reg.create_version(
         model_name, weights_dir, parent=parent, metrics=parse_metrics(metrics),
         parameters=parse_params(params), tags=parse_pairs(tags, "--tag"), description=description,
         run_id=run_id, experiment_id=experiment_id, data_version=data_version,
-        source_uri=source_uri, model_type=model_type)
+        source_uri=source_uri, model_type=model_type), as_json)
+    if record is None:
+        return
     if as_json:
         return emit_json(dict(record, model=model_name))
     files = len(record.get("artifacts", []))
@@ -177,10 +183,15 @@ def alias():
 @click.argument("model_name", metavar="MODEL")
 @click.argument("alias_name", metavar="ALIAS")
 @click.argument("number", metavar="VERSION")
+@pr_option
 @click.pass_context
-def alias_set(ctx, model_name, alias_name, number):
+def alias_set(ctx, model_name, alias_name, number, as_pr):
     """Point MODEL@ALIAS at VERSION."""
-    result = open_registry(ctx).set_alias(model_name, alias_name, parse_version(number))
+    reg = open_registry(ctx)
+    result = write_or_propose(reg, as_pr, model_name, "alias", f"Point {model_name}@{alias_name} at {number}",
+                              lambda: reg.set_alias(model_name, alias_name, parse_version(number)))
+    if result is None:
+        return
     was = f" (was {result['previous']})" if result["previous"] else ""
     click.echo(f"{model_name}@{alias_name} -> {result['version']}{was}")
 
@@ -206,11 +217,16 @@ def stage():
 @click.argument("stage_name", metavar="STAGE")
 @click.option("--keep-existing", is_flag=True,
               help="Do not archive the versions already in STAGE (refused for exclusive stages).")
+@pr_option
 @click.pass_context
-def stage_set(ctx, model_name, number, stage_name, keep_existing):
+def stage_set(ctx, model_name, number, stage_name, keep_existing, as_pr):
     """Move MODEL@VERSION to STAGE, as registry.yaml's transitions allow."""
-    result = open_registry(ctx).transition_stage(model_name, parse_version(number), stage_name,
-                                                 archive_existing=False if keep_existing else None)
+    reg = open_registry(ctx)
+    result = write_or_propose(reg, as_pr, model_name, "stage", f"Move {model_name}@{number} to {stage_name}",
+                              lambda: reg.transition_stage(model_name, parse_version(number), stage_name,
+                                                           archive_existing=False if keep_existing else None))
+    if result is None:
+        return
     for n, (src, dst) in sorted(result["moved"].items()):
         click.echo(f"{model_name}@{n}: {src} -> {dst}")
 
