@@ -402,3 +402,19 @@ def test_rollback_pr(staged, github, origin, monkeypatch):
     assert "> Reason: v2 hallucinates order numbers" in body
     assert "llama-ft@1: archived -> production" in body and "llama-ft@2: production -> archived" in body
     assert "Modelreg-Reason: v2 hallucinates order numbers" in git(staged.root, "log", "-1", proposal.branch)
+
+
+def test_repository_and_pr_number_from_workflow_environment(monkeypatch, tmp_path):
+    from modelreg.forge import github as gh
+
+    assert gh.repository(None, "git@github.com:acme/models.git") == "acme/models"
+    assert gh.repository(None, "https://ghe.example.com/acme/models") == "acme/models"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "org/registry")
+    assert gh.repository(None, "git@github.com:acme/models.git") == "org/registry"
+    event = tmp_path / "event.json"
+    event.write_text('{"action": "submitted", "review": {"state": "approved"}, "pull_request": {"number": 42}}')
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    assert gh.event_pull_number() == 42
+    monkeypatch.setenv("GITHUB_API_URL", "https://ghe.example.com/api/v3/")
+    assert gh.api_url() == "https://ghe.example.com/api/v3"
+    assert gh.web_host(gh.api_url()) == "ghe.example.com"
