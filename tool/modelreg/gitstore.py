@@ -55,6 +55,7 @@ class GitStore:
         self._batch = None
         self._lock = threading.Lock()
         self._packed: tuple[int, dict] | None = None
+        self._commits: set[str] = set()  # full shas already verified as commits (immutable)
 
     # -- locating refs -------------------------------------------------------------
     def _git_dirs(self) -> tuple[Path, Path]:
@@ -95,6 +96,8 @@ class GitStore:
 
     def rev_parse(self, ref: str) -> str:
         """The commit a branch, tag, remote branch or sha names."""
+        if ref in self._commits:
+            return ref
         if "/" not in ref or ref.startswith("refs/") or ref.startswith("origin/"):
             for name in (ref, f"refs/heads/{ref}", f"refs/remotes/{ref}") if ref != "HEAD" else ("HEAD",):
                 if name.startswith("refs/tags/"):
@@ -105,6 +108,8 @@ class GitStore:
         out = _run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], self.root, check=False).strip()
         if not out:
             raise NotFound(f"no branch, tag or commit named {ref!r} in {self.root}")
+        if out == ref:
+            self._commits.add(out)
         return out
 
     # -- reading objects -----------------------------------------------------------
