@@ -13,6 +13,7 @@ import posixpath
 import re
 import shutil
 import sys
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -198,10 +199,21 @@ def _fetch_all(store, cache: Cache, entries: list[Entry], quiet: bool) -> None:
     store.check()
     bar = tqdm(total=sum(e.size for e in entries), unit="B", unit_scale=True, unit_divisor=1024,
                desc="pull", disable=quiet or not sys.stderr.isatty(), leave=False)
+    stop = threading.Event()
+
+    def progress(n):
+        if stop.is_set():  # ^C in the main thread: workers stop at their next chunk
+            raise KeyboardInterrupt
+        bar.update(n)
+
     try:
         with ThreadPoolExecutor(min(FILE_JOBS, len(entries))) as pool:
-            futures = [pool.submit(fetch_object, store, cache, e, bar.update) for e in entries]
-            errors = [f.exception() for f in futures]
+            futures = [pool.submit(fetch_object, store, cache, e, progress) for e in entries]
+            try:
+                errors = [f.exception() for f in futures]
+            except BaseException:
+                stop.set()
+                raise
         first = next((e for e in errors if e is not None), None)
         if first is not None:
             raise first
