@@ -168,3 +168,15 @@ def test_init_creates_a_valid_registry_in_one_commit(tmp_path, capsys):
     assert main(["-C", str(target), "check"]) == 0
     assert main(["init", str(target)]) == 1
     assert "already a registry" in capsys.readouterr().err
+
+
+def test_init_scaffolds_this_repos_workflows_installing_the_release(tmp_path):
+    from pathlib import Path
+
+    target = tmp_path / "reg2"
+    assert main(["init", str(target), "--remote", str(tmp_path / "store")]) == 0
+    repo_workflows = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+    for name in ("modelreg-check.yml", "modelreg-tag.yml"):
+        written = (target / ".github" / "workflows" / name).read_text()
+        assert "pip install modelreg\n" in written
+        assert written.replace("pip install modelreg\n", "pip install .\n") == (repo_workflows / name).read_text()

@@ -2,6 +2,7 @@
 import configparser
 import contextlib
 import io
+import logging
 import os
 from pathlib import Path
 
@@ -18,11 +19,17 @@ def _quiet():
 
     was = ui._enabled
     ui._enabled = False
+    dvc_log = logging.getLogger("dvc")
+    level, propagate = dvc_log.level, dvc_log.propagate
+    dvc_log.setLevel(logging.WARNING)
+    dvc_log.propagate = False
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             yield
     finally:
         ui._enabled = was
+        dvc_log.setLevel(level)
+        dvc_log.propagate = propagate
 
 
 def _repo(root):

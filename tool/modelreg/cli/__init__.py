@@ -67,7 +67,28 @@ def cli(ctx, registry_dir, traceback, verbose):
     ctx.ensure_object(dict)
     ctx.obj["dir"] = registry_dir
     ctx.obj["traceback"] = traceback
-    logging.basicConfig(level=logging.WARNING - 10 * verbose, format="%(levelname)s: %(message)s")
+    _setup_logging(logging.WARNING - 10 * verbose)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (tests swap it between invocations)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
+def _setup_logging(level: int) -> None:
+    log = logging.getLogger("modelreg")
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(level)
 
 
 def main(argv=None) -> int:
