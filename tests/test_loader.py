@@ -349,3 +349,40 @@ def test_cuda_load_and_unload_frees_memory(reg_path):
     del m
     unload()
     assert torch.cuda.memory_allocated() < before
+
+
+def test_adapter_on_adapter_is_merged_on_the_way(registry, tiny_models):
+    """Lineage of any depth: tiny-lora2@1 -> tiny-lora@1 -> tiny@1."""
+    from modelreg import load
+
+    register_tiny(registry, tiny_models, promote=False)
+    registry.register_model("tiny-lora2", "adapter")
+    registry.create_version("tiny-lora2", tiny_models["adapter2"], parent="tiny-lora@1")
+    deep = load("tiny-lora2@1", registry=registry.root, device="cpu", dtype="float32")
+    assert [b["model"] for b in deep.resolved["lineage"]] == ["tiny-lora", "tiny"]
+    one = load("tiny-lora@1", registry=registry.root, device="cpu", dtype="float32")
+    assert not torch.allclose(logits(deep), logits(one), atol=1e-4)
+
+
+def test_quantized_type_with_safetensors_loads_through_transformers(registry, tiny_models):
+    from modelreg import load
+
+    registry.register_model("tiny-q", "quantized")
+    registry.create_version("tiny-q", tiny_models["base"])
+    m = load("tiny-q@1", registry=registry.root, device="cpu")
+    assert m.record["model_type"] == "quantized" and logits(m).shape[-1] == 400
+
+
+@pytest.mark.s3
+def test_adapter_from_s3_remote_through_a_url_registry(s3_registry, tiny_models, tmp_path):
+    """Weights pushed to the S3 test server, records read from a blobless clone of the registry."""
+    from modelreg import load
+
+    register_tiny(s3_registry, tiny_models)
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(s3_registry.root), str(bare))
+    git(bare, "config", "uploadpack.allowFilter", "true")
+    lora = load("tiny-lora@production", registry=f"file://{bare}", device="cpu", dtype="float32")
+    merged = load("tiny-merged@1", registry=f"file://{bare}", device="cpu", dtype="float32")
+    assert lora.resolved["lineage"][0]["model"] == "tiny"
+    assert torch.allclose(logits(lora), logits(merged), atol=1e-4)
