@@ -143,3 +143,28 @@ def test_base_rule_removed_version_and_reused_number(reg):
 def test_check_reads_workdir_by_default_and_commit_with_at(reg):
     edit(reg, "registry/ft/versions/1/version.yaml", "status: active", "status: nope")
     assert problems(reg) and not problems(reg, at="HEAD")
+
+
+def test_credentials_in_tracked_files_fail_check(reg):
+    config = reg.root / ".dvc" / "config"
+    config.write_text(config.read_text() + "    access_key_id = AKIAABCDEFGHIJKLMNOP\n")
+    edit(reg, "registry/ft/model.yaml", "model_type: fine_tuned",
+         "model_type: fine_tuned\ndescription: 'aws_secret_access_key=abcd1234efgh5678ijkl'")
+    found = problems(reg)
+    assert any(p.startswith(".dvc/config:/: line") and "access key id" in p for p in found), found
+    assert any(p.startswith("registry/ft/model.yaml:/: line") and "secret access key" in p for p in found), found
+    assert not any("AKIAABCDEFGHIJKLMNOP" in p or "abcd1234efgh5678ijkl" in p for p in found)
+    git(reg.root, "checkout", "-qb", "leak")
+    commit_all(reg, "leak")
+    scoped = problems(reg, at="leak", base="main")
+    assert any(p.startswith(".dvc/config:/") for p in scoped) and any(p.startswith("registry/ft/model.yaml:/") for p in scoped)
+
+
+def test_check_remote_finds_objects_missing_from_the_remote(reg, tmp_path, capsys):
+    assert problems(reg, remote=True) == []
+    objects = [p for p in (tmp_path / "remote" / "files" / "md5").rglob("*") if p.is_file() and not p.name.endswith(".dir")]
+    objects[0].unlink()
+    found = problems(reg, remote=True)
+    assert found and all("weights.dvc:/" in p for p in found), found
+    assert main(["-C", str(reg.root), "check", "--remote"]) == 1
+    assert "weights.dvc:/" in capsys.readouterr().out

@@ -17,6 +17,7 @@ from .settings import Settings
 
 IMMUTABLE_EXEMPT = {"stage", "status", "deleted"}
 IGNORED_FILES = {"registry/.gitkeep", "registry/.gitignore"}
+DVC_CONFIG = ".dvc/config"  # tracked; credentials belong in the git-ignored config.local
 
 
 @dataclass(frozen=True, order=True)
@@ -56,13 +57,18 @@ class TreeSource:
         self.git, self.commit = git, commit
         entries = git.ls_tree(commit, layout.ROOT) + git.ls_tree(commit, layout.REGISTRY_FILE)
         self.shas = dict(entries)
+        self.extra = dict(git.ls_tree(commit, DVC_CONFIG))
 
     def paths(self) -> list[str]:
         return list(self.shas)
 
+    def extra_paths(self) -> list[str]:
+        return list(self.extra)
+
     def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        wanted = [p for p in paths if p in self.shas]
-        blobs = self.git.read_objects([self.shas[p] for p in wanted])
+        known = {**self.shas, **self.extra}
+        wanted = [p for p in paths if p in known]
+        blobs = self.git.read_objects([known[p] for p in wanted])
         return dict(zip(wanted, blobs))
 
 
@@ -81,6 +87,9 @@ class WorkdirSource:
             dirnames[:] = [d for d in dirnames if not (d == "weights" and rel.count("/") == 3)]
             found += [f"{rel}/{name}" for name in filenames if not name.endswith(".tmp")]
         return found
+
+    def extra_paths(self) -> list[str]:
+        return [DVC_CONFIG] if (self.root / DVC_CONFIG).is_file() else []
 
     def read_many(self, paths: list[str]) -> dict[str, bytes]:
         return {p: (self.root / p).read_bytes() for p in paths if (self.root / p).is_file()}
@@ -231,6 +240,19 @@ class Checker:
                 self.add(layout.version_file(model, extra), "/stage",
                          f"{stage} is exclusive but versions {', '.join(map(str, holders))} are all in it")
 
+    def check_credentials(self, paths: list[str]) -> None:
+        """No tracked registry file may hold a credential (they belong in .dvc/config.local)."""
+        from .artifacts.secrets import find_credentials
+
+        wanted = [p for p in paths if p in self.scannable]
+        for path, data in self.source.read_many(wanted).items():
+            for where, message in find_credentials(path, data.decode("utf-8", "replace")):
+                self.add(path, "/", f"{where}: {message}")
+
+    @property
+    def scannable(self) -> set[str]:
+        return set(self.source.paths()) | set(self.source.extra_paths())
+
     def check_parents(self, lookup) -> None:
         """Parents exist and lineage has no cycle. `lookup(model, n)` finds any version."""
         for path, doc in list(self.docs.items()):
@@ -257,8 +279,9 @@ class Checker:
             current = nxt
 
 
-def run_check(reg, at: str | None = None, base: str | None = None, as_of: str | None = None) -> CheckResult:
-    """Full check (no base) or the change-scoped check against `base`."""
+def run_check(reg, at: str | None = None, base: str | None = None, pr: int | None = None,
+              comment: bool = False, remote: bool = False) -> CheckResult:
+    """Full check (no base) or the change-scoped check against `base`, plus the PR's policy."""
     if base is None and at is None:
         source, target = WorkdirSource(reg.root), "working tree"
     else:
@@ -271,6 +294,7 @@ def run_check(reg, at: str | None = None, base: str | None = None, as_of: str | 
     if base is not None:
         base_sha = reg.git.rev_parse(base)
         changed = reg.git.changed_paths(base_sha, target)
+        changed_files = [p for status, p in changed if status != "D"]
         touched = sorted({layout.model_of(p) for _, p in changed if layout.model_of(p)} & set(by_model)
                          | ({m for m in by_model} if any(p == layout.REGISTRY_FILE for _, p in changed) else set()))
     else:
@@ -279,12 +303,31 @@ def run_check(reg, at: str | None = None, base: str | None = None, as_of: str | 
     for model in touched:
         checker.check_model(model, by_model[model])
     checker.check_parents(_lookup(checker, source, set(paths)))
+    checker.check_credentials(changed_files if base is not None else paths + source.extra_paths())
+    if remote:
+        _check_remote(reg, checker, target, touched)
     if base_sha is not None:
         from .change_rules import check_changes
 
         check_changes(reg, checker, base_sha, target, touched, changed)
-    result = CheckResult(target, base_sha, touched, sorted(set(checker.problems)))
-    return result
+    problems = set(checker.problems)
+    if base_sha is not None:
+        from .policy import check_pull_request
+
+        found = check_pull_request(reg, base_sha, target, pr, comment, core_problems=sorted(problems))
+        problems |= {Problem(*p) for p in found}
+    return CheckResult(target, base_sha, touched, sorted(problems))
+
+
+def _check_remote(reg, checker: Checker, target: str, models: list[str]) -> None:
+    from .artifacts.verify import missing_in_remote
+
+    commit = target if target != "working tree" else reg.git.rev_parse("HEAD")
+    for path, doc in list(checker.docs.items()):
+        info = layout.classify(path)
+        if info and info[0] == "version" and info[1] in models and isinstance(doc, dict):
+            for message in missing_in_remote(reg, info[1], info[2], commit):
+                checker.add(layout.pointer_file(info[1], info[2]), "/", message)
 
 
 def _lookup(checker: Checker, source, paths: set[str]):

@@ -322,8 +322,11 @@ def pull_report(reg, base: str, head: str, pr_number: int | None, client=None) -
 
 
 def check_pull_request(registry, base: str, head: str, pr_number: int | None, comment: bool = False,
-                       client=None) -> list[tuple[str, str, str]]:
-    """Gates and approval groups of the change base..head; with `comment`, keep the PR summary."""
+                       client=None, core_problems=None) -> list[tuple[str, str, str]]:
+    """Gates and approval groups of the change base..head; with `comment`, keep the PR summary.
+
+    `core_problems` are the schema/change-rule problems already found, for the comment.
+    """
     report = pull_report(registry, base, head, pr_number, client)
     if comment and pr_number is not None:
         from .forge import github
@@ -331,7 +334,8 @@ def check_pull_request(registry, base: str, head: str, pr_number: int | None, co
 
         client = client or github.GitHub.from_env(Snapshot(registry, report.base).settings(),
                                                   origin_url(registry.root))
-        check = registry.check(at=head, base=base)
-        body = render_check_comment(registry, report, [(p.file, p.pointer, p.message) for p in check.problems])
+        if core_problems is None:
+            core_problems = registry.check(at=head, base=base).problems
+        body = render_check_comment(registry, report, [(p.file, p.pointer, p.message) for p in core_problems])
         client.upsert_comment(pr_number, COMMENT_MARKER, body)
     return report.problems

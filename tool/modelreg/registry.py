@@ -229,10 +229,14 @@ class Registry:
 
         return events(self, check_name(model) if model else None, limit, at or self.main_branch)
 
-    def check(self, at: str | None = None, base: str | None = None):
+    def check(self, at: str | None = None, base: str | None = None, pr: int | None = None,
+              comment: bool = False, remote: bool = False):
+        """Every problem at `at` (default: the working tree); with `base`, the change rules,
+        gates and (with `pr`) the approval groups of the pull request; with `remote`, that
+        every artifact of the checked versions is in the DVC remote."""
         from .check import run_check
 
-        return run_check(self, at=at, base=base)
+        return run_check(self, at=at, base=base, pr=pr, comment=comment, remote=remote)
 
     # -- writes ----------------------------------------------------------------------
     def _workdir_record(self, path: str, required_msg: str | None = None):

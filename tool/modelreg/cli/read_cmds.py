@@ -67,24 +67,19 @@ def history(ctx, model_name, limit, as_json):
 @click.option("--pr", "pr_number", type=int, metavar="N",
               help="With --base: also check gates and the approval groups from PR N's reviews.")
 @click.option("--comment", is_flag=True, help="With --pr: keep one summary comment on the PR.")
+@click.option("--remote", is_flag=True, help="Also check that every artifact of the checked "
+              "versions is in the DVC remote (the changed ones, with --base).")
 @json_option
 @click.pass_context
-def check(ctx, at, base, pr_number, comment, as_json):
+def check(ctx, at, base, pr_number, comment, remote, as_json):
     """Validate the registry; print every problem as FILE:JSON_POINTER: message."""
     if (pr_number is not None or comment) and base is None:
         raise click.UsageError("--pr and --comment check a pull request: give --base too")
     if comment and pr_number is None:
         raise click.UsageError("--comment needs --pr N")
-    reg = open_registry(ctx)
-    result = reg.check(at=at, base=base)
-    if base is not None:
-        from ..check import Problem
-        from ..policy import check_pull_request
-
-        found = check_pull_request(reg, base, at or "HEAD", pr_number, comment)
-        result.problems = sorted(set(result.problems) | {Problem(*p) for p in found})
-        if pr_number is None:
-            click.echo("approvals: not checked (give --pr N to read the pull request's reviews)", err=True)
+    result = open_registry(ctx).check(at=at, base=base, pr=pr_number, comment=comment, remote=remote)
+    if base is not None and pr_number is None:
+        click.echo("approvals: not checked (give --pr N to read the pull request's reviews)", err=True)
     if as_json:
         emit_json(result.to_dict())
     else:
