@@ -70,18 +70,6 @@ def remote_url(root: Path, name: str) -> str | None:
     return url
 
 
-def track_and_push(root: Path, relpath: str, remote_name: str) -> None:
-    """`dvc add` the folder (writing <relpath>.dvc) and push its objects to the remote."""
-    try:
-        with _repo(root) as repo:
-            with _quiet():
-                repo.add(str(root / relpath))
-                repo.push(targets=[str(root / relpath) + ".dvc"], remote=remote_name)
-    except Exception as exc:
-        raise ExternalError(f"dvc could not track or push {relpath}: {exc}; "
-                            "check the remote with 'dvc remote list' and retry") from None
-
-
 def read_pointer(data: bytes, path: str) -> dict:
     """A .dvc pointer for a folder: {md5 (…dir), size, nfiles, path}."""
     doc = load_yaml(data, path)

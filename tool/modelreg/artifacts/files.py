@@ -1,11 +1,8 @@
-"""Local weights folders: safe scanning, classification and one-pass hashing."""
-import hashlib
+"""Local weights folders: safe scanning and classification of model files."""
 import os
 from pathlib import Path
 
 from ..errors import InvalidInput
-
-CHUNK = 8 << 20
 
 _TOKENIZER_FILES = {
     "tokenizer.json": "json", "tokenizer_config.json": "json", "special_tokens_map.json": "json",
@@ -64,21 +61,3 @@ def scan_folder(src: str | os.PathLike) -> list[tuple[str, Path]]:
     if not found:
         raise InvalidInput(f"weights folder {src} is empty; point at a folder holding the model files")
     return found
-
-
-def hash_file(path: str | os.PathLike, copy_to: str | os.PathLike | None = None) -> tuple[int, str, str]:
-    """(size, sha256, md5) in one read; optionally writes a copy on the way through."""
-    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
-    out = open(copy_to, "wb") if copy_to is not None else None
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                sha.update(chunk)
-                md5.update(chunk)
-                size += len(chunk)
-                if out:
-                    out.write(chunk)
-    finally:
-        if out:
-            out.close()
-    return size, sha.hexdigest(), md5.hexdigest()
