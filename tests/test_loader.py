@@ -1,6 +1,5 @@
 """modelreg.load: alias -> verified files -> transformers/peft model, safely (issue 5)."""
 import os
-import shutil
 import subprocess
 import sys
 import weakref

@@ -1,5 +1,4 @@
 """ServingManager: follow an alias on main, swap in the background, keep the old on failure (issue 5)."""
-import shutil
 import time
 
 import pytest
