@@ -71,3 +71,17 @@ def test_checks_do_not_import_torch():
 
     code = "import sys, modelreg.loader_checks; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_modelreg_check_reports_an_adapter_that_does_not_fit_its_parent(registry, tiny_models, tmp_path, capsys):
+    from modelreg.cli import main
+
+    b = _builders()
+    wrong = b.build_adapter(tmp_path / "wrong", b.build_base(tmp_path / "narrow", hidden=32))
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    registry.register_model("tiny-lora", "adapter")
+    registry.create_version("tiny-lora", wrong, parent="tiny@1")
+    assert main(["-C", str(registry.root), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "registry/tiny-lora/versions/1/version.yaml:/artifacts/1: " in out and "does not fit" in out

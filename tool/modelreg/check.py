@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layout, schema
-from .errors import InvalidRecord
+from .errors import InvalidRecord, RegistryError
 from .names import check_name
 from .records import load_yaml
 from .settings import Settings
@@ -303,6 +303,7 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
     for model in touched:
         checker.check_model(model, by_model[model])
     checker.check_parents(_lookup(checker, source, set(paths)))
+    _check_adapters(reg, checker, target, touched)
     checker.check_credentials(changed_files if base is not None else paths + source.extra_paths())
     if remote:
         _check_remote(reg, checker, target, touched)
@@ -319,15 +320,38 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
     return CheckResult(target, base_sha, touched, sorted(problems))
 
 
+def _versions_in(checker: Checker, models: list[str], model_type: str | None = None):
+    for path, doc in list(checker.docs.items()):
+        info = layout.classify(path)
+        if info and info[0] == "version" and info[1] in models and isinstance(doc, dict):
+            if model_type is None or doc.get("model_type") == model_type:
+                yield info[1], info[2]
+
+
+def _check_adapters(reg, checker: Checker, target: str, models: list[str]) -> None:
+    """An adapter's adapter_config.json must fit its registered parent (files in the local cache)."""
+    from .loader_checks import adapter_problems
+
+    adapters = list(_versions_in(checker, models, "adapter"))
+    if not adapters:
+        return
+    commit = target if target != "working tree" else reg.git.rev_parse("HEAD")
+    for model, number in adapters:
+        try:
+            found = adapter_problems(reg, commit, model, number)
+        except RegistryError:
+            continue  # not committed yet, or unreadable: the record checks above report it
+        for pointer, message in found:
+            checker.add(layout.version_file(model, number), pointer, message)
+
+
 def _check_remote(reg, checker: Checker, target: str, models: list[str]) -> None:
     from .artifacts.verify import missing_in_remote
 
     commit = target if target != "working tree" else reg.git.rev_parse("HEAD")
-    for path, doc in list(checker.docs.items()):
-        info = layout.classify(path)
-        if info and info[0] == "version" and info[1] in models and isinstance(doc, dict):
-            for message in missing_in_remote(reg, info[1], info[2], commit):
-                checker.add(layout.pointer_file(info[1], info[2]), "/", message)
+    for model, number in _versions_in(checker, models):
+        for message in missing_in_remote(reg, model, number, commit):
+            checker.add(layout.pointer_file(model, number), "/", message)
 
 
 def _lookup(checker: Checker, source, paths: set[str]):
