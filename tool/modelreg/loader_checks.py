@@ -35,6 +35,8 @@ def adapter_problems(registry, commit: str, model: str, version: int) -> list[tu
     if parent.get("relation") not in (None, "adapter"):
         problems.append(("/parent/relation", "an adapter's parent relation must be 'adapter'"))
     arts = record.get("artifacts") or []
+    if not arts:  # weights kept outside the registry (source.uri): nothing local to compare
+        return problems
     index = {a.get("path"): i for i, a in enumerate(arts)}
     if "adapter_config.json" not in index:
         return problems + [("/artifacts", "an adapter version needs adapter_config.json among its files")]
