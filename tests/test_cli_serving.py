@@ -5,16 +5,7 @@ import pytest
 
 from tests.plugins.tiny_models import register_tiny
 
-pytestmark = pytest.mark.models
-
-
-@pytest.fixture(autouse=True)
-def fresh_loader():
-    from modelreg import loader, sources
-
-    yield
-    loader.unload()
-    sources.forget()
+pytestmark = [pytest.mark.models, pytest.mark.usefixtures("fresh_loader")]
 
 
 def run(capsys, *args):

@@ -11,18 +11,9 @@ from modelreg import errors
 from tests.conftest import git
 from tests.plugins.tiny_models import register_tiny
 
-pytestmark = pytest.mark.models
+pytestmark = [pytest.mark.models, pytest.mark.usefixtures("fresh_loader")]
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True)
-def fresh_loader():
-    from modelreg import loader, sources
-
-    yield
-    loader.unload()
-    sources.forget()
 
 
 @pytest.fixture

@@ -7,16 +7,7 @@ from modelreg import errors
 from tests.conftest import git
 from tests.plugins.tiny_models import register_tiny
 
-pytestmark = pytest.mark.models
-
-
-@pytest.fixture(autouse=True)
-def fresh_loader():
-    from modelreg import loader, sources
-
-    yield
-    loader.unload()
-    sources.forget()
+pytestmark = [pytest.mark.models, pytest.mark.usefixtures("fresh_loader")]
 
 
 @pytest.fixture

@@ -35,6 +35,16 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
     return folders
 
 
+@pytest.fixture
+def fresh_loader():
+    """Each model test starts with an empty process cache and forgets remote registries."""
+    from modelreg import loader, sources
+
+    yield
+    loader.unload()
+    sources.forget()
+
+
 def copy_model(src: Path, dest: Path) -> Path:
     shutil.copytree(src, dest)
     return dest
