@@ -23,6 +23,7 @@ from .settings import DEFAULT_SETTINGS, Settings
 log = logging.getLogger(__name__)
 
 MODEL_TYPES = ("base_model", "fine_tuned", "adapter", "quantized", "distilled", "merged")
+MAX_CACHED_RECORDS = 200_000
 RELATION = {"fine_tuned": "fine_tuned", "adapter": "adapter", "quantized": "quantized",
             "distilled": "distilled", "merged": "merged"}
 
@@ -91,9 +92,15 @@ class Registry:
     def _read(self, commit: str, path: str, kind: str | None = None):
         key = (commit, path)
         if key not in self._records:
+            self._bound_cache()
             data = self.git.read(commit, path)
             self._records[key] = None if data is None else load_yaml(data, path)
         return self._records[key]
+
+    def _bound_cache(self) -> None:
+        # A long-lived process (a serving host) sees many commits: keep memory bounded.
+        if len(self._records) > MAX_CACHED_RECORDS:
+            self._records.clear()
 
     def _require(self, commit, path, what):
         doc = self._read(commit, path)
