@@ -12,6 +12,30 @@ import pytest
 pytest_plugins = ["tests.plugins.github_fake", "tests.plugins.tiny_models", "tests.plugins.s3server"]
 
 
+GITCONFIG = "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+SESSION_ENV = {
+    "GIT_AUTHOR_NAME": "Test User", "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test User", "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1", "DVC_NO_ANALYTICS": "1", "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def session_env(tmp_path_factory):
+    """Session fixtures (servers, tiny models) run before per-test isolation: give them a
+    git identity and a HOME of their own too, so a machine without global git config works."""
+    saved = dict(os.environ)
+    home = tmp_path_factory.mktemp("session-home")
+    os.environ.update(SESSION_ENV, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                      XDG_CACHE_HOME=str(home / ".cache"), XDG_DATA_HOME=str(home / ".local/share"),
+                      MODELREG_CACHE=str(home / "modelreg-cache"))
+    (home / ".gitconfig").write_text(GITCONFIG)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
     """Each test gets its own HOME, XDG dirs and git identity; DVC and HF stay offline."""
@@ -29,8 +53,7 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n")
+    (home / ".gitconfig").write_text(GITCONFIG)
     for var in ("GITHUB_TOKEN", "GITHUB_API_URL", "GITHUB_REPOSITORY", "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):
         monkeypatch.delenv(var, raising=False)

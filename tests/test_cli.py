@@ -180,3 +180,13 @@ def test_init_scaffolds_this_repos_workflows_installing_the_release(tmp_path):
         written = (target / ".github" / "workflows" / name).read_text()
         assert "pip install modelreg\n" in written
         assert written.replace("pip install modelreg\n", "pip install .\n") == (repo_workflows / name).read_text()
+
+
+def test_init_without_git_identity_fails_before_writing(tmp_path, monkeypatch, capsys):
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert main(["init", str(tmp_path / "reg"), "--remote", str(tmp_path / "store")]) == 1
+    assert "git has no identity" in capsys.readouterr().err
+    assert not (tmp_path / "reg").exists() and not (tmp_path / "store").exists()

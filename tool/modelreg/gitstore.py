@@ -13,13 +13,15 @@ from pathlib import Path
 
 from .errors import ExternalError, NotFound
 
-_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+def _env() -> dict:
+    # read at call time: callers (tests, the loader) may change the environment after import
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
 def _run(args, cwd, input=None, check=True) -> str:
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
-                              text=True, env=_ENV)
+                              text=True, env=_env())
     except FileNotFoundError:
         raise ExternalError("git is not installed or not on PATH; install git and retry") from None
     if check and proc.returncode != 0:
@@ -116,7 +118,7 @@ class GitStore:
     def _batch_proc(self):
         if self._batch is None or self._batch.poll() is not None:
             self._batch = subprocess.Popen(
-                ["git", "cat-file", "--batch"], cwd=self.root, env=_ENV,
+                ["git", "cat-file", "--batch"], cwd=self.root, env=_env(),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         return self._batch
 
@@ -211,12 +213,7 @@ class GitStore:
         return git.Repo(self.root)
 
     def identity(self) -> str:
-        name = _run(["config", "user.name"], self.root, check=False).strip()
-        email = _run(["config", "user.email"], self.root, check=False).strip()
-        if not name or not email:
-            raise ExternalError("git has no identity: run 'git config user.name NAME' and "
-                                "'git config user.email EMAIL' before writing to the registry")
-        return f"{name} <{email}>"
+        return identity(self.root)
 
     def current_branch(self) -> str | None:
         return _run(["symbolic-ref", "--quiet", "--short", "HEAD"], self.root, check=False).strip() or None
@@ -244,6 +241,16 @@ class GitStore:
         """Put tracked files back as HEAD has them (used to undo a failed write)."""
         if paths:
             _run(["checkout", "HEAD", "--", *paths], self.root, check=False)
+
+
+def identity(cwd: Path) -> str:
+    """'Name <email>' as git commit will use it: the environment first, then git config."""
+    name = os.environ.get("GIT_AUTHOR_NAME") or _run(["config", "user.name"], cwd, check=False).strip()
+    email = os.environ.get("GIT_AUTHOR_EMAIL") or _run(["config", "user.email"], cwd, check=False).strip()
+    if not name or not email:
+        raise ExternalError("git has no identity: run 'git config --global user.name NAME' and "
+                            "'git config --global user.email EMAIL' before writing to the registry")
+    return f"{name} <{email}>"
 
 
 def init_repo(path: Path, branch: str = "main") -> None:
@@ -331,7 +338,7 @@ class BranchOps:
 
     def rebase(self, onto: str) -> None:
         proc = subprocess.run(["git", "rebase", "--quiet", onto], cwd=self.root, capture_output=True,
-                              text=True, env=_ENV)
+                              text=True, env=_env())
         if proc.returncode != 0:
             self.run("rebase", "--abort", check=False)
             raise ExternalError(f"git rebase onto {onto} failed ({proc.stderr.strip().splitlines()[-1:]}); "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import layout, schema
 from .errors import AlreadyExists, InvalidInput
-from .gitstore import GitStore, _run, init_repo
+from .gitstore import _run, identity, init_repo
 from .records import dump_yaml
 from .settings import DEFAULT_SETTINGS
 
@@ -44,11 +44,11 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None) ->
         raise AlreadyExists(f"{root} is already a registry ({layout.REGISTRY_FILE} exists)")
     if root.exists() and not root.is_dir():
         raise InvalidInput(f"{root} is a file; give a folder")
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    identity(existing)  # fail before writing anything if commits cannot be made
     root.mkdir(parents=True, exist_ok=True)
     if not (root / ".git").exists():
         init_repo(root, DEFAULT_SETTINGS["main_branch"])
-    store = GitStore(root)
-    store.identity()  # fail before writing anything if commits cannot be made
     remote = remote or default_remote(root)
     if endpoint_url and not remote.startswith("s3://"):
         raise InvalidInput("--endpoint-url applies to an s3:// remote only")
