@@ -157,8 +157,9 @@ def test_aliases_latest_and_deleted_versions(registry, weights):
 def test_list_models_by_tag_and_duplicates(registry):
     registry.register_model("a", "base_model", tags={"team": "nlp"})
     registry.register_model("b", "base_model", tags={"team": "vision"})
+    registry.register_model("b-lora", "adapter")
     assert [m["name"] for m in registry.list_models({"team": "nlp"})] == ["a"]
-    assert [m["name"] for m in registry.list_models()] == ["a", "b"]
+    assert [m["name"] for m in registry.list_models()] == ["a", "b", "b-lora"]  # by name, not git path order
     with pytest.raises(AlreadyExists):
         registry.register_model("a", "base_model")
 

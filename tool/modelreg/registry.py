@@ -173,7 +173,7 @@ class Registry:
         paths = [p for p, _ in self.git.ls_tree(commit, layout.ROOT)
                  if p.count("/") == 2 and p.endswith("/model.yaml")]
         blobs = self.git.read_objects([f"{commit}:{p}" for p in paths])
-        models = [load_yaml(b, p) for p, b in zip(paths, blobs)]
+        models = sorted((load_yaml(b, p) for p, b in zip(paths, blobs)), key=lambda m: m.get("name", ""))
         wanted = filter_tags or {}
         return [m for m in models
                 if all((m.get("tags") or {}).get(k) == v for k, v in wanted.items())]
