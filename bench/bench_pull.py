@@ -215,7 +215,7 @@ def report(b: Bench, opts):
 
     print(f"\nversion of {mbs:.0f} MB ({len(keys)} files), SeaweedFS on loopback, median of {reps} "
           f"(hash/warm: 5)\n")
-    print(f"| step | median s | MB/s | note |\n| --- | --- | --- | --- |")
+    print("| step | median s | MB/s | note |\n| --- | --- | --- | --- |")
     for name, t, note in rows:
         amount = big_mb if "md5" in name else mbs
         print(f"| {name} | {t:.3f} | {amount / t:.0f} | {note} |")

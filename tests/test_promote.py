@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from modelreg import Registry
 from modelreg.errors import ExternalError, PolicyViolation
 from modelreg.records import dump_yaml, load_yaml
 

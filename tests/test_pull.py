@@ -186,3 +186,17 @@ def test_cli_pull_json_and_quiet(version, tmp_path):
     assert data["version"] == 1 and data["files"] == 3 and data["path"] == str(tmp_path / "o")
     res = runner.invoke(cli, ["-C", str(version.root), "pull", "llama-ft@1", "-o", str(tmp_path / "o"), "--quiet"])
     assert res.exit_code == 0 and res.output == ""
+
+
+def test_one_pass_hashing_reports_progress_and_matches_hashlib(tmp_path):
+    from modelreg.artifacts.hashing import md5_sha256
+
+    data = bytes(range(256)) * 40_000  # ~10 MB: more than one chunk
+    src = tmp_path / "blob"
+    src.write_bytes(data)
+    seen = []
+    with open(tmp_path / "copy", "wb") as out:
+        size, md5_hex, sha_hex = md5_sha256(src, copy_to=out, progress=seen.append)
+    assert (size, md5_hex, sha_hex) == (len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
+    assert sum(seen) == len(data) and len(seen) >= 2
+    assert (tmp_path / "copy").read_bytes() == data

@@ -1,7 +1,6 @@
 """`modelreg sync` (issue 4): concurrent registrations from separate clones all land, renumbered."""
 import subprocess
 import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest

@@ -1,11 +1,9 @@
 """The workflows in .github/ (issue 4): valid YAML, right triggers, and the commands the tests run."""
-import os
 import re
 import shlex
 from pathlib import Path
 
 import click
-import pytest
 import yaml
 
 from modelreg.cli import cli

@@ -305,7 +305,8 @@ class Registry:
                        tags: dict | None = None, description: str | None = None,
                        run_id: str | None = None, experiment_id: str | None = None,
                        data_version: str | None = None, source_uri: str | None = None,
-                       model_type: str | None = None, card: dict | None = None) -> dict:
+                       model_type: str | None = None, card: dict | None = None,
+                       quiet: bool = True) -> dict:
         """Register the next version; with weights, track them by DVC and push to the remote."""
         model_rec = self._wt_model(check_name(model))
         model_type = model_type or model_rec["model_type"]
@@ -332,7 +333,7 @@ class Registry:
         change = self._write([layout.version_dir(model, number)])
         with change:
             if files is not None:
-                record["artifacts"] = change.add_weights(model, number, files)
+                record["artifacts"] = change.add_weights(model, number, files, quiet)
             change.put(layout.version_file(model, number), "version", record)
             card_doc = _prune(dict(card or {}, description=(card or {}).get("description") or description))
             change.put(layout.card_file(model, number), "card", card_doc)
@@ -515,14 +516,14 @@ class _Change:
                 top = top.parent
             self.created.append(top)
 
-    def add_weights(self, model: str, number: int, files) -> list[dict]:
+    def add_weights(self, model: str, number: int, files, quiet: bool = True) -> list[dict]:
         """Track the folder the way DVC does and upload it, in one read per file (artifacts/push.py)."""
         from .artifacts.push import add_and_push
 
         rel = layout.weights_dir(model, number)
         self._remember(rel + ".dvc", self.reg.root / (rel + ".dvc"))
         self._remember(rel, self.reg.root / rel, tracked=False)
-        return add_and_push(self.reg.root, rel, files, self.reg.settings.remote_name)
+        return add_and_push(self.reg.root, rel, files, self.reg.settings.remote_name, quiet=quiet)
 
     def commit(self, subject: str, trailers: dict, body: str = "") -> str:
         lines = [f"modelreg: {subject}", ""]

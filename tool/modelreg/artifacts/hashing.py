@@ -11,8 +11,10 @@ CHUNK = 8 << 20
 _POOL = ThreadPoolExecutor(3, thread_name_prefix="hash")
 
 
-def md5_sha256(path, copy_to=None) -> tuple[int, str, str]:
-    """(size, md5, sha256) of `path`; with copy_to (an open binary file), its bytes are written there."""
+def md5_sha256(path, copy_to=None, progress=None) -> tuple[int, str, str]:
+    """(size, md5, sha256) of `path`; with copy_to (an open binary file), its bytes are written there.
+
+    `progress(n)` is called after each chunk of n bytes."""
     md5, sha = hashlib.md5(), hashlib.sha256()
     size = 0
     with open(path, "rb", buffering=0) as fh:
@@ -26,6 +28,8 @@ def md5_sha256(path, copy_to=None) -> tuple[int, str, str]:
             size += len(chunk)
             for fut in side:
                 fut.result()
+            if progress:
+                progress(len(chunk))
     return size, md5.hexdigest(), sha.hexdigest()
 
 

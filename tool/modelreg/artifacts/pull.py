@@ -12,7 +12,6 @@ import os
 import posixpath
 import re
 import shutil
-import sys
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -195,11 +194,10 @@ def _unique(entries):
 
 
 def _fetch_all(store, cache: Cache, entries: list[Entry], quiet: bool) -> None:
-    from tqdm import tqdm
+    from .progress import bar as progress_bar
 
     store.check()
-    bar = tqdm(total=sum(e.size for e in entries), unit="B", unit_scale=True, unit_divisor=1024,
-               desc="pull", disable=quiet or not sys.stderr.isatty(), leave=False)
+    bar = progress_bar("pull", sum(e.size for e in entries), quiet)
     stop = threading.Event()
 
     def progress(n):

@@ -32,23 +32,27 @@ def dvc_cache_dir(root: Path) -> Path:
     return root / ".dvc" / "cache"
 
 
-def add_and_push(root: Path, rel: str, files, remote_name: str, jobs: int | None = None) -> list[dict]:
+def add_and_push(root: Path, rel: str, files, remote_name: str, jobs: int | None = None,
+                 quiet: bool = True) -> list[dict]:
     """Track `files` [(relpath, source path)] as the DVC folder `rel`; returns the artifact list."""
+    from .progress import bar
+
     cache = dvc_cache_dir(root)
     target = root / rel
     artifacts, listing, objects = [], [], {}
-    for relfile, src in files:
-        size, md5, sha256 = ingest(cache, Path(src))
-        link_or_copy(cache / object_key(md5), target / relfile)
-        kind, fmt = classify(relfile)
-        artifacts.append({"path": relfile, "artifact_type": kind, "format": fmt,
-                          "size_bytes": size, "sha256": sha256})
-        listing.append({"md5": md5, "relpath": relfile})
-        objects[object_key(md5)] = size
+    with bar("hash", sum(Path(src).stat().st_size for _, src in files), quiet) as hashing:
+        for relfile, src in files:
+            size, md5, sha256 = ingest(cache, Path(src), hashing.update)
+            link_or_copy(cache / object_key(md5), target / relfile)
+            kind, fmt = classify(relfile)
+            artifacts.append({"path": relfile, "artifact_type": kind, "format": fmt,
+                              "size_bytes": size, "sha256": sha256})
+            listing.append({"md5": md5, "relpath": relfile})
+            objects[object_key(md5)] = size
     dir_bytes = json.dumps(sorted(listing, key=lambda d: d["relpath"]), sort_keys=True).encode()
     dir_md5 = hashlib.md5(dir_bytes).hexdigest() + ".dir"
     _write_atomic(cache / object_key(dir_md5), dir_bytes, readonly=True)
-    upload_missing(root, remote_name, objects, object_key(dir_md5), jobs)
+    upload_missing(root, remote_name, objects, object_key(dir_md5), jobs, quiet)
     pointer = POINTER.format(md5=dir_md5, size=sum(objects.values()), nfiles=len(listing),
                              path=posixname(rel))
     _write_atomic(root / (rel + ".dvc"), pointer.encode())
@@ -59,14 +63,14 @@ def posixname(rel: str) -> str:
     return rel.rsplit("/", 1)[-1]
 
 
-def ingest(cache: Path, src: Path) -> tuple[int, str, str]:
+def ingest(cache: Path, src: Path, progress=None) -> tuple[int, str, str]:
     """Copy `src` into DVC's cache while hashing it; the object appears only by rename."""
     tmpdir = cache / "tmp-modelreg"
     tmpdir.mkdir(parents=True, exist_ok=True)
     tmp = tmpdir / uuid.uuid4().hex
     try:
         with open(tmp, "wb") as out:
-            size, md5, sha256 = md5_sha256(src, copy_to=out)
+            size, md5, sha256 = md5_sha256(src, copy_to=out, progress=progress)
         obj = cache / object_key(md5)
         if obj.exists() and obj.stat().st_size == size:
             return size, md5, sha256  # already cached (e.g. a re-run after an interruption)
@@ -100,15 +104,18 @@ def _write_atomic(path: Path, data: bytes, readonly: bool = False) -> None:
 
 
 def upload_missing(root: Path, remote_name: str, objects: dict[str, int], dir_key: str,
-                   jobs: int | None = None) -> list[str]:
+                   jobs: int | None = None, quiet: bool = True) -> list[str]:
     """Upload the objects the remote lacks (or holds with a wrong size), the listing last."""
+    from .progress import bar
+
     store = open_store(remote_config(root, remote_name), jobs=jobs)
     cache = dvc_cache_dir(root)
     try:
         store.check()
         sizes = store.sizes(list(objects) + [dir_key])
         todo = [k for k, size in objects.items() if sizes[k] != size]
-        store.upload([(k, cache / k) for k in todo])
+        with bar("upload", sum(objects[k] for k in todo), quiet) as uploading:
+            store.upload([(k, cache / k) for k in todo], on_done=lambda k: uploading.update(objects[k]))
         if todo or sizes[dir_key] is None:
             store.upload([(dir_key, cache / dir_key)])
             todo.append(dir_key)

@@ -110,7 +110,7 @@ def version_create(ctx, model_name, weights_dir, parent, model_type, metrics, pa
         model_name, weights_dir, parent=parent, metrics=parse_metrics(metrics),
         parameters=parse_params(params), tags=parse_pairs(tags, "--tag"), description=description,
         run_id=run_id, experiment_id=experiment_id, data_version=data_version,
-        source_uri=source_uri, model_type=model_type), as_json)
+        source_uri=source_uri, model_type=model_type, quiet=as_json), as_json)
     if record is None:
         return
     if as_json:
