@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast bench bench-pull bench-load install clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,12 @@ test-fast: install
 
 bench: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_registry.py
+
+bench-pull: $(VENV)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_pull.py --mb 500 --reps 3
+
+bench-load: $(VENV)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_load.py --size-gb 0.85 --repeat 7
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .demo .bench
