@@ -244,14 +244,11 @@ class Checker:
         """No tracked registry file may hold a credential (they belong in .dvc/config.local)."""
         from .artifacts.secrets import find_credentials
 
-        wanted = [p for p in paths if p in self.scannable]
+        scannable = set(self.source.paths()) | set(self.source.extra_paths())
+        wanted = [p for p in paths if p in scannable]
         for path, data in self.source.read_many(wanted).items():
             for where, message in find_credentials(path, data.decode("utf-8", "replace")):
                 self.add(path, "/", f"{where}: {message}")
-
-    @property
-    def scannable(self) -> set[str]:
-        return set(self.source.paths()) | set(self.source.extra_paths())
 
     def check_parents(self, lookup) -> None:
         """Parents exist and lineage has no cycle. `lookup(model, n)` finds any version."""
