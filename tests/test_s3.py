@@ -279,3 +279,20 @@ def test_remote_show_and_set(s3_registry, s3_env):
     assert "remote.set" in git(s3_registry.root, "log", "-1", "--format=%B")
     res = runner.invoke(cli, ["-C", str(s3_registry.root), "remote", "set", "/tmp/x", "--endpoint-url", "http://h"])
     assert res.exit_code != 0
+
+
+@pytest.mark.s3
+def test_failed_upload_cancels_the_others_cleanly(s3_bucket, s3_env, tmp_path):
+    """A failure while other uploads are in flight is one ExternalError, with no multipart
+    upload left open (regression: s3transfer's shutdown(cancel=True) raised a TypeError)."""
+    from modelreg.artifacts.remote import RemoteConfig
+
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(48 << 20))  # 3 parts of 16 MiB: still in flight when the other fails
+    store = s3mod.S3Store(RemoteConfig("s", f"s3://{s3_bucket}/p", endpoint_url=s3_env.endpoint))
+    try:
+        with pytest.raises(ExternalError, match="upload of files/md5/aa/missing"):
+            store.upload([("files/md5/aa/missing", tmp_path / "no-such-file"), ("files/md5/bb/big", big)])
+        assert store.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+    finally:
+        store.close()

@@ -140,8 +140,9 @@ class S3Store:
         config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART,
                                 max_concurrency=self.jobs, use_threads=True)
         manager = create_transfer_manager(self.client, config)
+        futures = []
         try:
-            futures = [(key, manager.upload(str(path), self.bucket, self._key(key))) for key, path in pairs]
+            futures += [(key, manager.upload(str(path), self.bucket, self._key(key))) for key, path in pairs]
             for key, fut in futures:
                 try:
                     fut.result()
@@ -150,7 +151,11 @@ class S3Store:
                 if on_done:
                     on_done(key)
         except BaseException:
-            manager.shutdown(cancel=True)  # aborts unfinished multipart uploads
+            # Cancelling aborts unfinished multipart uploads. Not manager.shutdown(cancel=True):
+            # s3transfer 0.19 passes its arguments shifted there and fails with a TypeError.
+            for _, fut in futures:
+                fut.cancel()
+            manager.shutdown()
             raise
         manager.shutdown()
 
