@@ -1,4 +1,6 @@
 """Commands that meet other tools: pull --hf-cache, fetch-into (KServe), import mlflow."""
+import sys
+
 import click
 
 from ..errors import InvalidInput
@@ -30,3 +32,33 @@ def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisio
                        f"{', '.join(item.refs)} ({item.files} file(s))", err=True)
     if not quiet:
         click.echo(str(result.snapshot))
+
+
+@click.command("fetch-into")
+@click.argument("src_uri")
+@click.argument("dest_dir")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@json_option
+def fetch_into_cmd(src_uri, dest_dir, quiet, as_json):
+    """Fill DEST_DIR with the verified files of SRC_URI (modelreg://ORG/REPO/NAME@ALIAS).
+
+    The registry is the Git repository ORG/REPO under $MODELREG_GIT_BASE (default
+    https://github.com); the weights come from the DVC remote it names. This is KServe's
+    storage-initializer contract: source URI and destination path, exit code 0 or 1.
+    """
+    from ..interop.kserve import fetch_into
+
+    result = fetch_into(src_uri, dest_dir, quiet=quiet or as_json)
+    if as_json:
+        emit_json(result.to_dict())
+    elif not quiet:
+        click.echo(f"{result.model}@{result.version} (registry commit {result.commit[:10]}): "
+                   f"{result.files} file(s), {result.bytes} bytes, verified -> {result.path}")
+
+
+def storage_initializer(argv=None) -> int:
+    """Console script `modelreg-storage-initializer SRC_URI DEST_DIR` (KServe's argument contract)."""
+    from . import main
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    return main(["fetch-into", *args])
