@@ -17,6 +17,8 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
+	# MLflow interop is tested against a real MLflow (the mlflow extra, ~850 MB).
+	$(BIN)/pip install -q -e '.[mlflow]'
 	touch $@
 
 node_modules/.installed: package.json

@@ -1,0 +1,70 @@
+"""MLflow finds modelreg's plugins by entry point; make the declared ones visible to tests.
+
+`make install` installs the project with its entry points. The shared development venv may
+hold an older editable install, so when MLflow cannot see our entry points yet this writes
+the ones pyproject.toml declares into a throwaway *.dist-info on sys.path (subprocesses get
+it through the PYTHONPATH the fixture returns) and asks MLflow's registries to load entry points again: the real
+discovery path, fed from the real declaration.
+"""
+import importlib
+import importlib.metadata
+import os
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GROUPS = ("mlflow.model_registry_store", "mlflow.artifact_repository")
+
+
+def declared() -> dict[str, dict[str, str]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {g: project["entry-points"][g] for g in GROUPS}
+
+
+def _visible(wanted) -> bool:
+    for group, points in wanted.items():
+        found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=group)}
+        if any(found.get(name) != value for name, value in points.items()):
+            return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def mlflow_plugins(tmp_path_factory):
+    """MLflow with the `modelreg` registry store and artifact repository registered."""
+    pytest.importorskip("mlflow", reason="the mlflow extra is not installed (make install adds it)")
+    # MLflow 3 defaults to ./mlflow.db for tracking: keep it out of the checkout.
+    tracking = tmp_path_factory.mktemp("mlflow-tracking") / "mlflow.db"
+    saved_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tracking}"
+    wanted = declared()
+    added = None
+    if not _visible(wanted):
+        added = tmp_path_factory.mktemp("entry-points")
+        info = added / "modelreg_entry_points-0.0.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: modelreg-entry-points\nVersion: 0.0.0\n")
+        lines = []
+        for group, points in wanted.items():
+            lines += [f"[{group}]"] + [f"{k} = {v}" for k, v in points.items()] + [""]
+        (info / "entry_points.txt").write_text("\n".join(lines))
+        sys.path.insert(0, str(added))
+        importlib.invalidate_caches()
+    from mlflow.store.artifact.artifact_repository_registry import _artifact_repository_registry
+    from mlflow.tracking._model_registry.utils import _get_store_registry
+
+    _get_store_registry().register_entrypoints()
+    _artifact_repository_registry.register_entrypoints()
+    # For subprocesses: the same entry points, and this checkout's modelreg.
+    parts = [str(added)] if added else []
+    yield {"pythonpath": os.pathsep.join(parts + [str(ROOT / "tool"), os.environ.get("PYTHONPATH", "")]),
+           "tracking_uri": os.environ["MLFLOW_TRACKING_URI"]}
+    if saved_uri is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved_uri
+    if added is not None:
+        sys.path.remove(str(added))

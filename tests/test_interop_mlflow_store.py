@@ -1,0 +1,170 @@
+"""MLflow clients read a modelreg registry through the `modelreg` store plugin (issue 10 part 2)."""
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelreg.artifacts.cache import Cache
+from tests.conftest import git, write_weights
+from tests.plugins.mlflow_env import mlflow_plugins  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.mlflow, pytest.mark.usefixtures("mlflow_plugins")]
+mlflow = pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+
+
+@pytest.fixture
+def populated(registry, tmp_path):
+    """llama-ft: v1 archived, v2 production (tagged run=b), v3 deleted, v4 staging; bert-cls tagged team=nlp."""
+    registry.register_model("llama-ft", "fine_tuned", description="support bot", tags={"team": "support"})
+    for n in range(1, 5):
+        registry.create_version("llama-ft", write_weights(tmp_path / f"w{n}", seed=n), tags={"run": "ab"[n % 2]},
+                                run_id=f"run{n}", metrics=[{"benchmark": "mmlu", "metric": "accuracy",
+                                                            "value": 0.5 + n / 100}])
+    for n in (1, 2):
+        registry.transition_stage("llama-ft", n, "staging")
+        registry.transition_stage("llama-ft", n, "production")
+    registry.delete_version("llama-ft", 3, reason="bad data")
+    registry.transition_stage("llama-ft", 4, "staging")
+    registry.set_alias("llama-ft", "canary", 4)
+    registry.register_model("bert-cls", "base_model", tags={"team": "nlp"})
+    registry.create_version("bert-cls", write_weights(tmp_path / "b1", seed=7))
+    return registry
+
+
+@pytest.fixture
+def client(populated):
+    return MlflowClient(registry_uri=f"modelreg://{populated.root}")
+
+
+def test_get_model_version_by_alias(client, populated):
+    """issue 10 part 2: the issue's own example call, unchanged MLflow code."""
+    mv = client.get_model_version_by_alias("llama-ft", "production")
+    assert (mv.name, mv.version, mv.current_stage, mv.run_id) == ("llama-ft", "2", "Production", "run2")
+    assert mv.tags == {"run": "a"} and mv.aliases == ["production"]
+    assert mv.source == f"modelreg://{populated.root}#llama-ft@2"
+    canary = client.get_model_version_by_alias("llama-ft", "canary")
+    assert (canary.version, canary.current_stage) == ("4", "Staging")
+
+
+def test_registered_models_and_tag_filters(client):
+    """issue 10 part 2: search_registered_models, with tag and name filters."""
+    assert [m.name for m in client.search_registered_models()] == ["bert-cls", "llama-ft"]
+    (llama,) = client.search_registered_models("tags.team = 'support'")
+    assert llama.name == "llama-ft" and llama.description == "support bot"
+    assert llama.aliases == {"canary": "4", "production": "2"}
+    assert {v.current_stage: v.version for v in llama.latest_versions} == \
+        {"Archived": "1", "Production": "2", "Staging": "4"}
+    assert [m.name for m in client.search_registered_models("name LIKE 'bert%'")] == ["bert-cls"]
+    page = client.search_registered_models(max_results=1)
+    assert len(page) == 1 and page.token
+    assert [m.name for m in client.search_registered_models(max_results=1, page_token=page.token)] == ["llama-ft"]
+
+
+def test_model_versions_search_skips_deleted_and_filters_tags(client):
+    """issue 10 part 2: search_model_versions("name='x'") with tag filters; a deleted version is gone."""
+    found = client.search_model_versions("name='llama-ft'")
+    assert sorted(v.version for v in found) == ["1", "2", "4"]
+    tagged = client.search_model_versions("name='llama-ft' and tags.run = 'a'")
+    assert sorted(v.version for v in tagged) == ["2", "4"]
+    assert [v.version for v in client.search_model_versions("run_id = 'run1'")] == ["1"]
+    with pytest.raises(MlflowException, match="deleted"):
+        client.get_model_version("llama-ft", "3")
+
+
+def test_latest_versions_by_stage(client):
+    """issue 10 part 2: get_latest_versions, per stage and for all stages."""
+    assert [v.version for v in client.get_latest_versions("llama-ft", stages=["Production"])] == ["2"]
+    assert [v.version for v in client.get_latest_versions("llama-ft", stages=["staging"])] == ["4"]
+    assert {v.current_stage for v in client.get_latest_versions("llama-ft")} == {"Archived", "Production", "Staging"}
+    with pytest.raises(MlflowException, match="no model named 'nope'") as err:
+        client.get_latest_versions("nope")
+    assert err.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+@pytest.mark.parametrize("uri,version", [("models:/llama-ft@production", 2), ("models:/llama-ft/1", 1),
+                                         ("models:/llama-ft/Staging", 4), ("models:/llama-ft/latest", 4)])
+def test_download_artifacts_pulls_verified_files(populated, tmp_path, monkeypatch, uri, version):
+    """issue 10 part 2: mlflow.artifacts.download_artifacts("models:/...") goes through modelreg's cache."""
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"modelreg://{populated.root}")
+    dest = tmp_path / "dl"
+    dest.mkdir()
+    path = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(dest)))
+    record = populated.get_version("llama-ft", version)
+    assert sorted(p.name for p in path.iterdir()) == sorted(a["path"] for a in record["artifacts"])
+    for art in record["artifacts"]:
+        digest = hashlib.sha256((path / art["path"]).read_bytes()).hexdigest()
+        assert digest == art["sha256"] and Cache().object_path(digest).exists()
+    assert f'"seed": {version}'.encode() in (path / "config.json").read_bytes()
+
+
+def test_download_without_destination_and_single_file(populated, monkeypatch, tmp_path):
+    """issue 10 part 2: the default destination is a fresh folder; a file path inside the version works."""
+    import tempfile
+
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"modelreg://{populated.root}")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = Path(mlflow.artifacts.download_artifacts("models:/bert-cls/1"))
+    assert (folder / "model.safetensors").exists()
+    one = Path(mlflow.artifacts.download_artifacts("models:/bert-cls/1/config.json"))
+    assert one.name == "config.json" and b'"seed": 7' in one.read_bytes()
+    assert folder.parent == tmp_path and folder.name.startswith("modelreg-mlflow-")
+
+
+@pytest.mark.parametrize("call,hint", [
+    (lambda c: c.transition_model_version_stage("llama-ft", "4", "Production"), "modelreg promote"),
+    (lambda c: c.set_registered_model_alias("llama-ft", "prod2", "4"), "modelreg alias set"),
+    (lambda c: c.delete_registered_model_alias("llama-ft", "canary"), "modelreg alias rm"),
+    (lambda c: c.create_registered_model("new-model"), "modelreg model register"),
+    (lambda c: c.delete_model_version("llama-ft", "1"), "modelreg version delete"),
+    (lambda c: c.set_model_version_tag("llama-ft", "1", "k", "v"), "pull request"),
+])
+def test_writes_are_refused_naming_the_modelreg_way(client, populated, call, hint):
+    """issue 10 part 2: a write through the store says which modelreg command or PR does it; nothing changes."""
+    head = populated.git.rev_parse("HEAD")
+    with pytest.raises(MlflowException, match="read-only") as err:
+        call(client)
+    assert hint in str(err.value)
+    assert populated.git.rev_parse("HEAD") == head and git(populated.root, "status", "--porcelain") == ""
+
+
+def test_uri_pointing_at_no_registry(tmp_path):
+    """issue 10 bad input: a modelreg: URI pointing at no registry is one clear error."""
+    with pytest.raises(MlflowException, match="does not exist") as err:
+        MlflowClient(registry_uri=f"modelreg://{tmp_path / 'nowhere'}").search_registered_models()
+    assert str(tmp_path / "nowhere") in str(err.value)
+    with pytest.raises(MlflowException, match="names no registry"):
+        MlflowClient(registry_uri="modelreg:").search_registered_models()
+
+
+def test_git_url_registry_reads_a_blobless_clone(populated, tmp_path, monkeypatch):
+    """issue 10 part 2: `modelreg://<git url>` reads a remote registry the way modelreg.load does."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(populated.root), str(bare))
+    git(bare, "config", "uploadpack.allowFilter", "true")
+    client = MlflowClient(registry_uri=f"modelreg://file://{bare}")
+    assert client.get_model_version_by_alias("llama-ft", "production").version == "2"
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"modelreg://file://{bare}")
+    path = Path(mlflow.artifacts.download_artifacts("models:/llama-ft@canary", dst_path=str(tmp_path)))
+    assert b'"seed": 4' in (path / "config.json").read_bytes()
+
+
+CLIENT_SCRIPT = """
+import mlflow
+from mlflow import MlflowClient
+client = MlflowClient(registry_uri=REGISTRY)
+print(client.get_model_version_by_alias("llama-ft", "production").version)
+"""
+
+
+def test_entry_point_discovery_in_a_fresh_process(populated, mlflow_plugins):
+    """issue 10 part 2: a new Python process finds the plugin by entry point alone (no import of modelreg)."""
+    code = CLIENT_SCRIPT.replace("REGISTRY", repr(f"modelreg://{populated.root}"))
+    env = dict(os.environ, PYTHONPATH=mlflow_plugins["pythonpath"])
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "2"

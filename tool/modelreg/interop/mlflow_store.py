@@ -1,0 +1,281 @@
+"""MLflow clients on top of a modelreg registry: a read-only Model Registry Store plugin.
+
+Registered for the `modelreg` scheme (entry-point groups `mlflow.model_registry_store` and
+`mlflow.artifact_repository`), so unchanged MLflow code reads a Git registry:
+
+    MlflowClient(registry_uri="modelreg:///srv/registry").get_model_version_by_alias("llama-ft", "production")
+    mlflow.set_registry_uri("modelreg:///srv/registry")
+    mlflow.artifacts.download_artifacts("models:/llama-ft@production")
+
+A registry URI is `modelreg:` followed by a folder (`modelreg:///srv/registry`) or a Git URL
+(`modelreg://https://github.com/acme/registry.git`, read as a cached blobless clone). Every
+call reads one commit of the main branch. A version's download URI is
+`modelreg:<registry>#<name>@<version>`; its artifact repository pulls the files through
+modelreg's cache, sha256-verified. Writes raise an error naming the modelreg command (or
+pull request) that makes that change. This module is imported only by MLflow itself.
+"""
+import functools
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from mlflow.entities import FileInfo, Metric
+from mlflow.entities.model_registry import (ModelVersion, ModelVersionTag, RegisteredModel,
+                                            RegisteredModelAlias, RegisteredModelTag)
+from mlflow.entities.model_registry.model_version_stages import (ALL_STAGES, get_canonical_stage)
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import (INVALID_PARAMETER_VALUE, INTERNAL_ERROR,
+                                          RESOURCE_DOES_NOT_EXIST)
+from mlflow.store.artifact.artifact_repo import ArtifactRepository
+from mlflow.store.entities.paged_list import PagedList
+from mlflow.store.model_registry.abstract_store import AbstractStore
+from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils
+
+from ..errors import InvalidInput, NotFound, RegistryError
+
+SCHEME = "modelreg"
+MAX_RESULTS = 100_000
+# modelreg stage -> MLflow's legacy stage; development has no MLflow twin and reads as None.
+STAGES = {"production": "Production", "staging": "Staging", "archived": "Archived"}
+
+
+def registry_location(uri: str) -> str:
+    """`modelreg:///srv/reg` -> /srv/reg; `modelreg://https://host/r.git` -> the URL."""
+    if not isinstance(uri, str) or not uri.startswith(SCHEME + ":"):
+        raise InvalidInput(f"{uri!r} is not a modelreg URI: use modelreg:///path/to/registry "
+                           "or modelreg://https://host/org/registry.git")
+    rest = uri[len(SCHEME) + 1:].split("#", 1)[0]
+    if rest.startswith("//") and not rest.startswith("///"):
+        rest = rest[2:]  # modelreg://https://... or modelreg://relative (treated as given)
+    elif rest.startswith("///"):
+        rest = rest[2:]
+    if not rest:
+        raise InvalidInput(f"{uri!r} names no registry: use modelreg:///path/to/registry")
+    return rest
+
+
+def _mlflow_errors(method):
+    """modelreg's errors as MlflowException with the matching code, cause kept."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except NotFound as exc:
+            raise MlflowException(str(exc), error_code=RESOURCE_DOES_NOT_EXIST) from exc
+        except InvalidInput as exc:
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
+        except RegistryError as exc:
+            raise MlflowException(str(exc), error_code=INTERNAL_ERROR) from exc
+    return wrapper
+
+
+def _open(location: str):
+    from .. import sources
+
+    try:
+        return sources.open_registry(location)
+    except RegistryError as exc:
+        raise MlflowException(f"modelreg registry URI {location!r}: {exc}",
+                              error_code=RESOURCE_DOES_NOT_EXIST) from exc
+
+
+def _millis(stamp) -> int | None:
+    if not stamp:
+        return None
+    try:
+        return int(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _read_only(what: str, instead: str):
+    def method(self, *args, **kwargs):
+        raise MlflowException(f"this modelreg registry is read-only through MLflow: {what} with {instead}",
+                              error_code=INVALID_PARAMETER_VALUE)
+    method.__name__ = what.replace(" ", "_")
+    return method
+
+
+class ModelregStore(AbstractStore):
+    """Answers MLflow's registry reads from one commit of the registry's main branch."""
+
+    def __init__(self, store_uri=None, tracking_uri=None):
+        super().__init__(store_uri, tracking_uri)
+        self.store_uri = store_uri
+        try:
+            self.location = registry_location(store_uri)
+        except InvalidInput as exc:
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
+        self.registry = _open(self.location)
+
+    # -- entities --------------------------------------------------------------------
+    def _commit(self) -> str:
+        from .. import sources
+
+        if sources.url_of(self.registry):
+            sources.open_registry(sources.url_of(self.registry))  # refresh on the TTL
+        return self.registry.commit_of()
+
+    def _version_entity(self, name: str, record: dict, aliases: dict, commit: str) -> ModelVersion:
+        number = int(record["version"])
+        source = record.get("source") or {}
+        created = _millis(record.get("created_at"))
+        metrics = [Metric(f"{m['benchmark']}/{m['metric']}", float(m["value"]),
+                          _millis(m.get("evaluated_at")) or created or 0, 0)
+                   for m in record.get("metrics") or []]
+        return ModelVersion(
+            name=name, version=str(number), creation_timestamp=created, last_updated_timestamp=created,
+            description=record.get("description"), user_id=record.get("created_by"),
+            current_stage=STAGES.get(record.get("stage"), "None"),
+            source=source.get("uri") or self.download_uri(name, number), run_id=source.get("run_id"),
+            tags=[ModelVersionTag(k, str(v)) for k, v in (record.get("tags") or {}).items()],
+            aliases=sorted(a for a, v in aliases.items() if v == number), metrics=metrics or None)
+
+    def _versions(self, name: str, commit: str) -> list[ModelVersion]:
+        aliases = self.registry.aliases(name, at=commit)
+        return [self._version_entity(name, rec, aliases, commit)
+                for rec in self.registry.list_versions(name, at=commit)]
+
+    def _model_entity(self, record: dict, commit: str) -> RegisteredModel:
+        name = record["name"]
+        versions = self._versions(name, commit)
+        created = _millis(record.get("created_at"))
+        updated = max([created or 0] + [v.creation_timestamp or 0 for v in versions]) or None
+        aliases = self.registry.aliases(name, at=commit)
+        return RegisteredModel(
+            name=name, creation_timestamp=created, last_updated_timestamp=updated,
+            description=record.get("description"), latest_versions=_latest_per_stage(versions, ALL_STAGES),
+            tags=[RegisteredModelTag(k, str(v)) for k, v in (record.get("tags") or {}).items()],
+            aliases=[RegisteredModelAlias(a, str(v)) for a, v in sorted(aliases.items())])
+
+    def download_uri(self, name: str, version) -> str:
+        return f"{SCHEME}://{self.location}#{name}@{int(version)}"
+
+    # -- reads -----------------------------------------------------------------------
+    @_mlflow_errors
+    def search_registered_models(self, filter_string=None, max_results=None, order_by=None, page_token=None):
+        commit = self._commit()
+        models = [self._model_entity(m, commit) for m in self.registry.list_models(at=commit)]
+        found = SearchModelUtils.sort(SearchModelUtils.filter(models, filter_string), order_by)
+        return _page(SearchModelUtils, found, page_token, max_results)
+
+    @_mlflow_errors
+    def get_registered_model(self, name):
+        commit = self._commit()
+        return self._model_entity(self.registry.get_model(name, at=commit), commit)
+
+    @_mlflow_errors
+    def get_latest_versions(self, name, stages=None):
+        wanted = [get_canonical_stage(s) for s in stages] if stages else ALL_STAGES
+        return _latest_per_stage(self._versions(name, self._commit()), wanted)
+
+    @_mlflow_errors
+    def get_model_version(self, name, version):
+        commit = self._commit()
+        resolved = self.registry.resolve(f"{name}@{int(version)}", at=commit)
+        if resolved.status == "deleted":
+            raise NotFound(f"{name} version {version} is deleted")
+        return self._version_entity(name, resolved.record, self.registry.aliases(name, at=commit), commit)
+
+    @_mlflow_errors
+    def get_model_version_by_alias(self, name, alias):
+        commit = self._commit()
+        resolved = self.registry.resolve(f"{name}@{alias}", at=commit)
+        return self._version_entity(name, resolved.record, self.registry.aliases(name, at=commit), commit)
+
+    @_mlflow_errors
+    def get_model_version_download_uri(self, name, version):
+        self.get_model_version(name, version)
+        return self.download_uri(name, version)
+
+    @_mlflow_errors
+    def search_model_versions(self, filter_string=None, max_results=None, order_by=None, page_token=None):
+        commit = self._commit()
+        versions = [v for m in self.registry.list_models(at=commit) for v in self._versions(m["name"], commit)]
+        found = SearchModelVersionUtils.sort(SearchModelVersionUtils.filter(versions, filter_string), order_by)
+        return _page(SearchModelVersionUtils, found, page_token, max_results)
+
+    # -- writes: each names what does it in modelreg -----------------------------------
+    create_registered_model = _read_only("register a model", "`modelreg model register NAME --type TYPE`")
+    update_registered_model = _read_only("update a model", "a pull request editing registry/NAME/model.yaml")
+    rename_registered_model = _read_only("rename a model", "a pull request (names are paths; "
+                                         "register the new name and deprecate the old one)")
+    delete_registered_model = _read_only("delete a model", "`modelreg version delete NAME@N --reason ...` "
+                                         "per version (deletes are soft)")
+    set_registered_model_tag = _read_only("tag a model", "a pull request editing registry/NAME/model.yaml")
+    delete_registered_model_tag = _read_only("untag a model", "a pull request editing registry/NAME/model.yaml")
+    create_model_version = _read_only("create a version", "`modelreg version create NAME WEIGHTS_DIR`")
+    update_model_version = _read_only("update a version", "a pull request editing its version.yaml")
+    transition_model_version_stage = _read_only("move a stage", "`modelreg promote NAME VERSION --to STAGE` "
+                                                "(a pull request)")
+    delete_model_version = _read_only("delete a version", "`modelreg version delete NAME@N --reason ...`")
+    set_model_version_tag = _read_only("tag a version", "a pull request editing its version.yaml")
+    delete_model_version_tag = _read_only("untag a version", "a pull request editing its version.yaml")
+    set_registered_model_alias = _read_only("set an alias", "`modelreg alias set NAME ALIAS VERSION`")
+    delete_registered_model_alias = _read_only("remove an alias", "`modelreg alias rm NAME ALIAS`")
+    copy_model_version = _read_only("copy a version", "`modelreg version create NAME WEIGHTS_DIR --parent REF`")
+
+
+def _latest_per_stage(versions: list[ModelVersion], stages) -> list[ModelVersion]:
+    latest = {}
+    for mv in versions:
+        stage = mv.current_stage
+        if stage in stages and (stage not in latest or int(mv.version) > int(latest[stage].version)):
+            latest[stage] = mv
+    return [latest[s] for s in stages if s in latest]
+
+
+def _page(utils, items: list, page_token, max_results) -> PagedList:
+    found, token = utils.paginate(items, page_token, max_results or MAX_RESULTS)
+    return PagedList(found, token)
+
+
+class ModelregArtifactRepository(ArtifactRepository):
+    """`modelreg:<registry>#<name>@<version>`: a version's files, pulled and sha256-verified."""
+
+    def __init__(self, artifact_uri, tracking_uri=None, registry_uri=None):
+        super().__init__(artifact_uri, tracking_uri, registry_uri)
+        if "#" not in artifact_uri:
+            raise MlflowException(f"{artifact_uri!r} names no version: expected modelreg:<registry>#NAME@N",
+                                  error_code=INVALID_PARAMETER_VALUE)
+        self.ref = artifact_uri.rsplit("#", 1)[1]
+        self.location = registry_location(artifact_uri)
+
+    @_mlflow_errors
+    def list_artifacts(self, path=None):
+        registry = _open(self.location)
+        record = registry.resolve(self.ref).record
+        prefix = (path or "").strip("/")
+        entries, dirs = [], set()
+        for art in record.get("artifacts") or []:
+            rel = art["path"]
+            if prefix and not rel.startswith(prefix + "/"):
+                continue
+            rest = rel[len(prefix) + 1:] if prefix else rel
+            head = rest.split("/", 1)[0]
+            full = f"{prefix}/{head}" if prefix else head
+            if "/" in rest:
+                dirs.add(full)
+            else:
+                entries.append(FileInfo(full, False, int(art["size_bytes"])))
+        return sorted(entries + [FileInfo(d, True, None) for d in dirs], key=lambda f: f.path)
+
+    @_mlflow_errors
+    def download_artifacts(self, artifact_path, dst_path=None):
+        from .fetch import fetch_version
+
+        dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="modelreg-mlflow-"))
+        folder, _ = fetch_version(_open(self.location), self.ref, dest=dest)
+        target = folder / (artifact_path or "").strip("/") if artifact_path else folder
+        if not target.exists():
+            raise NotFound(f"{self.ref} has no artifact {artifact_path!r}")
+        return os.path.abspath(target)
+
+    def _download_file(self, remote_file_path, local_path):
+        raise MlflowException("download_artifacts fetches the whole version; single files are not served",
+                              error_code=INVALID_PARAMETER_VALUE)
+
+    log_artifact = _read_only("log an artifact", "`modelreg version create NAME WEIGHTS_DIR`")
+    log_artifacts = _read_only("log artifacts", "`modelreg version create NAME WEIGHTS_DIR`")
+    delete_artifacts = _read_only("delete artifacts", "`modelreg version delete NAME@N --reason ...`")
