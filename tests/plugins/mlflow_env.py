@@ -9,6 +9,7 @@ discovery path, fed from the real declaration.
 import importlib
 import importlib.metadata
 import os
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -33,11 +34,28 @@ def _visible(wanted) -> bool:
 
 
 @pytest.fixture(scope="session")
-def mlflow_plugins(tmp_path_factory):
-    """MLflow with the `modelreg` registry store and artifact repository registered."""
+def mlflow_template_db(tmp_path_factory) -> Path:
+    """An empty, migrated MLflow sqlite database: creating one costs ~10 s, copying it nothing."""
     pytest.importorskip("mlflow", reason="the mlflow extra is not installed (make install adds it)")
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}", registry_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def fresh_db(template: Path, dest: Path) -> str:
+    """A copy of the template database at `dest`, as a tracking URI."""
+    shutil.copyfile(template, dest)
+    return f"sqlite:///{dest}"
+
+
+@pytest.fixture(scope="session")
+def mlflow_plugins(tmp_path_factory, mlflow_template_db):
+    """MLflow with the `modelreg` registry store and artifact repository registered."""
     # MLflow 3 defaults to ./mlflow.db for tracking: keep it out of the checkout.
     tracking = tmp_path_factory.mktemp("mlflow-tracking") / "mlflow.db"
+    fresh_db(mlflow_template_db, tracking)
     saved_uri = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tracking}"
     wanted = declared()

@@ -38,6 +38,7 @@ LAZY_COMMANDS = {
     "lock": "modelreg.cli.serving:lock_cmd",
     "watch": "modelreg.cli.serving:watch_cmd",
     "fetch-into": "modelreg.cli.interop_cmds:fetch_into_cmd",
+    "import": "modelreg.cli.interop_cmds:import_group",
 }
 
 

@@ -62,3 +62,64 @@ def storage_initializer(argv=None) -> int:
 
     args = sys.argv[1:] if argv is None else list(argv)
     return main(["fetch-into", *args])
+
+
+@click.group("import")
+def import_group():
+    """Bring models in from another registry."""
+
+
+@import_group.command("mlflow")
+@click.option("--tracking-uri", required=True, metavar="URI",
+              help="MLflow tracking URI: http://HOST:PORT, sqlite:///PATH, ...")
+@click.option("--registry-uri", metavar="URI", help="MLflow registry URI, when not the tracking URI.")
+@click.option("--model", "names", multiple=True, metavar="NAME", help="Import only this MLflow model (repeatable).")
+@click.option("--into", metavar="NAME", help="The modelreg name for the one --model (a rename).")
+@click.option("--dry-run", is_flag=True, help="Print what becomes what, and what is dropped and why; write nothing.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@json_option
+@click.pass_context
+def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, quiet, as_json):
+    """Import registered models, versions, aliases and stages from MLflow: one commit per model.
+
+    Artifacts are downloaded through MLflow's client and registered through DVC. Running it
+    again imports only what is new; a model that fails leaves nothing behind.
+    """
+    from ..interop.mlflow_import import import_mlflow
+
+    def progress(what):
+        if not (quiet or as_json):
+            click.echo(f"importing {what}", err=True)
+
+    result = import_mlflow(open_registry(ctx), tracking_uri, registry_uri, names, into, dry_run, progress)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        click.echo(_render_import(result))
+        for failure in result.failures:
+            click.echo(f"error: {failure}", err=True)
+    ctx.exit(0 if result.ok else 1)
+
+
+def _render_import(result) -> str:
+    lines = []
+    for plan in result.models:
+        head = f"MLflow {plan.mlflow_name!r} -> "
+        if plan.action == "refuse":
+            lines.append(f"{head}refused: {plan.reason}")
+            continue
+        done = result.commits.get(plan.target)
+        verb = plan.action if result.dry_run or plan.action == "skip" else \
+            (f"{plan.action}d in {done[:10]}" if done else "failed")
+        lines.append(f"{head}{plan.target}: {verb}" + (f" ({plan.reason})" if plan.reason else ""))
+        for v in plan.versions:
+            if v.action == "create":
+                lines.append(f"  version {v.number}: {v.mlflow_stage or 'None'} -> {v.stage}")
+            else:
+                lines.append(f"  version {v.number}: {v.action} ({v.reason})")
+        for alias, number in plan.aliases.items():
+            lines.append(f"  alias {alias} -> {number}")
+        lines += [f"  note: {note}" for note in plan.notes]
+    if result.dry_run:
+        lines.append("dry run: nothing was written")
+    return "\n".join(lines) if lines else "no registered models in MLflow"

@@ -1,0 +1,445 @@
+"""`modelreg import mlflow`: a team's MLflow Model Registry, moved into Git.
+
+Reading goes through MLflow's own client (registered models, versions, their source runs'
+params and metrics, aliases, legacy stages); artifacts are downloaded through MLflow and
+registered through DVC like any `version create`. Each model becomes one commit: an
+interrupted run leaves no half-imported version, and a second run imports only versions
+the registry does not have yet. Version numbers are preserved; a number MLflow deleted
+becomes a soft-deleted placeholder record, so later numbers still line up.
+
+The plan (what becomes what, what is dropped and why) is computed before anything is
+written; `--dry-run` returns it alone.
+"""
+import logging
+import os
+import re
+import sqlite3
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import layout
+from ..errors import ExternalError, InvalidInput, NotFound, RegistryError
+from ..names import check_alias, check_name
+
+log = logging.getLogger(__name__)
+
+IMPORT_TAG = "mlflow.name"  # on model.yaml: which MLflow model this one was imported from
+STAGE_MAP = {"Production": "production", "Staging": "staging", "Archived": "archived"}
+_TAG_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}")
+_METRIC_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+PAGE = 1000
+
+
+@dataclass
+class VersionPlan:
+    number: int
+    action: str  # create | placeholder | skip | drop
+    stage: str | None = None
+    mlflow_stage: str | None = None
+    reason: str = ""
+    source: str | None = None
+    run_id: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+@dataclass
+class ModelPlan:
+    mlflow_name: str
+    target: str | None
+    action: str  # create | update | skip | refuse
+    reason: str = ""
+    versions: list[VersionPlan] = field(default_factory=list)
+    aliases: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"mlflow_name": self.mlflow_name, "target": self.target, "action": self.action,
+                "reason": self.reason or None, "versions": [v.to_dict() for v in self.versions],
+                "aliases": self.aliases, "notes": self.notes}
+
+
+@dataclass
+class ImportResult:
+    tracking_uri: str
+    models: list[ModelPlan]
+    dry_run: bool
+    commits: dict[str, str] = field(default_factory=dict)  # target -> commit
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not any(m.action == "refuse" for m in self.models)
+
+    def to_dict(self) -> dict:
+        return {"tracking_uri": self.tracking_uri, "dry_run": self.dry_run,
+                "models": [m.to_dict() for m in self.models], "commits": self.commits,
+                "failures": self.failures, "ok": self.ok}
+
+
+# -- reaching MLflow ------------------------------------------------------------------------
+def check_tracking_uri(uri: str, timeout: float = 10.0) -> None:
+    """Refuse a URI that is not an MLflow before MLflow's client retries for minutes (or, for
+    sqlite, creates a fresh database where the user pointed at something else)."""
+    if not uri:
+        raise InvalidInput("a tracking URI is required: --tracking-uri http://HOST:PORT or sqlite:///PATH")
+    if uri.startswith(("http://", "https://")):
+        _probe_http(uri, timeout)
+    elif uri.startswith("sqlite:///"):
+        _probe_sqlite(uri)
+
+
+def _probe_http(uri: str, timeout: float) -> None:
+    url = uri.rstrip("/") + "/api/2.0/mlflow/registered-models/search?max_results=1"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            body = resp.read(1 << 20)
+    except urllib.error.HTTPError as exc:
+        raise ExternalError(f"{uri} is not an MLflow tracking server (HTTP {exc.code} from its registry API)") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ExternalError(f"cannot reach MLflow at {uri}: {reason}; check the URI and that the server runs") from exc
+    import json
+
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise ExternalError(f"{uri} is not an MLflow tracking server (its registry API did not answer JSON)")
+
+
+def _probe_sqlite(uri: str) -> None:
+    path = uri[len("sqlite:///"):]  # sqlite:////abs/path or sqlite:///relative/path
+    if not os.path.isfile(path):
+        raise NotFound(f"no MLflow database at {path} ({uri}); check the path")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise ExternalError(f"{path} is not an MLflow database: {exc}") from exc
+    if not {"registered_models", "model_versions"} <= tables:
+        raise ExternalError(f"{path} is not an MLflow database (no model registry tables)")
+
+
+def open_client(tracking_uri: str, registry_uri: str | None = None):
+    check_tracking_uri(tracking_uri)
+    if registry_uri and registry_uri != tracking_uri:
+        check_tracking_uri(registry_uri)
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+
+def _mlflow_call(what: str, fn, *args, **kwargs):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return fn(*args, **kwargs)
+    except MlflowException as exc:
+        raise ExternalError(f"MLflow failed to {what}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _all(search, *args):
+    items, token = [], None
+    while True:
+        page = search(*args, max_results=PAGE, page_token=token)
+        items.extend(page)
+        token = page.token
+        if not token:
+            return items
+
+
+# -- planning ----------------------------------------------------------------------------------
+def plan_import(registry, client, names=(), into: str | None = None) -> list[ModelPlan]:
+    """What each MLflow model becomes; reads MLflow and the registry's working tree, writes nothing."""
+    if into and len(names) != 1:
+        raise InvalidInput("--into renames one model: give exactly one --model with it")
+    if names:
+        models = [_mlflow_call(f"read registered model {n!r}", client.get_registered_model, n) for n in names]
+    else:
+        models = _mlflow_call("list registered models", _all, client.search_registered_models, None)
+    return [_plan_model(registry, client, rm, into) for rm in sorted(models, key=lambda m: m.name)]
+
+
+def _plan_model(registry, client, rm, into) -> ModelPlan:
+    target = into or rm.name
+    try:
+        check_name(target)
+    except InvalidInput as exc:
+        return ModelPlan(rm.name, None, "refuse", f"{exc}; rerun with --model {rm.name!r} --into NAME")
+    existing = _existing(registry, target)
+    if existing is not None and (existing.get("tags") or {}).get(IMPORT_TAG) != rm.name:
+        return ModelPlan(rm.name, target, "refuse",
+                         f"modelreg already has a model {target!r} that was not imported from MLflow model "
+                         f"{rm.name!r}; rerun with --model {rm.name!r} --into ANOTHER_NAME")
+    have = set(registry._wt_version_numbers(target)) if existing is not None else set()
+    plan = ModelPlan(rm.name, target, "update" if existing is not None else "create")
+    mvs = _mlflow_call(f"list versions of {rm.name!r}", _all, client.search_model_versions,
+                       f"name = '{_quote(rm.name)}'")
+    by_number = {int(mv.version): mv for mv in mvs}
+    stages = _stages(registry, by_number, plan, have, existing is not None)
+    for number in range(1, max(by_number, default=0) + 1):
+        plan.versions.append(_plan_version(number, by_number.get(number), have, stages))
+    if existing is None:
+        plan.aliases = _aliases(registry, rm, plan)
+    elif getattr(rm, "aliases", None):
+        plan.notes.append("aliases are not re-synced into a model imported before: "
+                          "modelreg's aliases.yaml is the source of truth now")
+    if not any(v.action in ("create", "placeholder") for v in plan.versions):
+        plan.action = "skip"
+        plan.reason = "nothing new" if existing is not None else "no versions in MLflow"
+    return plan
+
+
+def _existing(registry, name: str) -> dict | None:
+    try:
+        return registry._wt_model(name)
+    except NotFound:
+        return None
+
+
+def _quote(name: str) -> str:
+    return name.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _stages(registry, by_number, plan: ModelPlan, have: set, update: bool) -> dict[int, str]:
+    """MLflow stage -> modelreg stage per version; exclusive stages keep only their newest holder."""
+    settings = registry.settings
+    mapped = {}
+    for number, mv in by_number.items():
+        stage = STAGE_MAP.get(mv.current_stage, settings.initial_stage)
+        if stage not in settings.stages:
+            plan.notes.append(f"version {number}: stage {mv.current_stage} has no twin in registry.yaml; "
+                              f"imported as {settings.initial_stage}")
+            stage = settings.initial_stage
+        mapped[number] = stage
+    for stage in settings.exclusive_stages:
+        holders = sorted(n for n, s in mapped.items() if s == stage and n not in have)
+        held = update and any(registry._wt_version(plan.target, n).get("stage") == stage for n in have)
+        keep = None if held else (holders[-1] if holders else None)
+        for number in holders:
+            if number != keep:
+                mapped[number] = "archived" if not held else settings.initial_stage
+                plan.notes.append(f"version {number}: {stage} is exclusive in modelreg; imported as "
+                                  f"{mapped[number]} (move it with `modelreg promote`)")
+    return mapped
+
+
+def _plan_version(number: int, mv, have: set, stages: dict) -> VersionPlan:
+    if number in have:
+        return VersionPlan(number, "skip", reason="already imported")
+    if mv is None:
+        return VersionPlan(number, "placeholder", stage="archived",
+                           reason="deleted in MLflow: kept as a soft-deleted record so numbers line up")
+    if str(mv.status) != "READY":
+        return VersionPlan(number, "drop", mlflow_stage=mv.current_stage,
+                           reason=f"MLflow status {mv.status}: only READY versions are imported")
+    return VersionPlan(number, "create", stage=stages[number], mlflow_stage=mv.current_stage,
+                       source=mv.source, run_id=mv.run_id)
+
+
+def _aliases(registry, rm, plan: ModelPlan) -> dict[str, int]:
+    settings = registry.settings
+    created = {v.number for v in plan.versions if v.action == "create"}
+    aliases = {}
+    for alias, version in sorted((getattr(rm, "aliases", None) or {}).items()):
+        number = int(version)
+        try:
+            check_alias(alias)
+        except InvalidInput as exc:
+            plan.notes.append(f"alias {alias!r} dropped: {exc}")
+            continue
+        if alias in settings.protected_aliases:
+            plan.notes.append(f"alias {alias!r} dropped: it follows the {alias} stage in modelreg")
+        elif number not in created:
+            plan.notes.append(f"alias {alias!r} dropped: version {number} is not imported")
+        else:
+            aliases[alias] = number
+    for stage, alias in settings.stage_aliases.items():
+        holders = [v.number for v in plan.versions if v.action == "create" and v.stage == stage]
+        if holders:
+            aliases[alias] = holders[-1]
+    return dict(sorted(aliases.items()))
+
+
+# -- writing -----------------------------------------------------------------------------------
+def import_mlflow(registry, tracking_uri: str, registry_uri: str | None = None, names=(),
+                  into: str | None = None, dry_run: bool = False, progress=None) -> ImportResult:
+    """Plan, then (unless dry_run) write one commit per model. Failures are collected per model."""
+    client = open_client(tracking_uri, registry_uri)
+    plans = plan_import(registry, client, tuple(names), into)
+    result = ImportResult(tracking_uri, plans, dry_run)
+    if dry_run:
+        return result
+    for plan in plans:
+        if plan.action not in ("create", "update"):
+            continue
+        try:
+            result.commits[plan.target] = _write_model(registry, client, tracking_uri, plan, progress)
+        except RegistryError as exc:
+            result.failures.append(f"{plan.mlflow_name}: {exc}; nothing was written for it")
+    return result
+
+
+def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress) -> str:
+    from ..registry import _prune
+
+    change = registry._write([layout.model_dir(plan.target)])
+    with change, tempfile.TemporaryDirectory(prefix="modelreg-mlflow-import-") as tmp:
+        if plan.action == "create":
+            rm = _mlflow_call(f"read {plan.mlflow_name!r}", client.get_registered_model, plan.mlflow_name)
+            change.put(layout.model_file(plan.target), "model", _model_record(registry, plan, rm))
+            change.put(layout.aliases_file(plan.target), "aliases", {"aliases": plan.aliases})
+        model_type = _model_type(registry, change, plan.target)
+        created = []
+        for vp in plan.versions:
+            if vp.action == "placeholder":
+                change.put(layout.version_file(plan.target, vp.number), "version",
+                           _placeholder(registry, plan, vp, model_type))
+                created.append(vp.number)
+            elif vp.action == "create":
+                if progress:
+                    progress(f"{plan.mlflow_name} version {vp.number}")
+                record = _version_record(registry, client, tracking_uri, plan, vp, model_type)
+                folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
+                from ..artifacts.files import scan_folder
+
+                record["artifacts"] = change.add_weights(plan.target, vp.number, scan_folder(folder))
+                change.put(layout.version_file(plan.target, vp.number), "version", _prune(record))
+                change.put(layout.card_file(plan.target, vp.number), "card",
+                           _prune({"description": record.get("description")}))
+                created.append(vp.number)
+        return change.commit(
+            f"import {plan.target} from MLflow model {plan.mlflow_name} ({len(created)} version(s))",
+            {"Action": "mlflow.import", "Model": plan.target, "Mlflow-Model": plan.mlflow_name,
+             "Versions": ",".join(map(str, created))})
+
+
+def _model_type(registry, change, target: str) -> str:
+    pending = change.pending.get(layout.model_file(target))
+    if pending is not None:
+        import yaml
+
+        return yaml.safe_load(pending)["model_type"]
+    return registry._wt_model(target)["model_type"]
+
+
+def _model_record(registry, plan: ModelPlan, rm) -> dict:
+    from ..registry import _prune, now
+
+    tags, dropped = _clean_tags(getattr(rm, "tags", None) or {})
+    plan.notes += [f"model tag {k!r} dropped: not a valid tag key" for k in dropped]
+    tags[IMPORT_TAG] = plan.mlflow_name
+    model_type = tags.pop("modelreg.model_type", None) or "base_model"
+    return _prune({"name": plan.target, "description": rm.description, "model_type": model_type,
+                   "tags": tags, "created_at": _iso(rm.creation_timestamp) or now(),
+                   "created_by": registry.git.identity()})
+
+
+def _clean_tags(tags: dict) -> tuple[dict, list[str]]:
+    kept, dropped = {}, []
+    for key, value in sorted(tags.items()):
+        if _TAG_KEY.fullmatch(str(key)) and not str(key).startswith("mlflow."):
+            kept[str(key)] = str(value)[:1024]
+        elif not str(key).startswith("mlflow."):  # MLflow's own bookkeeping tags stay behind
+            dropped.append(str(key))
+    return kept, dropped
+
+
+def _iso(millis) -> str | None:
+    if not millis:
+        return None
+    return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _placeholder(registry, plan: ModelPlan, vp: VersionPlan, model_type: str) -> dict:
+    from ..registry import now
+
+    return {"version": vp.number, "model_type": model_type, "stage": "archived", "status": "deleted",
+            "deleted": {"reason": f"deleted in MLflow (model {plan.mlflow_name}) before the import",
+                        "at": now(), "by": registry.git.identity()},
+            "source": {"uri": f"mlflow:models:/{plan.mlflow_name}/{vp.number}"},
+            "created_at": now()}
+
+
+def _version_record(registry, client, tracking_uri, plan, vp: VersionPlan, model_type: str) -> dict:
+    from ..registry import now
+
+    mv = _mlflow_call(f"read version {vp.number} of {plan.mlflow_name!r}", client.get_model_version,
+                      plan.mlflow_name, str(vp.number))
+    params, metrics, experiment = {}, [], None
+    if mv.run_id:
+        run = _run(client, mv.run_id, plan, vp)
+        if run is not None:
+            experiment = run.info.experiment_id
+            params = dict(run.data.params)
+            metrics = _metrics(run.data.metrics, plan, vp)
+    tags, dropped = _clean_tags(mv.tags or {})
+    plan.notes += [f"version {vp.number}: tag {k!r} dropped: not a valid tag key" for k in dropped]
+    tags["mlflow.version"] = str(vp.number)
+    if mv.current_stage and mv.current_stage != "None":
+        tags["mlflow.stage"] = mv.current_stage
+    return {"version": vp.number, "model_type": model_type, "stage": vp.stage, "status": "active",
+            "source": {k: v for k, v in {"experiment_id": experiment, "run_id": mv.run_id,
+                                        "uri": mv.source}.items() if v},
+            "parameters": params or None, "metrics": metrics or None, "tags": tags,
+            "description": mv.description or None,
+            "created_at": _iso(mv.creation_timestamp) or now(),
+            "created_by": mv.user_id or registry.git.identity()}
+
+
+def _run(client, run_id: str, plan, vp):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_run(run_id)
+    except MlflowException as exc:
+        plan.notes.append(f"version {vp.number}: source run {run_id} unreadable ({_first_line(exc)}); "
+                          "params and metrics not imported")
+        return None
+
+
+def _metrics(values: dict, plan, vp) -> list[dict]:
+    """Run metrics `eval/accuracy` -> benchmark eval, metric accuracy; a bare key goes under `run`."""
+    found = []
+    for key, value in sorted(values.items()):
+        benchmark, _, metric = key.rpartition("/")
+        benchmark = benchmark.replace("/", ".") or "run"
+        if _METRIC_PART.fullmatch(benchmark) and _METRIC_PART.fullmatch(metric):
+            found.append({"benchmark": benchmark, "metric": metric, "value": float(value)})
+        else:
+            plan.notes.append(f"version {vp.number}: metric {key!r} dropped: not a valid metric name")
+    return found
+
+
+def _download(client, tracking_uri: str, plan, vp: VersionPlan, dest: Path) -> Path:
+    """The version's files through MLflow's own artifact client; a missing or empty set is an error."""
+    import mlflow.artifacts
+
+    what = f"version {vp.number}"
+    uri = _mlflow_call(f"resolve the artifacts of {what}", client.get_model_version_download_uri,
+                       plan.mlflow_name, str(vp.number))
+    dest.mkdir(parents=True)
+    try:
+        path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest),
+                                                        tracking_uri=tracking_uri))
+    except Exception as exc:  # MLflow raises OSError, MlflowException or HTTP errors here
+        raise ExternalError(f"{what}: its artifacts at {uri} could not be downloaded "
+                            f"({_first_line(exc)}); were they deleted?") from exc
+    if not path.is_dir() or not any(p.is_file() for p in path.rglob("*")):
+        raise NotFound(f"{what} has no artifacts at {uri}")
+    return path
