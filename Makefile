@@ -25,7 +25,13 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# GTO pins old libraries: it gets a venv of its own (the `tag_format: gto` tests run its CLI).
+.venv-gto/.installed:
+	$(PY) -m venv .venv-gto
+	.venv-gto/bin/pip install -q gto==1.10.1
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed .venv-gto/.installed
 
 demo: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh
@@ -46,4 +52,4 @@ bench-load: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_load.py --size-gb 0.85 --repeat 7
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .demo .bench
+	rm -rf $(VENV) .venv-gto node_modules .pytest_cache .demo .bench

@@ -18,10 +18,10 @@ def _env() -> dict:
     return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
-def _run(args, cwd, input=None, check=True) -> str:
+def _run(args, cwd, input=None, check=True, env: dict | None = None) -> str:
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
-                              text=True, env=_env())
+                              text=True, env={**_env(), **(env or {})})
     except FileNotFoundError:
         raise ExternalError("git is not installed or not on PATH; install git and retry") from None
     if check and proc.returncode != 0:
@@ -386,9 +386,11 @@ class BranchOps:
         kind, _, message = out.partition("\x1f")
         return message.rstrip("\n") if kind == "tag" else ""
 
-    def create_tag(self, name: str, commit: str, message: str) -> None:
+    def create_tag(self, name: str, commit: str, message: str, date: str | None = None) -> None:
+        """An annotated tag; `date` (ISO 8601) sets the tagger date instead of now."""
         self.run("check-ref-format", f"refs/tags/{name}")
-        self.run("tag", "--annotate", "--cleanup=verbatim", "-m", message, "--", name, commit)
+        _run(["tag", "--annotate", "--cleanup=verbatim", "-m", message, "--", name, commit], self.root,
+             env={"GIT_COMMITTER_DATE": date} if date else None)
 
     def first_parent_merges(self, ref: str, limit: int = 200) -> list[str]:
         """Commits of `ref`'s first-parent history, newest first."""

@@ -28,8 +28,22 @@ def check_tag_name(name: str) -> str:
     return name
 
 
+# `tag_format: gto` (issue 10): names `gto show`/`gto history` read. GTO versions are semver,
+# and GTO finds the version a stage tag assigns by the commit it points at, so stage tags go
+# on the commit the version's own tag points at (the move's commit stays in the message).
+# GTO has no aliases: their tags use a name its grammar ignores.
+PRESETS = {"gto": {"version": "{model}@v{version}.0.0", "stage": "{model}#{stage}#{n}",
+                   "alias": "{model}@alias-{alias}#{n}", "stage_on_version_commit": True}}
+
+
 def tag_formats(settings) -> dict:
-    return {**DEFAULT_FORMAT, **(settings.get("tag_format") or {})}
+    chosen = settings.get("tag_format") or {}
+    if isinstance(chosen, str):
+        if chosen not in PRESETS:
+            raise InvalidInput(f"unknown tag_format {chosen!r} in registry.yaml: use {', '.join(PRESETS)} "
+                               "or a mapping of format strings")
+        chosen = PRESETS[chosen]
+    return {**DEFAULT_FORMAT, **chosen}
 
 
 def _tag_for(move: policy.Move, formats: dict, n: int) -> tuple[str, dict]:
@@ -65,13 +79,16 @@ def plan(reg, limit: int = 500) -> list[tuple[str, str, str]]:
     formats = tag_formats(reg.settings)
     existing = ops.tags()
     done = set()  # (event, model, version/stage/alias key, commit) already tagged
+    version_commits = {}  # (model, version) -> the commit its version tag points at
     counters: dict[tuple[str, str, str], int] = {}
     for name, commit in existing.items():
         facts = read_facts(ops.tag_message(name) or "")
-        if facts.get("event") in ("version", "stage", "alias"):
+        if facts.get("event") in ("version", "stage", "alias", "unstage"):
             key = facts.get("stage") or facts.get("alias") or ""
-            done.add((facts["event"], facts.get("model"), facts.get("version"), key, commit))
-            slot = (facts["event"], facts.get("model"), key)
+            done.add((facts["event"], facts.get("model"), facts.get("version"), key, facts.get("commit") or commit))
+            if facts["event"] == "version":
+                version_commits[(facts.get("model"), facts.get("version"))] = commit
+            slot = ("stage" if facts["event"] == "unstage" else facts["event"], facts.get("model"), key)
             counters[slot] = counters.get(slot, 0) + 1
     wanted = []
     commits = list(reversed(ops.first_parent_merges(reg.main_branch, limit)))
@@ -92,17 +109,43 @@ def plan(reg, limit: int = 500) -> list[tuple[str, str, str]]:
             name, facts = _tag_for(move, formats, counters[slot])
             if name in existing:
                 continue
-            wanted.append((name, commit, _message(move.describe(), facts, commit)))
-            existing[name] = commit
+            target = commit
+            if event == "version":
+                version_commits[(move.model, version)] = commit
+            elif event == "stage" and formats.get("stage_on_version_commit"):
+                target = version_commits.get((move.model, version), commit)
+            wanted.append((name, target, _message(move.describe(), facts, commit)))
+            existing[name] = target
+            if event == "stage" and formats.get("stage_on_version_commit"):
+                wanted += _gto_unassign(move, version, target, commit, counters, done, existing,
+                                        reg.settings.initial_stage)
     return wanted
+
+
+def _gto_unassign(move, version, target, commit, counters, done, existing, initial) -> list:
+    """GTO keeps a version in every stage it entered until a `{model}#{stage}!#{n}` tag takes it out."""
+    before = move.before
+    if not before or before == initial or ("unstage", move.model, version, before, commit) in done:
+        return []
+    slot = ("stage", move.model, before)
+    counters[slot] = counters.get(slot, 0) + 1
+    name = f"{move.model}#{before}!#{counters[slot]}"  # names and stages are checked; '!' is GTO's
+    if name in existing:
+        return []
+    existing[name] = target
+    facts = {"Event": "unstage", "Model": move.model, "Version": version, "Stage": before}
+    return [(name, target, _message(f"{move.model}@{version} leaves {before}", facts, commit))]
 
 
 def tag(reg, push: bool = False) -> list[dict]:
     """Create the missing annotated tags (and push them); returns what was created."""
     created = []
     ops = reg.git.branches
+    dated = tag_formats(reg.settings).get("stage_on_version_commit")
     for name, commit, message in plan(reg):
-        ops.create_tag(name, commit, message)
+        # gto: GTO orders events by tagger date, so a tag is dated when its move was made
+        date = ops.run("show", "-s", "--format=%cI", read_facts(message)["commit"]).strip() if dated else None
+        ops.create_tag(name, commit, message, date=date)
         created.append({"tag": name, "commit": commit, **read_facts(message)})
     if push:
         push_tags(reg, [c["tag"] for c in created])
@@ -119,7 +162,8 @@ def check_ref(reg, name: str) -> dict:
     facts = read_facts(message)
     if not facts.get("event"):
         raise InvalidInput(f"tag {name!r} was not made by modelreg (no Modelreg-Event in its message)")
-    commit = reg.git.rev_parse(f"refs/tags/{name}")
+    # the commit that made the move (a gto-preset stage tag points at the version's commit)
+    commit = facts.get("commit") or reg.git.rev_parse(f"refs/tags/{name}")
     out = {"tag": name, "event": facts["event"], "commit": commit}
     for key in ("model", "version", "stage", "alias", "release"):
         if key in facts:
