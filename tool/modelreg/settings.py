@@ -25,7 +25,7 @@ DEFAULT_SETTINGS = {
 
 
 _STR_LIST = ("stages", "exclusive_stages", "protected_aliases")
-_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals", "tag_format")
+_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals")
 
 
 def shape_problems(raw) -> list[tuple[str, str]]:
@@ -40,6 +40,8 @@ def shape_problems(raw) -> list[tuple[str, str]]:
     for key in _MAPPINGS:
         if raw.get(key) is not None and not isinstance(raw.get(key), dict):
             found.append((f"/{key}", "must be a mapping"))
+    if raw.get("tag_format") is not None and not isinstance(raw.get("tag_format"), (dict, str)):
+        found.append(("/tag_format", "must be a preset name (gto) or a mapping of formats"))
     for src, targets in (raw.get("transitions") or {}).items() if isinstance(raw.get("transitions"), dict) else ():
         if not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)):
             found.append((f"/transitions/{src}", "must be a list of stages"))
