@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.plugins.github_fake", "tests.plugins.tiny_models", "tests.plugins.s3server"]
+pytest_plugins = ["tests.plugins.github_fake", "tests.plugins.tiny_models", "tests.plugins.s3server",
+                  "tests.plugins.mlflow_env"]
 
 
 GITCONFIG = "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"

@@ -16,7 +16,7 @@ import pytest
 
 from modelreg.artifacts.pull import pull
 from tests.conftest import git, write_weights
-from tests.plugins.mlflow_env import fresh_db, mlflow_plugins, mlflow_template_db  # noqa: F401  (fixtures)
+from tests.plugins.mlflow_env import fresh_db
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.usefixtures("mlflow_plugins")]
 mlflow = pytest.importorskip("mlflow")

@@ -9,7 +9,6 @@ import pytest
 
 from modelreg.artifacts.cache import Cache
 from tests.conftest import git, write_weights
-from tests.plugins.mlflow_env import mlflow_plugins, mlflow_template_db  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.usefixtures("mlflow_plugins")]
 mlflow = pytest.importorskip("mlflow")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, write_weights
-from tests.plugins.mlflow_env import fresh_db, mlflow_plugins, mlflow_template_db  # noqa: F401  (fixtures)
+from tests.plugins.mlflow_env import fresh_db
 
 ROOT = Path(__file__).resolve().parents[1]
 
