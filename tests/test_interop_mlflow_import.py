@@ -288,3 +288,32 @@ def test_through_mlflow_server_on_loopback(run, registry, mlflow_server, tmp_pat
     assert registry.get_version("llama-ft", 2)["source"]["uri"].startswith("mlflow-artifacts:")
     folder = pull(registry, "llama-ft@production").path
     assert sha(folder / "model.safetensors") == sha(team.folders[("llama-ft", 2)] / "model.safetensors")
+
+
+@pytest.mark.github
+def test_pr_puts_each_model_on_a_pull_request(run, registry, team, github, tmp_path, monkeypatch):
+    """issue 10 part 1: --pr: one branch and pull request per model (Prism + the GitHub fake); main untouched."""
+    from tests.test_promote import set_policy
+
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(registry.root, "remote", "add", "origin", str(bare))
+    set_policy(registry.root, forge={"type": "github", "repository": "org/registry"})
+    git(registry.root, "push", "-q", "origin", "main")
+    github.add_repo("org/registry", bare)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--model", "bert-cls",
+                 "--pr", "-q")
+    assert result.code == 0, result.err
+    assert "opened pull request #1" in result.out and "opened pull request #2" in result.out
+    bodies = [github.pull("org/registry", n)["body"] for n in (1, 2)]
+    assert any("register bert-cls@1" in b for b in bodies)
+    llama = next(b for b in bodies if "llama-ft" in b)
+    assert "register llama-ft@2" in llama and "Imported by `modelreg import mlflow`" in llama
+    heads = {github.pull("org/registry", n)["head"] for n in (1, 2)}
+    assert heads == {"modelreg/llama-ft-version-1", "modelreg/bert-cls-version-1"}
+    assert head(registry) == before and registry.git.current_branch() == "main"
+    # records live on the branches only (DVC's git-ignored weights folders stay, as with version create --pr)
+    assert not (registry.root / "registry" / "llama-ft" / "model.yaml").exists()
+    assert git(registry.root, "status", "--porcelain") == ""

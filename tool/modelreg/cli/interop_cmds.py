@@ -76,10 +76,11 @@ def import_group():
 @click.option("--model", "names", multiple=True, metavar="NAME", help="Import only this MLflow model (repeatable).")
 @click.option("--into", metavar="NAME", help="The modelreg name for the one --model (a rename).")
 @click.option("--dry-run", is_flag=True, help="Print what becomes what, and what is dropped and why; write nothing.")
+@click.option("--pr", "as_pr", is_flag=True, help="Each model on a branch of its own, pushed, with a pull request.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @json_option
 @click.pass_context
-def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, quiet, as_json):
+def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, as_pr, quiet, as_json):
     """Import registered models, versions, aliases and stages from MLflow: one commit per model.
 
     Artifacts are downloaded through MLflow's client and registered through DVC. Running it
@@ -91,7 +92,8 @@ def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, qui
         if not (quiet or as_json):
             click.echo(f"importing {what}", err=True)
 
-    result = import_mlflow(open_registry(ctx), tracking_uri, registry_uri, names, into, dry_run, progress)
+    result = import_mlflow(open_registry(ctx), tracking_uri, registry_uri, names, into, dry_run, progress,
+                           pr=as_pr)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -120,6 +122,8 @@ def _render_import(result) -> str:
         for alias, number in plan.aliases.items():
             lines.append(f"  alias {alias} -> {number}")
         lines += [f"  note: {note}" for note in plan.notes]
+        if plan.target in result.proposals:
+            lines.append(f"  {result.proposals[plan.target]['next_step']}")
     if result.dry_run:
         lines.append("dry run: nothing was written")
     return "\n".join(lines) if lines else "no registered models in MLflow"

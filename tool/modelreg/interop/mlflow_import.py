@@ -71,6 +71,7 @@ class ImportResult:
     dry_run: bool
     commits: dict[str, str] = field(default_factory=dict)  # target -> commit
     failures: list[str] = field(default_factory=list)
+    proposals: dict[str, dict] = field(default_factory=dict)  # target -> branch / pull request (--pr)
 
     @property
     def ok(self) -> bool:
@@ -79,7 +80,7 @@ class ImportResult:
     def to_dict(self) -> dict:
         return {"tracking_uri": self.tracking_uri, "dry_run": self.dry_run,
                 "models": [m.to_dict() for m in self.models], "commits": self.commits,
-                "failures": self.failures, "ok": self.ok}
+                "proposals": self.proposals, "failures": self.failures, "ok": self.ok}
 
 
 # -- reaching MLflow ------------------------------------------------------------------------
@@ -278,8 +279,10 @@ def _aliases(registry, rm, plan: ModelPlan) -> dict[str, int]:
 
 # -- writing -----------------------------------------------------------------------------------
 def import_mlflow(registry, tracking_uri: str, registry_uri: str | None = None, names=(),
-                  into: str | None = None, dry_run: bool = False, progress=None) -> ImportResult:
-    """Plan, then (unless dry_run) write one commit per model. Failures are collected per model."""
+                  into: str | None = None, dry_run: bool = False, progress=None,
+                  pr: bool = False) -> ImportResult:
+    """Plan, then (unless dry_run) write one commit per model, on the current branch or (pr) on a
+    branch of its own with a pull request. Failures are collected per model."""
     client = open_client(tracking_uri, registry_uri)
     plans = plan_import(registry, client, tuple(names), into)
     result = ImportResult(tracking_uri, plans, dry_run)
@@ -288,11 +291,28 @@ def import_mlflow(registry, tracking_uri: str, registry_uri: str | None = None, 
     for plan in plans:
         if plan.action not in ("create", "update"):
             continue
+        def write(plan=plan):
+            return _write_model(registry, client, tracking_uri, plan, progress)
         try:
-            result.commits[plan.target] = _write_model(registry, client, tracking_uri, plan, progress)
+            if pr:
+                proposal = _propose(registry, plan, write)
+                result.commits[plan.target] = proposal.result
+                result.proposals[plan.target] = {k: v for k, v in proposal.to_dict().items() if k != "body"}
+            else:
+                result.commits[plan.target] = write()
         except RegistryError as exc:
             result.failures.append(f"{plan.mlflow_name}: {exc}; nothing was written for it")
     return result
+
+
+def _propose(registry, plan: ModelPlan, write):
+    """The import commit on a branch from main, pushed, with a pull request when a forge is set."""
+    from ..promote import propose
+
+    title = f"Import {plan.target} from MLflow model {plan.mlflow_name}"
+    note = "\n".join([f"Imported by `modelreg import mlflow` from MLflow model `{plan.mlflow_name}`."]
+                     + [f"- {n}" for n in plan.notes])
+    return propose(registry, plan.target, "version", title, write, note=note)
 
 
 def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress) -> str:
