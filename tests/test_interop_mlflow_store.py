@@ -16,9 +16,15 @@ from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
 
-@pytest.fixture
-def populated(registry, tmp_path):
-    """llama-ft: v1 archived, v2 production (tagged run=b), v3 deleted, v4 staging; bert-cls tagged team=nlp."""
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    """llama-ft: v1 archived, v2 production (tagged run=b), v3 deleted, v4 staging; bert-cls tagged team=nlp.
+    Built once for the module: every test here only reads it (the write tests check that too)."""
+    from modelreg.registry import Registry, init_registry
+
+    tmp_path = tmp_path_factory.mktemp("mlflow-store")
+    init_registry(tmp_path / "reg", remote=str(tmp_path / "remote"))
+    registry = Registry(tmp_path / "reg")
     registry.register_model("llama-ft", "fine_tuned", description="support bot", tags={"team": "support"})
     for n in range(1, 5):
         registry.create_version("llama-ft", write_weights(tmp_path / f"w{n}", seed=n), tags={"run": "ab"[n % 2]},
@@ -32,7 +38,8 @@ def populated(registry, tmp_path):
     registry.set_alias("llama-ft", "canary", 4)
     registry.register_model("bert-cls", "base_model", tags={"team": "nlp"})
     registry.create_version("bert-cls", write_weights(tmp_path / "b1", seed=7))
-    return registry
+    yield registry
+    registry.close()
 
 
 @pytest.fixture
