@@ -145,6 +145,13 @@ def test_uri_pointing_at_no_registry(tmp_path):
     assert str(tmp_path / "nowhere") in str(err.value)
     with pytest.raises(MlflowException, match="names no registry"):
         MlflowClient(registry_uri="modelreg:").search_registered_models()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    git(plain, "init", "-q")
+    with pytest.raises(MlflowException, match="not a modelreg registry"):
+        MlflowClient(registry_uri=f"modelreg://{plain}").search_registered_models()
+    with pytest.raises(MlflowException, match="not inside a Git repository"):
+        MlflowClient(registry_uri=f"modelreg://{tmp_path}").search_registered_models()
 
 
 def test_git_url_registry_reads_a_blobless_clone(populated, tmp_path, monkeypatch):

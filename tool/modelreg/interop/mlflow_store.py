@@ -32,6 +32,7 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils
 
+from .. import layout
 from ..errors import InvalidInput, NotFound, RegistryError
 
 SCHEME = "modelreg"
@@ -74,10 +75,15 @@ def _open(location: str):
     from .. import sources
 
     try:
-        return sources.open_registry(location)
+        registry = sources.open_registry(location)
     except RegistryError as exc:
         raise MlflowException(f"modelreg registry URI {location!r}: {exc}",
                               error_code=RESOURCE_DOES_NOT_EXIST) from exc
+    if not (registry.root / layout.REGISTRY_FILE).exists():
+        raise MlflowException(f"modelreg registry URI {location!r}: a Git repository without "
+                              f"{layout.REGISTRY_FILE}, so not a modelreg registry; run 'modelreg init' there",
+                              error_code=RESOURCE_DOES_NOT_EXIST)
+    return registry
 
 
 def _millis(stamp) -> int | None:
