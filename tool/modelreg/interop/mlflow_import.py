@@ -10,7 +10,6 @@ becomes a soft-deleted placeholder record, so later numbers still line up.
 The plan (what becomes what, what is dropped and why) is computed before anything is
 written; `--dry-run` returns it alone.
 """
-import logging
 import os
 import re
 import sqlite3
@@ -24,8 +23,6 @@ from pathlib import Path
 from .. import layout
 from ..errors import ExternalError, InvalidInput, NotFound, RegistryError
 from ..names import check_alias, check_name
-
-log = logging.getLogger(__name__)
 
 IMPORT_TAG = "mlflow.name"  # on model.yaml: which MLflow model this one was imported from
 STAGE_MAP = {"Production": "production", "Staging": "staging", "Archived": "archived"}
