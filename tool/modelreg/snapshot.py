@@ -205,6 +205,8 @@ class WorkdirSnapshot(Snapshot):
         for top in (layout.REGISTRY_FILE, ".dvc/config"):  # config.local is git-ignored here
             if (self.root / top).is_file():
                 found[top] = top
+        for path in sorted((self.root / layout.SCHEMA_DIR).glob("*.json")):
+            found[f"{layout.SCHEMA_DIR}/{path.name}"] = f"{layout.SCHEMA_DIR}/{path.name}"
         for dirpath, dirnames, filenames in os.walk(self.root / layout.ROOT):
             rel = Path(dirpath).relative_to(self.root).as_posix()
             # weights folders are git-ignored data, not records
