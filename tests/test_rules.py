@@ -157,3 +157,16 @@ def test_soft_deleted_adapter_is_inert_in_check(registry, tiny_models, tmp_path,
     assert "does not fit" in capsys.readouterr().out
     registry.delete_version("tiny-lora", 1, reason="does not fit its parent")
     assert main(["-C", str(registry.root), "check"]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text", [
+    "key: AKIAIOSFODNN7EXAMPLF\n", "aws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCY\n",
+    "Session_Token: FwoGZXIvYXdzEJr//////////wEaDKz\n", "access_key_id: abcdefgh12\n",
+    "-----BEGIN RSA PRIVATE KEY-----\n", "token: ghp_" + "a" * 36 + "\n",
+])
+def test_credential_prefilter_is_a_superset_of_the_scan(text):
+    """issue 8 speed: the one-search prefilter never hides what the line scan would find."""
+    from modelreg.artifacts.secrets import find_credentials, may_hold_credentials
+
+    assert find_credentials("f", text) and may_hold_credentials(text.encode())
+    assert not may_hold_credentials(b"name: llama\nstage: production\n")

@@ -26,6 +26,7 @@ _SCALARS = {
     _TAG + "null": yaml.constructor.SafeConstructor.construct_yaml_null,
 }
 _constructor = yaml.constructor.SafeConstructor()
+_STR, _SEQ, _MAP, _MERGE = _TAG + "str", _TAG + "seq", _TAG + "map", _TAG + "merge"
 
 
 def load_yaml(data: bytes | str, path: str = "<record>"):
@@ -56,37 +57,44 @@ class _Builder:
         raise InvalidRecord(f"{self.path}: line {line}: {problem}")
 
     def build(self, node, depth: int = 0):
+        # the hot path of every read: scalars first, checks that only collections need below
+        seen = self.seen
+        if id(node) in seen:
+            self.fail(node, "YAML anchors and aliases are not allowed in records")
+        seen.add(id(node))
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR:
+                return node.value
+            if tag not in _SCALARS:
+                self.fail(node, f"YAML tag {tag!r} is not allowed in records")
+            construct = _SCALARS[tag]
+            return node.value if construct is None else construct(_constructor, node)
         if depth > MAX_DEPTH:
             self.fail(node, f"nested deeper than {MAX_DEPTH} levels; records must stay flat")
-        if id(node) in self.seen:
-            self.fail(node, "YAML anchors and aliases are not allowed in records")
-        self.seen.add(id(node))
-        if len(self.seen) > MAX_NODES:
+        if len(seen) > MAX_NODES:
             self.fail(node, f"more than {MAX_NODES} YAML nodes; records must stay small")
-        if isinstance(node, yaml.MappingNode):
+        if kind is yaml.MappingNode:
             return self._mapping(node, depth)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _TAG + "seq":
-                self.fail(node, f"YAML tag {node.tag!r} is not allowed in records")
-            return [self.build(item, depth + 1) for item in node.value]
-        if node.tag not in _SCALARS:
+        if node.tag != _SEQ:
             self.fail(node, f"YAML tag {node.tag!r} is not allowed in records")
-        construct = _SCALARS[node.tag]
-        return node.value if construct is None else construct(_constructor, node)
+        return [self.build(item, depth + 1) for item in node.value]
 
     def _mapping(self, node, depth: int):
-        if node.tag != _TAG + "map":
+        if node.tag != _MAP:
             self.fail(node, f"YAML tag {node.tag!r} is not allowed in records")
         result = {}
+        build = self.build
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 self.fail(key_node, "YAML merge keys ('<<') are not allowed in records")
-            key = self.build(key_node, depth + 1)
+            key = build(key_node, depth + 1)
             if not isinstance(key, (str, int)):
                 self.fail(key_node, "mapping keys must be text")
             if key in result:
                 self.fail(key_node, f"duplicate key {key!r}")
-            result[key] = self.build(value_node, depth + 1)
+            result[key] = build(value_node, depth + 1)
         return result
 
 

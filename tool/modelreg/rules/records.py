@@ -175,7 +175,7 @@ def exclusive(ctx, model: str, versions: dict[int, dict]) -> list[Problem]:
 # -- credentials ------------------------------------------------------------------------------
 def credentials(ctx):
     """No tracked file may hold a credential; .dvc/config.local may not be tracked at all (hole 8)."""
-    from ..artifacts.secrets import find_credentials
+    from ..artifacts.secrets import find_credentials, may_hold_credentials
 
     found = []
     if ctx.head.has(DVC_LOCAL):
@@ -183,6 +183,8 @@ def credentials(ctx):
                              "run 'git rm --cached .dvc/config.local', keep it git-ignored, and rotate "
                              "any key it held"))
     for path, data in _scannable(ctx):
+        if not may_hold_credentials(data):
+            continue  # the cheap whole-file test: most records cannot match any pattern
         for where, message in find_credentials(path, data.decode("utf-8", "replace")):
             found.append(Problem(path, "/", f"{where}: {message}"))
     return found
@@ -293,9 +295,11 @@ def finite_numbers(ctx, model, number, record):
     """NaN and infinities pass `>=` gates in Python and are not JSON: refuse them (hole 10)."""
     from ..records import non_finite
 
+    # the schema types every other field as text or integer: only these hold free numbers
+    numbers = {k: record[k] for k in ("metrics", "parameters", "training") if k in record}
     return [Problem(layout.version_file(model, number), where,
                     f"{value} is not a finite number; record a real number")
-            for where, value in non_finite(record)]
+            for where, value in non_finite(numbers)]
 
 
 def schema_drift(ctx):
