@@ -362,6 +362,23 @@ class BranchOps:
         author, date, message = out.split("\x1f", 2)
         return author, date, message.rstrip("\n")
 
+    def authored_changes(self, base: str, head: str) -> set[tuple[str, str, str, frozenset]]:
+        """(author, author date, message, changed paths) of every non-merge commit in base..head:
+        what a commit is wherever a rebase put it (sync recognises landed work by it)."""
+        out = self.run("log", "--no-merges", "--no-renames", "--format=%x1e%an <%ae>%x1f%aI%x1f%B%x1d",
+                       "--name-only", f"{base}..{head}")
+        found = set()
+        for record in out.split("\x1e")[1:]:
+            author, date, rest = record.split("\x1f", 2)
+            message, _, paths = rest.partition("\x1d")
+            found.add((author, date, message.rstrip("\n"), frozenset(p for p in paths.splitlines() if p)))
+        return found
+
+    def stage_changes(self, paths: list[str]) -> bool:
+        """Stage `paths`; True if that changes anything against HEAD."""
+        self.run("add", "--all", "--", *paths)
+        return bool(self.run("diff", "--cached", "--name-only", "--", *paths).strip())
+
     def commit_as(self, paths: list[str], message: str, author: str, date: str) -> str:
         self.run("add", "--all", "--", *paths)
         self.run("commit", "--quiet", "--no-verify", "-m", message, f"--author={author}",
