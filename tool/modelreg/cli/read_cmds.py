@@ -36,12 +36,16 @@ def lineage(ctx, ref, at, as_json):
     chain = open_registry(ctx).lineage(ref, at=at)
     if as_json:
         return emit_json([{"model": r.model, "version": r.version, "model_type": r.record.get("model_type"),
-                           "relation": (r.record.get("parent") or {}).get("relation"), "stage": r.stage}
-                          for r in chain])
+                           "relation": (r.record.get("parent") or {}).get("relation"), "stage": r.stage,
+                           "status": r.status} for r in chain])
     for depth, item in enumerate(chain):
         relation = (item.record.get("parent") or {}).get("relation")
         via = f"  ({relation} of the next)" if relation else ""
-        click.echo(f"{'  ' * depth}{item.model}@{item.version} {item.record.get('model_type')} {item.stage}{via}")
+        gone = " DELETED" if item.status == "deleted" else ""
+        click.echo(f"{'  ' * depth}{item.model}@{item.version} {item.record.get('model_type')} {item.stage}{gone}{via}")
+    deleted = [f"{r.model}@{r.version}" for r in chain[1:] if r.status == "deleted"]
+    if deleted:
+        click.echo(f"warning: {', '.join(deleted)} in this lineage is soft-deleted", err=True)
 
 
 @click.command()
