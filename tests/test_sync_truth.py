@@ -120,9 +120,12 @@ def _three_clones(origin, tmp_path, registry, monkeypatch, theirs_first: bool):
         reg.create_version("m", write_weights(tmp_path / "d3", seed=3), description="dan's")
         git(d, "branch", "-f", "main", "HEAD")
         reg.create_version("lora", adapter(tmp_path / "l1", seed=4), parent="m@2")
-    if theirs_first:
-        as_user(monkeypatch, "Olga")
+    as_user(monkeypatch, "Olga")
+    if theirs_first:  # B's m@2 becomes m@3 on main
         push_main(registry, tmp_path, seed=9)
+    else:  # B's m@2 keeps its number but is rebased: new commit ids, same content
+        registry.register_model("other", "base_model")
+        git(registry.root, "push", "-q", "origin", "main")
     as_user(monkeypatch, "Bea")
     with Registry(b) as reg:
         sync(reg)
