@@ -15,8 +15,7 @@ import re
 
 from . import layout
 from .clock import iso, timeline
-from .errors import InvalidRecord
-from .records import load_yaml
+from .snapshot import Snapshot
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
 _REASON = re.compile(r"^Modelreg-Reason: (.+)$", re.M)
@@ -66,13 +65,7 @@ def _changed(reg, parent, sha, prefix) -> list[str]:
 
 
 def _read(reg, commit, path):
-    if commit is None:
-        return None
-    data = reg.git.read(commit, path)
-    try:
-        return load_yaml(data, path) if data is not None else None
-    except InvalidRecord:
-        return None
+    return Snapshot.at(reg.git, commit).doc(path) if commit is not None else None
 
 
 def _diff_events(reg, parent, sha, changed: list[str]):

@@ -17,14 +17,15 @@ from pathlib import Path
 from . import layout, schema
 from .errors import InvalidInput, PolicyViolation, RegistryError
 from .records import dump_yaml, load_yaml
+from .snapshot import Snapshot
 
 
 def _versions(reg, commit: str, model: str) -> set[int]:
-    return {int(n) for n in reg.git.list_dir(commit, layout.versions_dir(model)) if n.isdigit()}
+    return set(Snapshot.at(reg.git, commit).versions(model))
 
 
 def _models(reg, commit: str) -> set[str]:
-    return {p.split("/")[1] for p, _ in reg.git.ls_tree(commit, layout.ROOT) if p.count("/") >= 2}
+    return set(Snapshot.at(reg.git, commit).models())
 
 
 def identity(record) -> tuple | None:
@@ -36,16 +37,9 @@ def identity(record) -> tuple | None:
 
 
 def _identities(reg, commit: str, model: str, numbers) -> dict[int, tuple | None]:
-    numbers = sorted(numbers)
-    blobs = reg.git.read_objects([f"{commit}:{layout.version_file(model, n)}" for n in numbers])
-    return {n: identity(_load(blob)) for n, blob in zip(numbers, blobs)}
-
-
-def _load(blob):
-    try:
-        return load_yaml(blob, "version.yaml") if blob is not None else None
-    except RegistryError:
-        return None
+    snap = Snapshot.at(reg.git, commit)
+    snap.prefetch([layout.version_file(model, n) for n in numbers])
+    return {n: identity(snap.version(model, n)) for n in sorted(numbers)}
 
 
 def numbering(reg, base: str, head: str, upstream: str) -> tuple[dict[tuple[str, int], int], set]:
@@ -200,7 +194,7 @@ def _replay_one(reg, commit: str, mapping, landed, seen) -> bool:
         if info and info[0] in ("version", "aliases", "model", "card"):
             data = _merge(reg, commit, path, target, info, mapping)
         else:
-            data = reg.git.read(commit, path)
+            data = Snapshot.at(reg.git, commit).read(path)
         full.parent.mkdir(parents=True, exist_ok=True)
         full.write_bytes(data)
     if not touched or not ops.stage_changes(touched):
@@ -231,18 +225,18 @@ def _translate(kind: str, model: str, doc: dict, mapping) -> dict:
     return doc
 
 
-def _record(data: bytes | None, path: str) -> dict:
-    doc = load_yaml(data, path) if data is not None else None
+def _record(doc) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
 def _merge(reg, commit, path, target, info, mapping) -> bytes:
     """Lay the keys this commit changed over the file as upstream (plus earlier replays) has it."""
     kind, model, _ = info
-    before = _translate(kind, model, _record(reg.git.read(f"{commit}^", path), path), mapping)
-    after = _translate(kind, model, _record(reg.git.read(commit, path), path), mapping)
+    parent = reg.git.branches.parents(commit)[0]
+    before = _translate(kind, model, _record(Snapshot.at(reg.git, parent).record(path)), mapping)
+    after = _translate(kind, model, _record(Snapshot.at(reg.git, commit).record(path)), mapping)
     full = reg.root / target
-    current = _record(full.read_bytes(), target) if full.exists() else {}
+    current = _record(load_yaml(full.read_bytes(), target)) if full.exists() else {}
     if kind == "aliases":
         merged = _lay_over(current.get("aliases") or {}, before.get("aliases") or {}, after.get("aliases") or {})
         return _dump({**current, "aliases": dict(sorted(merged.items()))}, target, "aliases")
