@@ -10,6 +10,7 @@ from modelreg.errors import PolicyViolation
 from modelreg.sync import sync
 
 from .conftest import git, write_weights
+from .test_promote import run_cli
 
 
 def as_user(monkeypatch, name):
@@ -131,9 +132,9 @@ def _three_clones(origin, tmp_path, registry, monkeypatch, theirs_first: bool):
         sync(reg)
         reg.git.branches.push("HEAD:refs/heads/main")
     as_user(monkeypatch, "Dan")
-    with Registry(d) as reg:
-        result = sync(reg)
-        reg.git.branches.push("HEAD:refs/heads/main")
+    result = run_cli(d, "sync")
+    assert result.exit_code == 0, result.output
+    git(d, "push", "-q", "origin", "HEAD:refs/heads/main")
     final = tmp_path / "final"
     git(tmp_path, "clone", "-q", str(origin), "final")
     return result, final
@@ -144,6 +145,7 @@ def test_sync_does_not_replay_a_version_already_on_origin(origin, tmp_path, regi
                                                           theirs_first):
     """issue 13 item 3: D's sync recognises B's landed version by content; no duplicate."""
     result, final = _three_clones(origin, tmp_path, registry, monkeypatch, theirs_first)
+    assert "already on origin's main, not registered again: m@2 = m@" in result.output
     with Registry(final) as reg:
         versions = reg.list_versions("m")
         descriptions = [v.get("description") for v in versions]
