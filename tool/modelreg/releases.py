@@ -180,10 +180,9 @@ def tag(reg, push: bool = False, observe: bool = False, now: str | None = None) 
                 replaced[name] = (replaces, ops.tag_message(name))
             ops.create_tag(name, commit, message, force=bool(replaces))
             created.append({"tag": name, "commit": commit, **read_facts(message)})
-        if push:
-            push_tags(reg, [c["tag"] for c in created], force=set(replaced))
-            if noted:
-                ops.push(f"{NOTES_REF}:{NOTES_REF}")
+        if push:  # tags and clock notes in one push
+            push_tags(reg, [c["tag"] for c in created], force=set(replaced),
+                      extra=[f"{NOTES_REF}:{NOTES_REF}"] if noted else [])
     except Exception:
         _undo(ops, created, replaced, noted)
         raise
@@ -278,9 +277,10 @@ def cut_release(reg, name: str, at: str | None = None) -> dict:
     return {"tag": name, "commit": commit, "created": True, "models": len(summary)}
 
 
-def push_tags(reg, names: list[str], force=frozenset()) -> None:
+def push_tags(reg, names: list[str], force=frozenset(), extra=()) -> None:
     if not reg.git.branches.has_remote("origin"):
         raise NotFound("no 'origin' remote to push tags to; add one with 'git remote add origin URL'")
-    if names:
-        reg.git.branches.push(*[f"{'+' if n in force else ''}refs/tags/{n}:refs/tags/{n}" for n in names])
+    refspecs = [f"{'+' if n in force else ''}refs/tags/{n}:refs/tags/{n}" for n in names] + list(extra)
+    if refspecs:
+        reg.git.branches.push(*refspecs)
 
