@@ -68,7 +68,7 @@ def history(ctx, model_name, limit, as_json):
              f"#{e['pr']}" if e["pr"] else "", describe(e), e["commit"][:10]] for e in found]
     click.echo(table(rows, ["DATE (UTC)", "WHO", "PR", "WHAT", "COMMIT"]) if rows else "No history.")
     if any(e["clock"] == "claimed" for e in found):
-        click.echo("* the author's claim only: no tag-workflow observation or merge commit dates it", err=True)
+        click.echo("* the author's claim only: no tag-workflow observation or merge commit dates it")
 
 
 @click.command()
