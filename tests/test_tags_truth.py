@@ -102,3 +102,20 @@ def test_release_named_like_a_move_tag_is_refused(reg, name):
         cut_release(reg, name)
     assert git(reg.root, "tag", "--list") == ""
     assert cut_release(reg, "2026-q4")["created"] is True
+
+
+def test_tag_push_in_a_clone_without_tags(reg, tmp_path, monkeypatch):
+    """issue 13 item 9: `tag --push` from a clone that has none of origin's tags makes no duplicates."""
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(reg.root, "remote", "add", "origin", str(bare))
+    git(reg.root, "push", "-q", "origin", "main")
+    pushed = {t["tag"] for t in tag(reg, push=True)}
+    git(tmp_path, "clone", "-q", "--no-tags", str(bare), "fresh")
+    fresh = tmp_path / "fresh"
+    assert git(fresh, "tag", "--list") == ""
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2031-01-01T00:00:00Z")  # another run, another tagger date
+    out = run_cli(fresh, "tag", "--push")
+    assert out.exit_code == 0, out.output
+    assert set(git(fresh, "tag", "--list").split()) == pushed
+    assert set(git(bare, "tag", "--list").split()) == pushed

@@ -170,8 +170,10 @@ def tag(reg, push: bool = False, observe: bool = False, now: str | None = None) 
     With `observe`, also record now as the time main reached its new commits (the registry's
     clock, see clock.py). When the push fails, nothing is left behind locally."""
     ops = reg.git.branches
-    if push and observe:
-        ops.fetch_notes(NOTES_REF)
+    if push and ops.has_remote("origin"):
+        ops.fetch()  # a clone without origin's tags would make them again, and the push would fail
+        if observe:
+            ops.fetch_notes(NOTES_REF)
     noted = observe_main(reg, now) if observe else []
     created, replaced = [], {}
     try:
