@@ -8,6 +8,16 @@ point at a renumbered version), aliases, commit subjects and trailers, and the g
 weights folder beside the DVC pointer (the pointer names `weights` relatively, so its bytes,
 and the objects in the DVC remote, stay valid). Record files both sides edited are merged
 key by key: the branch's changes are laid over origin's state, never the other way round.
+
+Truth rules (issue 13):
+- versions are matched by identity (who registered which sha256s when), never by number or
+  commit subject; each reference is translated from branch numbering to upstream numbering
+  exactly once (the branch's side of a merge is translated, upstream's side never);
+- a branch version upstream already has (another clone landed it) maps onto upstream's
+  number and is not registered again; a commit upstream already has (same author, date,
+  message and paths, wherever a rebase put it) is skipped;
+- the result must pass `check` with no problem upstream lacks, or sync refuses and the branch
+  (and its weights folders) are put back as they were.
 """
 import re
 import shutil
