@@ -147,3 +147,20 @@ def test_lineage_says_a_parent_is_soft_deleted(registry, tmp_path):
     assert "base@1 base_model none DELETED" in out.output and "soft-deleted" in out.output
     out = run_cli(registry.root, "lineage", "ft@1", "--json")
     assert '"status": "deleted"' in out.output
+
+
+def test_observation_notes_only_what_main_newly_reached(reg, monkeypatch):
+    """issue 13 item 5: the first observation dates only the head (older commits were main before
+    anyone watched); later ones date every commit a push brought, all at the push's time."""
+    from modelreg.releases import observe_main
+
+    assert len(observe_main(reg, now="2026-10-31T00:00:00Z")) == 1
+    when(monkeypatch, "Ann", "2026-11-01T09:00:00Z")
+    reg.set_alias("m", "canary", 1)
+    reg.set_alias("m", "canary", 2)
+    assert len(observe_main(reg, now="2026-11-09T00:00:00Z")) == 2
+    assert observe_main(reg, now="2026-11-10T00:00:00Z") == []
+    assert reg.aliases("m", as_of="2026-11-08T23:59:59Z").get("canary") is None
+    assert reg.aliases("m", as_of="2026-11-09")["canary"] == 2  # never the intermediate state
+    events = [e for e in reg.history("m") if e["event"] == "alias" and e["alias"] == "canary"]
+    assert {e["clock"] for e in events} == {"observed"} and {e["date"] for e in events} == {"2026-11-09T00:00:00Z"}
