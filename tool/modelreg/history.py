@@ -14,7 +14,7 @@ touched the record, not the person who merged; the merger is kept as `merged_by`
 import re
 
 from . import layout
-from .clock import iso, timeline
+from .clock import iso, parse_when, timeline
 from .snapshot import Snapshot
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
@@ -53,8 +53,6 @@ def _who(reg, commit, path: str) -> dict:
 
 
 def _utc(date: str) -> str:
-    from .clock import parse_when
-
     return iso(parse_when(date))
 
 
