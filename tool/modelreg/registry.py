@@ -85,7 +85,7 @@ class Registry:
     def commit_of(self, at: str | None = None, as_of: str | None = None) -> str:
         ref = at or self.main_branch
         if as_of:
-            return self.git.commit_before(ref, _iso(as_of))
+            return self.git.commit_before(ref, as_of)
         return self.git.rev_parse(ref)
 
     # -- record reads at a commit (through the one memoised Snapshot) --------------
@@ -566,14 +566,6 @@ def _tags(tags: dict | None) -> dict | None:
 def _prune(doc: dict) -> dict:
     """Drop empty fields so records stay short and diffs small."""
     return {k: v for k, v in doc.items() if v not in (None, "", [], {})}
-
-
-def _iso(text: str) -> str:
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"invalid date {text!r}: use ISO 8601, e.g. 2026-11-26T12:00:00Z") from None
-    return text
 
 
 __all__ = ["Registry", "Resolved", "init_registry", "RegistryError", "ExternalError"]
