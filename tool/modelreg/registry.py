@@ -297,8 +297,18 @@ class Registry:
         change = self._write([layout.model_dir(name)])
         change.put(layout.model_file(name), "model", record)
         change.put(layout.aliases_file(name), "aliases", {"aliases": {}})
+        self._keep_codeowners(change, {name: list(owners)})
         change.commit(f"register model {name}", {"Action": "model.register", "Model": name})
         return record
+
+    def _keep_codeowners(self, change: "_Change", pending: dict) -> None:
+        """A registry that has a generated CODEOWNERS keeps it current in the same commit."""
+        from . import codeowners
+
+        if (self.root / codeowners.PATH).exists():
+            if self.git.dirty_paths([codeowners.PATH]):
+                raise InvalidInput(f"uncommitted changes in {codeowners.PATH}; commit or discard them first")
+            change.put_text(codeowners.PATH, codeowners.render(self, pending))
 
     def create_version(self, model: str, weights_dir: str | os.PathLike | None = None, *,
                        parent: str | None = None, metrics=(), parameters: dict | None = None,
@@ -493,6 +503,10 @@ class _Change:
         schema.validate(kind, data, relpath)
         self.pending[relpath] = dump_yaml(data, layout.schema_ref(relpath, kind), schema.key_order(kind))
 
+    def put_text(self, relpath: str, text: str) -> None:
+        """A generated file that is not a record (CODEOWNERS)."""
+        self.pending[relpath] = text.encode()
+
     def _flush(self) -> None:
         for relpath, blob in self.pending.items():
             full = self.reg.root / relpath
@@ -548,11 +562,12 @@ class _Change:
 
 
 def init_registry(path: str | os.PathLike, remote: str | None = None,
-                  endpoint_url: str | None = None) -> Path:
-    """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas, CI stub."""
+                  endpoint_url: str | None = None, tool_source: str | None = None) -> Path:
+    """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas,
+    CI workflows installing modelreg from `tool_source` (a git URL pinned to a commit), CODEOWNERS."""
     from .scaffold import scaffold
 
-    return scaffold(Path(path), remote, endpoint_url=endpoint_url)
+    return scaffold(Path(path), remote, endpoint_url=endpoint_url, tool_source=tool_source)
 
 
 def _tags(tags: dict | None) -> dict | None:

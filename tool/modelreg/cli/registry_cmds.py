@@ -14,11 +14,19 @@ from .common import (emit_json, json_option, open_registry, parse_metrics, parse
               "under $XDG_DATA_HOME/modelreg/remotes), e.g. s3://bucket/prefix.")
 @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO, SeaweedFS, ...) "
               "for an s3:// remote.")
+@click.option("--tool-source", metavar="GIT_URL@COMMIT", help="Where CI installs modelreg from: "
+              "git+https://HOST/ORG/modelreg@<40-hex commit> (default: the source this modelreg "
+              "was installed from, when it was installed from git).")
 @click.pass_context
-def init_cmd(ctx, directory, remote, endpoint_url):
-    """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflow; one commit."""
-    root = init_registry(directory, remote=remote, endpoint_url=endpoint_url)
+def init_cmd(ctx, directory, remote, endpoint_url, tool_source):
+    """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflows, CODEOWNERS;
+    one commit."""
+    from ..scaffold import notes
+
+    root = init_registry(directory, remote=remote, endpoint_url=endpoint_url, tool_source=tool_source)
     click.echo(f"Initialized modelreg registry in {root}")
+    for note in notes(root):
+        click.echo(f"note: {note}", err=True)
 
 
 # -- model ---------------------------------------------------------------------------
