@@ -154,6 +154,8 @@ class Registry:
                       include_deleted: bool = False) -> list[dict]:
         commit = self.commit_of(at)
         self._model(commit, check_name(model))
+        if stage is not None:
+            self.settings.check_stage(stage)
         found = [self._version(commit, model, n) for n in self._version_numbers(commit, model)]
         return [v for v in found
                 if (include_deleted or v.get("status") != "deleted") and (stage is None or v.get("stage") == stage)]
@@ -274,7 +276,22 @@ class Registry:
         folder = self.root / layout.versions_dir(model)
         if not folder.is_dir():
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+        # A folder holding only git-ignored weights is not a version on this branch.
+        return sorted(int(p.name) for p in folder.iterdir()
+                      if p.name.isdigit() and (p / "version.yaml").exists())
+
+    def drop_branch_leftovers(self, model: str) -> list[int]:
+        """After a write on another branch (--pr), git takes that branch's records away but
+        leaves the git-ignored weights folders of the versions it added; drop those folders
+        (their files are in the DVC cache and the remote), so this branch has no ghosts."""
+        folder = self.root / layout.versions_dir(check_name(model))
+        dropped = []
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            inside = {p.name for p in path.iterdir()} if path.is_dir() else {"?"}
+            if path.name.isdigit() and inside <= {"weights"}:
+                shutil.rmtree(path)
+                dropped.append(int(path.name))
+        return dropped
 
     def _write(self, paths_to_check: list[str]) -> "_Change":
         # Refuse to mix our commit with someone's uncommitted edits to the same records.
@@ -582,11 +599,14 @@ def _prune(doc: dict) -> dict:
 
 
 def _iso(text: str) -> str:
+    """ISO 8601 for git's --before; a date alone means the end of that day, UTC (git alone
+    would read it as that date at the current time of day)."""
     try:
         datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput(f"invalid date {text!r}: use ISO 8601, e.g. 2026-11-26T12:00:00Z") from None
-    return text
+        raise InvalidInput(f"invalid date {text!r}: use ISO 8601, e.g. 2026-11-26 or "
+                           "2026-11-26T12:00:00Z") from None
+    return f"{text}T23:59:59Z" if len(text) == 10 else text
 
 
 __all__ = ["Registry", "Resolved", "init_registry", "RegistryError", "ExternalError"]

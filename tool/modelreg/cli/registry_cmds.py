@@ -5,7 +5,7 @@ from ..refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
 from .promote_cmds import pr_option, write_or_propose
 from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs,
-                     parse_params, table)
+                     parse_params, table, warn_deleted)
 
 
 @click.command("init")
@@ -48,7 +48,7 @@ def model_register(ctx, name, model_type, description, owners, tags, as_json):
     """Register a new model NAME."""
     record = open_registry(ctx).register_model(name, model_type, description, owners,
                                                parse_pairs(tags, "--tag"))
-    emit_json(record) if as_json else click.echo(f"Registered model {name} ({model_type})")
+    emit_json({"model": name, **record}) if as_json else click.echo(f"Registered model {name} ({model_type})")
 
 
 @model.command("list")
@@ -60,7 +60,8 @@ def model_list(ctx, tags, at, as_json):
     """List registered models."""
     models = open_registry(ctx).list_models(parse_pairs(tags, "--tag"), at=at)
     if as_json:
-        return emit_json(models)
+        # `model` is the key every other command uses; `name` stays for older scripts.
+        return emit_json([{"model": m.get("name"), **m} for m in models])
     rows = [[m["name"], m["model_type"], ",".join(m.get("owners", [])), m.get("description", "")]
             for m in models]
     click.echo(table(rows, ["NAME", "TYPE", "OWNERS", "DESCRIPTION"]) if rows else "No models.")
@@ -78,7 +79,8 @@ def model_show(ctx, name, at, as_json):
     aliases = reg.aliases(name, at=at)
     versions = reg.list_versions(name, at=at, include_deleted=True)
     if as_json:
-        return emit_json({"model": record, "aliases": aliases, "versions": versions})
+        # the record's fields at the top, like `version show`; `model` is the name everywhere
+        return emit_json({"model": name, **record, "aliases": aliases, "versions": versions})
     for key in ("name", "model_type", "description", "owners", "tags", "created_at", "created_by"):
         if record.get(key):
             click.echo(f"{key}: {record[key]}")
@@ -139,9 +141,11 @@ def version_list(ctx, model_name, stage, include_deleted, at, as_json):
     """List the versions of MODEL."""
     reg = open_registry(ctx)
     versions = reg.list_versions(model_name, stage=stage, at=at, include_deleted=include_deleted)
-    if as_json:
-        return emit_json(versions)
     aliases = reg.aliases(model_name, at=at)
+    if as_json:
+        return emit_json([{"model": model_name, **v,
+                           "aliases": sorted(a for a, n in aliases.items() if n == v["version"])}
+                          for v in versions])
     rows = [[v["version"], v["stage"], v["status"],
              ",".join(sorted(a for a, n in aliases.items() if n == v["version"])),
              " ".join(f"{m['benchmark']}/{m['metric']}={m['value']}" for m in v.get("metrics", []))]
@@ -158,6 +162,7 @@ def version_list(ctx, model_name, stage, include_deleted, at, as_json):
 def version_show(ctx, ref, at, as_json):
     """Show the version REF (NAME@N, NAME@ALIAS, NAME@latest)."""
     resolved = open_registry(ctx).resolve(ref, at=at)
+    warn_deleted(resolved)
     if as_json:
         return emit_json(dict(resolved.record, model=resolved.model, aliases=list(resolved.aliases),
                               commit=resolved.commit))
