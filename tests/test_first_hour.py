@@ -317,3 +317,121 @@ def test_date_only_as_of_means_the_end_of_that_day(registry, weights, monkeypatc
     assert registry.resolve("m@latest", as_of="2029-03-01").version == 2
     ran = run_cli(registry.root, "resolve", "--help")
     assert "a date alone (2026-11-26) means the end of that day" in " ".join(ran.output.split())
+
+
+# -- item 8: cards written from the CLI, exported as the Hub reads them ----------------------
+@pytest.fixture
+def lineage(registry, weights, tmp_path):
+    """upstream (hf://) base -> fine-tune -> adapter, all registered."""
+    registry.register_model("llama-base", "base_model")
+    registry.create_version("llama-base", weights, source_uri="hf://meta-llama/Llama-3.2-1B")
+    registry.register_model("llama-ft", "fine_tuned")
+    registry.create_version("llama-ft", write_weights(tmp_path / "ft", seed=2), parent="llama-base@1",
+                            tags={"team": "support"},
+                            metrics=[{"benchmark": "mmlu", "metric": "accuracy", "value": 0.61}])
+    registry.register_model("support-lora", "adapter")
+    registry.create_version("support-lora", write_weights(tmp_path / "lora", seed=3), parent="llama-ft@1")
+    return registry
+
+
+def test_card_set_fields_validated_and_committed(lineage):
+    """issue 14 item 8: `card set --field` writes card.yaml through the schema, in one commit."""
+    root = lineage.root
+    ran = run_cli(root, "card", "set", "llama-ft@1", "--field", "license=apache-2.0",
+                  "--field", "datasets=tatsu-lab/alpaca, openai/gsm8k", "--field", "intended_use=support chat")
+    assert ran.exit_code == 0, ran.output
+    card = yaml.safe_load((root / "registry/llama-ft/versions/1/card.yaml").read_text())
+    assert card["license"] == "apache-2.0" and card["datasets"] == ["tatsu-lab/alpaca", "openai/gsm8k"]
+    assert git(root, "status", "--porcelain") == ""
+    assert "Modelreg-Action: card.set" in git(root, "log", "-1", "--format=%B")
+    head = git(root, "rev-parse", "HEAD")
+    for bad, says in ((["--field", "licence=mit"], "unknown card field 'licence'"),
+                      (["--field", "pipeline_tag=Text Generation"], "pipeline_tag"),
+                      (["--field", "base_model=llama-base@1"], "base_model")):
+        ran = run_cli(root, "card", "set", "llama-ft@1", *bad)
+        assert ran.exit_code == 1 and says in ran.output and ran.output.count("\n") == 1, ran.output
+    assert git(root, "rev-parse", "HEAD") == head and git(root, "status", "--porcelain") == ""
+
+
+def test_card_set_from_file_and_edit_with_editor(lineage, tmp_path, monkeypatch):
+    """issue 14 item 8: `--from-file` replaces the card; `card edit` runs $EDITOR and refuses
+    a buffer that does not fit the schema without writing anything."""
+    root = lineage.root
+    src = tmp_path / "card.yaml"
+    src.write_text("license: mit\nlimitations: short context\n")
+    assert run_cli(root, "card", "set", "llama-ft@1", "--from-file", src).exit_code == 0
+    assert run_cli(root, "card", "show", "llama-ft@1").output.startswith("limitations: short context")
+    editor = tmp_path / "editor.py"
+    editor.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+                      "p.write_text(p.read_text() + 'bias_risks: may be wrong\\n')\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {editor}")
+    ran = run_cli(root, "card", "edit", "llama-ft@1")
+    assert ran.exit_code == 0, ran.output
+    assert _json(root, "card", "show", "llama-ft@1")["card"] == {
+        "limitations": "short context", "bias_risks": "may be wrong", "license": "mit"}
+    editor.write_text("import sys, pathlib\npathlib.Path(sys.argv[1]).write_text('owners: [x]\\n')\n")
+    head = git(root, "rev-parse", "HEAD")
+    ran = run_cli(root, "card", "edit", "llama-ft@1")
+    assert ran.exit_code == 1 and "unknown field" in ran.output
+    assert git(root, "rev-parse", "HEAD") == head and git(root, "status", "--porcelain") == ""
+
+
+def test_card_export_is_a_hub_card_with_the_upstream_base(lineage, tmp_path):
+    """issue 14 item 8: base_model is the upstream repo id the lineage ends in (never a
+    registry ref), library_name is peft for adapters, pipeline_tag, tags with values and
+    datasets are there; huggingface_hub parses the card and its model-index."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    root = lineage.root
+    assert run_cli(root, "card", "set", "llama-ft@1", "--field", "license=apache-2.0",
+                   "--field", "datasets=tatsu-lab/alpaca", "--field", "tags=chat").exit_code == 0
+    assert run_cli(root, "-C", root, "card", "export", "llama-ft@1", "-o", tmp_path / "README.md").exit_code == 0
+    ft = ModelCard((tmp_path / "README.md").read_text())
+    assert isinstance(ft.data, ModelCardData)
+    assert ft.data.base_model == "meta-llama/Llama-3.2-1B" and ft.data.base_model_relation == "finetune"
+    assert ft.data.library_name == "transformers" and ft.data.pipeline_tag == "text-generation"
+    assert ft.data.tags == ["team:support", "chat"] and ft.data.datasets == ["tatsu-lab/alpaca"]
+    assert ft.data.license == "apache-2.0"
+    assert [(r.metric_type, r.metric_value, r.dataset_name) for r in ft.data.eval_results] == [
+        ("accuracy", 0.61, "mmlu")]
+    ran = run_cli(root, "card", "export", "support-lora@1")
+    lora = ModelCard(ran.output)
+    assert lora.data.library_name == "peft" and lora.data.base_model == "meta-llama/Llama-3.2-1B"
+    assert "base_model_relation" not in lora.data.to_dict()  # its direct parent is not upstream
+    assert "llama-ft@1" in lora.text and "@" not in lora.data.base_model
+
+
+def test_card_export_without_an_upstream_names_no_registry_ref(registry, weights, tmp_path):
+    registry.register_model("base", "base_model")
+    registry.create_version("base", weights)
+    registry.register_model("ft", "fine_tuned")
+    registry.create_version("ft", write_weights(tmp_path / "ft", seed=1), parent="base@1")
+    ran = run_cli(registry.root, "card", "export", "ft@1")
+    assert ran.exit_code == 0 and "base_model" not in ran.output.split("---")[1]
+    assert run_cli(registry.root, "card", "set", "ft@1", "--field", "base_model=acme/base-7b").exit_code == 0
+    from huggingface_hub import ModelCard
+
+    assert ModelCard(run_cli(registry.root, "card", "export", "ft@1").output).data.base_model == "acme/base-7b"
+
+
+# -- item 9 (create side): an adapter for modules its parent lacks ---------------------------
+@pytest.mark.models
+def test_version_create_refuses_an_adapter_targeting_modules_the_parent_lacks(registry, tiny_models, tmp_path):
+    """issue 14 item 9: refused at create (nothing committed, nothing left in the tree),
+    instead of `check` failing on main afterwards."""
+    import shutil
+
+    src = shutil.copytree(tiny_models["adapter"], tmp_path / "a")
+    cfg = json.loads((src / "adapter_config.json").read_text())
+    (src / "adapter_config.json").write_text(json.dumps(dict(cfg, target_modules=["q_proj", "attn_c"])))
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    registry.register_model("tiny-lora", "adapter")
+    head = git(registry.root, "rev-parse", "HEAD")
+    ran = run_cli(registry.root, "version", "create", "tiny-lora", src, "--parent", "tiny@1")
+    assert ran.exit_code == 1
+    assert "target module 'attn_c' does not exist in parent tiny@1" in ran.output
+    assert git(registry.root, "rev-parse", "HEAD") == head
+    assert not (registry.root / "registry" / "tiny-lora" / "versions").exists()
+    ok = run_cli(registry.root, "version", "create", "tiny-lora", tiny_models["adapter"], "--parent", "tiny@1")
+    assert ok.exit_code == 0, ok.output

@@ -347,10 +347,13 @@ class Registry:
 
             files = scan_folder(weights_dir)
         number = (max(self._wt_version_numbers(model), default=0)) + 1
+        parent_rec = self._parent(parent, model_type, model, number)
+        if model_type == "adapter" and weights_dir is not None:
+            self._refuse_unfit_adapter(weights_dir, parent_rec)
         record = _prune({
             "version": number, "model_type": model_type, "stage": self.settings.initial_stage,
             "status": "active", "artifacts": None,
-            "parent": self._parent(parent, model_type, model, number),
+            "parent": parent_rec,
             "source": _prune({"experiment_id": experiment_id, "run_id": run_id, "uri": source_uri}) or None,
             "training": _prune({"data_version": data_version}) or None,
             "parameters": dict(parameters) if parameters else None,
@@ -367,6 +370,17 @@ class Registry:
             change.commit(f"register {model} version {number}",
                           {"Action": "version.create", "Model": model, "Version": str(number)})
         return record
+
+    def _refuse_unfit_adapter(self, folder, parent: dict) -> None:
+        """An adapter targeting modules its parent lacks can never load: refuse it here rather
+        than let `check` fail on main afterwards (issue 14)."""
+        from .loader_checks import missing_targets
+
+        base = self.resolve(ModelRef(parent["model"], version=parent["version"]))
+        problems = missing_targets(self, Path(folder), base)
+        if problems:
+            raise PolicyViolation(f"{problems[0]}: the adapter cannot load on it; check "
+                                  "target_modules in adapter_config.json or --parent")
 
     def _parent(self, parent: str | None, model_type: str, model: str, number: int) -> dict | None:
         if not parent:

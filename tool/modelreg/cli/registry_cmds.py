@@ -247,18 +247,82 @@ def stage_set(ctx, model_name, number, stage_name, keep_existing, as_pr):
 # -- card ----------------------------------------------------------------------------
 @click.group()
 def card():
-    """Model cards."""
+    """Model cards: show, set fields, edit in $EDITOR, export for the Hugging Face Hub."""
+
+
+@card.command("show")
+@click.argument("ref")
+@click.option("--at", metavar="GITREF")
+@json_option
+@click.pass_context
+def card_show(ctx, ref, at, as_json):
+    """Print REF's card (card.yaml)."""
+    from ..card import as_yaml
+    from ..layout import card_file
+
+    reg = open_registry(ctx)
+    resolved = reg.resolve(ref, at=at)
+    doc = reg._read(resolved.commit, card_file(resolved.model, resolved.version)) or {}
+    if as_json:
+        return emit_json({"model": resolved.model, "version": resolved.version, "card": doc})
+    click.echo(as_yaml(doc).rstrip() or "(empty card)")
+
+
+@card.command("set")
+@click.argument("ref")
+@click.option("--field", "fields", multiple=True, metavar="KEY=VALUE",
+              help="Set a card field (repeatable); lists take comma-separated values.")
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a field (repeatable).")
+@click.option("--from-file", type=click.File("r"), metavar="FILE",
+              help="Replace the whole card with this YAML file (then --field/--unset apply).")
+@click.pass_context
+def card_set(ctx, ref, fields, unset, from_file):
+    """Set fields of REF's card (NAME@N or NAME@ALIAS), validated by the schema; one commit."""
+    from ..card import parse_card, parse_fields, update
+
+    if not (fields or unset or from_file):
+        raise click.UsageError("give --field KEY=VALUE, --unset KEY or --from-file FILE")
+    replace = parse_card(from_file.read(), from_file.name) if from_file else None
+    pairs = {}
+    for item in fields:  # values are free text: no K=V key rules beyond a name
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"malformed --field {item!r}: use KEY=VALUE")
+        pairs[key] = value
+    updated = update(open_registry(ctx), ref, parse_fields(pairs), unset, replace)
+    click.echo(f"Updated the card of {ref}: {', '.join(sorted(updated)) or 'now empty'}")
+
+
+@card.command("edit")
+@click.argument("ref")
+@click.pass_context
+def card_edit(ctx, ref):
+    """Edit REF's card in $EDITOR; saved only if it fits the schema; one commit."""
+    from ..card import as_yaml, current, parse_card, target, update
+
+    reg = open_registry(ctx)
+    model, number = target(reg, ref)
+    before = current(reg, model, number)
+    text = click.edit(as_yaml(before) or "# fields: see schemas/card.schema.json\n",
+                      extension=".yaml", require_save=True)
+    edited = None if text is None else parse_card(text, f"{model}@{number} card")
+    if edited is None or edited == before:
+        click.echo("No changes.")
+        return
+    update(reg, f"{model}@{number}", replace=edited)
+    click.echo(f"Updated the card of {model}@{number}")
 
 
 @card.command("export")
 @click.argument("ref")
+@click.option("--at", metavar="GITREF")
 @click.option("-o", "output", type=click.Path(dir_okay=False), help="Write to a file (README.md).")
 @click.pass_context
-def card_export(ctx, ref, output):
+def card_export(ctx, ref, at, output):
     """Export REF's card as a Hugging Face model card (README.md with YAML metadata)."""
     from ..card import export_hf_card
 
-    text = export_hf_card(open_registry(ctx), ref)
+    text = export_hf_card(open_registry(ctx), ref, at=at)
     if output:
         with open(output, "w") as fh:
             fh.write(text)
