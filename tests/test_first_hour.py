@@ -435,3 +435,16 @@ def test_version_create_refuses_an_adapter_targeting_modules_the_parent_lacks(re
     assert not (registry.root / "registry" / "tiny-lora" / "versions").exists()
     ok = run_cli(registry.root, "version", "create", "tiny-lora", tiny_models["adapter"], "--parent", "tiny@1")
     assert ok.exit_code == 0, ok.output
+
+
+def test_s3_version_create_without_boto3_names_the_s3_extra(tmp_path):
+    """issue 14 item 5: an S3 registry's `version create` without boto3 is exit 1 naming
+    modelreg[s3], and leaves nothing behind."""
+    root = tmp_path / "r"
+    assert run_cli(tmp_path, "init", root, "--remote", "s3://bucket/p", "--endpoint-url",
+                   "http://127.0.0.1:9", "--tool-source", SOURCE).exit_code == 0
+    assert run_cli(root, "model", "register", "m", "--type", "base_model").exit_code == 0
+    ran = blocked("boto3,botocore,dvc_s3,s3fs", "version", "create", "m", write_weights(tmp_path / "w"), cwd=root)
+    assert ran.returncode == 1, ran.stderr
+    assert "pip install 'modelreg[s3]'" in ran.stderr and "bug" not in ran.stderr
+    assert git(root, "status", "--porcelain") == "" and not (root / "registry" / "m" / "versions").exists()
