@@ -448,3 +448,23 @@ def test_s3_version_create_without_boto3_names_the_s3_extra(tmp_path):
     assert ran.returncode == 1, ran.stderr
     assert "pip install 'modelreg[s3]'" in ran.stderr and "bug" not in ran.stderr
     assert git(root, "status", "--porcelain") == "" and not (root / "registry" / "m" / "versions").exists()
+
+
+def test_usage_errors_under_json_are_json_too(registry):
+    code, out, err = run_split(registry.root, "version", "list", "--json")
+    assert code == 2 and out == ""
+    assert json.loads(err) == {"error": "Missing argument 'MODEL'.", "exit_code": 2}
+
+
+def test_init_pins_the_git_commit_modelreg_was_installed_from(tmp_path, monkeypatch):
+    """issue 14 item 1: without --tool-source, the PEP 610 record of a git install is used."""
+    dist = tmp_path / "site" / "modelreg-0.1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: modelreg\nVersion: 0.1.0\n")
+    (dist / "direct_url.json").write_text(json.dumps(
+        {"url": "https://github.com/acme/modelreg", "vcs_info": {"vcs": "git", "commit_id": SHA}}))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    ran = run_cli(tmp_path, "init", tmp_path / "r", "--remote", tmp_path / "store")
+    assert ran.exit_code == 0 and "CI cannot install" not in ran.output
+    assert f"modelreg[github] @ git+https://github.com/acme/modelreg@{SHA}" in (
+        tmp_path / "r" / REQUIREMENTS).read_text().splitlines()

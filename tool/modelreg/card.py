@@ -75,6 +75,11 @@ def update(registry, ref: str, fields: dict | None = None, unset=(), replace: di
     return registry.set_card(model, version, card)
 
 
+def read_at(registry, resolved) -> dict:
+    """The card of a resolved version, at the commit it was resolved at."""
+    return registry._read(resolved.commit, layout.card_file(resolved.model, resolved.version)) or {}
+
+
 def as_yaml(card: dict) -> str:
     ordered = {k: card[k] for k in schema.key_order("card") if k in card}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True) if ordered else ""
@@ -86,7 +91,7 @@ def export_hf_card(registry, ref: str, at: str | None = None) -> str:
     tags, datasets, license, model-index), then the card's sections."""
     chain = registry.lineage(ref, at=at)
     resolved = chain[0]
-    card = registry._read(resolved.commit, layout.card_file(resolved.model, resolved.version)) or {}
+    card = read_at(registry, resolved)
     meta = hf_metadata(registry, chain, card)
     lines = ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", "",
              f"# {resolved.model} (version {resolved.version})", ""]
@@ -108,8 +113,7 @@ def upstream_id(registry, chain, card: dict) -> str | None:
     match = _HUB_URI.fullmatch((root.record.get("source") or {}).get("uri") or "")
     if match:
         return match.group(1)
-    root_card = registry._read(root.commit, layout.card_file(root.model, root.version)) or {}
-    return root_card.get("base_model")
+    return read_at(registry, root).get("base_model")
 
 
 def hf_metadata(registry, chain, card: dict) -> dict:

@@ -106,6 +106,8 @@ def main(argv=None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        if "--json" in args:
+            return _fail(args, exc.format_message(), exc.exit_code)
         exc.show()
         return exc.exit_code
     except click.Abort:

@@ -257,12 +257,11 @@ def card():
 @click.pass_context
 def card_show(ctx, ref, at, as_json):
     """Print REF's card (card.yaml)."""
-    from ..card import as_yaml
-    from ..layout import card_file
+    from ..card import as_yaml, read_at
 
     reg = open_registry(ctx)
     resolved = reg.resolve(ref, at=at)
-    doc = reg._read(resolved.commit, card_file(resolved.model, resolved.version)) or {}
+    doc = read_at(reg, resolved)
     if as_json:
         return emit_json({"model": resolved.model, "version": resolved.version, "card": doc})
     click.echo(as_yaml(doc).rstrip() or "(empty card)")
