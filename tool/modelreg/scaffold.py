@@ -118,12 +118,19 @@ def notes(root: Path) -> list[str]:
 
 def require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
     """Refuse up front, before anything is written, when an optional extra is not installed."""
+    missing = [m for m in modules if not _importable(m)]
+    if missing:
+        raise InvalidInput(f"{what} needs the {extra} extra (missing: {', '.join(missing)}): "
+                           f"pip install 'modelreg[{extra}]'")
+
+
+def _importable(module: str) -> bool:
     from importlib.util import find_spec
 
-    missing = [m for m in modules if find_spec(m) is None]
-    if missing:
-        raise InvalidInput(f"{what} needs the {extra} extra ({', '.join(missing)} is not installed): "
-                           f"pip install 'modelreg[{extra}]'")
+    try:
+        return find_spec(module) is not None
+    except ImportError:  # a finder that refuses the module outright
+        return False
 
 
 def default_remote(root: Path) -> str:
