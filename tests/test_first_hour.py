@@ -469,3 +469,11 @@ def test_init_pins_the_git_commit_modelreg_was_installed_from(tmp_path, monkeypa
     assert ran.exit_code == 0 and "CI cannot install" not in ran.output
     assert f"modelreg[github] @ git+https://github.com/acme/modelreg@{SHA}" in (
         tmp_path / "r" / REQUIREMENTS).read_text().splitlines()
+
+
+def test_register_leaves_a_hand_written_codeowners_alone(fresh):
+    """issue 14 item 2: only a generated CODEOWNERS is kept current by `model register`."""
+    (fresh / CODEOWNERS).write_text("* @acme/everyone\n")
+    git(fresh, "commit", "-qam", "our own CODEOWNERS")
+    assert run_cli(fresh, "model", "register", "m", "--type", "base_model", "--owner", "@bob").exit_code == 0
+    assert (fresh / CODEOWNERS).read_text() == "* @acme/everyone\n"

@@ -22,6 +22,12 @@ HEADER = """\
 """
 
 
+def is_generated(root: Path) -> bool:
+    """A CODEOWNERS this tool wrote (a team's own hand-written file is never rewritten)."""
+    path = root / PATH
+    return path.is_file() and path.read_text().startswith(HEADER.splitlines()[0])
+
+
 def approvers(settings) -> list[str]:
     found = {m for rule in (settings.get("approvals") or {}).values() for g in rule.get("groups") or [] for m in g}
     return sorted(found, key=str.lower)

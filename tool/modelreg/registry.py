@@ -318,7 +318,7 @@ class Registry:
         """A registry that has a generated CODEOWNERS keeps it current in the same commit."""
         from . import codeowners
 
-        if (self.root / codeowners.PATH).exists():
+        if codeowners.is_generated(self.root):
             if self.git.dirty_paths([codeowners.PATH]):
                 raise InvalidInput(f"uncommitted changes in {codeowners.PATH}; commit or discard them first")
             change.put_text(codeowners.PATH, codeowners.render(self, pending))
