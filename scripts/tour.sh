@@ -28,7 +28,7 @@ for name, seed in (("base", 3), ("checkpoint", 7), ("checkpoint-2", 11), ("lora"
 PY
 
 # --- tour ---
-modelreg init myreg --remote "$WORK/dvc-remote"      # git + DVC + registry.yaml + schemas + CI + CODEOWNERS, one commit
+modelreg init myreg --remote ./dvc-remote            # git, DVC, registry.yaml, schemas, CI, CODEOWNERS: one commit
 cd myreg
 git init -q --bare ../origin.git && git remote add origin ../origin.git   # where the team pushes
 modelreg model register llama-base --type base_model --description "upstream Llama"

@@ -436,6 +436,12 @@ def test_version_create_refuses_an_adapter_targeting_modules_the_parent_lacks(re
     assert not (registry.root / "registry" / "tiny-lora" / "versions").exists()
     ok = run_cli(registry.root, "version", "create", "tiny-lora", tiny_models["adapter"], "--parent", "tiny@1")
     assert ok.exit_code == 0, ok.output
+    # an adapter on that adapter is judged against the modules of the base below both
+    registry.register_model("tiny-lora2", "adapter")
+    ran = run_cli(registry.root, "version", "create", "tiny-lora2", src, "--parent", "tiny-lora@1")
+    assert ran.exit_code == 1 and "'attn_c' does not exist in parent tiny@1" in ran.output
+    ok = run_cli(registry.root, "version", "create", "tiny-lora2", tiny_models["adapter2"], "--parent", "tiny-lora@1")
+    assert ok.exit_code == 0, ok.output
 
 
 def test_s3_version_create_without_boto3_names_the_s3_extra(tmp_path):

@@ -373,6 +373,10 @@ class Registry:
         from .loader_checks import missing_targets
 
         base = self.resolve(ModelRef(parent["model"], version=parent["version"]))
+        # an adapter on an adapter applies to the modules of the first non-adapter below
+        while base.record.get("model_type") == "adapter" and base.record.get("parent"):
+            below = base.record["parent"]
+            base = self.resolve(ModelRef(below["model"], version=below["version"]))
         problems = missing_targets(self, Path(folder), base)
         if problems:
             raise PolicyViolation(f"{problems[0]}: the adapter cannot load on it; check "
