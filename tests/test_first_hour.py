@@ -483,3 +483,18 @@ def test_register_leaves_a_hand_written_codeowners_alone(fresh):
     git(fresh, "commit", "-qam", "our own CODEOWNERS")
     assert run_cli(fresh, "model", "register", "m", "--type", "base_model", "--owner", "@bob").exit_code == 0
     assert (fresh / CODEOWNERS).read_text() == "* @acme/everyone\n"
+
+
+@pytest.mark.models
+def test_check_judges_an_adapter_on_an_adapter_against_the_base_below(registry, tiny_models):
+    """issue 14 item 9: the rule create and check share (loader_checks.applies_to): an adapter
+    on an adapter changes the modules of the first non-adapter below, as the loader merges it;
+    check used to compare it with the LoRA tensors of its direct parent and fail."""
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    registry.register_model("tiny-lora", "adapter")
+    registry.create_version("tiny-lora", tiny_models["adapter"], parent="tiny@1")
+    registry.register_model("tiny-lora2", "adapter")
+    registry.create_version("tiny-lora2", tiny_models["adapter2"], parent="tiny-lora@1")
+    ran = run_cli(registry.root, "check")
+    assert ran.exit_code == 0, ran.output

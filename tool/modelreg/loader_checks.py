@@ -49,8 +49,24 @@ def adapter_problems(registry, commit: str, model: str, version: int) -> list[tu
     except ValueError:
         return problems + [(pointer, "adapter_config.json is not valid JSON")]
     problems += _config_problems(registry, commit, config, base, pointer)
-    problems += _shape_problems(registry, record, base, config, model, version, pointer)
+    problems += _shape_problems(registry, record, applies_to(registry, commit, base), config, model,
+                                version, pointer)
     return problems
+
+
+def applies_to(registry, commit: str, base):
+    """The version whose modules an adapter on `base` changes: `base`, or for an adapter on an
+    adapter, the first non-adapter below (the loader merges the chain on the way)."""
+    seen = {(base.model, base.version)}
+    while base.record.get("model_type") == "adapter" and (below := base.record.get("parent")):
+        try:
+            base = registry.resolve(ModelRef(below["model"], version=int(below["version"])), at=commit)
+        except NotFound:
+            return base  # check reports the broken lineage itself
+        if (base.model, base.version) in seen:
+            return base
+        seen.add((base.model, base.version))
+    return base
 
 
 def _config_problems(registry, commit, config, base, pointer) -> list[tuple[str, str]]:

@@ -370,13 +370,11 @@ class Registry:
     def _refuse_unfit_adapter(self, folder, parent: dict) -> None:
         """An adapter targeting modules its parent lacks can never load: refuse it here rather
         than let `check` fail on main afterwards (issue 14)."""
-        from .loader_checks import missing_targets
+        from .loader_checks import applies_to, missing_targets
 
-        base = self.resolve(ModelRef(parent["model"], version=parent["version"]))
-        # an adapter on an adapter applies to the modules of the first non-adapter below
-        while base.record.get("model_type") == "adapter" and base.record.get("parent"):
-            below = base.record["parent"]
-            base = self.resolve(ModelRef(below["model"], version=below["version"]))
+        commit = self.commit_of()
+        base = applies_to(self, commit, self.resolve(ModelRef(parent["model"], version=parent["version"]),
+                                                     at=commit))
         problems = missing_targets(self, Path(folder), base)
         if problems:
             raise PolicyViolation(f"{problems[0]}: the adapter cannot load on it; check "
