@@ -46,7 +46,7 @@ modelreg release cut v1.4.0                           # tag the whole registry s
 git push -q origin main v1.4.0
 modelreg resolve llama-ft --json                      # NAME means NAME@production
 modelreg resolve llama-ft@canary --at v1.4.0          # any branch, tag or commit
-modelreg resolve llama-ft --as-of "$(date -u +%F)"    # what main said then (a date alone: the end of that day, UTC)
+modelreg resolve llama-ft --as-of "$(date -u +%FT%TZ)"  # what main said at that time (a bare date means 00:00 UTC)
 modelreg version list llama-ft --stage production --json
 modelreg version delete llama-ft@2 --reason "regressed on eval"   # soft delete, aliases removed
 modelreg resolve llama-ft@2                           # still readable, with a warning that it is deleted

@@ -309,15 +309,16 @@ def test_deleted_version_resolves_with_a_warning_and_status(registry, weights):
     assert _json(registry.root, "resolve", "m@1")["status"] == "deleted"
 
 
-def test_date_only_as_of_means_the_end_of_that_day(registry, weights, monkeypatch):
-    """issue 14 item 11: `--as-of 2026-11-26` is documented and means that whole day, UTC."""
+def test_date_only_as_of_means_midnight_utc_and_is_documented(registry, weights, monkeypatch):
+    """issue 14 item 11 / issue 13 item 5: `--as-of 2029-03-02` is documented and means
+    2029-03-02T00:00:00Z (not the current time of day on that date)."""
     registry.register_model("m", "base_model")
     for day, seed in (("2029-03-01T08:00:00Z", 1), ("2029-03-01T20:00:00Z", 2), ("2029-03-02T08:00:00Z", 3)):
         monkeypatch.setenv("GIT_COMMITTER_DATE", day)
         registry.create_version("m", write_weights(registry.root.parent / f"w{seed}", seed=seed))
-    assert registry.resolve("m@latest", as_of="2029-03-01").version == 2
+    assert registry.resolve("m@latest", as_of="2029-03-02").version == 2
     ran = run_cli(registry.root, "resolve", "--help")
-    assert "a date alone (2026-11-26) means the end of that day" in " ".join(ran.output.split())
+    assert "a bare date is 00:00 UTC" in " ".join(ran.output.split())
 
 
 # -- item 8: cards written from the CLI, exported as the Hub reads them ----------------------
