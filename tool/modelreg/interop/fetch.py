@@ -1,12 +1,15 @@
-"""The one place interop asks artifacts/ for a version's verified files."""
+"""The one place interop asks for a version's verified files.
+
+Callers resolve once and pass the Resolved on; this turns it into a verified folder through
+the public pull entry point of the day.
+"""
 from pathlib import Path
 
 
-def fetch_version(registry, ref, at: str | None = None, dest=None, quiet: bool = True):
-    """(verified folder, Resolved): resolve once, then pull exactly that version at that commit."""
+def fetch_resolved(registry, resolved, dest=None, quiet: bool = True) -> Path:
+    """The folder holding exactly `resolved`'s files, every sha256 checked (dest: fill that folder)."""
     from ..artifacts.pull import pull
 
-    resolved = registry.resolve(ref, at=at)
     result = pull(registry, f"{resolved.model}@{resolved.version}", at=resolved.commit,
                   dest=dest, quiet=quiet)
-    return Path(result.path), resolved
+    return Path(result.path)

@@ -94,25 +94,25 @@ def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at
     An adapter's base (found through lineage) is laid out too, under ORG/<base model>, so
     `PeftModel.from_pretrained(base_by_repo_id, adapter_repo_id)` works offline.
     """
-    from .fetch import fetch_version
+    from .fetch import fetch_resolved
 
     resolved = registry.resolve(ref, at=at)
     repo_id = check_repo_id(repo_id or f"{DEFAULT_ORG}/{resolved.model}")
     extra = [check_revision(r) for r in revisions]
     root = hub_cache(hf_home)
-    base = None
+    jobs = [(resolved, repo_id, extra)]
     if resolved.record.get("model_type") == "adapter":
         parent = registry.lineage(f"{resolved.model}@{resolved.version}", at=resolved.commit)[1]
-        base_repo = f"{repo_id.split('/')[0]}/{parent.model}"
-        base = _write_one(registry, parent, base_repo, root, [], quiet, fetch_version)
-    result = _write_one(registry, resolved, repo_id, root, extra, quiet, fetch_version)
-    result.base = base
+        jobs.append((parent, f"{repo_id.split('/')[0]}/{parent.model}", []))
+    # everything fetched and verified before the first byte goes into the HF cache
+    folders = [fetch_resolved(registry, r, quiet=quiet) for r, _, _ in jobs]
+    written = [_write_one(r, folder, repo, root, names) for (r, repo, names), folder in zip(jobs, folders)]
+    result = written[0]
+    result.base = written[1] if len(written) > 1 else None
     return result
 
 
-def _write_one(registry, resolved, repo_id, root: Path, extra, quiet, fetch_version) -> HFCacheResult:
-    folder, resolved = fetch_version(registry, f"{resolved.model}@{resolved.version}",
-                                     at=resolved.commit, quiet=quiet)
+def _write_one(resolved, folder: Path, repo_id, root: Path, extra) -> HFCacheResult:
     artifacts = resolved.record.get("artifacts") or []
     if not artifacts:
         raise InvalidRecord(f"{resolved.model}@{resolved.version} has no artifacts to lay out")

@@ -68,14 +68,15 @@ class FetchResult:
 def fetch_into(uri: str, dest: str | os.PathLike, quiet: bool = True) -> FetchResult:
     """Resolve the URI on the registry's main branch (or ?at=), pull and verify, fill `dest`."""
     from .. import sources
-    from .fetch import fetch_version
+    from .fetch import fetch_resolved
 
     source = parse_uri(uri)
     target = Path(dest)
     if target.exists() and not target.is_dir():
         raise InvalidInput(f"destination {dest} is a file; give a folder")
     registry = sources.open_registry(source.registry_url)
-    folder, resolved = fetch_version(registry, source.ref, at=source.at, dest=target, quiet=quiet)
+    resolved = registry.resolve(source.ref, at=source.at)
+    folder = fetch_resolved(registry, resolved, dest=target, quiet=quiet)
     artifacts = resolved.record.get("artifacts") or []
     return FetchResult(uri, folder, resolved.model, resolved.version, resolved.commit, len(artifacts),
                        sum(int(a.get("size_bytes", 0)) for a in artifacts))

@@ -269,10 +269,11 @@ class ModelregArtifactRepository(ArtifactRepository):
 
     @_mlflow_errors
     def download_artifacts(self, artifact_path, dst_path=None):
-        from .fetch import fetch_version
+        from .fetch import fetch_resolved
 
         dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="modelreg-mlflow-"))
-        folder, _ = fetch_version(_open(self.location), self.ref, dest=dest)
+        registry = _open(self.location)
+        folder = fetch_resolved(registry, registry.resolve(self.ref), dest=dest)
         target = folder / (artifact_path or "").strip("/") if artifact_path else folder
         if not target.exists():
             raise NotFound(f"{self.ref} has no artifact {artifact_path!r}")
