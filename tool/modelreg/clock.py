@@ -72,10 +72,10 @@ def timeline(git, ref: str) -> list[Tick]:
 
 
 def observations(git, ref: str) -> dict[str, int]:
-    """commit -> observed time, for every observed commit `ref` reaches. Off the first-parent line
-    these are tips a `git pull` merge later pushed aside: main really was there at that time."""
+    """commit -> observed time, for observed commits `ref` reaches off its first-parent line:
+    tips a `git pull` merge later pushed aside (main really was there at that time)."""
     found = {}
-    for commit, note in git.notes(NOTES_REF, ref).items():
+    for commit, note in git.notes_off_line(NOTES_REF, ref).items():
         seen = observed_at(note)
         if seen is not None:
             found[commit] = seen
