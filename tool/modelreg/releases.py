@@ -95,6 +95,7 @@ def _existing(ops, on_main: set[str]) -> tuple[dict, set, Counter, Counter]:
             continue
         key = (facts["event"], facts.get("model"), facts.get("version"), facts.get("stage") or facts.get("alias") or "")
         counters[key[:2] + key[3:]] += 1
+        commit = facts.get("commit") or commit  # the move's commit (a tag may point elsewhere)
         if commit in on_main:
             done.add((key, commit))
         else:  # main was rewritten under it: the same move on main is this tag's move
