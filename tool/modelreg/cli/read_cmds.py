@@ -73,7 +73,8 @@ def history(ctx, model_name, limit, as_json):
 
 @click.command()
 @click.option("--at", metavar="GITREF", help="Check a commit instead of the working tree.")
-@click.option("--base", metavar="GITREF", help="Also check the change from BASE (PR rules).")
+@click.option("--base", metavar="GITREF", help="Check the change from BASE (PR rules, judged by BASE's "
+              "registry.yaml); only the models it touches, or all when it edits registry.yaml or schemas/.")
 @click.option("--pr", "pr_number", type=int, metavar="N",
               help="With --base: also check gates and the approval groups from PR N's reviews.")
 @click.option("--comment", is_flag=True, help="With --pr: keep one summary comment on the PR.")
@@ -97,5 +98,6 @@ def check(ctx, at, base, pr_number, comment, remote, as_json):
             click.echo(str(problem))
         where = result.target if result.target == "working tree" else result.target[:12]
         summary = (f"{len(result.problems)} problem(s)" if result.problems else "ok")
-        click.echo(f"check {where}: {len(result.models)} model(s), {summary}", err=True)
+        scope = " (only those the change touches)" if result.scope == "changed" else ""
+        click.echo(f"check {where}: {len(result.models)} model(s){scope}, {summary}", err=True)
     ctx.exit(0 if result.ok else 1)
