@@ -14,7 +14,7 @@ touched the record, not the person who merged; the merger is kept as `merged_by`
 import re
 
 from . import layout
-from .clock import iso, parse_when, timeline
+from .clock import iso, observations, parse_when, timeline
 from .snapshot import Snapshot
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
@@ -24,6 +24,7 @@ _REASON = re.compile(r"^Modelreg-Reason: (.+)$", re.M)
 def events(reg, model: str | None, limit: int, ref: str) -> list[dict]:
     paths = [layout.model_dir(model)] if model else [layout.ROOT]
     clock = {tick.commit: tick for tick in timeline(reg.git, ref)}
+    seen = observations(reg.git, ref)
     found = []
     for commit in reg.git.log(ref, paths, limit=limit):
         parent = commit.parents[0] if commit.parents else None
@@ -34,12 +35,13 @@ def events(reg, model: str | None, limit: int, ref: str) -> list[dict]:
                 "clock": tick.source if tick else "claimed", "subject": commit.subject,
                 "pr": int(pr.group(1)) if pr else None}
         for path, event in _diff_events(reg, parent, commit.sha, changed):
-            found.append({**base, **_who(reg, commit, path), **event})
+            found.append({**base, **_who(reg, commit, path, seen), **event})
     return found
 
 
-def _who(reg, commit, path: str) -> dict:
-    """The author of the change to `path` that `commit` brought to main, and its reason."""
+def _who(reg, commit, path: str, seen: dict) -> dict:
+    """The author of the change to `path` that `commit` brought to main, and its reason; when
+    that change was observed on main before a merge pushed it aside, that time."""
     source = commit
     if len(commit.parents) > 1:  # a merge: credit the merged side's commit, not the merger
         touched = reg.git.log(f"{commit.parents[0]}..{commit.parents[1]}", [path], limit=1, first_parent=False)
@@ -49,6 +51,8 @@ def _who(reg, commit, path: str) -> dict:
            "reason": reason.group(1).strip() if reason else None}
     if source is not commit:
         who.update(merged_by=f"{commit.author} <{commit.email}>", via=source.sha)
+        if source.sha in seen:
+            who.update(date=iso(seen[source.sha]), clock="observed")
     return who
 
 
