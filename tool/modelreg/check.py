@@ -17,6 +17,7 @@ from .settings import Settings
 
 IMMUTABLE_EXEMPT = {"stage", "status", "deleted"}
 IGNORED_FILES = {"registry/.gitkeep", "registry/.gitignore"}
+RAW_KINDS = ("signature", "template")  # files beside version.yaml that are not YAML records
 DVC_CONFIG = ".dvc/config"  # tracked; credentials belong in the git-ignored config.local
 
 
@@ -107,6 +108,8 @@ class Checker:
         self.problems.append(Problem(file, pointer or "/", message))
 
     def parse(self, path: str, data: bytes, kind: str | None):
+        if kind in RAW_KINDS:
+            return None  # not YAML: supply/rules.py checks them against version.yaml
         try:
             doc = load_yaml(data, path)
         except InvalidRecord as exc:
@@ -149,7 +152,8 @@ class Checker:
             if info is None or model is None:
                 if not path.endswith("/.gitignore"):
                     self.add(path, "/", "unexpected file in the registry; records are model.yaml, "
-                             "aliases.yaml, versions/<N>/{version.yaml,card.yaml,weights.dvc}")
+                             "aliases.yaml, versions/<N>/{version.yaml,card.yaml,weights.dvc,model.sig,"
+                             "chat_template.jinja}")
                 continue
             try:
                 check_name(model)
@@ -308,6 +312,9 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
         from .change_rules import check_changes
 
         check_changes(reg, checker, base_sha, target, touched, changed)
+    from .supply.rules import check_supply
+
+    check_supply(reg, checker, base_sha, target, touched)
     problems = set(checker.problems)
     if base_sha is not None:
         from .policy import check_pull_request

@@ -17,7 +17,7 @@ from .gitstore import origin_url
 from .names import check_name
 
 log = logging.getLogger(__name__)
-ACTIONS = ("promote", "rollback", "version", "alias", "stage")
+ACTIONS = ("promote", "rollback", "version", "alias", "stage", "sign")
 
 
 @dataclass
@@ -183,6 +183,7 @@ def _version_section(reg, before, after, move, settings, head) -> list[str]:
         lines += ["Metrics (no other version in production to compare with):", "",
                   f"| metric | — | @{move.version} | delta |", "|---|---|---|---|"]
         lines += metric_table(None, record) or ["| (no metrics recorded) | | | |"]
+    lines += template_diff(reg, before, after, move, prod)
     done, total, missing = policy.card_completeness(after.card(move.model, move.version))
     lines += ["", f"Card: {done}/{total} fields filled" + (f"; missing: {', '.join(missing)}" if missing else "")]
     try:
@@ -192,6 +193,20 @@ def _version_section(reg, before, after, move, settings, head) -> list[str]:
     except RegistryError as exc:
         lines.append(f"Lineage: broken ({exc})")
     return lines
+
+
+def template_diff(reg, before, after, move, prod) -> list[str]:
+    """The chat template against production's: executable text that changes behaviour."""
+    import difflib
+
+    new = reg.git.read(after.commit, layout.template_file(move.model, move.version))
+    old = reg.git.read(before.commit, layout.template_file(move.model, prod[0])) if prod else None
+    if new == old or prod is None or prod[0] == move.version:
+        return [] if new == old or new is None else ["", "Chat template: new (no production version to compare with)"]
+    diff = difflib.unified_diff((old or b"").decode("utf-8", "replace").splitlines(),
+                                (new or b"").decode("utf-8", "replace").splitlines(),
+                                f"@{prod[0]} (production)", f"@{move.version}", lineterm="")
+    return ["", f"Chat template changed against @{prod[0]} (production):", "", "```diff", *diff, "```"]
 
 
 def render_check_comment(reg, report, check_problems: list[tuple[str, str, str]]) -> str:

@@ -314,11 +314,13 @@ class Registry:
             raise InvalidInput(f"unknown model type {model_type!r}: use one of {', '.join(MODEL_TYPES)}")
         if weights_dir is None and not source_uri:
             raise InvalidInput("give a weights folder or --source-uri for a version kept elsewhere")
-        files = None
+        files = admitted = None
         if weights_dir is not None:
             from .artifacts.files import scan_folder
+            from .supply.formats import admit
 
             files = scan_folder(weights_dir)
+            admitted = admit(self.settings, files)  # the format policy, before anything is written
         number = (max(self._wt_version_numbers(model), default=0)) + 1
         record = _prune({
             "version": number, "model_type": model_type, "stage": self.settings.initial_stage,
@@ -333,7 +335,10 @@ class Registry:
         change = self._write([layout.version_dir(model, number)])
         with change:
             if files is not None:
-                record["artifacts"] = change.add_weights(model, number, files, quiet)
+                record["artifacts"] = admitted.annotate(change.add_weights(model, number, files, quiet))
+                if admitted.template:
+                    record["chat_template"] = admitted.template
+                    change.put_raw(layout.template_file(model, number), admitted.template_text.encode())
             change.put(layout.version_file(model, number), "version", record)
             card_doc = _prune(dict(card or {}, description=(card or {}).get("description") or description))
             change.put(layout.card_file(model, number), "card", card_doc)
@@ -492,6 +497,10 @@ class _Change:
         """Validate and serialize now; files are written only when the change commits."""
         schema.validate(kind, data, relpath)
         self.pending[relpath] = dump_yaml(data, layout.schema_ref(relpath, kind), schema.key_order(kind))
+
+    def put_raw(self, relpath: str, blob: bytes) -> None:
+        """A file that is not a YAML record (a signature bundle, a chat template)."""
+        self.pending[relpath] = blob
 
     def _flush(self) -> None:
         for relpath, blob in self.pending.items():
