@@ -88,8 +88,9 @@ def check_files(settings, files: list[tuple[str, Path]]) -> dict[str, dict]:
 
 def scan_pickle(rel: str, path: Path) -> dict:
     """picklescan's verdict on one file; a dangerous or unreadable one is refused."""
+    from importlib.metadata import version as installed
+
     try:
-        from picklescan import __version__ as version
         from picklescan.scanner import SafetyLevel, scan_file_path
     except ImportError as exc:
         raise PolicyViolation(f"{rel}: registry.yaml asks for pickle files to be scanned, but picklescan "
@@ -101,7 +102,7 @@ def scan_pickle(rel: str, path: Path) -> dict:
     if flagged or result.issues_count:
         raise PolicyViolation(f"{rel}: picklescan flags dangerous imports ({', '.join(flagged) or 'unknown'}); "
                               "refusing it")
-    return {"tool": f"picklescan {version}", "verdict": "clean",
+    return {"tool": f"picklescan {installed('picklescan')}", "verdict": "clean",
             "globals": sorted({f"{g.module}.{g.name}" for g in result.globals})[:50]}
 
 

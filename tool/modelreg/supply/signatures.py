@@ -306,8 +306,8 @@ def _certificate_identities(bundle) -> set[str]:
 
 
 def _name(signer: dict, what: str) -> str:
-    return signer.get("name") or (f"{what} {signer.get('key') or signer.get('certificate_chain')}"
-                                  if not str(signer.get("key", "")).startswith("-----") else f"inline {what}")
+    ref = str(signer.get("key") or signer.get("certificate_chain") or "")
+    return signer.get("name") or (f"inline {what}" if ref.lstrip().startswith("-----") else f"{what} {ref}")
 
 
 def _first_line(exc) -> str:
