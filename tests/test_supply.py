@@ -193,6 +193,23 @@ def test_signature_added_on_the_promotion_branch_counts(reg, keys):
     assert problems(reg, at="pr", base="main") == []
 
 
+def test_a_pull_request_cannot_remove_a_required_signature(reg, keys):
+    private, public = keys
+    trust_key(reg, public)
+    signatures.sign_version(reg, "llm", 1, key=private)
+    promote_on_branch(reg)
+    git(reg.root, "checkout", "-q", "main")
+    git(reg.root, "checkout", "-qb", "drop")
+    git(reg.root, "merge", "-q", "pr")
+    git(reg.root, "checkout", "-q", "main")
+    git(reg.root, "merge", "-q", "pr")  # production now holds a signed version
+    git(reg.root, "checkout", "-q", "drop")
+    git(reg.root, "rm", "-q", SIG)
+    git(reg.root, "commit", "-qm", "drop the signature")
+    assert problems(reg, at="drop", base="main") == [
+        f"{SIG}:/: removes the signature of llm@1, which is in production where registry.yaml requires one"]
+
+
 def test_sign_with_pr_commits_on_a_branch(reg, keys, capsys):
     private, public = keys
     assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(private), "--pr"]) == 0

@@ -15,17 +15,27 @@ def check_supply(reg, checker, base_sha: str | None, target: str, models: list[s
     """Add every supply-chain problem of the checked models to `checker`."""
     settings = _base_settings(reg, base_sha) if base_sha else checker.settings
     read_key = _reader(reg, base_sha or target)
-    present = set(checker.source.paths())
     versions = list(_versions(checker, models))
-    extra = [p for m, n, _ in versions for p in (layout.signature_file(m, n), layout.template_file(m, n))
-             if p in present]
-    blobs = checker.source.read_many(extra)
+    # read_many skips what is not there: no second walk of the tree
+    blobs = checker.source.read_many([p for m, n, _ in versions
+                                      for p in (layout.signature_file(m, n), layout.template_file(m, n))])
     for model, number, record in versions:
         before = _base_record(reg, base_sha, model, number) if base_sha else None
         for file, pointer, message in version_problems(settings, model, number, record, before, blobs,
                                                        read_key, new=base_sha is None or before is None,
                                                        changed=base_sha is not None):
             checker.add(file, pointer, message)
+        if base_sha and before is not None:
+            _check_kept(reg, checker, settings, base_sha, model, number, record, blobs)
+
+
+def _check_kept(reg, checker, settings, base_sha, model, number, record, blobs) -> None:
+    """A change may not drop the signature of a version held in a stage that requires one."""
+    path = layout.signature_file(model, number)
+    stage = record.get("stage")
+    if path not in blobs and signatures.required(settings, stage) and reg.git.read(base_sha, path) is not None:
+        checker.add(path, "/", f"removes the signature of {model}@{number}, which is in {stage} where "
+                    "registry.yaml requires one")
 
 
 def version_problems(settings, model, number, record, before, blobs, read_key, new: bool, changed: bool):
