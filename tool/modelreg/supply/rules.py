@@ -1,114 +1,88 @@
-"""`check`'s supply-chain rules: signatures, the format policy, the chat template's text.
+"""`check`'s supply-chain rules (issue 12): signatures, the format policy, the chat template.
 
-Each rule reads records only (no weights). With a base commit, the policy in force is the
-BASE's registry.yaml (a pull request cannot loosen the rules it is judged by), keys named
-by the policy are read at the base too, and the format policy applies to new versions only.
+Each rule reads records only (no weights), through the snapshots in `ctx`. With a base, the
+policy in force (`ctx.settings`) is the BASE's registry.yaml, the keys it names are read at
+the base too, and the format policy applies to new versions only: a pull request cannot
+loosen the rules it is judged by, and tightening a policy does not re-judge merged versions.
 """
+import hashlib
+
 from .. import layout
-from ..errors import InvalidRecord
-from ..records import load_yaml
-from ..settings import Settings
+from ..rules import CHANGE_RULES, VERSION_RULES, Problem
 from . import formats, signatures
 
 
-def check_supply(reg, checker, base_sha: str | None, target: str, models: list[str]) -> None:
-    """Add every supply-chain problem of the checked models to `checker`."""
-    settings = _base_settings(reg, base_sha) if base_sha else checker.settings
-    read_key = _reader(reg, base_sha or target)
-    versions = list(_versions(checker, models))
-    # read_many skips what is not there: no second walk of the tree
-    blobs = checker.source.read_many([p for m, n, _ in versions
-                                      for p in (layout.signature_file(m, n), layout.template_file(m, n))])
-    for model, number, record in versions:
-        before = _base_record(reg, base_sha, model, number) if base_sha else None
-        for file, pointer, message in version_problems(settings, model, number, record, before, blobs,
-                                                       read_key, new=base_sha is None or before is None,
-                                                       changed=base_sha is not None):
-            checker.add(file, pointer, message)
-        if base_sha and before is not None:
-            _check_kept(reg, checker, settings, base_sha, model, number, record, blobs)
-
-
-def _check_kept(reg, checker, settings, base_sha, model, number, record, blobs) -> None:
-    """A change may not drop the signature of a version held in a stage that requires one."""
+def signature(ctx, model, number, record):
+    """A model.sig that is present verifies: signature, signer, and manifest against the record."""
     path = layout.signature_file(model, number)
-    stage = record.get("stage")
-    if path not in blobs and signatures.required(settings, stage) and reg.git.read(base_sha, path) is not None:
-        checker.add(path, "/", f"removes the signature of {model}@{number}, which is in {stage} where "
-                    "registry.yaml requires one")
-
-
-def version_problems(settings, model, number, record, before, blobs, read_key, new: bool, changed: bool):
-    """(file, pointer, message) for one version; `before` is its record at the base (or None)."""
-    vpath = layout.version_file(model, number)
-    if record.get("status") == "deleted":
+    if record.get("status") == "deleted" or not ctx.head.has(path):
         return []
-    found = []
-    bundle = blobs.get(layout.signature_file(model, number))
-    if bundle is not None:
-        verdict = signatures.verify_bundle(bundle, record, signatures.signers_for(settings, record.get("stage")),
-                                           read_key)
-        found += [(layout.signature_file(model, number), "/", p) for p in verdict.problems]
-    stage = record.get("stage", settings.initial_stage)
-    entering = changed and (before or {}).get("stage") != stage
-    if entering and bundle is None and signatures.required(settings, stage):
-        found.append((vpath, "/stage", f"{model}@{number} enters {stage}, which registry.yaml requires to be "
-                      f"signed, but it has no {signatures.BUNDLE_NAME}; sign it with 'modelreg sign'"))
-    if new:
-        found += [(vpath, pointer, message) for pointer, message in formats.record_problems(settings, record)]
-    found += _template_problems(model, number, record, blobs)
-    return found
+    policy_commit = ctx.base or ctx.head
+    verdict = signatures.verify_bundle(ctx.head.read(path), record,
+                                       signatures.signers_for(ctx.settings, record.get("stage")),
+                                       lambda key: _read_key(policy_commit, key))
+    return [Problem(path, "/", message) for message in verdict.problems]
 
 
-def _template_problems(model, number, record, blobs) -> list[tuple[str, str, str]]:
-    import hashlib
+def weight_formats(ctx, model, number, record):
+    """The files a new version lists are allowed by the format policy (issue 12)."""
+    if record.get("status") == "deleted" or (ctx.base is not None and ctx.base.version(model, number)):
+        return []
+    return [Problem(layout.version_file(model, number), pointer, message)
+            for pointer, message in formats.record_problems(ctx.settings, record)]
 
+
+def chat_template(ctx, model, number, record):
+    """chat_template.jinja beside version.yaml is the text whose sha256 version.yaml records."""
     tpath = layout.template_file(model, number)
     info = record.get("chat_template")
-    text = blobs.get(tpath)
+    text = ctx.head.read(tpath) if ctx.head.has(tpath) else None
     if not isinstance(info, dict):
-        return [(tpath, "/", "a chat template without chat_template in version.yaml")] if text is not None else []
+        return [Problem(tpath, "/", "a chat template without chat_template in version.yaml")] if text is not None else []
     if text is None:
-        return [(layout.version_file(model, number), "/chat_template",
-                 f"records a chat template, but {tpath} is missing")]
+        return [Problem(layout.version_file(model, number), "/chat_template",
+                        f"records a chat template, but {tpath} is missing")]
     if hashlib.sha256(text).hexdigest() != info.get("sha256"):
-        return [(tpath, "/", "its sha256 is not the one version.yaml records in chat_template")]
+        return [Problem(tpath, "/", "its sha256 is not the one version.yaml records in chat_template")]
     return []
 
 
-def _versions(checker, models):
-    wanted = set(models)
-    for path, doc in list(checker.docs.items()):
-        info = layout.classify(path)
-        if info and info[0] == "version" and info[1] in wanted and isinstance(doc, dict):
-            yield info[1], info[2], doc
+def signature_required(ctx):
+    """A version entering a stage whose (base) policy requires a signature carries model.sig."""
+    found = []
+    for move in ctx.change.moves:
+        if move.kind not in ("version", "stage") or move.after is None:
+            continue
+        record = ctx.change.models[move.model].after.get(move.version) or {}
+        if record.get("status") == "deleted" or not signatures.required(ctx.settings, move.after):
+            continue
+        if not ctx.head.has(layout.signature_file(move.model, move.version)):
+            found.append(Problem(layout.version_file(move.model, move.version), "/stage",
+                                 f"{move.model}@{move.version} enters {move.after}, which registry.yaml requires "
+                                 f"to be signed, but it has no {signatures.BUNDLE_NAME}; sign it with 'modelreg sign'"))
+    return found
 
 
-def _base_settings(reg, base_sha: str) -> Settings:
-    data = reg.git.read(base_sha, layout.REGISTRY_FILE)
-    try:
-        return Settings((load_yaml(data, layout.REGISTRY_FILE) if data else None) or {})
-    except InvalidRecord:
-        return Settings()
+def signature_kept(ctx):
+    """A change may not drop the signature of a version held in a stage that requires one."""
+    found = []
+    for model, mc in ctx.change.models.items():
+        for number, record in mc.after.items():
+            path = layout.signature_file(model, number)
+            stage = record.get("stage")
+            if number in mc.before and signatures.required(ctx.settings, stage) \
+                    and ctx.base.has(path) and not ctx.head.has(path):
+                found.append(Problem(path, "/", f"removes the signature of {model}@{number}, which is in "
+                                     f"{stage} where registry.yaml requires one"))
+    return found
 
 
-def _base_record(reg, base_sha: str, model: str, number: int) -> dict | None:
-    path = layout.version_file(model, number)
-    data = reg.git.read(base_sha, path)
-    try:
-        doc = load_yaml(data, path) if data is not None else None
-    except InvalidRecord:
+def _read_key(snapshot, path: str) -> bytes | None:
+    """A key or chain file the policy names, at the commit whose policy is in force."""
+    if ".." in path.split("/") or path.startswith("/"):
         return None
-    return doc if isinstance(doc, dict) else None
+    return snapshot.read(path)  # a working-tree snapshot indexes registry/ only, so no has() here
 
 
-def _reader(reg, commit: str):
-    """Read a policy's key files at `commit`, or from the working tree for a working-tree check."""
-    def read(path: str) -> bytes | None:
-        if ".." in path.split("/") or path.startswith("/"):
-            return None
-        if commit == "working tree":
-            full = reg.root / path
-            return full.read_bytes() if full.is_file() else None
-        return reg.git.read(commit, path)
-    return read
+VERSION_RULES += [signature, weight_formats, chat_template]
+CHANGE_RULES += [signature_required, signature_kept]

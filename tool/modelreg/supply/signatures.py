@@ -389,16 +389,14 @@ def verify_version(reg, resolved, force: bool = False) -> Verdict | None:
     Raises on a missing bundle, an untrusted signer, or a manifest that is not the record.
     """
     from .. import layout
-    from ..records import load_yaml
-    from ..settings import Settings
+    from ..snapshot import Snapshot
 
-    commit = resolved.commit
-    raw = reg.git.read(commit, layout.REGISTRY_FILE)
-    settings = Settings((load_yaml(raw, layout.REGISTRY_FILE) if raw else None) or {})
+    snap = Snapshot.at(reg.git, resolved.commit)
+    settings = snap.settings_in_force
     what = f"{resolved.model}@{resolved.version}"
     if not (force or required(settings, resolved.stage)):
         return None
-    bundle = reg.git.read(commit, layout.signature_file(resolved.model, resolved.version))
+    bundle = snap.read(layout.signature_file(resolved.model, resolved.version))
     if bundle is None:
         raise PolicyViolation(f"{what} has no signature ({BUNDLE_NAME}); refusing it because "
                               + ("verify_signature was asked" if force else
@@ -407,6 +405,6 @@ def verify_version(reg, resolved, force: bool = False) -> Verdict | None:
     if not signers:
         raise PolicyViolation(f"{what}: registry.yaml names no signers to verify its signature against; "
                               "add signatures.<stage>.signers")
-    verdict = verify_bundle(bundle, resolved.record, signers, lambda p: reg.git.read(commit, p))
+    verdict = verify_bundle(bundle, resolved.record, signers, snap.read)
     refuse(verdict, what)
     return verdict
