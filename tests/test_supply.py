@@ -87,6 +87,15 @@ def test_sign_commits_bundle_and_check_verifies_it_without_weights(reg, keys, ca
         {a["path"]: a["sha256"] for a in record["artifacts"]}
 
 
+def test_history_shows_who_signed(reg, keys):
+    from modelreg.history import describe
+
+    signatures.sign_version(reg, "llm", 1, key=keys[0])
+    latest = reg.history("llm")[0]
+    assert latest["event"] == "version.sign" and describe(latest) == "signed llm@1"
+    assert latest["author"].startswith("Test User")
+
+
 def tamper_digest(reg, path=SIG):
     doc = json.loads((reg.root / path).read_text())
     payload = json.loads(base64.b64decode(doc["dsseEnvelope"]["payload"]))
