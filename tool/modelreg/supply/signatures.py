@@ -17,6 +17,7 @@ identity, when given, must be the certificate's subject CN or one of its SAN val
 the library, but it needs the public Sigstore services, so it is not tested offline).
 """
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -176,8 +177,6 @@ def _signer_kind(signer: dict) -> str:
 
 
 def _verify_with_key(bundle, candidates, read_file, verdict: Verdict):
-    from model_signing._signing import sign_ec_key
-
     hint = bundle.bundle.verification_material.public_key.hint
     for signer in candidates:
         pem = _material(signer["key"], read_file, verdict)
@@ -185,8 +184,7 @@ def _verify_with_key(bundle, candidates, read_file, verdict: Verdict):
             continue
         verdict.signer = _name(signer, "key")
         try:
-            with _temp(pem) as path:
-                return sign_ec_key.Verifier(path).verify(bundle)
+            return _key_verifier(pem).verify(bundle)
         except Exception:
             verdict.problems.append(f"the signature does not verify with {verdict.signer}: the bundle "
                                     "was altered after signing")
@@ -194,6 +192,15 @@ def _verify_with_key(bundle, candidates, read_file, verdict: Verdict):
     if not verdict.problems:
         verdict.problems.append(f"signed by a key that is not in registry.yaml's signers (key hint {hint[:16]}…)")
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def _key_verifier(pem: bytes):
+    """One verifier per trusted key: it holds only the key (a check verifies many bundles)."""
+    from model_signing._signing import sign_ec_key
+
+    with _temp(pem) as path:
+        return sign_ec_key.Verifier(path)
 
 
 def _verify_with_chain(bundle, candidates, read_file, verdict: Verdict):
@@ -277,6 +284,7 @@ def _material(ref: str, read_file, verdict: Verdict) -> bytes | None:
     return data
 
 
+@functools.lru_cache(maxsize=64)
 def _key_hint(pem: bytes) -> str | None:
     """The hint the library writes into a bundle: sha256 of the key's canonical PEM."""
     from cryptography.hazmat.primitives import serialization
