@@ -443,3 +443,26 @@ def test_promotion_body_shows_the_template_diff_against_production(registry, wei
     body = promote(registry, "chat", 2, "production").body
     assert "Chat template changed against @1 (production):" in body
     assert "```diff\n--- @1 (production)\n+++ @2\n@@ -1,2 +1,2 @@\n-A\n+B\n {{ user }}\n```" in body
+
+
+@pytest.mark.models
+def test_load_verifies_a_signed_adapter_and_its_base(registry, tiny_models, keys, capsys):
+    """issue 12: `load --verify-signature` loads when the adapter and its base both verify, and
+    refuses when the base is unsigned (every version the load needs is checked)."""
+    from modelreg.loader import unload
+
+    private, public = keys
+    trust_key(registry, public, required=False)
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    registry.register_model("tiny-lora", "adapter")
+    registry.create_version("tiny-lora", tiny_models["adapter"], parent="tiny@1")
+    signatures.sign_version(registry, "tiny-lora", 1, key=private)
+    try:
+        assert main(["-C", str(registry.root), "load", "tiny-lora@1", "--device", "cpu", "--verify-signature"]) == 1
+        assert "tiny@1 has no signature" in capsys.readouterr().err
+        signatures.sign_version(registry, "tiny", 1, key=private)
+        assert main(["-C", str(registry.root), "load", "tiny-lora@1", "--device", "cpu", "--verify-signature"]) == 0
+        assert "loaded tiny-lora@1 (adapter on tiny@1)" in capsys.readouterr().out
+    finally:
+        unload()
