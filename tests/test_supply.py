@@ -219,6 +219,12 @@ def test_a_pull_request_cannot_remove_a_required_signature(reg, keys):
         f"{SIG}:/: removes the signature of llm@1, which is in production where registry.yaml requires one"]
 
 
+def test_a_misspelt_stage_in_the_signature_policy_is_reported(reg, keys):
+    """A typo would make `required: true` apply to nothing: check names it."""
+    set_policy(reg, signatures={"prodution": {"required": True, "signers": [{"key": "keys/x.pub"}]}})
+    assert "registry.yaml:/signatures/prodution: unknown stage 'prodution'" in problems(reg)
+
+
 def test_sign_with_pr_commits_on_a_branch(reg, keys, capsys):
     private, public = keys
     assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(private), "--pr"]) == 0

@@ -25,7 +25,8 @@ DEFAULT_SETTINGS = {
 
 
 _STR_LIST = ("stages", "exclusive_stages", "protected_aliases")
-_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals", "tag_format")
+_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals", "tag_format",
+             "signatures", "formats")
 
 
 def shape_problems(raw) -> list[tuple[str, str]]:
@@ -122,6 +123,9 @@ class Settings:
             found += [(f"/transitions/{src}", f"unknown stage {t!r}") for t in targets if t not in stages]
         for key in ("exclusive_stages",):
             found += [(f"/{key}", f"unknown stage {s!r}") for s in self.get(key) or [] if s not in stages]
+        # a misspelt stage would make a signature requirement silently apply to nothing (issue 12)
+        found += [(f"/signatures/{s}", f"unknown stage {s!r}") for s in self.get("signatures") or {}
+                  if s not in stages]
         for stage in self.stage_aliases:
             if stage not in self.exclusive_stages:
                 found.append((f"/stage_aliases/{stage}", "only an exclusive stage can own an alias"))

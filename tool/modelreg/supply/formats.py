@@ -23,7 +23,7 @@ CHAT_TEMPLATE_FILES = ("chat_template.jinja", "tokenizer_config.json")
 
 class FormatPolicy:
     def __init__(self, raw: dict | None):
-        raw = raw or {}
+        raw = raw if isinstance(raw, dict) else {}  # a mistyped section is reported by check
         self.allowed = frozenset(str(a).lower().lstrip(".") for a in raw.get("allowed") or DEFAULT_ALLOWED)
         self.pickle = raw.get("pickle") or "refuse"
         if self.pickle not in PICKLE_MODES:
