@@ -235,6 +235,19 @@ def test_sign_with_pr_commits_on_a_branch(reg, keys, capsys):
     assert "model.sig" in git(reg.root, "show", "--stat", "modelreg/llm-sign-1")
 
 
+def test_sign_folder_must_be_exactly_the_record(reg, keys, weights, capsys):
+    """`sign --folder`: the signer's copy is hashed first; a changed file refuses, nothing written."""
+    private, _ = keys
+    (weights / "config.json").write_text('{"model_type": "other"}\n')
+    before = snapshot(reg.root)
+    assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(private), "--folder", str(weights)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {weights} is not llm@1: config.json: sha256 ") and err.count("\n") == 1
+    assert snapshot(reg.root) == before
+    assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(private),
+                 "--folder", str(reg.root / "registry/llm/versions/1/weights")]) == 0
+
+
 def test_sign_with_a_missing_key_writes_nothing(reg, tmp_path, capsys):
     before = snapshot(reg.root)
     assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(tmp_path / "nope.pem")]) == 1

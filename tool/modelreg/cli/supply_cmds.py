@@ -14,10 +14,12 @@ from .promote_cmds import pr_option, write_or_propose
 @click.option("--chain", multiple=True, type=click.Path(dir_okay=False), metavar="CHAIN.pem",
               help="Certificates up to the root (repeatable; with --cert).")
 @click.option("--sigstore", is_flag=True, help="Keyless: the GitHub Actions workflow identity (needs network).")
+@click.option("--folder", type=click.Path(file_okay=False), metavar="DIR",
+              help="Your copy of the files: hash it first and refuse unless it is exactly the record.")
 @pr_option
 @json_option
 @click.pass_context
-def sign(ctx, ref, key, password_env, cert, chain, sigstore, as_pr, as_json):
+def sign(ctx, ref, key, password_env, cert, chain, sigstore, folder, as_pr, as_json):
     """Sign REF's files (path, sha256) and commit the bundle as model.sig beside version.yaml.
 
     The manifest is built from version.yaml, so no weights are read; `check` verifies the
@@ -34,7 +36,7 @@ def sign(ctx, ref, key, password_env, cert, chain, sigstore, as_pr, as_json):
     reg = open_registry(ctx)
     resolved = reg.resolve(ref)
     signer = {"key": key, "password": os.environ.get(password_env) if password_env else None,
-              "cert": cert, "chain": chain, "sigstore": sigstore}
+              "cert": cert, "chain": chain, "sigstore": sigstore, "folder": folder}
     result = write_or_propose(reg, as_pr, resolved.model, "sign", f"Sign {resolved.model}@{resolved.version}",
                               lambda: sign_version(reg, resolved.model, resolved.version, **signer), as_json)
     if result is None:

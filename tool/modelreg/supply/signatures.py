@@ -373,13 +373,19 @@ def require_bundle(what: str, stage: str) -> PolicyViolation:
 
 
 # -- the registry operations ----------------------------------------------------------------
-def sign_version(reg, model: str, number: int, **signer) -> dict:
-    """Sign a version of the working tree's branch: write model.sig beside version.yaml, one commit."""
+def sign_version(reg, model: str, number: int, folder=None, **signer) -> dict:
+    """Sign a version of the working tree's branch: write model.sig beside version.yaml, one commit.
+
+    With `folder`, the signer's own copy of the files is hashed first (by the library, as its
+    CLI would) and must be exactly the record: sign what you hold, not only what the record says.
+    """
     from .. import layout
 
     record = reg._wt_version(model, number)
     if record.get("status") == "deleted":
         raise PolicyViolation(f"{model}@{number} is deleted; it cannot be signed")
+    if folder is not None:
+        check_folder(folder, record, f"{model}@{number}")
     bundle = sign_record(record, f"{model}-{number}", **signer)
     path = layout.signature_file(model, number)
     change = reg._write([path])
@@ -388,6 +394,26 @@ def sign_version(reg, model: str, number: int, **signer) -> dict:
                                                     "Version": str(number)})
     return {"model": model, "version": number, "path": path, "commit": sha,
             "files": len(record.get("artifacts") or [])}
+
+
+def check_folder(folder, record: dict, what: str) -> None:
+    """The folder holds exactly the record's files with the record's sha256s, or InvalidInput."""
+    from model_signing import hashing
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise InvalidInput(f"{folder} is not a folder")
+    try:
+        manifest = hashing.Config().use_file_serialization(hashing_algorithm="sha256").hash(root)
+    except (ValueError, OSError) as exc:
+        raise InvalidInput(f"cannot hash {folder}: {exc}") from exc
+    held = Verdict()
+    _compare(manifest, record, held)
+    if held.problems:
+        raise InvalidInput(f"{folder} is not {what}: " + "; ".join(
+            p.replace("the signature lists a file the version does not have", "a file the version does not have")
+             .replace("the version has a file the signature does not cover", "missing from the folder")
+             .replace("signed sha256", "sha256") for p in held.problems[:3]))
 
 
 def verify_version(reg, resolved, force: bool = False) -> Verdict | None:
