@@ -468,6 +468,7 @@ def test_promotion_body_shows_the_template_diff_against_production(registry, wei
 def test_load_verifies_a_signed_adapter_and_its_base(registry, tiny_models, keys, capsys):
     """issue 12: `load --verify-signature` loads when the adapter and its base both verify, and
     refuses when the base is unsigned (every version the load needs is checked)."""
+    from modelreg.artifacts.cache import Cache
     from modelreg.loader import unload
 
     private, public = keys
@@ -480,6 +481,7 @@ def test_load_verifies_a_signed_adapter_and_its_base(registry, tiny_models, keys
     try:
         assert main(["-C", str(registry.root), "load", "tiny-lora@1", "--device", "cpu", "--verify-signature"]) == 1
         assert "tiny@1 has no signature" in capsys.readouterr().err
+        assert not (Cache().root / "trees").exists()  # refused before fetching even the adapter
         signatures.sign_version(registry, "tiny", 1, key=private)
         assert main(["-C", str(registry.root), "load", "tiny-lora@1", "--device", "cpu", "--verify-signature"]) == 0
         assert "loaded tiny-lora@1 (adapter on tiny@1)" in capsys.readouterr().out

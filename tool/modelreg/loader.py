@@ -261,6 +261,10 @@ def _walk(reg, model: str, version: int, record: dict, commit: str) -> list[Step
 
 
 def _fetch_all(reg, steps, commit, verify_signature: bool = False) -> list[Path]:
+    from .supply.signatures import verify_version
+
+    for step in steps:  # every signature the load needs, before any byte is fetched (issue 12)
+        verify_version(reg, reg.resolve(step.name, at=commit), force=verify_signature)
     return [_fetch(reg, s, commit, verify_signature) for s in steps]
 
 
