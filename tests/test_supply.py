@@ -225,6 +225,15 @@ def test_a_misspelt_stage_in_the_signature_policy_is_reported(reg, keys):
     assert "registry.yaml:/signatures/prodution: unknown stage 'prodution'" in problems(reg)
 
 
+def test_a_signer_must_name_exactly_one_kind(reg):
+    set_policy(reg, signatures={"production": {"signers": [{"name": "nothing"},
+                                                           {"key": "a.pub", "certificate_chain": "b.pem"}]}})
+    found = problems(reg)
+    assert "registry.yaml:/signatures/production/signers/0: name exactly one of key, certificate_chain " \
+           "or sigstore" in found
+    assert any(p.startswith("registry.yaml:/signatures/production/signers/1: name exactly one") for p in found)
+
+
 def test_sign_with_pr_commits_on_a_branch(reg, keys, capsys):
     private, public = keys
     assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(private), "--pr"]) == 0
