@@ -85,6 +85,9 @@ def _diff_events(reg, parent, sha, changed: list[str]):
         elif kind == "aliases":
             for event in _alias_events(model, (old or {}).get("aliases") or {}, (new or {}).get("aliases") or {}):
                 yield path, event
+        elif kind == "signature":  # issue 12: who signed a version, or dropped its signature, and when
+            yield path, {"event": "version.sign" if new is not None else "version.unsign", "model": model,
+                         "version": number}
 
 
 def _version_events(model, number, old, new):
@@ -117,6 +120,9 @@ def describe(event: dict) -> str:
         return f"{event['model']}@{event['version']}: {event['from']} -> {event['to']}{why}"
     if kind == "version.delete":
         return f"deleted {event['model']}@{event['version']} ({event.get('reason')})"
+    if kind in ("version.sign", "version.unsign"):
+        done = "signed" if kind == "version.sign" else "removed the signature of"
+        return f"{done} {event['model']}@{event['version']}"
     if kind == "alias":
         if event["to"] is None:
             return f"removed alias {event['model']}@{event['alias']} (was {event['from']})"
