@@ -58,12 +58,12 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
         commit = reg.git.rev_parse(at or "HEAD")
         head = Snapshot.at(reg.git, commit)
     change = compute_change(reg, base, commit) if base is not None else None
-    settings = (change.base if change else head).settings_in_force
+    settings, broken = _settings_in_force(change.base if change else head, change is not None)
     models, scope = scope_of(head, change)
     ctx = rules.Context(head, settings, models, change.base if change else None, change,
                         extra={"registry": reg, "commit": commit, "remote": remote,
                                "stages_held": _stages_held(reg, change)})
-    problems = set(rules.run(ctx))
+    problems = set(rules.run(ctx)) | set(broken)
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
     if change is not None:
         factory = (lambda: client or _client(reg, settings)) if pr is not None else None
@@ -83,6 +83,20 @@ def check_pull_request(reg, base: str, head: str, pr_number: int | None, comment
     """Every problem of the pull request base..head as (file, pointer, message)."""
     result = run_check(reg, at=head, base=base, pr=pr_number, comment=comment, client=client)
     return [(p.file, p.pointer, p.message) for p in result.problems]
+
+
+def _settings_in_force(snap, is_base: bool):
+    """The policy to judge by. A base whose registry.yaml cannot be applied fails closed: falling
+    back to the defaults would drop its gates and approval groups."""
+    from .settings import Settings
+
+    try:
+        return snap.settings_in_force, []
+    except InvalidRecord as exc:
+        if not is_base:
+            return Settings({}), []  # the head's registry.yaml: the settings rule reports it
+        return Settings({}), [Problem(layout.REGISTRY_FILE, "/", f"cannot be applied on the base branch "
+                                      f"({exc}); every change fails until it is fixed there")]
 
 
 def _client(reg, settings):

@@ -11,6 +11,7 @@ Parse errors never raise here: a malformed record reads as None and its message 
 Registry: it turns a recorded parse error into InvalidRecord, as the Registry always did.
 """
 import os
+import threading
 import weakref
 from collections import OrderedDict, defaultdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from .settings import Settings, shape_problems
 MAX_SNAPSHOTS = 8  # per repository: base, head, merge-base and a few served commits
 _MISSING = object()
 _memo: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
 class Snapshot:
@@ -41,14 +43,15 @@ class Snapshot:
 
     @classmethod
     def at(cls, git, commit: str) -> "Snapshot":
-        cache = _memo.setdefault(git, OrderedDict())
-        snap = cache.get(commit)
-        if snap is None:
-            snap = cache[commit] = cls(git, commit)
-            while len(cache) > MAX_SNAPSHOTS:
-                cache.popitem(last=False)
-        cache.move_to_end(commit)
-        return snap
+        with _lock:  # a serving host reads from several threads
+            cache = _memo.setdefault(git, OrderedDict())
+            snap = cache.get(commit)
+            if snap is None:
+                snap = cache[commit] = cls(git, commit)
+                while len(cache) > MAX_SNAPSHOTS:
+                    cache.popitem(last=False)
+            cache.move_to_end(commit)
+            return snap
 
     # -- the index (built on first need) --------------------------------------------
     def _list(self) -> dict[str, str]:
@@ -158,13 +161,14 @@ class Snapshot:
 
     @property
     def settings_in_force(self) -> Settings:
-        """The settings rules may judge by: these, if registry.yaml fits its schema; else the defaults
-        (a broken registry.yaml is reported, and never loosens a rule)."""
-        from . import schema
-
-        raw = self._mapping(layout.REGISTRY_FILE)
-        if raw is None or shape_problems(raw) or schema.problems("registry", raw):
-            return Settings({})
+        """The settings rules judge by. A registry.yaml whose values have the wrong types cannot be
+        applied, and falling back to looser defaults would let a change through: InvalidRecord."""
+        raw = self.doc(layout.REGISTRY_FILE)
+        if layout.REGISTRY_FILE in self.errors:
+            raise InvalidRecord(f"{layout.REGISTRY_FILE}: {self.errors[layout.REGISTRY_FILE]}")
+        found = shape_problems(raw) if raw is not None else []
+        if found:
+            raise InvalidRecord(f"{layout.REGISTRY_FILE}:{found[0][0]}: {found[0][1]}")
         return self.settings
 
     def model(self, name: str) -> dict | None:
