@@ -66,8 +66,10 @@ class Change:
     moves: list[Move] = field(default_factory=list)
 
     @classmethod
-    def between(cls, base, head, fork=None) -> "Change":
-        changed = _changed(fork or base, head)
+    def between(cls, base, head, fork=None, changed=None) -> "Change":
+        """`changed` ((status, path) since the fork, e.g. from `git diff base...head`) spares
+        listing both trees; without it, the two indexes are compared blob id by blob id."""
+        changed = sorted(changed, key=lambda item: item[1]) if changed is not None else _changed(fork or base, head)
         change = cls(base, head, changed)
         by_model: dict[str, list[str]] = {}
         for _status, path in changed:

@@ -40,11 +40,10 @@ class CheckResult:
 
 def scope_of(head, change: Change | None) -> tuple[list[str], str]:
     """The models to check, and why: all of them, or those the change touches."""
-    everything = head.models()
     if change is None or any(p == layout.REGISTRY_FILE or p.startswith(layout.SCHEMA_DIR + "/")
                              for p in change.policy_files):
-        return everything, "all"
-    return sorted(set(change.models) & set(everything)), "changed"
+        return head.models(), "all"
+    return sorted(m for m in change.models if head.model_paths(m)), "changed"
 
 
 def run_check(reg, at: str | None = None, base: str | None = None, pr: int | None = None,

@@ -73,17 +73,29 @@ class Snapshot:
         return list(self._index())
 
     def has(self, path: str) -> bool:
-        return path in self._index()
+        if self._shas is None:  # answer without listing the whole tree
+            model = layout.model_of(path)
+            return path in self._model_index(model) if model else self.read(path) is not None
+        return path in self._shas
 
     def sha(self, path: str) -> str | None:
         """The blob id of `path` (equal ids mean equal bytes: the cheap way to diff)."""
+        if self._shas is None:
+            model = layout.model_of(path)
+            if model is not None:
+                return self._model_index(model).get(path)
         return self._index().get(path)
 
+    def _model_index(self, model: str) -> dict[str, str]:
+        if self._shas is not None:
+            return {p: self._shas[p] for p in self._by_model.get(model, [])}
+        if model not in self._partial:  # one model's folder: no need to list the whole tree
+            self._partial[model] = dict(self.git.ls_tree(self.commit, f"{layout.ROOT}/{model}/"))
+        return self._partial[model]
+
     def model_paths(self, model: str) -> list[str]:
-        if self._shas is None:  # one model's folder: no need to list the whole tree
-            if model not in self._partial:
-                self._partial[model] = dict(self.git.ls_tree(self.commit, layout.model_dir(model)))
-            return list(self._partial[model])
+        if self._shas is None:
+            return list(self._model_index(model))
         return self._by_model.get(model, [])
 
     def models(self) -> list[str]:
@@ -229,6 +241,9 @@ class WorkdirSnapshot(Snapshot):
     def model_paths(self, model: str) -> list[str]:
         self._index()
         return super().model_paths(model)
+
+    def has(self, path: str) -> bool:
+        return path in self._index()
 
     def sha(self, path: str) -> str | None:
         return None  # no blob ids: a working tree is never the base of a change

@@ -38,7 +38,9 @@ def settings_file(ctx):
 def layout_files(ctx):
     """Anything under registry/ that is not a record, or sits in a badly named folder."""
     found = []
-    for path in ctx.head.paths():
+    # with a change, only what it adds or edits: the rest was judged when it was merged
+    paths = ctx.head.paths() if ctx.change is None else [p for s, p in ctx.change.changed if s != "D"]
+    for path in paths:
         if not path.startswith(layout.ROOT + "/") or path in IGNORED_FILES:
             continue
         model = layout.model_of(path)
