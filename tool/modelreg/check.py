@@ -28,6 +28,10 @@ class CheckResult:
     problems: list[Problem] = field(default_factory=list)
     scope: str = "all"  # "all" models, or only those "changed" by the change from base
     report: object = None  # the PullReport (gates, approvals), with --base
+    comment: str | None = None  # the rendered PR comment, when asked for (post_comment posts it)
+    pr: int | None = None
+    forge: object = None  # the one forge client, once one was needed
+    forge_factory: object = None
 
     @property
     def ok(self) -> bool:
@@ -64,23 +68,42 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
                                "stages_held": _stages_held(reg, change)})
     problems = set(rules.run(ctx)) | set(broken)
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
+    result.pr, result.forge = pr, client
     if change is not None:
-        factory = (lambda: client or _client(reg, settings)) if pr is not None else None
-        result.report = pull_report(change, settings, pr, factory)
+        result.forge_factory = lambda: result.forge or _client(reg, settings)
+        result.report = pull_report(change, settings, pr, _remember(result) if pr is not None else None)
         problems |= {Problem(*p) for p in result.report.problems}
     result.problems = sorted(problems)
     if comment and pr is not None:
-        from .rules.render import COMMENT_MARKER, check_comment
+        from .rules.render import check_comment
 
-        body = check_comment(result.report, [(p.file, p.pointer, p.message) for p in result.problems])
-        (client or _client(reg, settings)).upsert_comment(pr, COMMENT_MARKER, body)
+        result.comment = check_comment(result.report, [(p.file, p.pointer, p.message) for p in result.problems])
     return result
+
+
+def post_comment(result: CheckResult) -> dict:
+    """Keep the one summary comment on the PR current, through the same forge client."""
+    from .rules.render import COMMENT_MARKER
+
+    if result.comment is None or result.pr is None:
+        raise ValueError("no comment to post: run the check with a PR number and comment=True")
+    client = result.forge or result.forge_factory()
+    return client.upsert_comment(result.pr, COMMENT_MARKER, result.comment)
+
+
+def _remember(result: CheckResult):
+    def factory():
+        result.forge = result.forge_factory()
+        return result.forge
+    return factory
 
 
 def check_pull_request(reg, base: str, head: str, pr_number: int | None, comment: bool = False,
                        client=None) -> list[tuple[str, str, str]]:
     """Every problem of the pull request base..head as (file, pointer, message)."""
     result = run_check(reg, at=head, base=base, pr=pr_number, comment=comment, client=client)
+    if result.comment is not None:
+        post_comment(result)
     return [(p.file, p.pointer, p.message) for p in result.problems]
 
 
