@@ -148,8 +148,7 @@ class Snapshot:
                 doc = load_yaml(data, path)
             except InvalidRecord as exc:
                 self.errors[path] = str(exc).split(": ", 1)[-1]
-        self._docs[path] = doc
-        self._raw.pop(path, None)  # parsed once; keep memory to one copy
+        self._docs[path] = doc  # the bytes stay too: the credential scan reads them next
         return doc
 
     def record(self, path: str):
