@@ -97,6 +97,17 @@ class Change:
     def deleted_models(self) -> list[str]:
         return [m for m, c in self.models.items() if c.removed]
 
+    @property
+    def deleted_versions(self) -> list[tuple[str, int]]:
+        """(model, n) of merged versions the change removes or soft-deletes."""
+        found = []
+        for model, mc in self.models.items():
+            for number, record in mc.before.items():
+                now = mc.after.get(number)
+                if now is None or (now.get("status") == "deleted" and record.get("status") != "deleted"):
+                    found.append((model, number))
+        return found
+
     def entered(self) -> list[Move]:
         return entered(self.moves)
 
