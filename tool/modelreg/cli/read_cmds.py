@@ -1,11 +1,11 @@
 """Read-only commands: resolve, lineage, history, check. They import neither DVC nor boto3."""
 import click
 
-from .common import emit_json, json_option, open_registry, table
+from .common import emit_json, json_option, open_registry, table, warn_deleted
 
 
 def _at_options(func):
-    func = click.option("--as-of", metavar="ISO8601", help="What main said at that time.")(func)
+    func = click.option("--as-of", metavar="ISO8601", help="What main said at that time (a bare date is 00:00 UTC; the clock 'history' shows: tag-workflow observations, else merge dates).")(func)
     return click.option("--at", metavar="GITREF", help="Read at a branch, tag or commit.")(func)
 
 
@@ -20,10 +20,13 @@ def resolve(ctx, ref, at, as_of, as_json):
         raise click.UsageError("use --at or --as-of, not both (--as-of reads the main branch)")
     reg = open_registry(ctx)
     resolved = reg.resolve(ref, at=at, as_of=as_of)
+    warn_deleted(resolved)
     if as_json:
         return emit_json(resolved.to_dict())
     aliases = f" [{', '.join(resolved.aliases)}]" if resolved.aliases else ""
-    click.echo(f"{resolved.model}@{resolved.version} {resolved.stage}{aliases} (commit {resolved.commit[:12]})")
+    deleted = " DELETED" if resolved.status == "deleted" else ""
+    click.echo(f"{resolved.model}@{resolved.version} {resolved.stage}{deleted}{aliases} "
+               f"(commit {resolved.commit[:12]})")
 
 
 @click.command()
@@ -36,12 +39,16 @@ def lineage(ctx, ref, at, as_json):
     chain = open_registry(ctx).lineage(ref, at=at)
     if as_json:
         return emit_json([{"model": r.model, "version": r.version, "model_type": r.record.get("model_type"),
-                           "relation": (r.record.get("parent") or {}).get("relation"), "stage": r.stage}
-                          for r in chain])
+                           "relation": (r.record.get("parent") or {}).get("relation"), "stage": r.stage,
+                           "status": r.status} for r in chain])
     for depth, item in enumerate(chain):
         relation = (item.record.get("parent") or {}).get("relation")
         via = f"  ({relation} of the next)" if relation else ""
-        click.echo(f"{'  ' * depth}{item.model}@{item.version} {item.record.get('model_type')} {item.stage}{via}")
+        gone = " DELETED" if item.status == "deleted" else ""
+        click.echo(f"{'  ' * depth}{item.model}@{item.version} {item.record.get('model_type')} {item.stage}{gone}{via}")
+    deleted = [f"{r.model}@{r.version}" for r in chain[1:] if r.status == "deleted"]
+    if deleted:
+        click.echo(f"warning: {', '.join(deleted)} in this lineage is soft-deleted", err=True)
 
 
 @click.command()
@@ -50,15 +57,21 @@ def lineage(ctx, ref, at, as_json):
 @json_option
 @click.pass_context
 def history(ctx, model_name, limit, as_json):
-    """Who changed what, when, through which PR (the audit log, from Git history)."""
+    """Who changed what, when, through which PR (the audit log, from Git history).
+
+    DATE is when main took the change, by the clock --as-of reads: the tag workflow's
+    observation, else the merge commit's date; '*' marks a date only the author's machine claims.
+    """
     from ..history import describe
 
     found = open_registry(ctx).history(model_name, limit=limit)
     if as_json:
         return emit_json(found)
-    rows = [[e["date"][:19], e["author"].split(" <")[0], f"#{e['pr']}" if e["pr"] else "",
-             describe(e), e["commit"][:10]] for e in found]
-    click.echo(table(rows, ["DATE", "WHO", "PR", "WHAT", "COMMIT"]) if rows else "No history.")
+    rows = [[e["date"] + ("*" if e["clock"] == "claimed" else ""), e["author"].split(" <")[0],
+             f"#{e['pr']}" if e["pr"] else "", describe(e), e["commit"][:10]] for e in found]
+    click.echo(table(rows, ["DATE (UTC)", "WHO", "PR", "WHAT", "COMMIT"]) if rows else "No history.")
+    if any(e["clock"] == "claimed" for e in found):
+        click.echo("* the author's claim only: no tag-workflow observation or merge commit dates it")
 
 
 @click.command()
