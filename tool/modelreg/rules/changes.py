@@ -94,7 +94,8 @@ def protected_aliases(ctx):
             continue  # stage aliases are held to their stage's version by the record rules
         found.append(Problem(layout.aliases_file(m.model), f"/aliases/{m.name}",
                              f"alias {m.name!r} is protected by registry.yaml on the base branch; "
-                             "a pull request cannot move it by editing aliases.yaml"))
+                             "a pull request cannot move it by editing aliases.yaml (unprotect it in "
+                             "protected_aliases by a reviewed policy change first)"))
     return found
 
 
