@@ -317,3 +317,17 @@ def test_pr_puts_each_model_on_a_pull_request(run, registry, team, github, tmp_p
     # records live on the branches only (DVC's git-ignored weights folders stay, as with version create --pr)
     assert not (registry.root / "registry" / "llama-ft" / "model.yaml").exists()
     assert git(registry.root, "status", "--porcelain") == ""
+
+
+def test_format_policy_applies_to_imported_versions(run, registry, team, tmp_path):
+    """issue 10 part 1: imported artifacts pass the registry's format policy like `version create`:
+    a pickle in an MLflow model is refused naming the file, and nothing is written for that model."""
+    folder = write_weights(tmp_path / "pickled", seed=3)
+    (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    run_id = team.client.create_run(team.experiment).info.run_id
+    team.client.log_artifacts(run_id, str(folder), "model")
+    team.client.create_registered_model("sk-model")
+    team.client.create_model_version("sk-model", f"{team.client.get_run(run_id).info.artifact_uri}/model", run_id)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "sk-model", "-q")
+    assert result.code == 1 and "model.pkl" in result.err and "nothing was written" in result.err
+    assert not (registry.root / "registry" / "sk-model").exists()

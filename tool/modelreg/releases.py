@@ -16,10 +16,10 @@ import string
 import time
 from collections import Counter
 
-from . import layout, policy
+from . import policy
 from .clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
 from .errors import AlreadyExists, InvalidInput, NotFound
-from .records import load_yaml
+from .snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +219,8 @@ def _wanted(reg, move, formats, n, commit, existing, on_main):
 def _same_version(reg, move, old_commit: str, commit: str) -> bool:
     from .sync import identity
 
-    path = layout.version_file(move.model, move.version)
-    old, new = (reg.git.read(c, path) for c in (old_commit, commit))
-    return old is not None and identity(load_yaml(old, path)) == identity(load_yaml(new, path))
+    old, new = (Snapshot.at(reg.git, c).version(move.model, move.version) for c in (old_commit, commit))
+    return old is not None and identity(old) == identity(new)
 
 
 def tag(reg, push: bool = False, observe: bool = False, now: str | None = None) -> list[dict]:

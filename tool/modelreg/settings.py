@@ -25,7 +25,8 @@ DEFAULT_SETTINGS = {
 
 
 _STR_LIST = ("stages", "exclusive_stages", "protected_aliases")
-_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals")
+_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals",
+             "signatures", "formats")  # tag_format may also be a preset name: checked below
 
 
 def shape_problems(raw) -> list[tuple[str, str]]:
@@ -50,6 +51,34 @@ def shape_problems(raw) -> list[tuple[str, str]]:
             found.append((f"/{key}", "must be text"))
     if isinstance(raw.get("stages"), list) and not raw["stages"]:
         found.append(("/stages", "must name at least one stage"))
+    return found + _rule_shapes(raw)
+
+
+def _text_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _rule_shapes(raw: dict) -> list[tuple[str, str]]:
+    """gates and approvals, which the PR rules read field by field."""
+    found = []
+    for key, fields in (("gates", ("metrics", "card_fields")), ("approvals", ("groups",))):
+        rules = raw.get(key)
+        for stage, rule in rules.items() if isinstance(rules, dict) else ():
+            if not isinstance(rule, dict):
+                found.append((f"/{key}/{stage}", "must be a mapping"))
+                continue
+            for name in fields:
+                value = rule.get(name)
+                ok = value is None or (all(_text_list(g) for g in value) if name == "groups" and
+                                       isinstance(value, list) else _text_list(value))
+                if not ok:
+                    found.append((f"/{key}/{stage}/{name}", "must be a list of text" if name != "groups"
+                                  else "must be a list of groups (lists of @user or @org/team)"))
+    for key in ("stage_aliases", "remote", "forge", "tag_format"):
+        value = raw.get(key)
+        for name, item in value.items() if isinstance(value, dict) else ():
+            if not isinstance(item, str):
+                found.append((f"/{key}/{name}", "must be text"))
     return found
 
 
@@ -124,9 +153,26 @@ class Settings:
             found += [(f"/transitions/{src}", f"unknown stage {t!r}") for t in targets if t not in stages]
         for key in ("exclusive_stages",):
             found += [(f"/{key}", f"unknown stage {s!r}") for s in self.get(key) or [] if s not in stages]
+        # a misspelt stage would make a signature requirement silently apply to nothing (issue 12)
+        found += [(f"/signatures/{s}", f"unknown stage {s!r}") for s in self.get("signatures") or {}
+                  if s not in stages]
+        found += _signer_problems(self.get("signatures") or {})
         for stage in self.stage_aliases:
             if stage not in self.exclusive_stages:
                 found.append((f"/stage_aliases/{stage}", "only an exclusive stage can own an alias"))
         if self.initial_stage not in stages:
             found.append(("/initial_stage", f"unknown stage {self.initial_stage!r}"))
         return found
+
+
+def _signer_problems(policy: dict) -> list[tuple[str, str]]:
+    """Each signer names exactly one of key, certificate_chain, sigstore (kept out of the schema:
+    a oneOf there would send every registry.yaml with signers to the slow validator)."""
+    found = []
+    for stage, rule in policy.items():
+        for i, signer in enumerate((rule or {}).get("signers") or [] if isinstance(rule, dict) else []):
+            kinds = [k for k in ("key", "certificate_chain", "sigstore") if isinstance(signer, dict) and k in signer]
+            if len(kinds) != 1:
+                found.append((f"/signatures/{stage}/signers/{i}",
+                              "name exactly one of key, certificate_chain or sigstore"))
+    return found

@@ -45,6 +45,8 @@ LAZY_COMMANDS = {
     "watch": "modelreg.cli.serving:watch_cmd",
     "fetch-into": "modelreg.cli.interop_cmds:fetch_into_cmd",
     "import": "modelreg.cli.interop_cmds:import_group",
+    "sign": "modelreg.cli.supply_cmds:sign",
+    "bom": "modelreg.cli.supply_cmds:bom",
 }
 
 

@@ -17,6 +17,8 @@ def _size(n: int) -> str:
               help="Folder to fill (default: a folder in the local cache, printed).")
 @click.option("--at", metavar="GITREF", help="Resolve REF at this branch, tag or commit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--verify-signature", is_flag=True,
+              help="Refuse unless the version's model.sig verifies (always, where the policy requires it).")
 @click.option("--hf-cache", is_flag=True, help="Lay the version out in the Hugging Face hub cache.")
 @click.option("--repo-id", metavar="ORG/NAME", help="With --hf-cache: the repo id (default modelreg/MODEL).")
 @click.option("--hf-home", type=click.Path(file_okay=False), help="With --hf-cache: HF_HOME to fill.")
@@ -24,15 +26,17 @@ def _size(n: int) -> str:
               help="With --hf-cache: another ref name for the version, e.g. main (repeatable).")
 @json_option
 @click.pass_context
-def pull(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json):
+def pull(ctx, ref, dest, at, quiet, verify_signature, hf_cache, repo_id, hf_home, revisions, as_json):
     """Fetch a version's weights, verify every sha256, and materialize them in a folder."""
     from ..artifacts.pull import pull as do_pull
 
     if hf_cache or repo_id or hf_home or revisions:
         from .interop_cmds import pull_hf_cache
 
-        return pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json)
-    result = do_pull(open_registry(ctx), ref, at=at, dest=dest, quiet=quiet or as_json)
+        return pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json,
+                             verify_signature)
+    result = do_pull(open_registry(ctx), ref, at=at, dest=dest, quiet=quiet or as_json,
+                     verify_signature=verify_signature)
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:

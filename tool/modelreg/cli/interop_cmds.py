@@ -7,7 +7,8 @@ from ..errors import InvalidInput
 from .common import emit_json, json_option, open_registry
 
 
-def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json):
+def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json,
+                  verify_signature=False):
     """`modelreg pull --hf-cache`: the version (and an adapter's base) in the hub cache."""
     from ..interop.hf_cache import pull_to_hf_cache
 
@@ -17,7 +18,7 @@ def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisio
         raise InvalidInput("-o/--output and --hf-cache exclude each other: --hf-cache writes "
                            "into the hub cache (choose the folder with --hf-home)")
     result = pull_to_hf_cache(open_registry(ctx), ref, repo_id=repo_id, hf_home=hf_home, at=at,
-                              revisions=revisions, quiet=quiet or as_json)
+                              revisions=revisions, quiet=quiet or as_json, verify_signature=verify_signature)
     if as_json:
         emit_json(result.to_dict())
         return

@@ -10,6 +10,7 @@ becomes a soft-deleted placeholder record, so later numbers still line up.
 The plan (what becomes what, what is dropped and why) is computed before anything is
 written; `--dry-run` returns it alone.
 """
+import math
 import os
 import re
 import sqlite3
@@ -321,6 +322,7 @@ def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress)
             rm = _mlflow_call(f"read {plan.mlflow_name!r}", client.get_registered_model, plan.mlflow_name)
             change.put(layout.model_file(plan.target), "model", _model_record(registry, plan, rm))
             change.put(layout.aliases_file(plan.target), "aliases", {"aliases": plan.aliases})
+            registry._keep_codeowners(change, {plan.target: []})  # as `model register` does
         model_type = _model_type(registry, change, plan.target)
         created = []
         for vp in plan.versions:
@@ -333,9 +335,7 @@ def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress)
                     progress(f"{plan.mlflow_name} version {vp.number}")
                 record = _version_record(registry, client, tracking_uri, plan, vp, model_type)
                 folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
-                from ..artifacts.files import scan_folder
-
-                record["artifacts"] = change.add_weights(plan.target, vp.number, scan_folder(folder))
+                _add_weights(registry, change, plan.target, vp.number, folder, record)
                 change.put(layout.version_file(plan.target, vp.number), "version", _prune(record))
                 change.put(layout.card_file(plan.target, vp.number), "card",
                            _prune({"description": record.get("description")}))
@@ -344,6 +344,19 @@ def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress)
             f"import {plan.target} from MLflow model {plan.mlflow_name} ({len(created)} version(s))",
             {"Action": "mlflow.import", "Model": plan.target, "Mlflow-Model": plan.mlflow_name,
              "Versions": ",".join(map(str, created))})
+
+
+def _add_weights(registry, change, model: str, number: int, folder: Path, record: dict) -> None:
+    """What `version create` does with a folder: the format policy first, then DVC and the remote."""
+    from ..artifacts.files import scan_folder
+    from ..supply.formats import admit
+
+    files = scan_folder(folder)
+    admitted = admit(registry.settings, files)  # refuses (naming the file) before anything is written
+    record["artifacts"] = admitted.annotate(change.add_weights(model, number, files))
+    if admitted.template:
+        record["chat_template"] = admitted.template
+        change.put_raw(layout.template_file(model, number), admitted.template_text.encode())
 
 
 def _model_type(registry, change, target: str) -> str:
@@ -436,7 +449,9 @@ def _metrics(values: dict, plan, vp) -> list[dict]:
     for key, value in sorted(values.items()):
         benchmark, _, metric = key.rpartition("/")
         benchmark = benchmark.replace("/", ".") or "run"
-        if _METRIC_PART.fullmatch(benchmark) and _METRIC_PART.fullmatch(metric):
+        if not math.isfinite(float(value)):
+            plan.notes.append(f"version {vp.number}: metric {key!r} dropped: {value} is not a finite number")
+        elif _METRIC_PART.fullmatch(benchmark) and _METRIC_PART.fullmatch(metric):
             found.append({"benchmark": benchmark, "metric": metric, "value": float(value)})
         else:
             plan.notes.append(f"version {vp.number}: metric {key!r} dropped: not a valid metric name")
