@@ -37,6 +37,7 @@ LAZY_COMMANDS = {
     "load": "modelreg.cli.serving:load_cmd",
     "lock": "modelreg.cli.serving:lock_cmd",
     "watch": "modelreg.cli.serving:watch_cmd",
+    "site": "modelreg.cli.site_cmds:site",
 }
 
 

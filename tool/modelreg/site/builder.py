@@ -1,0 +1,124 @@
+"""`modelreg site build`: a self-contained static catalog of the registry at one ref.
+
+Pages are written from Jinja templates with autoescaping on, so names and card text reach
+the page as text. Each page's inputs (the blob shas of the records it shows, the events and
+check problems it lists) are hashed into a manifest in the output folder; a rebuild rewrites
+only the pages whose inputs changed and removes the pages of models that are gone.
+"""
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InvalidInput
+from . import pages
+from .catalog import read_catalog
+
+MANIFEST = ".modelreg-site.json"
+HERE = Path(__file__).parent
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    commit: str
+    models: int
+    versions: int
+    written: list[str] = field(default_factory=list)
+    kept: int = 0
+    removed: list[str] = field(default_factory=list)
+    problems: int = 0
+
+    @property
+    def index(self) -> Path:
+        return self.out / "index.html"
+
+    def to_dict(self) -> dict:
+        return {"out": str(self.out), "index": str(self.index), "commit": self.commit, "models": self.models,
+                "versions": self.versions, "written": len(self.written), "kept": self.kept,
+                "removed": len(self.removed), "problems": self.problems}
+
+
+def build_site(reg, out, at: str | None = None, repo_url: str | None = None, progress=None) -> BuildResult:
+    """Write the site for `at` (default: the main branch) into `out`; returns what was done.
+
+    `repo_url` (e.g. https://github.com/org/registry) turns commits and PR numbers into links.
+    `progress(done, total)` is called while pages are written.
+    """
+    ref = at or reg.main_branch
+    commit = reg.git.rev_parse(ref)  # an unknown ref raises NotFound before anything is written
+    out = Path(out)
+    _check_out(out)
+    catalog = read_catalog(reg, commit, ref)
+    site = pages.Site(catalog, repo_url.rstrip("/") if repo_url else None, build_id())
+    old = _read_manifest(out)
+    result = BuildResult(out, commit, len(site.models), sum(len(m.versions) for m in site.models.values()))
+    new = {}
+    todo = site.pages()
+    for done, page in enumerate(todo, 1):
+        new[page.path] = page.key
+        target = out / page.path
+        if old.get(page.path) == page.key and target.exists():
+            result.kept += 1
+        else:
+            _write(target, page.render())
+            result.written.append(page.path)
+        if progress:
+            progress(done, len(todo))
+    result.removed = [p for p in old if p not in new]
+    for path in result.removed:
+        (out / path).unlink(missing_ok=True)
+    _prune_dirs(out / "models")
+    _copy_assets(out)
+    (out / MANIFEST).write_text(json.dumps({"build": site.build_id, "commit": commit, "pages": new}, indent=0))
+    result.problems = site.problem_count
+    return result
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"{out} is a file; give a folder for the site")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise InvalidInput(f"{out} is not empty and holds no site built by modelreg; give an empty or new folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def build_id() -> str:
+    """Changes whenever the templates, assets or page code change: every page is rewritten then."""
+    digest = hashlib.sha256()
+    for path in sorted([*HERE.glob("*.py"), *(HERE / "templates").glob("*"), *(HERE / "static").glob("*")]):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _read_manifest(out: Path) -> dict:
+    try:
+        doc = json.loads((out / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc.get("pages", {}) if isinstance(doc, dict) and doc.get("build") == build_id() else {}
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+
+
+def _prune_dirs(root: Path) -> None:
+    if root.is_dir():
+        for folder in root.iterdir():
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def _copy_assets(out: Path) -> None:
+    assets = out / "assets"
+    assets.mkdir(exist_ok=True)
+    for path in (HERE / "static").iterdir():
+        if not (assets / path.name).exists() or (assets / path.name).read_bytes() != path.read_bytes():
+            shutil.copyfile(path, assets / path.name)
+

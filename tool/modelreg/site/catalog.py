@@ -1,0 +1,146 @@
+"""What the site shows: the registry's records at one commit, read in one batch.
+
+Every record keeps its blob sha (the incremental build keys pages on them), its raw text
+(shown when the record cannot be rendered) and the problems `check` reports for its file,
+so a broken record becomes a problem on its page instead of a failed build.
+"""
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .. import layout, schema
+from ..errors import InvalidRecord
+from ..records import load_yaml
+from ..settings import Settings
+
+HISTORY_COMMITS = 5000  # how far back the timelines read main's first-parent history
+
+
+@dataclass
+class Record:
+    path: str
+    sha: str
+    text: str
+    data: object = None  # the parsed mapping; None when unreadable or schema-invalid
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and isinstance(self.data, dict)
+
+    def get(self, key, default=None):
+        return self.data.get(key, default) if self.ok else default
+
+
+@dataclass
+class Version:
+    model: str
+    number: int
+    record: Record | None = None
+    card: Record | None = None
+    pointer: Record | None = None
+    problems: list[str] = field(default_factory=list)  # what check says about any of its files
+
+    def get(self, key, default=None):
+        return self.record.get(key, default) if self.record else default
+
+
+@dataclass
+class Model:
+    name: str
+    record: Record | None = None
+    aliases_record: Record | None = None
+    versions: dict[int, Version] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # model.yaml / aliases.yaml problems
+    events: list[dict] = field(default_factory=list)
+
+    def get(self, key, default=None):
+        return self.record.get(key, default) if self.record else default
+
+    @property
+    def aliases(self) -> dict[str, int]:
+        found = self.aliases_record.get("aliases") if self.aliases_record else None
+        return dict(found) if isinstance(found, dict) else {}
+
+    def version(self, number: int) -> Version:
+        return self.versions.setdefault(number, Version(self.name, number))
+
+
+@dataclass
+class Catalog:
+    commit: str
+    ref: str
+    settings: Settings
+    models: dict[str, Model]
+    events: list[dict]
+
+
+def read_catalog(reg, commit: str, ref: str) -> Catalog:
+    """Records, check's problems and history events at `commit` (nothing is rendered here)."""
+    from ..check import run_check
+
+    entries = [(p, s) for p, s in reg.git.ls_tree(commit, layout.ROOT) if layout.classify(p)]
+    blobs = reg.git.read_objects([sha for _, sha in entries])
+    problems = defaultdict(list)
+    for problem in run_check(reg, at=commit).problems:
+        problems[problem.file].append(f"{problem.pointer}: {problem.message}")
+    models: dict[str, Model] = {}
+    for (path, sha), blob in zip(entries, blobs):
+        _place(models, path, _record(path, sha, blob or b""))
+    for path, found in problems.items():
+        _attach(models, path, found)
+    events = _events(reg, commit)
+    for event in events:
+        if event.get("model") in models:
+            models[event["model"]].events.append(event)
+    return Catalog(commit, ref, _settings(reg, commit), dict(sorted(models.items())), events)
+
+
+def _record(path: str, sha: str, blob: bytes) -> Record:
+    """Parsed and schema-checked: a record with problems is shown as text, never rendered."""
+    text = blob.decode("utf-8", "replace")
+    kind = layout.classify(path)[0]
+    if kind == "pointer":
+        return Record(path, sha, text, None, [])
+    try:
+        data = load_yaml(blob, path)
+    except InvalidRecord as exc:
+        return Record(path, sha, text, None, [str(exc)])
+    found = [f"{ptr}: {msg}" for ptr, msg in schema.problems(kind, data)]
+    return Record(path, sha, text, data, found)
+
+
+def _place(models: dict, path: str, record: Record) -> None:
+    kind, name, number = layout.classify(path)
+    model = models.setdefault(name, Model(name))
+    if kind == "model":
+        model.record = record
+    elif kind == "aliases":
+        model.aliases_record = record
+    else:
+        setattr(model.version(number), {"version": "record", "card": "card", "pointer": "pointer"}[kind], record)
+
+
+def _attach(models: dict, path: str, found: list[str]) -> None:
+    info = layout.classify(path)
+    if not info or info[1] not in models:
+        return
+    kind, name, number = info
+    if number is None:
+        models[name].problems += [f"{path.rsplit('/', 1)[-1]} {p}" for p in found]
+    else:
+        models[name].version(number).problems += [f"{path.rsplit('/', 1)[-1]} {p}" for p in found]
+
+
+def _events(reg, commit: str) -> list[dict]:
+    from ..history import events
+
+    return events(reg, None, HISTORY_COMMITS, commit)
+
+
+def _settings(reg, commit: str) -> Settings:
+    blob = reg.git.read(commit, layout.REGISTRY_FILE)
+    try:
+        raw = load_yaml(blob, layout.REGISTRY_FILE) if blob else None
+    except InvalidRecord:
+        raw = None
+    return Settings(raw if isinstance(raw, dict) else {})
