@@ -85,18 +85,18 @@ def read_catalog(reg, commit: str, ref: str) -> Catalog:
         problems[problem.file].append(f"{problem.pointer}: {problem.message}")
     models: dict[str, Model] = {}
     for (path, sha), blob in zip(entries, blobs):
-        _place(models, path, _record(path, sha, blob or b""))
+        _place(models, path, _record(path, sha, blob or b"", bool(problems.get(path))))
     for path, found in problems.items():
         _attach(models, path, found)
-    events = _events(reg, commit)
+    events = _events(reg, commit, {path: blob for (path, _), blob in zip(entries, blobs)})
     for event in events:
         if event.get("model") in models:
             models[event["model"]].events.append(event)
     return Catalog(commit, ref, _settings(reg, commit), dict(sorted(models.items())), events)
 
 
-def _record(path: str, sha: str, blob: bytes) -> Record:
-    """Parsed and schema-checked: a record with problems is shown as text, never rendered."""
+def _record(path: str, sha: str, blob: bytes, flagged: bool) -> Record:
+    """Parsed; a record check flagged is schema-checked here, and shown as text if it fails."""
     text = blob.decode("utf-8", "replace")
     kind = layout.classify(path)[0]
     if kind == "pointer":
@@ -105,7 +105,7 @@ def _record(path: str, sha: str, blob: bytes) -> Record:
         data = load_yaml(blob, path)
     except InvalidRecord as exc:
         return Record(path, sha, text, None, [str(exc)])
-    found = [f"{ptr}: {msg}" for ptr, msg in schema.problems(kind, data)]
+    found = [f"{ptr}: {msg}" for ptr, msg in schema.problems(kind, data)] if flagged else []
     return Record(path, sha, text, data, found)
 
 
@@ -131,10 +131,35 @@ def _attach(models: dict, path: str, found: list[str]) -> None:
         models[name].version(number).problems += [f"{path.rsplit('/', 1)[-1]} {p}" for p in found]
 
 
-def _events(reg, commit: str) -> list[dict]:
+def _events(reg, commit: str, blobs: dict[str, bytes]) -> list[dict]:
+    """history.events, with the blobs at `commit` already in hand (one batch instead of one
+    read per record: the first commit of a registry adds every file)."""
     from ..history import events
 
-    return events(reg, None, HISTORY_COMMITS, commit)
+    return events(_RegistryView(reg, _PrefetchedGit(reg.git, commit, blobs)), None, HISTORY_COMMITS, commit)
+
+
+class _PrefetchedGit:
+    """The registry's GitStore, answering reads at one commit from blobs already read."""
+
+    def __init__(self, git, commit: str, blobs: dict[str, bytes]):
+        self._git, self._commit, self._blobs = git, commit, blobs
+
+    def read(self, commit: str, path: str):
+        if commit == self._commit and path in self._blobs:
+            return self._blobs[path]
+        return self._git.read(commit, path)
+
+    def __getattr__(self, name):
+        return getattr(self._git, name)
+
+
+class _RegistryView:
+    def __init__(self, reg, git):
+        self._reg, self.git = reg, git
+
+    def __getattr__(self, name):
+        return getattr(self._reg, name)
 
 
 def _settings(reg, commit: str) -> Settings:

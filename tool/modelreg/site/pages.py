@@ -155,7 +155,7 @@ class Site:
                 "aliases": _alias_map(model.aliases).get(version.number, []),
                 "card": _card(version.card), "chain": chain, "derived": derived,
                 "lineage": charts.graph(self.models, nodes, {(model.name, version.number)}),
-                "commands": _commands(ref, self.catalog.commit)}
+                "commands": _commands(ref)}
 
     def _chain(self, name: str, number: int) -> list[dict]:
         """This version, its parent, and so on to the base; a missing parent ends the chain."""
@@ -274,12 +274,11 @@ def _card(record) -> dict | None:
     return {"ok": True, "fields": [(k, record.data[k]) for k in CARD_FIELDS if record.data.get(k) not in (None, "", [], {})]}
 
 
-def _commands(ref: str, commit: str) -> list[tuple[str, str]]:
+def _commands(ref: str) -> list[tuple[str, str]]:
     return [("Load it (Python)", f'modelreg.load("{ref}")'),
             ("Load it (CLI)", f"modelreg load {ref}"),
             ("Fetch the files", f"modelreg pull {ref} -o ./{ref.replace('@', '-v')}"),
-            ("Pin it in a lock file", f"modelreg lock {ref} -o models.lock"),
-            ("Exactly this commit", f"modelreg pull {ref} --at {commit[:12]}")]
+            ("Pin it in a lock file", f"modelreg lock {ref} -o models.lock")]
 
 
 def human_size(num) -> str:
