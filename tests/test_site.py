@@ -269,3 +269,32 @@ def test_empty_registry_builds(registry_dir, tmp_path):
     with Registry(registry_dir) as reg:
         result = build_site(reg, tmp_path / "site")
     assert result.models == 0 and "0 model(s)" in (tmp_path / "site/index.html").read_text()
+
+
+def test_pages_workflow_is_pinned_least_privilege_and_parses():
+    """issue 11: .github/workflows/modelreg-site.yml publishes the site to Pages."""
+    from tests.test_workflows import load, modelreg_calls, parses
+
+    doc = load("modelreg-site.yml")
+    assert doc["on"]["push"] == {"branches": ["main"]}
+    assert doc["permissions"] == {"contents": "read"}
+    assert "permissions" not in doc["jobs"]["build"]
+    assert doc["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
+    uses = [s["uses"] for job in doc["jobs"].values() for s in job["steps"] if "uses" in s]
+    assert uses and all(re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", u) for u in uses), uses
+    assert any(u.startswith("actions/deploy-pages@") for u in uses)
+    calls = modelreg_calls(doc)
+    assert calls == [["site", "build", "-o", "_site", "--repo-url", "UNSET/UNSET"]]
+    parses(calls[0])
+    steps = doc["jobs"]["build"]["steps"]
+    assert next(s for s in steps if "upload-pages-artifact" in s.get("uses", ""))["with"]["path"] == "_site"
+    assert not any("${{" in str(s.get("run", "")) for s in steps)
+
+
+def test_init_scaffolds_the_pages_workflow(tmp_path):
+    """issue 11: `modelreg init` writes the Pages workflow, installing the released package."""
+    path = tmp_path / "newreg"
+    init_registry(path, remote=str(tmp_path / "remote"))
+    text = (path / ".github/workflows/modelreg-site.yml").read_text()
+    assert "pip install 'modelreg[site]'" in text and "pip install '.[site]'" not in text
+    assert git(path, "ls-files", ".github/workflows/modelreg-site.yml").strip()

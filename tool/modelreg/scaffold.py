@@ -15,7 +15,7 @@ GITIGNORE_LINES = [
     "/registry/*/versions/*/weights",
 ]
 
-WORKFLOWS = ("modelreg-check.yml", "modelreg-tag.yml")
+WORKFLOWS = ("modelreg-check.yml", "modelreg-tag.yml", "modelreg-site.yml")
 
 
 def workflow_dir() -> Path:
@@ -28,7 +28,8 @@ def workflow_dir() -> Path:
 
 def workflow_text(name: str) -> str:
     # This repo installs the tool from its own checkout; a scaffolded registry installs the release.
-    return (workflow_dir() / name).read_text().replace("pip install .\n", "pip install modelreg\n")
+    return (workflow_dir() / name).read_text().replace("pip install .\n", "pip install modelreg\n").replace(
+        "pip install '.[site]'\n", "pip install 'modelreg[site]'\n")
 
 
 def default_remote(root: Path) -> str:

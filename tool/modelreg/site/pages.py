@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import schema
-from ..errors import InvalidInput
+from ..errors import ExternalError, InvalidInput
 from ..names import check_name
 from . import charts
 
@@ -213,7 +213,10 @@ class Site:
 
 # -- helpers -------------------------------------------------------------------------------
 def _environment():
-    import jinja2
+    try:
+        import jinja2
+    except ImportError as exc:
+        raise ExternalError("the site needs jinja2: pip install 'modelreg[site]'") from exc
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
