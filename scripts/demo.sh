@@ -60,3 +60,8 @@ mr stage set tiny-llama-lora 1 production
 mr lock tiny-llama-lora@production -o "$DEMO/models.lock"
 mr load tiny-llama-lora@production --device cpu --lock "$DEMO/models.lock" --prompt "The registry keeps" \
    --max-new-tokens 8
+
+echo
+echo "The registry as a static catalog site (plain files: open it in a browser, no server needed):"
+mr site build -o "$DEMO/site"
+echo "Open file://$DEMO/site/index.html"
