@@ -74,7 +74,7 @@ class Registry:
         path = self.root / layout.REGISTRY_FILE
         if not path.exists():
             return Settings(dict(DEFAULT_SETTINGS))
-        return Settings(load_yaml(path.read_bytes(), layout.REGISTRY_FILE) or {})
+        return Settings.load(load_yaml(path.read_bytes(), layout.REGISTRY_FILE))
 
     @property
     def main_branch(self) -> str:
@@ -88,14 +88,14 @@ class Registry:
             return self.git.commit_before(ref, _iso(as_of))
         return self.git.rev_parse(ref)
 
-    # -- cached record reads at a commit ------------------------------------------
+    # -- record reads at a commit (through the one memoised Snapshot) --------------
+    def snapshot(self, commit: str):
+        from .snapshot import Snapshot
+
+        return Snapshot.at(self.git, commit)
+
     def _read(self, commit: str, path: str, kind: str | None = None):
-        key = (commit, path)
-        if key not in self._records:
-            self._bound_cache()
-            data = self.git.read(commit, path)
-            self._records[key] = None if data is None else load_yaml(data, path)
-        return self._records[key]
+        return self.snapshot(commit).record(path)
 
     def _bound_cache(self) -> None:
         # A long-lived process (a serving host) sees many commits: keep memory bounded.
@@ -111,11 +111,7 @@ class Registry:
         return doc
 
     def _version_numbers(self, commit: str, model: str) -> list[int]:
-        key = (commit, layout.versions_dir(model) + "/")
-        if key not in self._records:
-            names = self.git.list_dir(commit, layout.versions_dir(model))
-            self._records[key] = sorted(int(n) for n in names if n.isdigit())
-        return self._records[key]
+        return self.snapshot(commit).versions(model)
 
     # -- reads ---------------------------------------------------------------------
     def get_model(self, name: str, at: str | None = None, as_of: str | None = None) -> dict:
@@ -169,11 +165,10 @@ class Registry:
         return self.resolve(f"{model}@{alias}", at=at).record
 
     def list_models(self, filter_tags: dict | None = None, at: str | None = None) -> list[dict]:
-        commit = self.commit_of(at)
-        paths = [p for p, _ in self.git.ls_tree(commit, layout.ROOT)
-                 if p.count("/") == 2 and p.endswith("/model.yaml")]
-        blobs = self.git.read_objects([f"{commit}:{p}" for p in paths])
-        models = sorted((load_yaml(b, p) for p, b in zip(paths, blobs)), key=lambda m: m.get("name", ""))
+        snap = self.snapshot(self.commit_of(at))
+        paths = [p for p in (f"{layout.ROOT}/{m}/model.yaml" for m in snap.models()) if snap.has(p)]
+        snap.prefetch(paths)
+        models = sorted((snap.record(p) for p in paths), key=lambda m: m.get("name", ""))
         wanted = filter_tags or {}
         return [m for m in models
                 if all((m.get("tags") or {}).get(k) == v for k, v in wanted.items())]
@@ -186,6 +181,7 @@ class Registry:
         hit = self._records.get(key)
         if hit is None:
             hit = self._resolve(commit, target)
+            self._bound_cache()
             self._records[key] = hit
         return hit
 
