@@ -298,3 +298,22 @@ def test_init_scaffolds_the_pages_workflow(tmp_path):
     text = (path / ".github/workflows/modelreg-site.yml").read_text()
     assert "pip install 'modelreg[site]'" in text and "pip install '.[site]'" not in text
     assert git(path, "ls-files", ".github/workflows/modelreg-site.yml").strip()
+
+
+def test_same_commit_rebuild_reads_nothing(tmp_path, monkeypatch):
+    """issue 11 incremental builds: rebuilding the commit already built skips the registry
+    read entirely, unless a page went missing."""
+    from modelreg.site import catalog as catalog_module
+
+    path = make_catalog_registry(tmp_path)
+    out = tmp_path / "site"
+    with Registry(path) as reg:
+        first = build_site(reg, out)
+        calls = []
+        real = catalog_module.read_catalog
+        monkeypatch.setattr("modelreg.site.builder.read_catalog", lambda *a: calls.append(a) or real(*a))
+        again = build_site(reg, out)
+        assert calls == [] and again.kept == len(first.written) and again.models == first.models
+        (out / "models/support-bot/2.html").unlink()
+        third = build_site(reg, out)
+    assert len(calls) == 1 and third.written == ["models/support-bot/2.html"]

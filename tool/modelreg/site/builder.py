@@ -51,9 +51,15 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     commit = reg.git.rev_parse(ref)  # an unknown ref raises NotFound before anything is written
     out = Path(out)
     _check_out(out)
+    repo_url = repo_url.rstrip("/") if repo_url else None
+    manifest = _read_manifest(out)
+    stamp = {"build": build_id(), "commit": commit, "ref": ref, "repo_url": repo_url}
+    if _up_to_date(out, manifest, stamp):
+        return BuildResult(out, commit, manifest["models"], manifest["versions"], kept=len(manifest["pages"]),
+                           problems=manifest["problems"])
     catalog = read_catalog(reg, commit, ref)
-    site = pages.Site(catalog, repo_url.rstrip("/") if repo_url else None, build_id())
-    old = _read_manifest(out)
+    site = pages.Site(catalog, repo_url, stamp["build"])
+    old = manifest.get("pages", {}) if manifest.get("build") == stamp["build"] else {}
     result = BuildResult(out, commit, len(site.models), sum(len(m.versions) for m in site.models.values()))
     new = {}
     todo = site.pages()
@@ -72,8 +78,9 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
         (out / path).unlink(missing_ok=True)
     _prune_dirs(out / "models")
     _copy_assets(out)
-    (out / MANIFEST).write_text(json.dumps({"build": site.build_id, "commit": commit, "pages": new}, indent=0))
     result.problems = site.problem_count
+    (out / MANIFEST).write_text(json.dumps(dict(stamp, models=result.models, versions=result.versions,
+                                                problems=result.problems, pages=new), indent=0))
     return result
 
 
@@ -98,7 +105,13 @@ def _read_manifest(out: Path) -> dict:
         doc = json.loads((out / MANIFEST).read_text())
     except (OSError, ValueError):
         return {}
-    return doc.get("pages", {}) if isinstance(doc, dict) and doc.get("build") == build_id() else {}
+    return doc if isinstance(doc, dict) and isinstance(doc.get("pages"), dict) else {}
+
+
+def _up_to_date(out: Path, manifest: dict, stamp: dict) -> bool:
+    """The same commit built by the same code with the same options, every page still there."""
+    return (all(manifest.get(k) == v for k, v in stamp.items())
+            and all((out / path).is_file() for path in manifest["pages"]))
 
 
 def _write(target: Path, data: bytes) -> None:

@@ -8,8 +8,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from .. import layout, schema
-from ..errors import InvalidRecord
-from ..records import load_yaml
 from ..settings import Settings
 
 HISTORY_COMMITS = 5000  # how far back the timelines read main's first-parent history
@@ -75,38 +73,47 @@ class Catalog:
 
 
 def read_catalog(reg, commit: str, ref: str) -> Catalog:
-    """Records, check's problems and history events at `commit` (nothing is rendered here)."""
-    from ..check import run_check
+    """Records, check's problems and history events at `commit` (nothing is rendered here).
 
-    entries = [(p, s) for p, s in reg.git.ls_tree(commit, layout.ROOT) if layout.classify(p)]
-    blobs = reg.git.read_objects([sha for _, sha in entries])
+    check parses every record into the commit's memoised Snapshot; the site reads the same
+    parsed records from it, and the raw text (shown for records it cannot render) in one batch.
+    """
+    from ..check import run_check
+    from ..snapshot import Snapshot
+
     problems = defaultdict(list)
     for problem in run_check(reg, at=commit).problems:
         problems[problem.file].append(f"{problem.pointer}: {problem.message}")
+    snap = Snapshot.at(reg.git, commit)
+    paths = [p for p in snap.paths() if p.startswith(layout.ROOT + "/") and layout.classify(p)]
+    snap.load([p for p in paths if layout.classify(p)[0] != "pointer"])
+    blobs = dict(zip(paths, reg.git.read_objects([snap.sha(p) for p in paths])))
     models: dict[str, Model] = {}
-    for (path, sha), blob in zip(entries, blobs):
-        _place(models, path, _record(path, sha, blob or b"", bool(problems.get(path))))
+    for path in paths:
+        _place(models, path, _record(snap, path, blobs[path] or b"", bool(problems.get(path))))
     for path, found in problems.items():
         _attach(models, path, found)
-    events = _events(reg, commit, {path: blob for (path, _), blob in zip(entries, blobs)})
+    events = _events(reg, commit, blobs)
     for event in events:
         if event.get("model") in models:
             models[event["model"]].events.append(event)
-    return Catalog(commit, ref, _settings(reg, commit), dict(sorted(models.items())), events)
+    return Catalog(commit, ref, snap.settings, dict(sorted(models.items())), events)
 
 
-def _record(path: str, sha: str, blob: bytes, flagged: bool) -> Record:
-    """Parsed; a record check flagged is schema-checked here, and shown as text if it fails."""
+def _record(snap, path: str, blob: bytes, flagged: bool) -> Record:
+    """Parsed (by the snapshot); a record check flagged is schema-checked here, and shown as
+    text if it fails."""
     text = blob.decode("utf-8", "replace")
     kind = layout.classify(path)[0]
     if kind == "pointer":
-        return Record(path, sha, text, None, [])
-    try:
-        data = load_yaml(blob, path)
-    except InvalidRecord as exc:
-        return Record(path, sha, text, None, [str(exc)])
+        return Record(path, snap.sha(path), text, None, [])
+    data = snap.doc(path)
+    if path in snap.errors:
+        return Record(path, snap.sha(path), text, None, [snap.errors[path]])
+    if not isinstance(data, dict):
+        return Record(path, snap.sha(path), text, None, ["/: expected a mapping of fields"])
     found = [f"{ptr}: {msg}" for ptr, msg in schema.problems(kind, data)] if flagged else []
-    return Record(path, sha, text, data, found)
+    return Record(path, snap.sha(path), text, data, found)
 
 
 def _place(models: dict, path: str, record: Record) -> None:
@@ -160,12 +167,3 @@ class _RegistryView:
 
     def __getattr__(self, name):
         return getattr(self._reg, name)
-
-
-def _settings(reg, commit: str) -> Settings:
-    blob = reg.git.read(commit, layout.REGISTRY_FILE)
-    try:
-        raw = load_yaml(blob, layout.REGISTRY_FILE) if blob else None
-    except InvalidRecord:
-        raw = None
-    return Settings(raw if isinstance(raw, dict) else {})
