@@ -115,11 +115,36 @@ def test_index_lists_models_with_aliases_and_filters(catalog):
     links = [a["href"] for a in index.find("a")]
     assert "models/support-bot/index.html" in links
     assert "models/support-bot/2.html" in links and "models/support-bot/3.html" in links  # production, canary
-    # no absolute or network URLs: works from file:// and under a Pages sub-path
-    for tag, attrs in index.tags:
-        for key in ("href", "src"):
-            value = attrs.get(key) or ""
-            assert not value.startswith(("/", "http:", "https:")) or "github.com/acme" in value, value
+
+
+
+def test_links_are_relative_and_resolve(catalog):
+    """Works from file:// and under a Pages sub-path: no absolute or network URL (but the
+    repository's commit and PR links), and every relative link lands on a built file."""
+    _, site, _ = catalog
+    for html in site.rglob("*.html"):
+        for tag, attrs in Elements(html.read_text()).tags:
+            for key in ("href", "src"):
+                value = attrs.get(key)
+                if value is None or value.startswith(("#", "data:")):
+                    continue
+                if value.startswith("https://github.com/acme/registry/"):
+                    continue
+                assert not value.startswith(("/", "http:", "https:", "//")), (html, value)
+                assert (html.parent / value.split("#")[0]).resolve().is_file(), (html, value)
+
+
+def test_site_build_imports_no_heavy_library(catalog, tmp_path):
+    """A read-only command: building the site imports neither DVC, boto3 nor torch."""
+    import subprocess
+    import sys
+
+    path, _, _ = catalog
+    code = ("import sys; from modelreg.cli import main; main(['-C', sys.argv[1], 'site', 'build', '-o', sys.argv[2]]);"
+            "print(sorted(m for m in ('dvc', 'boto3', 'torch', 'transformers', 'peft') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "s")], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
 
 
 def test_model_page_chart_points_match_the_records(catalog):
