@@ -87,7 +87,8 @@ class Elements(HTMLParser):
         self.text.append(data)
 
     def find(self, tag, **attrs) -> list[dict]:
-        return [a for t, a in self.tags if t == tag and all(a.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items())]
+        wanted = {k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()}  # class_ -> class
+        return [a for t, a in self.tags if t == tag and all(a.get(k) == v for k, v in wanted.items())]
 
 
 def page(site: Path, rel: str) -> Elements:

@@ -111,14 +111,15 @@ class Site:
         return {"rows": rows, "options": options, "bad_names": self.bad_names}
 
     def _summary(self, model) -> dict:
+        """One index row; the list-valued keys are what the filters match."""
         active = [v for v in model.versions.values() if v.get("status") != "deleted" and v.record and v.record.ok]
-        tags = model.get("tags") or {}
-        return {"name": model.name, "description": model.get("description") or "",
-                "model_type": model.get("model_type") or "", "types": [model.get("model_type") or ""],
-                "owners": list(model.get("owners") or []), "tags": [f"{k}={v}" for k, v in sorted(tags.items())],
+        model_type = model.get("model_type") or ""
+        return {"name": model.name, "description": model.get("description") or "", "model_type": model_type,
+                "types": [model_type] if model_type else [], "owners": list(model.get("owners") or []),
+                "tags": [f"{k}={v}" for k, v in sorted((model.get("tags") or {}).items())],
                 "stages": sorted({v.get("stage", "none") for v in active}), "aliases": sorted(model.aliases.items()),
-                "last_change": _last_change(model), "problems": len(model.problems) + sum(
-                    len(v.problems) for v in model.versions.values()), "versions": len(model.versions)}
+                "last_change": _last_change(model), "versions": len(model.versions),
+                "problems": len(model.problems) + sum(len(v.problems) for v in model.versions.values())}
 
     def model_context(self, model) -> dict:
         versions = [model.versions[n] for n in sorted(model.versions)]
@@ -274,7 +275,8 @@ def _card(record) -> dict | None:
         return None
     if not record.ok:
         return {"ok": False, "problems": record.problems, "text": record.text}
-    return {"ok": True, "fields": [(k, record.data[k]) for k in CARD_FIELDS if record.data.get(k) not in (None, "", [], {})]}
+    filled = [(k, record.data[k]) for k in CARD_FIELDS if record.data.get(k) not in (None, "", [], {})]
+    return {"ok": True, "fields": filled}
 
 
 def _commands(ref: str) -> list[tuple[str, str]]:
