@@ -233,6 +233,17 @@ def test_as_of_page_has_the_production_periods(catalog):
     assert rows["llama-base"] == []
 
 
+def test_as_of_periods_agree_with_resolve_as_of(catalog):
+    """The as-of page answers what `resolve NAME --as-of T` answers, at every period's start."""
+    path, site, _ = catalog
+    rows = {a["data-model"]: json.loads(a["data-spans"]) for a in page(site, "as-of.html").find("tr")
+            if "data-model" in a}
+    with Registry(path) as reg:
+        for span in rows["support-bot"]:
+            if span["until"] is None or span["until"] > span["from"]:  # moves within one second share it
+                assert reg.resolve("support-bot@production", as_of=span["from"]).version == span["version"]
+
+
 def test_rebuild_rewrites_only_what_changed(tmp_path):
     """issue 11: builds incrementally; pages of a removed model go away."""
     path = make_catalog_registry(tmp_path)
