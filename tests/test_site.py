@@ -354,3 +354,15 @@ def test_same_commit_rebuild_reads_nothing(tmp_path, monkeypatch):
         (out / "models/support-bot/2.html").unlink()
         third = build_site(reg, out)
     assert len(calls) == 1 and third.written == ["models/support-bot/2.html"]
+
+
+def test_times_are_shown_in_utc(tmp_path):
+    """Git dates carry the author's offset; the pages say UTC, so they convert."""
+    path = make_catalog_registry(tmp_path)
+    with Registry(path) as reg:
+        reg.set_alias("llama-base", "canary", 1)
+    git(path, "commit", "-q", "--amend", "--no-edit", "--date", "2026-03-01T12:30:00+02:00")
+    with Registry(path) as reg:
+        build_site(reg, tmp_path / "site")
+    html = (tmp_path / "site/models/llama-base/index.html").read_text()
+    assert "2026-03-01 10:30:00" in html and "12:30:00" not in html

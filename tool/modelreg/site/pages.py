@@ -222,6 +222,7 @@ def _environment():
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["size"] = human_size
+    env.filters["utc"] = utc_text
     env.filters["yaml"] = _yaml_text
     env.filters["label"] = lambda key: str(key).replace("_", " ").capitalize()
     return env
@@ -294,6 +295,19 @@ def human_size(num) -> str:
             return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
         num /= 1000
     return f"{num}"
+
+
+def utc_text(stamp, seconds: bool = True) -> str:
+    """An ISO 8601 time (git dates carry the author's offset) as UTC text; other text as is."""
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(stamp or "")
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _yaml_text(value) -> str:
