@@ -4,10 +4,13 @@ and Debian's matching chromium-driver, pages opened from file://.
 Every page visit fails the test if the browser console logged an error; screenshots land in
 the test's tmp folder; axe-core (npm, pinned in package.json) is injected into each page type.
 """
+import functools
 import json
 import os
 import shutil
+import threading
 from datetime import datetime, timedelta, timezone
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -244,3 +247,36 @@ def test_the_guards_can_fail(browser, tmp_path):
         visitor.open("bad.html")
     if AXE.exists():
         assert "label" in {v["id"] for v in visitor.axe()}
+
+
+def test_works_under_a_pages_sub_path(browser, site, tmp_path):
+    """Served over HTTP under /<repo>/ as GitHub Pages serves a project site: links, assets,
+    search and the JSON mirror all work from the sub-path (a loopback server)."""
+    handler = functools.partial(QuietHandler, directory=str(site[1].parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        browser.get_log("browser")
+        visitor = Visitor(browser, site[1], tmp_path / "shots")
+        base = f"http://127.0.0.1:{server.server_port}/{site[1].name}/"
+        browser.get(base + "index.html")
+        visitor.settle()
+        visitor.css("#q")[0].send_keys("support-bot")
+        assert visitor.visible_rows() == ["support-bot"]
+        visitor.css("a.model-link[href$='support-bot/index.html']")[0].click()
+        visitor.settle()
+        assert browser.current_url == base + "models/support-bot/index.html"
+        assert visitor.css("svg.trend circle.point")
+        api = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch('../../api/models/support-bot.json').then(r => r.json()).then(done, e => done(String(e)));")
+        assert api["aliases"] == {"production": 2, "canary": 3}
+        visitor.shot("sub-path")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
