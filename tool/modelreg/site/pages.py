@@ -207,7 +207,8 @@ class Site:
                              "status": v.get("status", "active") if ok else "invalid",
                              "record": v.record.data if ok else None, "problems": v.problems,
                              "page": f"models/{model.name}/{number}.html"})
-        return _json({"name": model.name, "commit": self.catalog.commit,
+        # no commit here: the file is kept while the model's records stay the same (models.json has it)
+        return _json({"name": model.name,
                       "model": model.record.data if model.record and model.record.ok else None,
                       "aliases": model.aliases, "stages": stages, "versions": versions, "problems": model.problems})
 
