@@ -50,7 +50,7 @@ class Site:
 
     # -- the page list ---------------------------------------------------------------------
     def pages(self) -> list[Page]:
-        everything = [self.catalog.commit, json.dumps(self.catalog.settings.raw, sort_keys=True, default=str),
+        everything = [self.catalog.commit, self.catalog.ref, json.dumps(self.catalog.settings.raw, sort_keys=True, default=str),
                       self.repo_url or ""]
         found = [self._page("index.html", everything, "index.html", self.index_context),
                  self._page("as-of.html", everything, "as_of.html", self.as_of_context),
