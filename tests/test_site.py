@@ -272,6 +272,13 @@ def test_cli_builds_and_prints_the_index_path(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out.strip() == str(out / "index.html")
     assert "4 model(s), 6 version(s)" in captured.err
+    assert main(["-C", str(path), "site", "build", "-o", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["index"] == str(out / "index.html") and summary["written"] == 0 and summary["kept"] > 10
+    reports = []
+    with Registry(path) as reg:
+        build_site(reg, tmp_path / "other", progress=lambda done, total: reports.append((done, total)))
+    assert reports[-1][0] == reports[-1][1] == len(reports) > 10
 
 
 def test_unknown_ref_is_exit_1_and_writes_nothing(registry_dir, tmp_path, capsys):
