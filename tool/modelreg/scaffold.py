@@ -27,9 +27,13 @@ def workflow_dir() -> Path:
 
 
 def workflow_text(name: str) -> str:
-    # This repo installs the tool from its own checkout; a scaffolded registry installs the release.
-    return (workflow_dir() / name).read_text().replace("pip install .\n", "pip install modelreg\n").replace(
-        "pip install '.[site]'\n", "pip install 'modelreg[site]'\n")
+    # This repo installs the tool from its own checkout; a scaffolded registry installs the release,
+    # pinned: the code that judges a pull request must not change with whatever is published next.
+    from . import __version__
+
+    text = (workflow_dir() / name).read_text()
+    text = text.replace("pip install '.[site]'\n", f"pip install 'modelreg[site]=={__version__}'\n")
+    return text.replace("pip install .\n", f"pip install modelreg=={__version__}\n")
 
 
 def default_remote(root: Path) -> str:

@@ -93,7 +93,7 @@ def read_catalog(reg, commit: str, ref: str) -> Catalog:
         _place(models, path, _record(snap, path, blobs[path] or b"", bool(problems.get(path))))
     for path, found in problems.items():
         _attach(models, path, found)
-    events = _events(reg, commit, blobs)
+    events = _events(reg, commit)
     for event in events:
         if event.get("model") in models:
             models[event["model"]].events.append(event)
@@ -138,32 +138,8 @@ def _attach(models: dict, path: str, found: list[str]) -> None:
         models[name].version(number).problems += [f"{path.rsplit('/', 1)[-1]} {p}" for p in found]
 
 
-def _events(reg, commit: str, blobs: dict[str, bytes]) -> list[dict]:
-    """history.events, with the blobs at `commit` already in hand (one batch instead of one
-    read per record: the first commit of a registry adds every file)."""
+def _events(reg, commit: str) -> list[dict]:
+    """history.events on main's clock (it reads the same memoised snapshots check filled)."""
     from ..history import events
 
-    return events(_RegistryView(reg, _PrefetchedGit(reg.git, commit, blobs)), None, HISTORY_COMMITS, commit)
-
-
-class _PrefetchedGit:
-    """The registry's GitStore, answering reads at one commit from blobs already read."""
-
-    def __init__(self, git, commit: str, blobs: dict[str, bytes]):
-        self._git, self._commit, self._blobs = git, commit, blobs
-
-    def read(self, commit: str, path: str):
-        if commit == self._commit and path in self._blobs:
-            return self._blobs[path]
-        return self._git.read(commit, path)
-
-    def __getattr__(self, name):
-        return getattr(self._git, name)
-
-
-class _RegistryView:
-    def __init__(self, reg, git):
-        self._reg, self.git = reg, git
-
-    def __getattr__(self, name):
-        return getattr(self._reg, name)
+    return events(reg, None, HISTORY_COMMITS, commit)
