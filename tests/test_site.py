@@ -277,8 +277,8 @@ def test_cli_builds_and_prints_the_index_path(tmp_path, capsys):
     assert summary["index"] == str(out / "index.html") and summary["written"] == 0 and summary["kept"] > 10
     reports = []
     with Registry(path) as reg:
-        build_site(reg, tmp_path / "other", progress=lambda done, total: reports.append((done, total)))
-    assert reports[-1][0] == reports[-1][1] == len(reports) > 10
+        other = build_site(reg, tmp_path / "other", progress=lambda done, total: reports.append((done, total)))
+    assert reports and reports[-1] == (len(other.written), len(other.written)) and len(other.written) > 10
 
 
 def test_unknown_ref_is_exit_1_and_writes_nothing(registry_dir, tmp_path, capsys):
@@ -375,3 +375,24 @@ def test_times_are_shown_in_utc(tmp_path):
         build_site(reg, tmp_path / "site")
     html = (tmp_path / "site/models/llama-base/index.html").read_text()
     assert "2026-03-01 10:30" in html and "12:30" not in html
+
+
+def test_forked_workers_write_the_same_site(tmp_path, monkeypatch):
+    """Big builds render in forked workers: byte for byte the same site as one process."""
+    from modelreg.site import builder
+
+    path = make_catalog_registry(tmp_path)
+    with Registry(path) as reg:
+        one = build_site(reg, tmp_path / "one")
+        monkeypatch.setattr(builder, "PARALLEL_MIN_PAGES", 1)
+        monkeypatch.setattr(builder, "CHUNK", 3)
+        monkeypatch.setattr(builder, "MAX_WORKERS", 2)
+        monkeypatch.setattr(builder.os, "cpu_count", lambda: 2)
+        reports = []
+        many = build_site(reg, tmp_path / "many", progress=lambda done, total: reports.append((done, total)))
+    assert many.written == one.written and reports[-1] == (len(one.written), len(one.written))
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "many") for p in (tmp_path / "many").rglob("*") if p.is_file())
+    for rel in files:
+        if rel.name != builder.MANIFEST:
+            assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "many" / rel).read_bytes(), rel

@@ -7,6 +7,7 @@ only the pages whose inputs changed and removes the pages of models that are gon
 """
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -18,6 +19,10 @@ from .catalog import read_catalog
 
 MANIFEST = ".modelreg-site.json"
 HERE = Path(__file__).parent
+PARALLEL_MIN_PAGES = 2000  # below this, forking costs more than it saves
+MAX_WORKERS = 4
+CHUNK = 250  # pages per task: progress reports and load balance
+_PENDING: list = []  # the chunks forked workers render (inherited, never pickled)
 
 
 @dataclass
@@ -61,18 +66,11 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     site = pages.Site(catalog, repo_url, stamp["build"])
     old = manifest.get("pages", {}) if manifest.get("build") == stamp["build"] else {}
     result = BuildResult(out, commit, len(site.models), sum(len(m.versions) for m in site.models.values()))
-    new = {}
     todo = site.pages()
-    for done, page in enumerate(todo, 1):
-        new[page.path] = page.key
-        target = out / page.path
-        if old.get(page.path) == page.key and target.exists():
-            result.kept += 1
-        else:
-            _write(target, page.render())
-            result.written.append(page.path)
-        if progress:
-            progress(done, len(todo))
+    new = {page.path: page.key for page in todo}
+    stale = [page for page in todo if old.get(page.path) != page.key or not (out / page.path).exists()]
+    result.kept = len(todo) - len(stale)
+    result.written = _render_all(stale, out, progress, result.kept, len(todo))
     result.removed = [p for p in old if p not in new]
     for path in result.removed:
         (out / path).unlink(missing_ok=True)
@@ -82,6 +80,42 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     (out / MANIFEST).write_text(json.dumps(dict(stamp, models=result.models, versions=result.versions,
                                                 problems=result.problems, pages=new), indent=0))
     return result
+
+
+def _render_all(stale: list, out: Path, progress, done: int, total: int) -> list[str]:
+    """Render and write `stale` pages, in forked workers when there are many and CPUs to spare
+    (pages are independent; a worker inherits the catalog, so nothing is pickled but paths)."""
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    chunks = [stale[i:i + CHUNK] for i in range(0, len(stale), CHUNK)]
+    if workers < 2 or len(stale) < PARALLEL_MIN_PAGES or "fork" not in multiprocessing.get_all_start_methods():
+        return _collect((_write_pages(out, chunk) for chunk in chunks), progress, done, total)
+    global _PENDING
+    _PENDING = [out, chunks]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return _collect(pool.imap(_write_chunk, range(len(chunks))), progress, done, total)
+    finally:
+        _PENDING = []
+
+
+def _collect(results, progress, done: int, total: int) -> list[str]:
+    written = []
+    for paths in results:
+        written += paths
+        if progress:
+            progress(done + len(written), total)
+    return written
+
+
+def _write_chunk(index: int) -> list[str]:
+    out, chunks = _PENDING
+    return _write_pages(out, chunks[index])
+
+
+def _write_pages(out: Path, chunk: list) -> list[str]:
+    for page in chunk:
+        _write(out / page.path, page.render())
+    return [page.path for page in chunk]
 
 
 def _check_out(out: Path) -> None:
