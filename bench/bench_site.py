@@ -70,9 +70,16 @@ def main() -> None:
         check, check_cpu = median_of(args.runs, lambda: run([*modelreg, "check"], reg)[0])
         cold_s, cold_cpu = median_of(args.runs, cold)
         same_s, same_cpu = median_of(args.runs, lambda: run(build, reg)[0])
-        seconds, text = run([*build, "--at", "promote"], reg)
-        incr_cpu = CPU[-1]
-        incremental = json.loads(text)
+        outputs = []
+
+        def incremental_step():
+            run(build, reg)  # back to main (untimed), then one model changes
+            seconds, text = run([*build, "--at", "promote"], reg)
+            outputs.append(json.loads(text))
+            return seconds
+
+        seconds, incr_cpu = median_of(args.runs, incremental_step)
+        incremental = outputs[-1]
         index_bytes = (out / "index.html").stat().st_size
         pages = sum(1 for p in out.rglob("*") if p.is_file())
         site_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
