@@ -321,8 +321,8 @@ def test_pages_workflow_is_pinned_least_privilege_and_parses():
 
     doc = load("modelreg-site.yml")
     assert doc["on"]["push"] == {"branches": ["main"]}
-    assert doc["permissions"] == {"contents": "read"}
-    assert "permissions" not in doc["jobs"]["build"]
+    assert doc["permissions"] == {}
+    assert doc["jobs"]["build"]["permissions"] == {"contents": "read"}
     assert doc["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     uses = [s["uses"] for job in doc["jobs"].values() for s in job["steps"] if "uses" in s]
     assert uses and all(re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", u) for u in uses), uses
@@ -336,12 +336,18 @@ def test_pages_workflow_is_pinned_least_privilege_and_parses():
 
 
 def test_init_scaffolds_the_pages_workflow(tmp_path):
-    """issue 11: `modelreg init` writes the Pages workflow, installing the released package."""
+    """issue 11: `modelreg init` writes the Pages workflow, installing the pinned source with the
+    site extra (the templates need jinja2)."""
+    from modelreg.scaffold import _PINNED_INSTALL, REQUIREMENTS, requirements_text
+
     path = tmp_path / "newreg"
     init_registry(path, remote=str(tmp_path / "remote"))
     text = (path / ".github/workflows/modelreg-site.yml").read_text()
-    assert re.search(r"pip install 'modelreg\[site\]==[0-9][^']*'\n", text) and "'.[site]'" not in text
+    assert text.count(_PINNED_INSTALL) == 1 and "'.[site]'" not in text
     assert git(path, "ls-files", ".github/workflows/modelreg-site.yml").strip()
+    assert (path / REQUIREMENTS).exists()
+    pinned = requirements_text("git+https://github.com/acme/modelreg@" + "a" * 40, "/tmp/x").splitlines()[-1]
+    assert pinned.startswith("modelreg[github,site] @ ")
 
 
 def test_same_commit_rebuild_reads_nothing(tmp_path, monkeypatch):

@@ -70,6 +70,7 @@ def on_branch(reg, model: str, action: str):
         ok = True
     finally:
         ops.checkout(start)
+        reg.drop_branch_leftovers(model)
         if not ok:
             ops.delete(branch)
 

@@ -150,6 +150,8 @@ class Registry:
                       include_deleted: bool = False) -> list[dict]:
         commit = self.commit_of(at)
         self._model(commit, check_name(model))
+        if stage is not None:
+            self.settings.check_stage(stage)
         found = [self._version(commit, model, n) for n in self._version_numbers(commit, model)]
         return [v for v in found
                 if (include_deleted or v.get("status") != "deleted") and (stage is None or v.get("stage") == stage)]
@@ -270,7 +272,22 @@ class Registry:
         folder = self.root / layout.versions_dir(model)
         if not folder.is_dir():
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+        # A folder holding only git-ignored weights is not a version on this branch.
+        return sorted(int(p.name) for p in folder.iterdir()
+                      if p.name.isdigit() and (p / "version.yaml").exists())
+
+    def drop_branch_leftovers(self, model: str) -> list[int]:
+        """After a write on another branch (--pr), git takes that branch's records away but
+        leaves the git-ignored weights folders of the versions it added; drop those folders
+        (their files are in the DVC cache and the remote), so this branch has no ghosts."""
+        folder = self.root / layout.versions_dir(check_name(model))
+        dropped = []
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            inside = {p.name for p in path.iterdir()} if path.is_dir() else {"?"}
+            if path.name.isdigit() and inside <= {"weights"}:
+                shutil.rmtree(path)
+                dropped.append(int(path.name))
+        return dropped
 
     def _write(self, paths_to_check: list[str]) -> "_Change":
         if not (self.root / layout.REGISTRY_FILE).is_file():
@@ -297,8 +314,18 @@ class Registry:
         change = self._write([layout.model_dir(name)])
         change.put(layout.model_file(name), "model", record)
         change.put(layout.aliases_file(name), "aliases", {"aliases": {}})
+        self._keep_codeowners(change, {name: list(owners)})
         change.commit(f"register model {name}", {"Action": "model.register", "Model": name})
         return record
+
+    def _keep_codeowners(self, change: "_Change", pending: dict) -> None:
+        """A registry that has a generated CODEOWNERS keeps it current in the same commit."""
+        from . import codeowners
+
+        if codeowners.is_generated(self.root):
+            if self.git.dirty_paths([codeowners.PATH]):
+                raise InvalidInput(f"uncommitted changes in {codeowners.PATH}; commit or discard them first")
+            change.put_text(codeowners.PATH, codeowners.render(self, pending))
 
     def create_version(self, model: str, weights_dir: str | os.PathLike | None = None, *,
                        parent: str | None = None, metrics=(), parameters: dict | None = None,
@@ -322,10 +349,13 @@ class Registry:
 
             files = scan_folder(weights_dir)
         number = (max(self._wt_version_numbers(model), default=0)) + 1
+        parent_rec = self._parent(parent, model_type, model, number)
+        if model_type == "adapter" and weights_dir is not None:
+            self._refuse_unfit_adapter(weights_dir, parent_rec)
         record = _prune({
             "version": number, "model_type": model_type, "stage": self.settings.initial_stage,
             "status": "active", "artifacts": None,
-            "parent": self._parent(parent, model_type, model, number),
+            "parent": parent_rec,
             "source": _prune({"experiment_id": experiment_id, "run_id": run_id, "uri": source_uri}) or None,
             "training": _prune({"data_version": data_version}) or None,
             "parameters": dict(parameters) if parameters else None,
@@ -342,6 +372,19 @@ class Registry:
             change.commit(f"register {model} version {number}",
                           {"Action": "version.create", "Model": model, "Version": str(number)})
         return record
+
+    def _refuse_unfit_adapter(self, folder, parent: dict) -> None:
+        """An adapter targeting modules its parent lacks can never load: refuse it here rather
+        than let `check` fail on main afterwards (issue 14)."""
+        from .loader_checks import applies_to, missing_targets
+
+        commit = self.commit_of()
+        base = applies_to(self, commit, self.resolve(ModelRef(parent["model"], version=parent["version"]),
+                                                     at=commit))
+        problems = missing_targets(self, Path(folder), base)
+        if problems:
+            raise PolicyViolation(f"{problems[0]}: the adapter cannot load on it; check "
+                                  "target_modules in adapter_config.json or --parent")
 
     def _parent(self, parent: str | None, model_type: str, model: str, number: int) -> dict | None:
         if not parent:
@@ -495,6 +538,10 @@ class _Change:
         schema.validate(kind, data, relpath)
         self.pending[relpath] = dump_yaml(data, layout.schema_ref(relpath, kind), schema.key_order(kind))
 
+    def put_text(self, relpath: str, text: str) -> None:
+        """A generated file that is not a record (CODEOWNERS)."""
+        self.pending[relpath] = text.encode()
+
     def _flush(self) -> None:
         for relpath, blob in self.pending.items():
             full = self.reg.root / relpath
@@ -550,11 +597,12 @@ class _Change:
 
 
 def init_registry(path: str | os.PathLike, remote: str | None = None,
-                  endpoint_url: str | None = None) -> Path:
-    """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas, CI stub."""
+                  endpoint_url: str | None = None, tool_source: str | None = None) -> Path:
+    """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas,
+    CI workflows installing modelreg from `tool_source` (a git URL pinned to a commit), CODEOWNERS."""
     from .scaffold import scaffold
 
-    return scaffold(Path(path), remote, endpoint_url=endpoint_url)
+    return scaffold(Path(path), remote, endpoint_url=endpoint_url, tool_source=tool_source)
 
 
 def _tags(tags: dict | None) -> dict | None:
