@@ -402,3 +402,15 @@ def test_forked_workers_write_the_same_site(tmp_path, monkeypatch):
     for rel in files:
         if rel.name != builder.MANIFEST:
             assert (tmp_path / "one" / rel).read_bytes() == (tmp_path / "many" / rel).read_bytes(), rel
+
+
+def test_without_jinja2_one_line_and_nothing_written(registry_dir, tmp_path, monkeypatch, capsys):
+    """A registry whose CI pin predates the site extra: a clear line, exit 1, no folder."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    out = tmp_path / "site"
+    assert main(["-C", str(registry_dir), "site", "build", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "modelreg[site]" in err
+    assert not out.exists()

@@ -54,6 +54,7 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     """
     ref = at or reg.main_branch
     commit = reg.git.rev_parse(ref)  # an unknown ref raises NotFound before anything is written
+    _require_jinja()
     out = Path(out)
     _check_out(out)
     repo_url = repo_url.rstrip("/") if repo_url else None
@@ -116,6 +117,15 @@ def _write_pages(out: Path, chunk: list) -> list[str]:
     for page in chunk:
         _write(out / page.path, page.render())
     return [page.path for page in chunk]
+
+
+def _require_jinja() -> None:
+    from importlib.util import find_spec
+
+    if find_spec("jinja2") is None:
+        raise InvalidInput("the site's templates need jinja2, which comes with modelreg's site extra: "
+                           "pip install 'modelreg[site]' (in CI: add site to the extras in "
+                           ".github/modelreg-requirements.txt)")
 
 
 def _check_out(out: Path) -> None:
