@@ -81,7 +81,7 @@ def generate(reg, check: bool = False) -> dict:
         return {"path": PATH, "changed": False}
     if current != text:
         change = reg._write([PATH])
-        change.put_text(PATH, text)
+        change.put_raw(PATH, text.encode())
         change.commit("regenerate CODEOWNERS", {"Action": "codeowners"})
     return {"path": PATH, "changed": current != text}
 

@@ -104,8 +104,11 @@ class LoadedModel:
 # -- public API ---------------------------------------------------------------------------
 def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | None = None,
          as_of: str | None = None, lock: str | os.PathLike | None = None,
-         allow_pickle: bool = False) -> LoadedModel:
-    """Resolve REF (NAME@ALIAS, NAME@N, NAME@latest) on main, fetch, verify and load it."""
+         allow_pickle: bool = False, verify_signature: bool = False) -> LoadedModel:
+    """Resolve REF (NAME@ALIAS, NAME@N, NAME@latest) on main, fetch, verify and load it.
+
+    `verify_signature=True` refuses a version (or its base) without a valid model.sig, as
+    a stage whose registry.yaml policy requires signatures always does."""
     _refuse_unsafe_env()
     dev, dtype_name = _device(device), _dtype_name(dtype)
     reg, steps, commit = _plan(ref, registry, at, as_of, lock)
@@ -114,7 +117,7 @@ def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | No
         hit = _CACHE.get(key)
         if hit is not None and hit.model is not None:
             return hit
-    folders = _fetch_all(reg, steps, commit)
+    folders = _fetch_all(reg, steps, commit, verify_signature)
     _check_safe(steps, folders, allow_pickle)
     with _quiet_hf():
         model, tok = _build(steps, folders, dev, dtype_name, allow_pickle)
@@ -259,16 +262,20 @@ def _walk(reg, model: str, version: int, record: dict, commit: str) -> list[Step
     return steps
 
 
-def _fetch_all(reg, steps, commit) -> list[Path]:
-    return [_fetch(reg, s, commit) for s in steps]
+def _fetch_all(reg, steps, commit, verify_signature: bool = False) -> list[Path]:
+    from .supply.signatures import verify_version
+
+    for step in steps:  # every signature the load needs, before any byte is fetched (issue 12)
+        verify_version(reg, reg.resolve(step.name, at=commit), force=verify_signature)
+    return [_fetch(reg, s, commit, verify_signature) for s in steps]
 
 
-def _fetch(reg, step: Step, commit: str) -> Path:
+def _fetch(reg, step: Step, commit: str, verify_signature: bool = False) -> Path:
     """The verified local folder of one version: hashes are checked when files enter the
     cache, and a warm fetch only compares stat() (no re-hashing of big files)."""
     from .artifacts.pull import pull_version
 
-    return Path(pull_version(reg, step.name, at=commit, quiet=True))
+    return Path(pull_version(reg, step.name, at=commit, quiet=True, verify_signature=verify_signature))
 
 
 def _sha256s(record: dict) -> dict[str, str]:

@@ -325,7 +325,7 @@ class Registry:
         if codeowners.is_generated(self.root):
             if self.git.dirty_paths([codeowners.PATH]):
                 raise InvalidInput(f"uncommitted changes in {codeowners.PATH}; commit or discard them first")
-            change.put_text(codeowners.PATH, codeowners.render(self, pending))
+            change.put_raw(codeowners.PATH, codeowners.render(self, pending).encode())
 
     def create_version(self, model: str, weights_dir: str | os.PathLike | None = None, *,
                        parent: str | None = None, metrics=(), parameters: dict | None = None,
@@ -343,11 +343,13 @@ class Registry:
             raise InvalidInput("give a weights folder or --source-uri for a version kept elsewhere")
         for where, value in non_finite({"metrics": list(metrics), "parameters": parameters or {}}):
             raise InvalidInput(f"{where} is {value}, not a finite number; record a real number")
-        files = None
+        files = admitted = None
         if weights_dir is not None:
             from .artifacts.files import scan_folder
+            from .supply.formats import admit
 
             files = scan_folder(weights_dir)
+            admitted = admit(self.settings, files)  # the format policy, before anything is written
         number = (max(self._wt_version_numbers(model), default=0)) + 1
         parent_rec = self._parent(parent, model_type, model, number)
         if model_type == "adapter" and weights_dir is not None:
@@ -365,7 +367,10 @@ class Registry:
         change = self._write([layout.version_dir(model, number)])
         with change:
             if files is not None:
-                record["artifacts"] = change.add_weights(model, number, files, quiet)
+                record["artifacts"] = admitted.annotate(change.add_weights(model, number, files, quiet))
+                if admitted.template:
+                    record["chat_template"] = admitted.template
+                    change.put_raw(layout.template_file(model, number), admitted.template_text.encode())
             change.put(layout.version_file(model, number), "version", record)
             card_doc = _prune(dict(card or {}, description=(card or {}).get("description") or description))
             change.put(layout.card_file(model, number), "card", card_doc)
@@ -538,9 +543,9 @@ class _Change:
         schema.validate(kind, data, relpath)
         self.pending[relpath] = dump_yaml(data, layout.schema_ref(relpath, kind), schema.key_order(kind))
 
-    def put_text(self, relpath: str, text: str) -> None:
-        """A generated file that is not a record (CODEOWNERS)."""
-        self.pending[relpath] = text.encode()
+    def put_raw(self, relpath: str, blob: bytes) -> None:
+        """A file that is not a YAML record (a signature bundle, a chat template, CODEOWNERS)."""
+        self.pending[relpath] = blob
 
     def _flush(self) -> None:
         for relpath, blob in self.pending.items():

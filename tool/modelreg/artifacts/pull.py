@@ -155,8 +155,15 @@ class PullResult:
 
 
 def pull(registry, ref, at: str | None = None, dest=None, quiet: bool = True,
-         jobs: int | None = None) -> PullResult:
-    """Fetch what the cache lacks, verify it, and materialize the version's folder."""
+         jobs: int | None = None, verify_signature: bool = False) -> PullResult:
+    """Fetch what the cache lacks, verify it, and materialize the version's folder.
+
+    The signature (model.sig) is checked first, before any byte is fetched, when the
+    version's stage policy requires one or `verify_signature` asks (supply/signatures.py).
+    """
+    from ..supply.signatures import verify_version
+
+    verify_version(registry, registry.resolve(ref, at=at), force=verify_signature)
     holder = {}
 
     def factory():
@@ -180,9 +187,10 @@ def pull(registry, ref, at: str | None = None, dest=None, quiet: bool = True,
                       len(missing), fetched)
 
 
-def pull_version(registry, ref, at: str | None = None, dest=None, quiet: bool = True) -> Path:
+def pull_version(registry, ref, at: str | None = None, dest=None, quiet: bool = True,
+                 verify_signature: bool = False) -> Path:
     """The folder holding the version's verified weights (for the loader)."""
-    return pull(registry, ref, at=at, dest=dest, quiet=quiet).path
+    return pull(registry, ref, at=at, dest=dest, quiet=quiet, verify_signature=verify_signature).path
 
 
 def _unique(entries):

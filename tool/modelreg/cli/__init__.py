@@ -43,6 +43,8 @@ LAZY_COMMANDS = {
     "load": "modelreg.cli.serving:load_cmd",
     "lock": "modelreg.cli.serving:lock_cmd",
     "watch": "modelreg.cli.serving:watch_cmd",
+    "sign": "modelreg.cli.supply_cmds:sign",
+    "bom": "modelreg.cli.supply_cmds:bom",
     "site": "modelreg.cli.site_cmds:site",
 }
 
