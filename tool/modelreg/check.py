@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import layout, schema
+from . import layout, loader_checks, schema
 from .errors import InvalidRecord, RegistryError
 from .names import check_name
 from .records import load_yaml
@@ -191,6 +191,8 @@ class Checker:
             self.add(path, "/stage", f"stage {record['stage']!r} is not in registry.yaml's stages")
         if record.get("model_type") == "adapter" and not record.get("parent"):
             self.add(path, "/parent", "an adapter must name its base model in parent")
+        for pointer, message in loader_checks.record_problems(record):  # what load would refuse
+            self.add(path, pointer, message)
         self.check_pointer(model, number, record, paths)
 
     def check_pointer(self, model: str, number: int, record: dict, paths) -> None:
@@ -301,6 +303,7 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
         checker.check_model(model, by_model[model])
     checker.check_parents(_lookup(checker, source, set(paths)))
     _check_adapters(reg, checker, target, touched)
+    _check_local_files(reg, checker, touched)
     checker.check_credentials(changed_files if base is not None else paths + source.extra_paths())
     if remote:
         _check_remote(reg, checker, target, touched)
@@ -342,8 +345,17 @@ def _check_adapters(reg, checker: Checker, target: str, models: list[str]) -> No
             checker.add(layout.version_file(model, number), pointer, message)
 
 
+def _check_local_files(reg, checker: Checker, models: list[str]) -> None:
+    """Content rules the loader applies too (a sharded index names only the version's files),
+    on the files available locally."""
+    for model, number in _versions_in(checker, models):
+        path = layout.version_file(model, number)
+        for pointer, message in loader_checks.local_file_problems(reg, model, number, checker.docs[path]):
+            checker.add(path, pointer, message)
+
+
 def _check_remote(reg, checker: Checker, target: str, models: list[str]) -> None:
-    from .artifacts.verify import missing_in_remote
+    from .weights import missing_in_remote
 
     commit = target if target != "working tree" else reg.git.rev_parse("HEAD")
     for model, number in _versions_in(checker, models):

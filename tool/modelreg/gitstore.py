@@ -8,10 +8,12 @@ when something is written.
 import os
 import subprocess
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ExternalError, NotFound
+from .errors import ConcurrentWrite, ExternalError, InvalidInput, NotFound
 
 def _env() -> dict:
     # read at call time: callers (tests, the loader) may change the environment after import
@@ -58,6 +60,7 @@ class GitStore:
         self._lock = threading.Lock()
         self._packed: tuple[int, dict] | None = None
         self._commits: set[str] = set()  # full shas already verified as commits (immutable)
+        self._lock_depth = 0
 
     # -- locating refs -------------------------------------------------------------
     def _git_dirs(self) -> tuple[Path, Path]:
@@ -174,6 +177,12 @@ class GitStore:
         out = _run(args + ([prefix] if prefix else []), self.root).split("\0")
         return [(out[i], out[i + 1]) for i in range(0, len(out) - 1, 2)]
 
+    def is_ancestor(self, commit: str, ref: str) -> bool:
+        """Whether `commit` is in `ref`'s history."""
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", commit, ref], cwd=self.root,
+                              capture_output=True, env=_env())
+        return proc.returncode == 0
+
     def commit_before(self, ref: str, when: str) -> str:
         """The commit `ref` pointed at, at time `when` (first-parent walk)."""
         sha = _run(["rev-list", "-1", "--first-parent", f"--before={when}", ref], self.root).strip()
@@ -207,6 +216,27 @@ class GitStore:
         self._batch = None
 
     # -- writing -------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self, timeout: float | None = None):
+        """Hold this working tree's write lock (re-entrant within one GitStore).
+
+        Another process holding it makes us wait up to `timeout` seconds
+        ($MODELREG_LOCK_TIMEOUT, default 10), then fail with nothing written."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        fh = _acquire(self.git_dir / "modelreg-write.lock", _lock_timeout(timeout))
+        self._lock_depth = 1
+        try:
+            yield
+        finally:
+            self._lock_depth = 0
+            fh.close()
+
     def _repo(self):
         import git  # GitPython; only write paths pay for its import
 
@@ -243,6 +273,33 @@ class GitStore:
             _run(["checkout", "HEAD", "--", *paths], self.root, check=False)
 
 
+def _lock_timeout(timeout: float | None) -> float:
+    if timeout is not None:
+        return timeout
+    try:
+        return float(os.environ.get("MODELREG_LOCK_TIMEOUT", "10"))
+    except ValueError as exc:
+        raise InvalidInput("MODELREG_LOCK_TIMEOUT must be a number of seconds") from exc
+
+
+def _acquire(path: Path, timeout: float):
+    """An open file holding an exclusive flock on `path`, or ConcurrentWrite after `timeout`."""
+    import fcntl
+
+    fh = open(path, "a+")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                fh.close()
+                raise ConcurrentWrite(f"another modelreg command is writing to this clone ({path} is locked); "
+                                      "wait for it to finish and retry") from None
+            time.sleep(0.05)
+
+
 def identity(cwd: Path) -> str:
     """'Name <email>' as git commit will use it: the environment first, then git config."""
     name = os.environ.get("GIT_AUTHOR_NAME") or _run(["config", "user.name"], cwd, check=False).strip()
@@ -271,6 +328,7 @@ def clone_partial(url: str, dest: Path) -> None:
     _run(["clone", "--quiet", "--filter=blob:none", "--no-checkout", url, str(tmp)], dest.parent)
     _run(["config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*"], tmp)
     _run(["config", "--add", "remote.origin.fetch", "+refs/tags/*:refs/tags/*"], tmp)
+    fetch_all(tmp)  # the clone made only HEAD's branch local; main may be another one
     os.replace(tmp, dest)
 
 
