@@ -36,8 +36,3 @@ def export_hf_card(registry, ref: str, at: str | None = None) -> str:
             lines += [f"## {title}", "", str(card[key]).rstrip(), ""]
     return "\n".join(lines)
 
-
-def completeness(card: dict, required: list[str]) -> tuple[list[str], list[str]]:
-    """(filled, missing) among the required card fields."""
-    filled = [f for f in required if card.get(f)]
-    return filled, [f for f in required if not card.get(f)]

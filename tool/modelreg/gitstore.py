@@ -2,10 +2,11 @@
 
 Reads come straight from Git objects at any ref (no checkout) through one long-lived
 `git cat-file --batch` process; ref names are resolved from the ref files when possible,
-which keeps warm in-process reads in microseconds. Writes use GitPython, imported only
-when something is written.
+which keeps warm in-process reads in microseconds. Writes run git itself; `commit` is
+the one way anything is committed.
 """
 import os
+import re
 import subprocess
 import threading
 import time
@@ -20,15 +21,18 @@ def _env() -> dict:
     return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
+_USERINFO = re.compile(r"://[^/@\s]+@")  # credentials in a URL git quotes back: never shown
+
+
 def _run(args, cwd, input=None, check=True) -> str:
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
                               text=True, env=_env())
-    except FileNotFoundError:
-        raise ExternalError("git is not installed or not on PATH; install git and retry") from None
+    except FileNotFoundError as exc:
+        raise ExternalError("git is not installed or not on PATH; install git and retry") from exc
     if check and proc.returncode != 0:
         msg = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise ExternalError(f"git {args[0]} failed: {msg}")
+        raise ExternalError(f"git {args[0]} failed: {_USERINFO.sub('://', msg)}")
     return proc.stdout
 
 
@@ -237,11 +241,6 @@ class GitStore:
             self._lock_depth = 0
             fh.close()
 
-    def _repo(self):
-        import git  # GitPython; only write paths pay for its import
-
-        return git.Repo(self.root)
-
     def identity(self) -> str:
         return identity(self.root)
 
@@ -254,15 +253,7 @@ class GitStore:
 
     def commit_paths(self, paths: list[str], message: str) -> str:
         """Stage exactly `paths` (additions, edits, deletions) and commit only them."""
-        import git
-
-        repo = self._repo()
-        try:
-            repo.git.add("--all", "--", *paths)
-            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *paths)
-        except git.GitCommandError as exc:
-            raise ExternalError(f"git commit failed: {exc.stderr.strip() or exc}") from None
-        return repo.head.commit.hexsha
+        return commit(self.root, paths, message)
 
     def unstage(self, paths: list[str]) -> None:
         _run(["reset", "--quiet", "--", *paths], self.root, check=False)
@@ -311,9 +302,20 @@ def identity(cwd: Path) -> str:
 
 
 def init_repo(path: Path, branch: str = "main") -> None:
-    import git
+    path.mkdir(parents=True, exist_ok=True)
+    _run(["init", "--quiet", f"--initial-branch={branch}", str(path)], path)
 
-    git.Repo.init(path, initial_branch=branch)
+
+def commit(root: Path, paths: list[str], message: str, author: str | None = None, date: str | None = None) -> str:
+    """The one way modelreg commits: stage exactly `paths` (additions, edits, deletions) and
+    commit only them, hooks skipped; `author`/`date` keep another commit's (sync's replay)."""
+    _run(["add", "--all", "--", *paths], root)
+    extra = ([f"--author={author}"] if author else []) + ([f"--date={date}"] if date else [])
+    try:
+        _run(["commit", "--quiet", "--no-verify", "-m", message, *extra, "--", *paths], root)
+    except ExternalError as exc:
+        raise ExternalError(f"git commit failed: {exc}") from exc
+    return _run(["rev-parse", "HEAD"], root).strip()
 
 
 # -- remote registries (used by the loader and the serving watcher) --------------------
@@ -421,10 +423,7 @@ class BranchOps:
         return author, date, message.rstrip("\n")
 
     def commit_as(self, paths: list[str], message: str, author: str, date: str) -> str:
-        self.run("add", "--all", "--", *paths)
-        self.run("commit", "--quiet", "--no-verify", "-m", message, f"--author={author}",
-                 f"--date={date}", "--", *paths)
-        return self.run("rev-parse", "HEAD").strip()
+        return commit(self.root, paths, message, author, date)
 
     # tags
     def tags(self, pattern: str = "*") -> dict[str, str]:

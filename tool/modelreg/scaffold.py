@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import layout, schema
 from .errors import AlreadyExists, InvalidInput
-from .gitstore import _run, identity, init_repo
+from .gitstore import commit, identity, init_repo
 from .records import dump_yaml
 from .settings import DEFAULT_SETTINGS
 
@@ -61,9 +61,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None) ->
     if not (root / ".dvc").exists():
         dvc.init(root, DEFAULT_SETTINGS["remote"]["name"], remote, endpoint_url=endpoint_url)
     paths = written + [".dvc", ".dvcignore"]
-    _run(["add", "--", *paths], root)
-    _run(["commit", "--quiet", "--no-verify", "-m",
-          "modelreg: init registry\n\nModelreg-Action: init", "--", *paths], root)
+    commit(root, paths, "modelreg: init registry\n\nModelreg-Action: init")
     return root
 
 
