@@ -283,11 +283,11 @@ def _acquire(path: Path, timeout: float):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fh
-        except BlockingIOError:
+        except BlockingIOError as exc:
             if time.monotonic() >= deadline:
                 fh.close()
                 raise ConcurrentWrite(f"another modelreg command is writing to this clone ({path} is locked); "
-                                      "wait for it to finish and retry") from None
+                                      "wait for it to finish and retry") from exc
             time.sleep(0.05)
 
 

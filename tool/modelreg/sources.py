@@ -32,8 +32,8 @@ def is_url(where: str) -> bool:
 def fetch_ttl() -> float:
     try:
         return float(os.environ.get("MODELREG_FETCH_TTL", DEFAULT_TTL))
-    except ValueError:
-        raise InvalidInput("MODELREG_FETCH_TTL must be a number of seconds") from None
+    except ValueError as exc:
+        raise InvalidInput("MODELREG_FETCH_TTL must be a number of seconds") from exc
 
 
 def open_registry(where: str | os.PathLike | Registry | None = None, refresh: bool | None = None) -> Registry:

@@ -19,6 +19,19 @@ class _Silent:
         self.close()
 
 
+class _Bar(_Silent):
+    """The caller's bar, usable in a `with` whether or not it is a context manager itself."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, n: int) -> None:
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def start(progress, phase: str, total: int):
     """The caller's bar for `phase`, or a silent one when there is no callback."""
-    return progress(phase, total) if progress else _Silent()
+    return _Bar(progress(phase, total)) if progress else _Silent()

@@ -120,6 +120,8 @@ def fetch(plan: Plan, store, cache: Cache, dest=None, progress=None) -> PullResu
         _fetch_all(_store(store), cache, missing, progress)
     target = Path(dest) if dest else cache.tree_path(plan.dir_md5)
     materialize(cache, plan.entries, target)
+    if dest is None:  # the cache's own folder holds the version's files and nothing else
+        _prune(target, {e.relpath for e in plan.entries})
     return PullResult(target, plan.model, plan.version, plan.commit, len(plan.entries), plan.total,
                       len(missing), fetched)
 
@@ -253,6 +255,18 @@ def materialize(cache: Cache, entries, dest: Path) -> None:
             tmp.unlink(missing_ok=True)
     for e in linked:  # a new link changes the object's ctime: note the new stamp
         cache.restamp(e.sha256, e.size)
+
+
+def _prune(folder: Path, keep: set[str]) -> None:
+    """Remove whatever is in `folder` that is not one of `keep` (e.g. a file someone dropped
+    next to the weights, which transformers would otherwise find)."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            if not any(k.startswith(rel + "/") for k in keep):
+                shutil.rmtree(path, ignore_errors=True)
+        elif rel not in keep:
+            path.unlink(missing_ok=True)
 
 
 def _same_file(src: Path, target: Path) -> bool:

@@ -115,7 +115,7 @@ class LocalStore:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ExternalError(f"could not push to the DVC remote folder {self.root}: {exc.strerror}; "
-                                "fix the remote with 'modelreg remote set URL'") from None
+                                "fix the remote with 'modelreg remote set URL'") from exc
 
     def size(self, key: str) -> int | None:
         try:
@@ -129,8 +129,8 @@ class LocalStore:
     def read(self, key: str) -> bytes:
         try:
             return (self.root / key).read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"{key} is missing from the remote {self.root}; push it again") from None
+        except FileNotFoundError as exc:
+            raise NotFound(f"{key} is missing from the remote {self.root}; push it again") from exc
 
     def stream(self, key: str, start: int, size: int, write) -> None:
         """Call write(chunk) with bytes [start, size) of the object, in order."""
@@ -139,8 +139,8 @@ class LocalStore:
                 fh.seek(start)
                 while chunk := fh.read(self.chunk):
                     write(chunk)
-        except FileNotFoundError:
-            raise NotFound(f"{key} is missing from the remote {self.root}; push it again") from None
+        except FileNotFoundError as exc:
+            raise NotFound(f"{key} is missing from the remote {self.root}; push it again") from exc
 
     def upload(self, pairs: list[tuple[str, Path]], on_done=None) -> None:
         for key, path in pairs:

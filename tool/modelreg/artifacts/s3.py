@@ -53,8 +53,8 @@ class S3Store:
             if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise ExternalError(f"S3 bucket {self.bucket!r} does not exist on "
                                     f"{self.config.endpoint_url or 'AWS'}: create it or fix the remote "
-                                    "with 'modelreg remote set s3://BUCKET/PREFIX'") from None
-            raise self.error(exc, "access check") from None
+                                    "with 'modelreg remote set s3://BUCKET/PREFIX'") from exc
+            raise self.error(exc, "access check") from exc
         self._checked = True
 
     # -- keys ------------------------------------------------------------------------
@@ -75,7 +75,7 @@ class S3Store:
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise self.error(exc, f"HEAD {key}") from None
+            raise self.error(exc, f"HEAD {key}") from exc
 
     def sizes(self, keys: list[str]) -> dict[str, int | None]:
         self.check()
@@ -87,8 +87,8 @@ class S3Store:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchKey"):
-                raise NotFound(f"{key} is missing from {self.where}; push the version again") from None
-            raise self.error(exc, f"GET {key}") from None
+                raise NotFound(f"{key} is missing from {self.where}; push the version again") from exc
+            raise self.error(exc, f"GET {key}") from exc
 
     def _range(self, key: str, start: int, end: int) -> bytes:
         try:
@@ -96,8 +96,8 @@ class S3Store:
             return resp["Body"].read()
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchKey"):
-                raise NotFound(f"{key} is missing from {self.where}; push the version again") from None
-            raise self.error(exc, f"GET {key}") from None
+                raise NotFound(f"{key} is missing from {self.where}; push the version again") from exc
+            raise self.error(exc, f"GET {key}") from exc
 
     def stream(self, key: str, start: int, size: int, write) -> None:
         """Bytes [start, size) of an object to write(chunk), in order, fetched as parallel ranges."""
@@ -129,7 +129,7 @@ class S3Store:
                 for obj in page.get("Contents", []):
                     yield obj["Key"][strip:], obj["Size"]
         except Exception as exc:
-            raise self.error(exc, "list") from None
+            raise self.error(exc, "list") from exc
 
     # -- writes ----------------------------------------------------------------------
     def upload(self, pairs, on_done=None) -> None:
@@ -147,7 +147,7 @@ class S3Store:
                 try:
                     fut.result()
                 except Exception as exc:
-                    raise self.error(exc, f"upload of {key}") from None
+                    raise self.error(exc, f"upload of {key}") from exc
                 if on_done:
                     on_done(key)
         except BaseException:
@@ -166,7 +166,7 @@ class S3Store:
             try:
                 resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             except Exception as exc:
-                raise self.error(exc, "delete") from None
+                raise self.error(exc, "delete") from exc
             if resp.get("Errors"):
                 err = resp["Errors"][0]
                 raise ExternalError(f"S3 could not delete {err.get('Key')} on {self.where}: "
@@ -178,9 +178,15 @@ class S3Store:
             self._pool = None
 
 
+S3_EXTRA = "pip install 'modelreg[s3]'"
+
+
 def _client(config: RemoteConfig, jobs: int):
-    import boto3
-    from botocore.config import Config
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:
+        raise ExternalError(f"the remote {config.url} is on S3, which needs boto3: {S3_EXTRA}") from exc
 
     session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
     kwargs = {}
@@ -196,7 +202,7 @@ def _client(config: RemoteConfig, jobs: int):
                               region_name=config.region or session.region_name or "us-east-1",
                               config=botoconf, **kwargs)
     except Exception as exc:
-        raise ExternalError(f"cannot set up an S3 client for {config.url}: {_explain(exc, config)}") from None
+        raise ExternalError(f"cannot set up an S3 client for {config.url}: {_explain(exc, config)}") from exc
 
 
 def _code(exc: Exception) -> str:
