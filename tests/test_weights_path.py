@@ -23,6 +23,19 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTSIDE = 0.5
 
 
+def _package_dir() -> Path:
+    """The modelreg this test process imports (the worktree's, or whatever PYTHONPATH names)."""
+    import modelreg
+
+    return Path(modelreg.__file__).resolve().parent
+
+
+def _env(**extra) -> dict:
+    """The environment for a child process running the same modelreg as this one."""
+    path = os.pathsep.join(p for p in (str(_package_dir().parent), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
 @pytest.fixture(scope="module")
 def outside_model(tiny_models, tmp_path_factory) -> Path:
     """A real checkpoint outside every registry, every weight equal to OUTSIDE."""
@@ -141,8 +154,7 @@ def test_hole3_cache_object_edited_with_mtime_restored_is_not_served(registry, w
 # -- hole 4: two writers in one clone -----------------------------------------------------------------
 def _cli(root, *args, env=None):
     return subprocess.Popen([sys.executable, "-m", "modelreg", "-C", str(root), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT / "tool"), **(env or {})})
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(**(env or {})))
 
 
 def test_hole4_two_version_creates_at_once_get_two_numbers(registry, tmp_path):
@@ -169,7 +181,7 @@ def test_hole4_second_writer_fails_with_exit_1_and_writes_nothing(registry, weig
         with GitStore({str(registry.root)!r}).write_lock():
             print("held", flush=True)
             time.sleep(30)
-        """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "tool")})
+        """)], stdout=subprocess.PIPE, text=True, env=_env())
     try:
         assert holder.stdout.readline().strip() == "held"
         head = git(registry.root, "rev-parse", "HEAD")
@@ -372,7 +384,7 @@ raise SystemExit(main(sys.argv[1:]))
 
 def _blocked(blocked, *args):
     return subprocess.run([sys.executable, "-c", BLOCK.format(blocked=set(blocked)), *map(str, args)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "tool")})
+                          capture_output=True, text=True, env=_env())
 
 
 def test_load_without_torch_names_the_extra(registry, weights):
@@ -407,15 +419,14 @@ def test_missing_alias_fails_before_torch_is_imported(registry, weights):
         except modelreg.errors.NotFound as exc:
             print("NotFound", "torch" in sys.modules, "transformers" in sys.modules)
         """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "tool")})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
     assert out.stdout.split() == ["NotFound", "False", "False"], out.stderr
 
 
 def test_nothing_under_artifacts_imports_or_calls_the_registry():
     """issue 9: artifacts/ takes plans and stores; it never sees the Registry, sources or Git."""
     forbidden = {"registry", "sources", "gitstore", "loader", "weights"}
-    for path in (ROOT / "tool" / "modelreg" / "artifacts").glob("*.py"):
+    for path in (_package_dir() / "artifacts").glob("*.py"):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level >= 2:
@@ -473,3 +484,6 @@ def test_cli_pull_errors_keep_their_cause(registry, weights, run_cli, tmp_path):
     shutil.rmtree(tmp_path / "remote")
     res = run_cli("-C", registry.root, "pull", "m@1", "-o", tmp_path / "o")
     assert res.exit_code == 1 and res.stderr.startswith("error: ") and res.stderr.count("\n") == 1
+    proc = subprocess.run([sys.executable, "-m", "modelreg", "-C", str(registry.root), "--traceback", "pull",
+                           "m@1", "-o", str(tmp_path / "o")], capture_output=True, text=True, env=_env())
+    assert "FileNotFoundError" in proc.stderr and "direct cause" in proc.stderr
