@@ -117,8 +117,9 @@ def test_base_rule_stage_skip_is_refused(reg):
     edit(reg, "registry/base/aliases.yaml", "aliases: {}", "aliases:\n  production: 2")
     commit_all(reg)
     found = problems(reg, at="pr", base="main")
-    assert found == ["registry/base/versions/2/version.yaml:/stage: none -> production is not allowed by "
-                     "registry.yaml's transitions"]
+    assert len(found) == 1, found
+    assert found[0].startswith("registry/base/versions/2/version.yaml:/stage: none -> production is not "
+                               "allowed by registry.yaml's transitions")
 
 
 def test_base_rule_allowed_promotion_passes_and_is_scoped(reg):

@@ -110,7 +110,7 @@ def opened(staged, github, origin, monkeypatch):
 
 
 def check_pr(reg, branch, number, comment=False):
-    from modelreg.policy import check_pull_request
+    from modelreg.check import check_pull_request
 
     return [m for _, _, m in check_pull_request(reg, "main", branch, number, comment)]
 

@@ -111,7 +111,7 @@ def _publish(reg, client, branch: str, title: str, result, note, pushed: list) -
     base = reg.main_branch
     base_sha, head_sha = reg.git.rev_parse(base), reg.git.rev_parse(branch)
     moves = policy.changes(reg, base_sha, head_sha)
-    settings = policy.Snapshot(reg, base_sha).settings()
+    settings = policy.snapshot(reg, base_sha).settings_in_force
     gates = policy.gates_for(reg, head_sha, moves, settings)
     proposal = Proposal(branch, base, title, render_body(reg, title, base_sha, head_sha, moves, gates, settings, note),
                         result, gates_failed=[f"{g.stage}: {g.condition} ({g.detail})" for g in gates if not g.ok])
@@ -143,9 +143,9 @@ def _open_pull(client, proposal: Proposal, users: list[str], teams: list[str]) -
 
 
 # -- the words -------------------------------------------------------------------------------
-def current_production(snap: "policy.Snapshot", model: str, settings) -> tuple[int, dict] | None:
+def current_production(snap, model: str, settings) -> tuple[int, dict] | None:
     stage = "production" if "production" in settings.stages else (settings.exclusive_stages or [None])[-1]
-    holders = [(n, v) for n, v in snap.versions(model).items()
+    holders = [(n, v) for n, v in snap.all_versions(model).items()
                if v.get("stage") == stage and v.get("status") != "deleted"]
     return holders[-1] if holders else None
 
@@ -172,7 +172,7 @@ def _num(value) -> str:
 
 
 def render_body(reg, title, base, head, moves, gates, settings, note=None) -> str:
-    before, after = policy.Snapshot(reg, base), policy.Snapshot(reg, head)
+    before, after = policy.snapshot(reg, base), policy.snapshot(reg, head)
     lines = [f"## {title}", ""] + ([f"> {note}", ""] if note else []) + ["### What moves"]
     primary = sorted(moves, key=lambda m: (m.kind == "alias", m.after == "archived"))
     lines += [f"- {m.describe()}" for m in primary] or ["- nothing (no record changes)"]
@@ -193,7 +193,7 @@ def render_body(reg, title, base, head, moves, gates, settings, note=None) -> st
 
 
 def _version_section(reg, before, after, move, settings, head) -> list[str]:
-    record = after.doc(layout.version_file(move.model, move.version)) or {}
+    record = after.version(move.model, move.version) or {}
     lines = ["", f"### {move.model}@{move.version}"]
     prod = current_production(before, move.model, settings)
     if prod and prod[0] != move.version:
@@ -204,7 +204,7 @@ def _version_section(reg, before, after, move, settings, head) -> list[str]:
         lines += ["Metrics (no other version in production to compare with):", "",
                   f"| metric | — | @{move.version} | delta |", "|---|---|---|---|"]
         lines += metric_table(None, record) or ["| (no metrics recorded) | | | |"]
-    done, total, missing = policy.card_completeness(after.card(move.model, move.version))
+    done, total, missing = policy.card_completeness(after.card(move.model, move.version) or {})
     lines += ["", f"Card: {done}/{total} fields filled" + (f"; missing: {', '.join(missing)}" if missing else "")]
     try:
         chain = reg.lineage(f"{move.model}@{move.version}", at=head)
@@ -213,30 +213,6 @@ def _version_section(reg, before, after, move, settings, head) -> list[str]:
     except RegistryError as exc:
         lines.append(f"Lineage: broken ({exc})")
     return lines
-
-
-def render_check_comment(reg, report, check_problems: list[tuple[str, str, str]]) -> str:
-    problems = list(check_problems) + [p for p in report.problems if p not in check_problems]
-    status = "✅ all checks pass" if not problems else f"❌ {len(problems)} problem(s)"
-    lines = [policy.COMMENT_MARKER, f"## modelreg check: {status}", "",
-             f"Checked {report.head[:10]} against {report.base[:10]}.", "", "### What moves"]
-    lines += [f"- {m.describe()}" for m in report.moves] or ["- nothing"]
-    lines += ["", "### Gates"]
-    lines += [f"- {'✅' if g.ok else '❌'} {g.model}@{g.version} → {g.stage}: `{g.condition}` ({g.detail})"
-              for g in report.gates] or ["- none apply"]
-    lines += ["", "### Approval groups"]
-    if report.groups is None:
-        lines.append("- not checked (no pull request number)")
-    for group in report.groups or []:
-        mark = f"✅ approved by @{group.by}" if group.ok else "❌ waiting"
-        lines.append(f"- {group.stage}: one of {', '.join(group.members)}: {mark}")
-        lines += [f"  - {note}" for note in group.notes]
-    if report.groups == []:
-        lines.append("- none required")
-    lines += [f"- ⛔ {b}" for b in report.blockers]
-    if problems:
-        lines += ["", "### Problems"] + [f"- `{f}:{p}`: {m}" for f, p, m in problems]
-    return "\n".join(lines) + "\n"
 
 
 # -- the commands' library functions ---------------------------------------------------------

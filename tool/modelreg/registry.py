@@ -92,12 +92,11 @@ class Registry:
         path = self.root / layout.REGISTRY_FILE
         if not path.exists():
             return Settings(dict(DEFAULT_SETTINGS))
-        return Settings(load_yaml(path.read_bytes(), layout.REGISTRY_FILE) or {})
+        return Settings.load(load_yaml(path.read_bytes(), layout.REGISTRY_FILE))
 
     def settings_at(self, commit: str) -> Settings:
         """registry.yaml as `commit` has it (the defaults where it has none)."""
-        doc = self._read(commit, layout.REGISTRY_FILE)
-        return Settings(dict(DEFAULT_SETTINGS) if doc is None else (doc or {}))
+        return self.snapshot(commit).settings
 
     # -- what a version's weights are and where they live, read from its commit ---------
     def pointer(self, resolved) -> dict:
@@ -105,7 +104,7 @@ class Registry:
         from .artifacts.dvc import read_pointer
 
         path = layout.pointer_file(resolved.model, resolved.version)
-        data = self.git.read(resolved.commit, path)
+        data = self.snapshot(resolved.commit).pointer(resolved.model, resolved.version)
         if data is None:
             raise NotFound(f"{resolved.model}@{resolved.version} has no weights.dvc at {resolved.commit[:10]}: "
                            "it has no weights in the remote")
@@ -116,8 +115,9 @@ class Registry:
         credentials come only from this clone's untracked .dvc/config.local."""
         from .artifacts.remote import local_config_bytes, remote_config
 
-        name = self.settings_at(commit).remote_name
-        return remote_config(name, self.git.read(commit, ".dvc/config"), local_config_bytes(self.root), self.root)
+        snap = self.snapshot(commit)
+        return remote_config(snap.settings.remote_name, snap.read(".dvc/config"), local_config_bytes(self.root),
+                             self.root)
 
     def set_remote(self, url: str, endpoint_url: str | None = None) -> dict:
         """Change the DVC remote's URL (and endpoint) in .dvc/config and commit that one file."""
@@ -145,14 +145,14 @@ class Registry:
             return self.git.commit_before(ref, _iso(as_of))
         return self.git.rev_parse(ref)
 
-    # -- cached record reads at a commit ------------------------------------------
+    # -- record reads at a commit (through the one memoised Snapshot) --------------
+    def snapshot(self, commit: str):
+        from .snapshot import Snapshot
+
+        return Snapshot.at(self.git, commit)
+
     def _read(self, commit: str, path: str, kind: str | None = None):
-        key = (commit, path)
-        if key not in self._records:
-            self._bound_cache()
-            data = self.git.read(commit, path)
-            self._records[key] = None if data is None else load_yaml(data, path)
-        return self._records[key]
+        return self.snapshot(commit).record(path)
 
     def _bound_cache(self) -> None:
         # A long-lived process (a serving host) sees many commits: keep memory bounded.
@@ -168,11 +168,7 @@ class Registry:
         return doc
 
     def _version_numbers(self, commit: str, model: str) -> list[int]:
-        key = (commit, layout.versions_dir(model) + "/")
-        if key not in self._records:
-            names = self.git.list_dir(commit, layout.versions_dir(model))
-            self._records[key] = sorted(int(n) for n in names if n.isdigit())
-        return self._records[key]
+        return self.snapshot(commit).versions(model)
 
     # -- reads ---------------------------------------------------------------------
     def get_model(self, name: str, at: str | None = None, as_of: str | None = None) -> dict:
@@ -226,11 +222,10 @@ class Registry:
         return self.resolve(f"{model}@{alias}", at=at).record
 
     def list_models(self, filter_tags: dict | None = None, at: str | None = None) -> list[dict]:
-        commit = self.commit_of(at)
-        paths = [p for p, _ in self.git.ls_tree(commit, layout.ROOT)
-                 if p.count("/") == 2 and p.endswith("/model.yaml")]
-        blobs = self.git.read_objects([f"{commit}:{p}" for p in paths])
-        models = sorted((load_yaml(b, p) for p, b in zip(paths, blobs)), key=lambda m: m.get("name", ""))
+        snap = self.snapshot(self.commit_of(at))
+        paths = [p for p in (f"{layout.ROOT}/{m}/model.yaml" for m in snap.models()) if snap.has(p)]
+        snap.prefetch(paths)
+        models = sorted((snap.record(p) for p in paths), key=lambda m: m.get("name", ""))
         wanted = filter_tags or {}
         return [m for m in models
                 if all((m.get("tags") or {}).get(k) == v for k, v in wanted.items())]
@@ -243,6 +238,7 @@ class Registry:
         hit = self._records.get(key)
         if hit is None:
             hit = self._resolve(commit, target)
+            self._bound_cache()
             self._records[key] = hit
         return hit
 

@@ -1,7 +1,7 @@
 """registry.yaml: registry-wide settings, with the defaults `init` writes."""
 from dataclasses import dataclass, field
 
-from .errors import InvalidInput, PolicyViolation
+from .errors import InvalidInput, InvalidRecord, PolicyViolation
 
 DEFAULT_SETTINGS = {
     "version": 1,
@@ -24,9 +24,47 @@ DEFAULT_SETTINGS = {
 }
 
 
+_STR_LIST = ("stages", "exclusive_stages", "protected_aliases")
+_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals", "tag_format")
+
+
+def shape_problems(raw) -> list[tuple[str, str]]:
+    """The types the code relies on (cheap, no jsonschema): a mistyped file is a problem, not a crash."""
+    if not isinstance(raw, dict):
+        return [("/", "registry.yaml must be a mapping of settings")]
+    found = []
+    for key in _STR_LIST:
+        value = raw.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            found.append((f"/{key}", "must be a list of names"))
+    for key in _MAPPINGS:
+        if raw.get(key) is not None and not isinstance(raw.get(key), dict):
+            found.append((f"/{key}", "must be a mapping"))
+    for src, targets in (raw.get("transitions") or {}).items() if isinstance(raw.get("transitions"), dict) else ():
+        if not (isinstance(targets, list) and all(isinstance(t, str) for t in targets)):
+            found.append((f"/transitions/{src}", "must be a list of stages"))
+    for key in ("main_branch", "initial_stage"):
+        if raw.get(key) is not None and not isinstance(raw.get(key), str):
+            found.append((f"/{key}", "must be text"))
+    if isinstance(raw.get("stages"), list) and not raw["stages"]:
+        found.append(("/stages", "must name at least one stage"))
+    return found
+
+
 @dataclass
 class Settings:
     raw: dict = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+
+    @classmethod
+    def load(cls, raw, path: str = "registry.yaml") -> "Settings":
+        """Settings from a parsed registry.yaml; InvalidRecord (exit 1) when a value has the wrong type."""
+        if raw is None:
+            return cls({})
+        found = shape_problems(raw)
+        if found:
+            pointer, message = found[0]
+            raise InvalidRecord(f"{path}:{pointer}: {message}; fix it by hand ('modelreg check' lists all)")
+        return cls(raw)
 
     def get(self, key):
         return self.raw.get(key, DEFAULT_SETTINGS.get(key))

@@ -7,7 +7,10 @@ contract tests serve with Prism; a call outside it fails there with "no path mat
 Where things come from (never from files in the registry):
 - token: GITHUB_TOKEN, then GH_TOKEN, then gh's hosts.yml (`gh auth login`)
 - API base: GITHUB_API_URL (as Actions sets it; GitHub Enterprise users set their own),
-  then registry.yaml forge.api_url, then https://api.github.com
+  else the API of the origin remote's host: https://api.github.com for github.com,
+  https://HOST/api/v3 for an Enterprise host. registry.yaml's forge.api_url may only pick
+  between those two forms: the token is never sent to a host the registry's own files chose,
+  and never over plain http (loopback http only from GITHUB_API_URL, as the tests use it)
 - repository: GITHUB_REPOSITORY, then registry.yaml forge.repository, then the origin URL
 - pull request number in a workflow: the event file at GITHUB_EVENT_PATH
 """
@@ -32,9 +35,49 @@ _REMOTE = re.compile(r"(?:[:/])([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$
 
 
 # -- configuration ---------------------------------------------------------------------------
-def api_url(settings=None) -> str:
+def api_url(settings=None, origin_url: str | None = None) -> str:
+    """Where the token may go: the environment's API, or https on the configured host."""
+    env = os.environ.get("GITHUB_API_URL", "").strip()
+    if env:
+        return _checked_env_api(env.rstrip("/"))
+    host = remote_host(origin_url) or "github.com"
+    allowed = _host_apis(host)
     forge = (settings.get("forge") or {}) if settings else {}
-    return (os.environ.get("GITHUB_API_URL") or forge.get("api_url") or DEFAULT_API).rstrip("/")
+    chosen = forge.get("api_url") if isinstance(forge, dict) else None
+    if chosen:
+        chosen = str(chosen).rstrip("/")
+        if chosen not in allowed:
+            raise ExternalError(f"registry.yaml's forge.api_url {chosen!r} is not the API of {host} "
+                                f"({' or '.join(allowed)}); the GitHub token is only sent there or to "
+                                "GITHUB_API_URL: set GITHUB_API_URL to use another API")
+        return chosen
+    return allowed[0]
+
+
+def _host_apis(host: str) -> list[str]:
+    if host in ("github.com", "api.github.com"):
+        return [DEFAULT_API]
+    return [f"https://{host}/api/v3", f"https://api.{host}"]
+
+
+def _checked_env_api(url: str) -> str:
+    parts = urlsplit(url)
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme == "https" or (parts.scheme == "http" and loopback):
+        return url
+    raise ExternalError(f"GITHUB_API_URL {url!r} is not https; the GitHub token is never sent over "
+                        "plain http (only loopback http is allowed, for local test servers)")
+
+
+def remote_host(origin_url: str | None) -> str | None:
+    """The host of the origin remote (https://HOST/..., ssh://git@HOST/..., git@HOST:...)."""
+    if not origin_url:
+        return None
+    text = origin_url.strip()
+    if "://" in text:
+        return urlsplit(text).hostname
+    match = re.fullmatch(r"[A-Za-z0-9_.-]+@([A-Za-z0-9.-]+):.*", text)
+    return match.group(1) if match else None
 
 
 def web_host(api: str) -> str:
@@ -121,7 +164,7 @@ class GitHub:
 
     @classmethod
     def from_env(cls, settings=None, origin_url: str | None = None) -> "GitHub":
-        api = api_url(settings)
+        api = api_url(settings, origin_url)
         return cls(repository(settings, origin_url), token(api), api)
 
     # -- HTTP with bounded retries ---------------------------------------------------------

@@ -1,0 +1,124 @@
+"""Rules about change (`check --base`): what a pull request may do to merged records.
+
+Every rule here judges by `ctx.settings`, the BASE commit's registry.yaml (issue 8 hole 1).
+"""
+from .. import layout
+from . import CHANGE_RULES, Problem
+
+IMMUTABLE_EXEMPT = {"stage", "status", "deleted"}
+ARCHIVED = "archived"  # where an exclusive stage's previous holder goes; the rollback edge starts here
+
+
+def removed_models(ctx):
+    """A registered model's folder, or its model.yaml, cannot be removed (issue 8 hole 4)."""
+    return [Problem(layout.model_file(m), "/", "a registered model cannot be removed (its versions may be "
+                    "in use); set deprecated: true in model.yaml instead")
+            for m in ctx.change.deleted_models]
+
+
+def versions(ctx):
+    """Merged versions stay (soft delete only), keep their content and weights; new ones start right."""
+    found = []
+    for model, mc in ctx.change.models.items():
+        if mc.removed:
+            continue  # removed_models says it once for the folder
+        entered = {v.get("stage") for n, v in mc.after.items() if (mc.before.get(n) or {}).get("stage") != v.get("stage")}
+        for number, record in mc.before.items():
+            found += merged_version(ctx, model, number, record, mc.after.get(number), entered)
+        highest = max(mc.before, default=0)
+        for number, record in mc.after.items():
+            if number not in mc.before:
+                found += new_version(ctx.settings, model, number, record, highest)
+    return found
+
+
+def merged_version(ctx, model, number, old: dict, new: dict | None, entered: set) -> list[Problem]:
+    path = layout.version_file(model, number)
+    if new is None:
+        if ctx.head.has(path) and path in ctx.head.errors:
+            return []  # malformed, not removed: the record rules report the parse problem
+        return [Problem(path, "/", f"merged version {number} was removed; versions are never deleted "
+                        "(use 'modelreg version delete' for a soft delete)")]
+    found = []
+    edited = sorted(k for k in set(old) | set(new) if k not in IMMUTABLE_EXEMPT and old.get(k) != new.get(k))
+    if edited:
+        found.append(Problem(path, f"/{edited[0]}", "a merged version may change only stage and status; "
+                             f"this change edits {', '.join(edited)} (register a new version instead)"))
+    pointer = layout.pointer_file(model, number)
+    if ctx.base.sha(pointer) != ctx.head.sha(pointer):
+        found.append(Problem(pointer, "/", f"the weights of merged version {number} cannot change; "
+                             "register a new version"))
+    return found + move(ctx.settings, path, old, new, entered)
+
+
+def move(settings, path: str, old: dict, new: dict, entered: set) -> list[Problem]:
+    src, dst = old.get("stage", "none"), new.get("stage", "none")
+    found = []
+    if old.get("status") == "deleted" and new.get("status") != "deleted":
+        found.append(Problem(path, "/status", "a deleted version cannot be restored; register it again"))
+    if old.get("status") == "deleted" and src != dst:
+        found.append(Problem(path, "/stage", "a deleted version's stage cannot change"))
+    if src == dst or settings.allowed(src, dst):
+        return found
+    # an exclusive stage's previous holder is archived when another version enters it
+    if dst == ARCHIVED and src in settings.exclusive_stages and src in entered:
+        return found
+    return found + [Problem(path, "/stage", f"{src} -> {dst} is not allowed by registry.yaml's transitions "
+                            "(on the base branch); allowed from " f"{src}: "
+                            f"{', '.join((settings.get('transitions') or {}).get(src, [])) or 'nothing'}")]
+
+
+def new_version(settings, model, number, record: dict, highest: int) -> list[Problem]:
+    path = layout.version_file(model, number)
+    found = []
+    if number <= highest:
+        found.append(Problem(path, "/version", f"version {number} reuses a number at or below the highest "
+                             f"merged one ({highest}); run 'modelreg sync' to renumber"))
+    start = settings.initial_stage
+    stage = record.get("stage", start)
+    if stage != start and not settings.allowed(start, stage):
+        found.append(Problem(path, "/stage", f"a new version enters at {start}; {start} -> {stage} is not "
+                             "allowed by registry.yaml's transitions on the base branch"))
+    if record.get("status") == "deleted":
+        found.append(Problem(path, "/status", "a new version cannot start deleted"))
+    return found
+
+
+def protected_aliases(ctx):
+    """A protected alias moves only with its stage; editing aliases.yaml cannot move it (hole 5)."""
+    stage_aliases = set(ctx.settings.stage_aliases.values())
+    found = []
+    for m in ctx.change.moves:
+        if m.kind != "alias" or m.name not in ctx.settings.protected_aliases or m.name in stage_aliases:
+            continue  # stage aliases are held to their stage's version by the record rules
+        found.append(Problem(layout.aliases_file(m.model), f"/aliases/{m.name}",
+                             f"alias {m.name!r} is protected by registry.yaml on the base branch; "
+                             "a pull request cannot move it by editing aliases.yaml"))
+    return found
+
+
+def rollback_eligible(stage: str, src: str, held: set[str], settings) -> bool:
+    """A version may enter an exclusive stage from archived (the rollback edge) only if it held
+    that stage before, per the history on the base branch (issue 8 hole 6)."""
+    if src != ARCHIVED or stage not in settings.exclusive_stages:
+        return True
+    return stage in held
+
+
+def rollbacks(ctx):
+    """`none -> archived -> production` must not put a never-reviewed version in production."""
+    held_before = ctx.extra.get("stages_held")  # (model, n) -> stages held on the base's history
+    found = []
+    for m in ctx.change.moves:
+        if m.kind != "stage" or m.before != ARCHIVED or m.after not in ctx.settings.exclusive_stages:
+            continue
+        held = held_before(m.model, m.version) if held_before else set()
+        if not rollback_eligible(m.after, m.before, held, ctx.settings):
+            found.append(Problem(layout.version_file(m.model, m.version), "/stage",
+                                 f"archived -> {m.after} is a rollback, and {m.model}@{m.version} never "
+                                 f"held {m.after} on the base branch; promote it through the normal "
+                                 "stages instead"))
+    return found
+
+
+CHANGE_RULES += [removed_models, versions, protected_aliases, rollbacks]

@@ -1,0 +1,295 @@
+"""Rules about the records at the head: schemas, layout, names, pointers, aliases, lineage."""
+from .. import layout, schema
+from ..names import check_name
+from . import RECORD_RULES, VERSION_RULES, Problem
+
+IGNORED_FILES = {"registry/.gitkeep", "registry/.gitignore"}
+DVC_CONFIG, DVC_LOCAL = ".dvc/config", ".dvc/config.local"
+_KIND_OF_LEAF = {"model.yaml": "model", "aliases.yaml": "aliases", "version.yaml": "version",
+                 "card.yaml": "card", "weights.dvc": "pointer"}
+
+
+def parsed(ctx, path: str, kind: str | None):
+    """Parse problems and schema problems of one file; records are parsed once per snapshot."""
+    doc = ctx.head.doc(path)
+    if path in ctx.head.errors:
+        return doc, [Problem(path, "/", ctx.head.errors[path])]
+    if doc is None or kind in (None, "pointer"):
+        return doc, []
+    return doc, [Problem(path, p, m) for p, m in schema.problems(kind, doc)]
+
+
+# -- registry.yaml ------------------------------------------------------------------------------
+def settings_file(ctx):
+    """registry.yaml exists, parses, fits its schema and is consistent (issue 8 hole 2)."""
+    path = layout.REGISTRY_FILE
+    if not ctx.head.has(path):
+        return [Problem(path, "/", "missing; run 'modelreg init' to create it")]
+    doc, found = parsed(ctx, path, "registry")
+    if found or not isinstance(doc, dict):
+        return found or [Problem(path, "/", "must be a mapping of settings")]
+    return [Problem(path, p, m) for p, m in ctx.head.settings.problems()]
+
+
+# -- layout -----------------------------------------------------------------------------------
+def layout_files(ctx):
+    """Anything under registry/ that is not a record, or sits in a badly named folder."""
+    found = []
+    for path in ctx.head.paths():
+        if not path.startswith(layout.ROOT + "/") or path in IGNORED_FILES:
+            continue
+        model = layout.model_of(path)
+        if layout.classify(path) is None or model is None:
+            if not path.endswith("/.gitignore"):
+                found.append(Problem(path, "/", "unexpected file in the registry; records are model.yaml, "
+                                     "aliases.yaml, versions/<N>/{version.yaml,card.yaml,weights.dvc}"))
+            continue
+        try:
+            check_name(model)
+        except Exception as exc:
+            found.append(Problem(path, "/", str(exc)))
+    return found
+
+
+def valid_models(ctx) -> list[str]:
+    out = []
+    for model in ctx.models:
+        try:
+            check_name(model)
+        except Exception:
+            continue  # layout_files reports it
+        out.append(model)
+    return out
+
+
+# -- per model --------------------------------------------------------------------------------
+def models(ctx):
+    """Every record of every model in scope: schema, names, versions, pointers, aliases."""
+    scope = valid_models(ctx)
+    ctx.head.load(p for m in scope for p in ctx.head.model_paths(m) if layout.classify(p))
+    found = []
+    for model in scope:
+        found += model_records(ctx, model)
+    return found
+
+
+def model_records(ctx, model: str) -> list[Problem]:
+    paths = set(ctx.head.model_paths(model))
+    found = []
+    for path in sorted(paths):
+        info = layout.classify(path)
+        if info:
+            found += parsed(ctx, path, info[0])[1]
+    model_path = layout.model_file(model)
+    doc = ctx.head.doc(model_path)
+    if model_path not in paths:
+        found.append(Problem(model_path, "/", "missing: every model folder needs a model.yaml"))
+    elif isinstance(doc, dict) and doc.get("name") != model:
+        found.append(Problem(model_path, "/name", f"name {doc.get('name')!r} does not match its folder {model!r}"))
+    versions = {}
+    for path in paths:
+        info = layout.classify(path)
+        if info and info[0] == "version":
+            doc = ctx.head.doc(path)
+            versions[info[2]] = doc if isinstance(doc, dict) else {}
+        elif info and info[2] is not None and layout.version_file(model, info[2]) not in paths:
+            found.append(Problem(path, "/", "no version.yaml beside this file"))
+    versions = dict(sorted(versions.items()))
+    for number, record in versions.items():
+        found += version_record(ctx, model, number, record, paths)
+    found += aliases(ctx, model, versions)
+    found += exclusive(ctx, model, versions)
+    return found
+
+
+def version_record(ctx, model, number, record, paths) -> list[Problem]:
+    path = layout.version_file(model, number)
+    found = []
+    if record.get("version") not in (None, number):
+        found.append(Problem(path, "/version", f"{record.get('version')} does not match its folder {number}"))
+    if "stage" in record and record["stage"] not in ctx.settings.stages:
+        found.append(Problem(path, "/stage", f"stage {record['stage']!r} is not in registry.yaml's stages"))
+    if record.get("model_type") == "adapter" and not record.get("parent"):
+        found.append(Problem(path, "/parent", "an adapter must name its base model in parent"))
+    if record.get("status") != "deleted":  # what `load` would refuse by the record (issue 9)
+        from ..loader_checks import record_problems
+
+        found += [Problem(path, p, m) for p, m in record_problems(record)]
+    return found + pointer(ctx, model, number, record, paths)
+
+
+def pointer(ctx, model, number, record, paths) -> list[Problem]:
+    path = layout.pointer_file(model, number)
+    artifacts = [a for a in record.get("artifacts") or [] if isinstance(a, dict)]
+    if path not in paths:
+        if artifacts:
+            return [Problem(path, "/", "missing: the version lists artifacts but has no DVC pointer")]
+        return []
+    doc = ctx.head.doc(path)
+    outs = doc.get("outs") if isinstance(doc, dict) else None
+    if not isinstance(outs, list) or len(outs) != 1 or not isinstance(outs[0], dict):
+        return [Problem(path, "/outs", "not a DVC pointer with exactly one output")]
+    out, found = outs[0], []
+    if out.get("path") != "weights":
+        found.append(Problem(path, "/outs/0/path",
+                             f"must be 'weights' (the version's own folder), not {out.get('path')!r}"))
+    if not str(out.get("md5", "")).endswith(".dir"):
+        found.append(Problem(path, "/outs/0/md5", "must point at a folder listing (<md5>.dir)"))
+    size = sum(a.get("size_bytes", 0) for a in artifacts if isinstance(a.get("size_bytes", 0), int))
+    if out.get("size") != size:
+        found.append(Problem(path, "/outs/0/size",
+                             f"{out.get('size')} bytes, but version.yaml's artifacts add up to {size}"))
+    if out.get("nfiles") != len(artifacts):
+        found.append(Problem(path, "/outs/0/nfiles",
+                             f"{out.get('nfiles')} files, but version.yaml lists {len(artifacts)}"))
+    return found
+
+
+def aliases(ctx, model: str, versions: dict[int, dict]) -> list[Problem]:
+    path = layout.aliases_file(model)
+    doc = ctx.head.doc(path)
+    held = doc.get("aliases") if isinstance(doc, dict) else None
+    held = held if isinstance(held, dict) else {}
+    found = []
+    for alias, number in held.items():
+        target = versions.get(number) if isinstance(number, int) else None
+        if target is None:
+            found.append(Problem(path, f"/aliases/{alias}", f"points at version {number}, which does not exist"))
+        elif target.get("status") == "deleted":
+            found.append(Problem(path, f"/aliases/{alias}", f"points at version {number}, which is deleted"))
+    for stage, alias in ctx.settings.stage_aliases.items():
+        holders = [n for n, v in versions.items() if v.get("stage") == stage and v.get("status") != "deleted"]
+        if holders and held.get(alias) != holders[0]:
+            found.append(Problem(path, f"/aliases/{alias}", f"must point at version {holders[0]}, the {stage} version"))
+        if not holders and alias in held:
+            found.append(Problem(path, f"/aliases/{alias}", f"points at version {held[alias]}, which is not in {stage}"))
+    return found
+
+
+def exclusive(ctx, model: str, versions: dict[int, dict]) -> list[Problem]:
+    found = []
+    for stage in ctx.settings.exclusive_stages:
+        holders = [n for n, v in versions.items() if v.get("stage") == stage and v.get("status") != "deleted"]
+        for extra in holders[1:]:
+            found.append(Problem(layout.version_file(model, extra), "/stage",
+                                 f"{stage} is exclusive but versions {', '.join(map(str, holders))} are all in it"))
+    return found
+
+
+# -- credentials ------------------------------------------------------------------------------
+def credentials(ctx):
+    """No tracked file may hold a credential; .dvc/config.local may not be tracked at all (hole 8)."""
+    from ..artifacts.secrets import find_credentials
+
+    found = []
+    if ctx.head.has(DVC_LOCAL):
+        found.append(Problem(DVC_LOCAL, "/", "is tracked by git, but DVC reads credentials from it: "
+                             "run 'git rm --cached .dvc/config.local', keep it git-ignored, and rotate "
+                             "any key it held"))
+    for path, data in _scannable(ctx):
+        for where, message in find_credentials(path, data.decode("utf-8", "replace")):
+            found.append(Problem(path, "/", f"{where}: {message}"))
+    return found
+
+
+def _scannable(ctx):
+    if ctx.change is not None:
+        wanted = [p for s, p in ctx.change.changed if s != "D" and _is_scanned(p)]
+    else:
+        wanted = [p for p in ctx.head.paths() if _is_scanned(p)]
+    ctx.head.prefetch(wanted)
+    for path in wanted:
+        data = ctx.head.read(path)
+        if data is not None:
+            yield path, data
+
+
+def _is_scanned(path: str) -> bool:
+    return path.startswith(layout.ROOT + "/") or path in (layout.REGISTRY_FILE, DVC_CONFIG, DVC_LOCAL) \
+        or path.startswith(".dvc/")
+
+
+# -- lineage ----------------------------------------------------------------------------------
+def lineage(ctx):
+    """Parents exist and lineage has no cycle (for the versions in scope)."""
+    found = []
+    for model in valid_models(ctx):
+        for number, record in ctx.head.all_versions(model).items():
+            if isinstance(record.get("parent"), dict):
+                found += _walk(ctx, model, number)
+    return found
+
+
+def _lookup(ctx, model, number):
+    if not isinstance(model, str) or not isinstance(number, int) or number < 1:
+        return None
+    try:
+        return ctx.head.version(model, number)
+    except Exception:
+        return None
+
+
+def _walk(ctx, model, number) -> list[Problem]:
+    path = layout.version_file(model, number)
+    seen = {(model, number)}
+    current = _lookup(ctx, model, number)
+    while isinstance(current, dict) and isinstance(current.get("parent"), dict):
+        parent = current["parent"]
+        key = (parent.get("model"), parent.get("version"))
+        if key in seen:
+            return [Problem(path, "/parent", f"lineage cycle through {key[0]}@{key[1]}")]
+        seen.add(key)
+        nxt = _lookup(ctx, *key)
+        if nxt is None:
+            if len(seen) == 2:  # report a missing parent only on its direct child
+                return [Problem(path, "/parent", f"parent {key[0]}@{key[1]} does not exist")]
+            return []
+        current = nxt
+    return []
+
+
+# -- per version, with the registry's caches (adapter files, the remote) ------------------------
+def adapter_fit(ctx, model, number, record):
+    """An adapter's adapter_config.json must fit its registered parent (files in the local cache).
+
+    A soft-deleted version is inert: it can no longer be loaded, so it no longer fails check
+    (issue 14.9: otherwise main stays red with no allowed fix)."""
+    reg = ctx.extra.get("registry")
+    if reg is None or record.get("model_type") != "adapter" or record.get("status") == "deleted":
+        return []
+    from ..errors import RegistryError
+    from ..loader_checks import adapter_problems
+
+    commit = ctx.extra.get("commit")
+    try:
+        found = adapter_problems(reg, commit, model, number)
+    except RegistryError:
+        return []  # not committed yet, or unreadable: the record rules report it
+    return [Problem(layout.version_file(model, number), p, m) for p, m in found]
+
+
+def remote_objects(ctx, model, number, record):
+    """With --remote: every object of the version is in the DVC remote and matches its sha256."""
+    reg = ctx.extra.get("registry")
+    if reg is None or not ctx.extra.get("remote") or record.get("status") == "deleted":
+        return []
+    from ..weights import missing_in_remote
+
+    return [Problem(layout.pointer_file(model, number), "/", message)
+            for message in missing_in_remote(reg, model, number, ctx.extra["commit"])]
+
+
+def local_files(ctx, model, number, record):
+    """What `load` would refuse by the files' contents (a sharded index naming files that are
+    not the version's), on the files available locally (issue 9)."""
+    reg = ctx.extra.get("registry")
+    if reg is None or record.get("status") == "deleted":
+        return []
+    from ..loader_checks import local_file_problems
+
+    return [Problem(layout.version_file(model, number), p, m)
+            for p, m in local_file_problems(reg, model, number, record)]
+
+
+RECORD_RULES += [settings_file, layout_files, models, credentials, lineage]
+VERSION_RULES += [adapter_fit, local_files, remote_objects]

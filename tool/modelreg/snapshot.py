@@ -1,0 +1,229 @@
+"""Snapshot: the registry's records at one commit, the one reader everybody asks.
+
+A snapshot is lazy. A one-record read (a warm `resolve`) costs one cat-file lookup; the
+first question about the whole tree (`paths`, `models`, `versions`) runs ONE `git ls-tree -r`
+and indexes every path by model once; `prefetch` reads many blobs in ONE cat-file batch.
+Snapshots are memoised per (repository, commit) in a small LRU, so the base of a pull
+request read by check, the gates and the comment is read once.
+
+Parse errors never raise here: a malformed record reads as None and its message is kept in
+`errors` (check reports every one of them). `record(path)` is the raising read for the
+Registry: it turns a recorded parse error into InvalidRecord, as the Registry always did.
+"""
+import os
+import weakref
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+
+from . import layout
+from .errors import InvalidRecord
+from .records import load_yaml
+from .settings import Settings, shape_problems
+
+MAX_SNAPSHOTS = 8  # per repository: base, head, merge-base and a few served commits
+_MISSING = object()
+_memo: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+class Snapshot:
+    """Records at one commit. Build with `Snapshot.at(git, commit)` (memoised)."""
+
+    def __init__(self, git, commit: str):
+        self.git, self.commit = git, commit
+        self._shas: dict[str, str] | None = None  # path -> blob sha, once indexed
+        self._by_model: dict[str, list[str]] | None = None
+        self._partial: dict[str, dict[str, str]] = {}  # model -> its paths, before a full index
+        self._docs: dict[str, object] = {}
+        self._raw: dict[str, bytes | None] = {}
+        self.errors: dict[str, str] = {}  # path -> parse problem (without the path)
+        self._settings: Settings | None = None
+
+    @classmethod
+    def at(cls, git, commit: str) -> "Snapshot":
+        cache = _memo.setdefault(git, OrderedDict())
+        snap = cache.get(commit)
+        if snap is None:
+            snap = cache[commit] = cls(git, commit)
+            while len(cache) > MAX_SNAPSHOTS:
+                cache.popitem(last=False)
+        cache.move_to_end(commit)
+        return snap
+
+    # -- the index (built on first need) --------------------------------------------
+    def _list(self) -> dict[str, str]:
+        return dict(self.git.ls_tree(self.commit, "."))
+
+    def _index(self) -> dict[str, str]:
+        if self._shas is None:
+            self._shas = self._list()
+            by_model = defaultdict(list)
+            for path in self._shas:
+                model = layout.model_of(path)
+                if model is not None:
+                    by_model[model].append(path)
+            self._by_model = dict(by_model)
+        return self._shas
+
+    def paths(self) -> list[str]:
+        """Every tracked path at this commit (records, policy files, everything)."""
+        return list(self._index())
+
+    def has(self, path: str) -> bool:
+        return path in self._index()
+
+    def sha(self, path: str) -> str | None:
+        """The blob id of `path` (equal ids mean equal bytes: the cheap way to diff)."""
+        return self._index().get(path)
+
+    def model_paths(self, model: str) -> list[str]:
+        if self._shas is None:  # one model's folder: no need to list the whole tree
+            if model not in self._partial:
+                self._partial[model] = dict(self.git.ls_tree(self.commit, layout.model_dir(model)))
+            return list(self._partial[model])
+        return self._by_model.get(model, [])
+
+    def models(self) -> list[str]:
+        """Folders under registry/ (whether or not they hold a valid model.yaml)."""
+        self._index()
+        return sorted(self._by_model)
+
+    def versions(self, model: str) -> list[int]:
+        numbers = set()
+        for path in self.model_paths(model):
+            info = layout.classify(path)
+            if info and info[0] == "version":
+                numbers.add(info[2])
+        return sorted(numbers)
+
+    # -- bytes ------------------------------------------------------------------------
+    def _fetch(self, paths: list[str]) -> list[bytes | None]:
+        if self._shas is not None:
+            return [None if s is None else b for s, b in zip(
+                [self._shas.get(p) for p in paths],
+                self.git.read_objects([self._shas.get(p) or "0" * 40 for p in paths]))]
+        return self.git.read_objects([f"{self.commit}:{p}" for p in paths])
+
+    def prefetch(self, paths) -> None:
+        """Read many files in one batch (check reads the whole registry this way)."""
+        wanted = [p for p in paths if p not in self._raw]
+        if wanted:
+            self._raw.update(zip(wanted, self._fetch(wanted)))
+
+    def read(self, path: str) -> bytes | None:
+        if path not in self._raw:
+            self.prefetch([path])
+        return self._raw[path]
+
+    # -- parsed records -----------------------------------------------------------------
+    def doc(self, path: str):
+        """The parsed YAML at `path`; None when absent or malformed (see `errors`)."""
+        cached = self._docs.get(path, _MISSING)
+        if cached is not _MISSING:
+            return cached
+        data = self.read(path)
+        doc = None
+        if data is not None:
+            try:
+                doc = load_yaml(data, path)
+            except InvalidRecord as exc:
+                self.errors[path] = str(exc).split(": ", 1)[-1]
+        self._docs[path] = doc
+        self._raw.pop(path, None)  # parsed once; keep memory to one copy
+        return doc
+
+    def record(self, path: str):
+        """The raising read: InvalidRecord for a malformed file, None for an absent one."""
+        doc = self.doc(path)
+        if path in self.errors:
+            raise InvalidRecord(f"{path}: {self.errors[path]}")
+        return doc
+
+    def _mapping(self, path: str) -> dict | None:
+        doc = self.doc(path)
+        return doc if isinstance(doc, dict) else None
+
+    @property
+    def settings(self) -> Settings:
+        """registry.yaml at this commit; the defaults when absent, unreadable or mistyped."""
+        if self._settings is None:
+            raw = self._mapping(layout.REGISTRY_FILE) or {}
+            self._settings = Settings({} if shape_problems(raw) else raw)
+        return self._settings
+
+    @property
+    def settings_in_force(self) -> Settings:
+        """The settings rules may judge by: these, if registry.yaml fits its schema; else the defaults
+        (a broken registry.yaml is reported, and never loosens a rule)."""
+        from . import schema
+
+        raw = self._mapping(layout.REGISTRY_FILE)
+        if raw is None or shape_problems(raw) or schema.problems("registry", raw):
+            return Settings({})
+        return self.settings
+
+    def model(self, name: str) -> dict | None:
+        return self._mapping(layout.model_file(name))
+
+    def version(self, name: str, number: int) -> dict | None:
+        return self._mapping(layout.version_file(name, number))
+
+    def all_versions(self, name: str) -> dict[int, dict]:
+        """number -> record for every readable version of a model (one batch)."""
+        paths = {n: layout.version_file(name, n) for n in self.versions(name)}
+        self.prefetch(paths.values())
+        found = {n: self._mapping(p) for n, p in paths.items()}
+        return {n: d for n, d in found.items() if d is not None}
+
+    def aliases(self, name: str) -> dict[str, int]:
+        doc = self._mapping(layout.aliases_file(name)) or {}
+        aliases = doc.get("aliases")
+        return dict(aliases) if isinstance(aliases, dict) else {}
+
+    def card(self, name: str, number: int) -> dict | None:
+        return self._mapping(layout.card_file(name, number))
+
+    def pointer(self, name: str, number: int) -> bytes | None:
+        return self.read(layout.pointer_file(name, number))
+
+    def load(self, paths) -> None:
+        """Parse many records in one read (errors are recorded, not raised)."""
+        paths = [p for p in paths if p not in self._docs]
+        self.prefetch(paths)
+        for path in paths:
+            self.doc(path)
+
+
+class WorkdirSnapshot(Snapshot):
+    """The working tree as a snapshot (uncommitted edits included): `check` without --at."""
+
+    def __init__(self, root: Path):
+        super().__init__(None, "working tree")
+        self.root = Path(root)
+
+    def _list(self) -> dict[str, str]:
+        found = {}
+        for top in (layout.REGISTRY_FILE, ".dvc/config"):  # config.local is git-ignored here
+            if (self.root / top).is_file():
+                found[top] = top
+        for dirpath, dirnames, filenames in os.walk(self.root / layout.ROOT):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            # weights folders are git-ignored data, not records
+            dirnames[:] = [d for d in dirnames if not (d == "weights" and rel.count("/") == 3)]
+            for name in filenames:
+                if not name.endswith(".tmp"):
+                    found[f"{rel}/{name}"] = f"{rel}/{name}"
+        return found
+
+    def model_paths(self, model: str) -> list[str]:
+        self._index()
+        return super().model_paths(model)
+
+    def sha(self, path: str) -> str | None:
+        return None  # no blob ids: a working tree is never the base of a change
+
+    def _fetch(self, paths: list[str]) -> list[bytes | None]:
+        out = []
+        for path in paths:
+            full = self.root / path
+            out.append(full.read_bytes() if full.is_file() else None)
+        return out
