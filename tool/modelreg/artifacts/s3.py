@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 PART = 16 << 20  # ranged-GET and multipart part size
 WINDOW = 4  # parts of one object in flight (bounds memory: jobs x WINDOW x PART at worst)
 
+S3_EXTRA = "pip install 'modelreg[s3]'"
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "403"}
 
@@ -134,7 +135,10 @@ class S3Store:
     # -- writes ----------------------------------------------------------------------
     def upload(self, pairs, on_done=None) -> None:
         """Upload (key, path) pairs: parallel multipart, one transfer manager for all of them."""
-        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+        try:
+            from boto3.s3.transfer import TransferConfig, create_transfer_manager
+        except ImportError as exc:
+            raise ExternalError(f"uploading to {self.where} needs boto3: {S3_EXTRA}") from exc
 
         self.check()
         config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART,
@@ -178,17 +182,14 @@ class S3Store:
             self._pool = None
 
 
-S3_EXTRA = "pip install 'modelreg[s3]'"
-
-
 def _client(config: RemoteConfig, jobs: int):
+    """A botocore S3 client (boto3 itself is not needed: importing it costs ~0.1 s more)."""
     try:
-        import boto3
+        import botocore.session
         from botocore.config import Config
     except ImportError as exc:
         raise ExternalError(f"the remote {config.url} is on S3, which needs boto3: {S3_EXTRA}") from exc
 
-    session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
     kwargs = {}
     if config.access_key_id:
         kwargs = {"aws_access_key_id": config.access_key_id,
@@ -198,9 +199,10 @@ def _client(config: RemoteConfig, jobs: int):
                       retries={"max_attempts": 3, "mode": "standard"},
                       s3={"addressing_style": "path"} if config.endpoint_url else None)
     try:
-        return session.client("s3", endpoint_url=config.endpoint_url,
-                              region_name=config.region or session.region_name or "us-east-1",
-                              config=botoconf, **kwargs)
+        session = botocore.session.Session(profile=config.profile)
+        return session.create_client("s3", endpoint_url=config.endpoint_url,
+                                     region_name=config.region or session.get_config_variable("region") or "us-east-1",
+                                     config=botoconf, **kwargs)
     except Exception as exc:
         raise ExternalError(f"cannot set up an S3 client for {config.url}: {_explain(exc, config)}") from exc
 
