@@ -10,7 +10,6 @@ from click.testing import CliRunner
 
 from modelreg import Registry
 from modelreg import weights as wmod
-from modelreg.artifacts import pull as pullmod
 from modelreg.artifacts import s3 as s3mod
 from modelreg.artifacts.cache import Cache
 from modelreg.artifacts.remote import object_key

@@ -17,7 +17,6 @@ import pytest
 
 from modelreg import errors
 from tests.conftest import git, write_weights
-from tests.plugins.tiny_models import register_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTSIDE = 0.5
