@@ -2,7 +2,8 @@
 
 The records are what modelreg itself writes (same serializer, schema-valid), committed
 in one go through `git fast-import`, so 10,000 versions take seconds, not minutes.
-A second commit on a branch `promote` promotes one model, for `check --base` benchmarks.
+A second commit on a branch `promote` promotes one model, and one on a branch `policy` edits
+registry.yaml (a gate), for the two `check --base` benchmarks.
 
     python bench/gen_registry.py DEST [--models 500] [--versions 20]
 """
@@ -97,7 +98,10 @@ def generate(dest: Path, models: int, versions: int) -> float:
             b"stage: production", b"stage: " + stage.encode(), 1)
     promo[layout.aliases_file(name)] = record("aliases", layout.aliases_file(name), {
         "aliases": {"canary": versions, "production": versions}})
-    fast_import(dest, [("main", "synthetic registry", files), ("promote", f"promote {name}", promo)])
+    policy = {layout.REGISTRY_FILE: record("registry", layout.REGISTRY_FILE, {
+        **DEFAULT_SETTINGS, "gates": {"production": {"metrics": ["mmlu/accuracy >= 0.5"]}}})}
+    fast_import(dest, [("main", "synthetic registry", files), ("promote", f"promote {name}", promo),
+                       ("policy", "gate production on mmlu", policy)])
     subprocess.run(["git", "checkout", "-q", "main"], cwd=dest, check=True)
     return time.perf_counter() - start
 

@@ -173,13 +173,16 @@ def test_init_creates_a_valid_registry_in_one_commit(tmp_path, capsys):
 def test_init_scaffolds_this_repos_workflows_installing_the_release(tmp_path):
     from pathlib import Path
 
+    import modelreg
+
     target = tmp_path / "reg2"
     assert main(["init", str(target), "--remote", str(tmp_path / "store")]) == 0
     repo_workflows = Path(__file__).resolve().parents[1] / ".github" / "workflows"
     for name in ("modelreg-check.yml", "modelreg-tag.yml"):
         written = (target / ".github" / "workflows" / name).read_text()
-        assert "pip install modelreg\n" in written
-        assert written.replace("pip install modelreg\n", "pip install .\n") == (repo_workflows / name).read_text()
+        pinned = f"pip install modelreg=={modelreg.__version__}\n"  # issue 8: a pinned release
+        assert pinned in written
+        assert written.replace(pinned, "pip install .\n") == (repo_workflows / name).read_text()
 
 
 def test_init_without_git_identity_fails_before_writing(tmp_path, monkeypatch, capsys):

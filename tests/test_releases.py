@@ -24,7 +24,8 @@ def test_tags_say_what_each_commit_did(history):
     created = {t["tag"]: t for t in tag(history)}
     assert set(created) == {"bert@v1", "bert#staging#1", "bert@champion#1"}
     assert check_ref(history, "bert@v1") == {
-        "tag": "bert@v1", "event": "version", "commit": created["bert@v1"]["commit"], "model": "bert", "version": 1}
+        "tag": "bert@v1", "event": "version", "commit": created["bert@v1"]["commit"], "model": "bert", "version": 1,
+        "on_main": True}
     assert check_ref(history, "bert@champion#1")["alias"] == "champion"
     assert tag(history) == []  # idempotent
 

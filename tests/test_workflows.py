@@ -58,7 +58,7 @@ def test_tag_workflow():
     assert doc["on"] == {"push": {"branches": ["main"]}}
     assert doc["permissions"] == {"contents": "write"}
     calls = modelreg_calls(doc)
-    assert calls == [["tag", "--push"]]
+    assert calls == [["tag", "--push", "--observe"]]  # issue 13 item 5: the clock
     parses(calls[0])
 
 

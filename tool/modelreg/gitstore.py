@@ -65,6 +65,7 @@ class GitStore:
         self._packed: tuple[int, dict] | None = None
         self._commits: set[str] = set()  # full shas already verified as commits (immutable)
         self._lock_depth = 0
+        self._lines: dict = {}  # (head, notes head) -> first-parent line with times
 
     # -- locating refs -------------------------------------------------------------
     def _git_dirs(self) -> tuple[Path, Path]:
@@ -188,15 +189,31 @@ class GitStore:
         return proc.returncode == 0
 
     def commit_before(self, ref: str, when: str) -> str:
-        """The commit `ref` pointed at, at time `when` (first-parent walk)."""
-        sha = _run(["rev-list", "-1", "--first-parent", f"--before={when}", ref], self.root).strip()
-        if not sha:
-            raise NotFound(f"{ref} has no commit before {when}")
-        return sha
+        """The commit `ref` pointed at, at time `when`, by the registry's clock (clock.py)."""
+        from .clock import commit_before
 
-    def log(self, ref: str, paths: list[str], limit: int | None = None) -> list[Commit]:
+        return commit_before(self, ref, when)
+
+    def first_parent_line(self, ref: str, notes_ref: str) -> list[tuple[str, int, tuple, str]]:
+        """(sha, committer epoch, parents, note) along `ref`'s first-parent line, newest first."""
+        head = self.rev_parse(ref)
+        notes = self._read_ref_file(notes_ref) or ""
+        key = (head, notes)
+        if key not in self._lines:
+            out = _run(["log", "--first-parent", "--format=%H%x1f%ct%x1f%P%x1f%N%x1e",
+                        f"--notes={notes_ref}", head], self.root)
+            rows = []
+            for rec in out.split("\x1e"):
+                fields = rec.strip("\n").split("\x1f")
+                if len(fields) == 4:
+                    rows.append((fields[0], int(fields[1]), tuple(fields[2].split()), fields[3]))
+            self._lines = {key: rows}  # one line kept: the newest head is what readers ask about
+        return self._lines[key]
+
+    def log(self, ref: str, paths: list[str], limit: int | None = None, first_parent: bool = True) -> list[Commit]:
+        """Commits of `ref` (a name or a range such as A..B) touching `paths`, newest first."""
         fmt = "%H%x1f%an%x1f%ae%x1f%aI%x1f%P%x1f%s%x1f%b%x1e"
-        args = ["log", "--first-parent", f"--format={fmt}"]
+        args = ["log", f"--format={fmt}"] + (["--first-parent"] if first_parent else [])
         if limit:
             args.append(f"-n{limit}")
         out = _run(args + [ref, "--", *paths], self.root)
@@ -330,6 +347,7 @@ def clone_partial(url: str, dest: Path) -> None:
     _run(["clone", "--quiet", "--filter=blob:none", "--no-checkout", url, str(tmp)], dest.parent)
     _run(["config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*"], tmp)
     _run(["config", "--add", "remote.origin.fetch", "+refs/tags/*:refs/tags/*"], tmp)
+    _run(["config", "--add", "remote.origin.fetch", "+refs/notes/*:refs/notes/*"], tmp)  # the clock
     fetch_all(tmp)  # the clone made only HEAD's branch local; main may be another one
     os.replace(tmp, dest)
 
@@ -422,6 +440,23 @@ class BranchOps:
         author, date, message = out.split("\x1f", 2)
         return author, date, message.rstrip("\n")
 
+    def authored_changes(self, base: str, head: str) -> set[tuple[str, str, str, frozenset]]:
+        """(author, author date, message, changed paths) of every non-merge commit in base..head:
+        what a commit is wherever a rebase put it (sync recognises landed work by it)."""
+        out = self.run("log", "--no-merges", "--no-renames", "--format=%x1e%an <%ae>%x1f%aI%x1f%B%x1d",
+                       "--name-only", f"{base}..{head}")
+        found = set()
+        for record in out.split("\x1e")[1:]:
+            author, date, rest = record.split("\x1f", 2)
+            message, _, paths = rest.partition("\x1d")
+            found.add((author, date, message.rstrip("\n"), frozenset(p for p in paths.splitlines() if p)))
+        return found
+
+    def stage_changes(self, paths: list[str]) -> bool:
+        """Stage `paths`; True if that changes anything against HEAD."""
+        self.run("add", "--all", "--", *paths)
+        return bool(self.run("diff", "--cached", "--name-only", "--", *paths).strip())
+
     def commit_as(self, paths: list[str], message: str, author: str, date: str) -> str:
         return commit(self.root, paths, message, author, date)
 
@@ -443,13 +478,31 @@ class BranchOps:
         kind, _, message = out.partition("\x1f")
         return message.rstrip("\n") if kind == "tag" else ""
 
-    def create_tag(self, name: str, commit: str, message: str) -> None:
+    def create_tag(self, name: str, commit: str, message: str, force: bool = False) -> None:
         self.run("check-ref-format", f"refs/tags/{name}")
-        self.run("tag", "--annotate", "--cleanup=verbatim", "-m", message, "--", name, commit)
+        self.run("tag", "--annotate", "--cleanup=verbatim", *(["--force"] if force else []), "-m", message,
+                 "--", name, commit)
+
+    def delete_tag(self, name: str) -> None:
+        self.run("tag", "--delete", "--", name, check=False)
 
     def first_parent_merges(self, ref: str, limit: int = 200) -> list[str]:
-        """Commits of `ref`'s first-parent history, newest first."""
-        return self.run("rev-list", "--first-parent", f"--max-count={limit}", ref).split()
+        """Commits of `ref`'s first-parent history, newest first (all of them when limit is 0)."""
+        return self.run("rev-list", "--first-parent", *([f"--max-count={limit}"] if limit else []), ref).split()
+
+    def is_ancestor(self, commit: str, ref: str) -> bool:
+        return subprocess.run(["git", "merge-base", "--is-ancestor", commit, ref], cwd=self.root,
+                              capture_output=True, env=_env()).returncode == 0
+
+    # notes (the registry's clock: when the tag workflow saw main move)
+    def fetch_notes(self, ref: str, remote: str = "origin") -> None:
+        self.run("fetch", "--quiet", remote, f"+{ref}:{ref}", check=False)  # none yet is fine
+
+    def add_note(self, ref: str, commit: str, text: str) -> None:
+        self.run("notes", f"--ref={ref}", "add", "-m", text, commit)
+
+    def remove_note(self, ref: str, commit: str) -> None:
+        self.run("notes", f"--ref={ref}", "remove", "--ignore-missing", commit, check=False)
 
     def parents(self, commit: str) -> list[str]:
         return self.run("rev-list", "--parents", "-n1", commit).split()[1:]

@@ -3,28 +3,57 @@
 Events come from comparing records before and after each commit on the main branch's
 first-parent line, so hand edits and merged pull requests show up the same way as
 modelreg's own commits: who moved which alias when, through which PR.
+
+When: the registry's clock (clock.py), the same one `--as-of` reads: the time the tag
+workflow observed main reach the commit, else a merge commit's date, else the commit's own
+date, which is marked `claimed` (the author's machine said so; nothing witnessed it).
+Who: the author of the commit that made the change. For a merge (a pull request, or a
+`git pull` that merged someone else's work) that is the newest commit on the merged side that
+touched the record, not the person who merged; the merger is kept as `merged_by`.
 """
 import re
 
 from . import layout
-from .errors import InvalidRecord
-from .records import load_yaml
+from .clock import iso, parse_when, timeline
+from .snapshot import Snapshot
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
+_REASON = re.compile(r"^Modelreg-Reason: (.+)$", re.M)
 
 
 def events(reg, model: str | None, limit: int, ref: str) -> list[dict]:
     paths = [layout.model_dir(model)] if model else [layout.ROOT]
+    clock = {tick.commit: tick for tick in timeline(reg.git, ref)}
     found = []
     for commit in reg.git.log(ref, paths, limit=limit):
         parent = commit.parents[0] if commit.parents else None
         changed = _changed(reg, parent, commit.sha, paths[0])
         pr = _PR.search(commit.subject)
-        base = {"commit": commit.sha, "date": commit.date, "author": f"{commit.author} <{commit.email}>",
-                "subject": commit.subject, "pr": int(pr.group(1)) if pr else None}
-        for event in _diff_events(reg, parent, commit.sha, changed):
-            found.append(dict(base, **event))
+        tick = clock.get(commit.sha)
+        base = {"commit": commit.sha, "date": tick.iso if tick else _utc(commit.date),
+                "clock": tick.source if tick else "claimed", "subject": commit.subject,
+                "pr": int(pr.group(1)) if pr else None}
+        for path, event in _diff_events(reg, parent, commit.sha, changed):
+            found.append({**base, **_who(reg, commit, path), **event})
     return found
+
+
+def _who(reg, commit, path: str) -> dict:
+    """The author of the change to `path` that `commit` brought to main, and its reason."""
+    source = commit
+    if len(commit.parents) > 1:  # a merge: credit the merged side's commit, not the merger
+        touched = reg.git.log(f"{commit.parents[0]}..{commit.parents[1]}", [path], limit=1, first_parent=False)
+        source = touched[0] if touched else commit
+    reason = _REASON.search(source.body)
+    who = {"author": f"{source.author} <{source.email}>", "authored": _utc(source.date),
+           "reason": reason.group(1).strip() if reason else None}
+    if source is not commit:
+        who.update(merged_by=f"{commit.author} <{commit.email}>", via=source.sha)
+    return who
+
+
+def _utc(date: str) -> str:
+    return iso(parse_when(date))
 
 
 def _changed(reg, parent, sha, prefix) -> list[str]:
@@ -34,13 +63,7 @@ def _changed(reg, parent, sha, prefix) -> list[str]:
 
 
 def _read(reg, commit, path):
-    if commit is None:
-        return None
-    data = reg.git.read(commit, path)
-    try:
-        return load_yaml(data, path) if data is not None else None
-    except InvalidRecord:
-        return None
+    return Snapshot.at(reg.git, commit).doc(path) if commit is not None else None
 
 
 def _diff_events(reg, parent, sha, changed: list[str]):
@@ -51,11 +74,13 @@ def _diff_events(reg, parent, sha, changed: list[str]):
         kind, model, number = info
         old, new = _read(reg, parent, path), _read(reg, sha, path)
         if kind == "model" and old is None and new is not None:
-            yield {"event": "model.register", "model": model}
+            yield path, {"event": "model.register", "model": model}
         elif kind == "version":
-            yield from _version_events(model, number, old or {}, new or {})
+            for event in _version_events(model, number, old or {}, new or {}):
+                yield path, event
         elif kind == "aliases":
-            yield from _alias_events(model, (old or {}).get("aliases") or {}, (new or {}).get("aliases") or {})
+            for event in _alias_events(model, (old or {}).get("aliases") or {}, (new or {}).get("aliases") or {}):
+                yield path, event
 
 
 def _version_events(model, number, old, new):
@@ -84,7 +109,8 @@ def describe(event: dict) -> str:
     if kind == "version.create":
         return f"registered {event['model']}@{event['version']}"
     if kind == "stage":
-        return f"{event['model']}@{event['version']}: {event['from']} -> {event['to']}"
+        why = f" (reason: {event['reason']})" if event.get("reason") else ""
+        return f"{event['model']}@{event['version']}: {event['from']} -> {event['to']}{why}"
     if kind == "version.delete":
         return f"deleted {event['model']}@{event['version']} ({event.get('reason')})"
     if kind == "alias":

@@ -183,18 +183,20 @@ def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=No
     return out
 
 
-def unload(target=None) -> int:
+def unload(target=None, empty: bool = True) -> int:
     """Drop loaded models from the process cache and free their memory (GPU included).
 
     `target`: a LoadedModel, "NAME@N" / "NAME", or None for everything. Returns how many
-    cache entries went. Objects the caller still holds are emptied (model=None).
+    cache entries went. Objects the caller still holds are emptied (model=None), unless
+    `empty` is False: then they keep working and their memory goes with the last reference
+    (serving swaps use this: a request that took the old model finishes on it).
     """
     with _CACHE_LOCK:
         keys = [k for k, v in _CACHE.items() if _matches(k, v, target)]
         gone = [_CACHE.pop(k) for k in keys]
     if isinstance(target, LoadedModel) and target not in gone:
         gone.append(target)
-    for item in gone:
+    for item in gone if empty else ():
         item.model = item.tokenizer = None
     gone.clear()
     gc.collect()

@@ -4,12 +4,15 @@ The loader refuses what a registry record never needs and an attacker might use:
 custom tags, anchors/aliases (so no alias bombs), duplicate keys, huge documents.
 Timestamps stay strings, so records round-trip unchanged through JSON.
 """
+import math
+
 import yaml
 
 from .errors import InvalidRecord
 
 MAX_RECORD_BYTES = 1 << 20
 MAX_NODES = 100_000
+MAX_DEPTH = 64  # records are a few levels deep; a deep one would exhaust Python's stack (issue 8 hole 10)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -23,6 +26,7 @@ _SCALARS = {
     _TAG + "null": yaml.constructor.SafeConstructor.construct_yaml_null,
 }
 _constructor = yaml.constructor.SafeConstructor()
+_STR, _SEQ, _MAP, _MERGE = _TAG + "str", _TAG + "seq", _TAG + "map", _TAG + "merge"
 
 
 def load_yaml(data: bytes | str, path: str = "<record>"):
@@ -52,36 +56,45 @@ class _Builder:
         line = node.start_mark.line + 1 if node.start_mark else "?"
         raise InvalidRecord(f"{self.path}: line {line}: {problem}")
 
-    def build(self, node):
-        if id(node) in self.seen:
+    def build(self, node, depth: int = 0):
+        # the hot path of every read: scalars first, checks that only collections need below
+        seen = self.seen
+        if id(node) in seen:
             self.fail(node, "YAML anchors and aliases are not allowed in records")
-        self.seen.add(id(node))
-        if len(self.seen) > MAX_NODES:
+        seen.add(id(node))
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            tag = node.tag
+            if tag == _STR:
+                return node.value
+            if tag not in _SCALARS:
+                self.fail(node, f"YAML tag {tag!r} is not allowed in records")
+            construct = _SCALARS[tag]
+            return node.value if construct is None else construct(_constructor, node)
+        if depth > MAX_DEPTH:
+            self.fail(node, f"nested deeper than {MAX_DEPTH} levels; records must stay flat")
+        if len(seen) > MAX_NODES:
             self.fail(node, f"more than {MAX_NODES} YAML nodes; records must stay small")
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _TAG + "seq":
-                self.fail(node, f"YAML tag {node.tag!r} is not allowed in records")
-            return [self.build(item) for item in node.value]
-        if node.tag not in _SCALARS:
+        if kind is yaml.MappingNode:
+            return self._mapping(node, depth)
+        if node.tag != _SEQ:
             self.fail(node, f"YAML tag {node.tag!r} is not allowed in records")
-        construct = _SCALARS[node.tag]
-        return node.value if construct is None else construct(_constructor, node)
+        return [self.build(item, depth + 1) for item in node.value]
 
-    def _mapping(self, node):
-        if node.tag != _TAG + "map":
+    def _mapping(self, node, depth: int):
+        if node.tag != _MAP:
             self.fail(node, f"YAML tag {node.tag!r} is not allowed in records")
         result = {}
+        build = self.build
         for key_node, value_node in node.value:
-            if key_node.tag == _TAG + "merge":
+            if key_node.tag == _MERGE:
                 self.fail(key_node, "YAML merge keys ('<<') are not allowed in records")
-            key = self.build(key_node)
+            key = build(key_node, depth + 1)
             if not isinstance(key, (str, int)):
                 self.fail(key_node, "mapping keys must be text")
             if key in result:
                 self.fail(key_node, f"duplicate key {key!r}")
-            result[key] = self.build(value_node)
+            result[key] = build(value_node, depth + 1)
         return result
 
 
@@ -94,3 +107,15 @@ def dump_yaml(data: dict, schema_ref: str | None = None, key_order: list[str] | 
                      allow_unicode=True, width=100)
     header = f"# yaml-language-server: $schema={schema_ref}\n" if schema_ref else ""
     return (header + text).encode()
+
+
+def non_finite(data, where: str = ""):
+    """(JSON pointer, value) of every NaN or infinity: they pass no gate and are not JSON."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield where or "/", data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from non_finite(value, f"{where}/{key}")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from non_finite(value, f"{where}/{i}")

@@ -17,7 +17,7 @@ from .errors import (AlreadyExists, ExternalError, InvalidInput, InvalidRecord, 
                      PolicyViolation, RegistryError)
 from .gitstore import GitStore, find_root
 from .names import check_alias, check_name, check_tag_key
-from .records import dump_yaml, load_yaml
+from .records import dump_yaml, load_yaml, non_finite
 from .refs import ModelRef, parse_ref, parse_version
 from .settings import DEFAULT_SETTINGS, Settings
 
@@ -142,7 +142,7 @@ class Registry:
     def commit_of(self, at: str | None = None, as_of: str | None = None) -> str:
         ref = at or self.main_branch
         if as_of:
-            return self.git.commit_before(ref, _iso(as_of))
+            return self.git.commit_before(ref, as_of)
         return self.git.rev_parse(ref)
 
     # -- record reads at a commit (through the one memoised Snapshot) --------------
@@ -330,6 +330,10 @@ class Registry:
         return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
 
     def _write(self, paths_to_check: list[str]) -> "_Change":
+        if not (self.root / layout.REGISTRY_FILE).is_file():
+            # a Git repository that is not a registry must never get registry commits (issue 8 hole 10)
+            raise NotFound(f"{self.root} is a Git repository but not a registry (no {layout.REGISTRY_FILE}); "
+                           "run 'modelreg init' there first")
         # Refuse to mix our commit with someone's uncommitted edits to the same records.
         dirty = self.git.dirty_paths(paths_to_check)
         if dirty:
@@ -371,6 +375,8 @@ class Registry:
             raise InvalidInput(f"unknown model type {model_type!r}: use one of {', '.join(MODEL_TYPES)}")
         if weights_dir is None and not source_uri:
             raise InvalidInput("give a weights folder or --source-uri for a version kept elsewhere")
+        for where, value in non_finite({"metrics": list(metrics), "parameters": parameters or {}}):
+            raise InvalidInput(f"{where} is {value}, not a finite number; record a real number")
         files = None
         if weights_dir is not None:
             from .artifacts.files import scan_folder
@@ -628,14 +634,6 @@ def _tags(tags: dict | None) -> dict | None:
 def _prune(doc: dict) -> dict:
     """Drop empty fields so records stay short and diffs small."""
     return {k: v for k, v in doc.items() if v not in (None, "", [], {})}
-
-
-def _iso(text: str) -> str:
-    try:
-        datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"invalid date {text!r}: use ISO 8601, e.g. 2026-11-26T12:00:00Z") from None
-    return text
 
 
 __all__ = ["Registry", "Resolved", "init_registry", "RegistryError", "ExternalError"]

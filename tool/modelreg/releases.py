@@ -9,10 +9,19 @@ Every tag is annotated; its message carries the facts as trailers (Modelreg-Even
 -Version, -Stage, -Alias, -Commit), which is what `check-ref` reads: a deploy workflow never
 has to parse names. `tag` is idempotent: a move that already has its tag gets no second one.
 """
+import hashlib
+import logging
 import re
+import string
+import time
+from collections import Counter
 
-from . import policy
+from . import layout, policy
+from .clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
 from .errors import AlreadyExists, InvalidInput, NotFound
+from .records import load_yaml
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FORMAT = {"version": "{model}@v{version}", "stage": "{model}#{stage}#{n}",
                   "alias": "{model}@{alias}#{n}"}
@@ -41,8 +50,17 @@ def _tag_for(move: policy.Move, formats: dict, n: int) -> tuple[str, dict]:
         event, fields = "alias", {"version": move.after, "alias": move.name}
     name = formats[event].format(model=move.model, n=n, version=fields.get("version"),
                                  stage=fields.get("stage", ""), alias=fields.get("alias", ""))
-    return check_tag_name(name), {"Event": event, "Model": move.model, **{
+    return check_tag_name(shorten(name)), {"Event": event, "Model": move.model, **{
         k.capitalize(): str(v) for k, v in fields.items() if v is not None}}
+
+
+def shorten(name: str, limit: int = 128) -> str:
+    """Names over the limit keep their start and end in a hash of the whole: deterministic, so
+    the next run finds the same tag; the message carries the full model and alias names."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return f"{name[:limit - len(digest) - 1]}+{digest}"
 
 
 def _message(subject: str, facts: dict, commit: str) -> str:
@@ -59,58 +77,149 @@ def read_facts(message: str) -> dict:
     return facts
 
 
-def plan(reg, limit: int = 500) -> list[tuple[str, str, str]]:
-    """(tag, commit, message) for every move on main's first-parent history lacking its tag."""
-    ops = reg.git.branches
-    formats = tag_formats(reg.settings)
+def _move_key(move: policy.Move) -> tuple[str, str, str, str]:
+    """(event, model, version, stage/alias): what a tag says, independent of the commit."""
+    event = move.kind
+    key = move.after if event == "stage" else (move.name or "") if event == "alias" else ""
+    version = move.after if event == "alias" else move.version
+    return event, move.model, str(version), key
+
+
+def _existing(ops, on_main: set[str]) -> tuple[dict, set, Counter, Counter]:
+    """Modelreg tags: name -> commit, the (key, commit) pairs on main, orphaned keys, slot counts."""
     existing = ops.tags()
-    done = set()  # (event, model, version/stage/alias key, commit) already tagged
-    counters: dict[tuple[str, str, str], int] = {}
+    done, orphaned, counters = set(), Counter(), Counter()
     for name, commit in existing.items():
         facts = read_facts(ops.tag_message(name) or "")
-        if facts.get("event") in ("version", "stage", "alias"):
-            key = facts.get("stage") or facts.get("alias") or ""
-            done.add((facts["event"], facts.get("model"), facts.get("version"), key, commit))
-            slot = (facts["event"], facts.get("model"), key)
-            counters[slot] = counters.get(slot, 0) + 1
-    wanted = []
+        if facts.get("event") not in ("version", "stage", "alias"):
+            continue
+        key = (facts["event"], facts.get("model"), facts.get("version"), facts.get("stage") or facts.get("alias") or "")
+        counters[key[:2] + key[3:]] += 1
+        if commit in on_main:
+            done.add((key, commit))
+        else:  # main was rewritten under it: the same move on main is this tag's move
+            orphaned[key] += 1
+    return existing, done, orphaned, counters
+
+
+def plan(reg, limit: int = 500) -> list[tuple[str, str, str]]:
+    """(tag, commit, message) for every move on main's first-parent history lacking its tag.
+
+    A move already tagged on a commit main no longer has (main was rebased or rewritten with
+    the same content) is not tagged again: a deploy workflow must not fire twice for it.
+    A version tag left on such a commit is moved to the commit that registers the version on
+    main now (its message says `Modelreg-Replaces:`), so it never describes other weights.
+    """
+    return [(name, commit, message) for name, commit, message, _ in _plan(reg, limit)]
+
+
+def _plan(reg, limit: int):
+    ops = reg.git.branches
+    formats = tag_formats(reg.settings)
     commits = list(reversed(ops.first_parent_merges(reg.main_branch, limit)))
+    on_main = set(ops.first_parent_merges(reg.main_branch, 0))
+    existing, done, orphaned, counters = _existing(ops, on_main)
+    wanted = []
     for commit in commits:
         parents = ops.parents(commit)
         if not parents:
             continue
         for move in policy.changes(reg, parents[0], commit):
-            if move.kind == "stage" and move.after is None or move.kind == "alias" and move.after is None:
+            if move.kind in ("stage", "alias") and move.after is None:
                 continue  # a removed alias has nothing to point a deploy at
-            event = {"version": "version", "stage": "stage", "alias": "alias"}[move.kind]
-            key = move.after if event == "stage" else (move.name or "")
-            version = str(move.version if event != "alias" else move.after)
-            if (event, move.model, version, key if event != "version" else "", commit) in done:
+            key = _move_key(move)
+            if (key, commit) in done:
                 continue
-            slot = (event, move.model, key if event != "version" else "")
-            counters[slot] = counters.get(slot, 0) + 1
-            name, facts = _tag_for(move, formats, counters[slot])
-            if name in existing:
+            if orphaned[key] and move.kind != "version":
+                orphaned[key] -= 1
                 continue
-            wanted.append((name, commit, _message(move.describe(), facts, commit)))
-            existing[name] = commit
+            counters[key[:2] + key[3:]] += 1
+            item = _wanted(reg, move, formats, counters[key[:2] + key[3:]], commit, existing, on_main)
+            if item is not None:
+                wanted.append(item)
+                existing[item[0]] = commit
     return wanted
 
 
-def tag(reg, push: bool = False) -> list[dict]:
-    """Create the missing annotated tags (and push them); returns what was created."""
-    created = []
+def _wanted(reg, move, formats, n, commit, existing, on_main):
+    try:
+        name, facts = _tag_for(move, formats, n)
+    except InvalidInput as exc:
+        log.warning("not tagging %s at %s: %s", move.describe(), commit[:12], exc)
+        return None
+    replaces = None
+    if name in existing:
+        if move.kind != "version" or existing[name] in on_main or _same_version(reg, move, existing[name], commit):
+            return None
+        replaces = existing[name]
+        facts = dict(facts, Replaces=replaces)
+    return name, commit, _message(move.describe(), facts, commit), replaces
+
+
+def _same_version(reg, move, old_commit: str, commit: str) -> bool:
+    from .sync import identity
+
+    path = layout.version_file(move.model, move.version)
+    old, new = (reg.git.read(c, path) for c in (old_commit, commit))
+    return old is not None and identity(load_yaml(old, path)) == identity(load_yaml(new, path))
+
+
+def tag(reg, push: bool = False, observe: bool = False, now: str | None = None) -> list[dict]:
+    """Create the missing annotated tags (and push them); returns what was created.
+
+    With `observe`, also record now as the time main reached its new commits (the registry's
+    clock, see clock.py). When the push fails, nothing is left behind locally."""
     ops = reg.git.branches
-    for name, commit, message in plan(reg):
-        ops.create_tag(name, commit, message)
-        created.append({"tag": name, "commit": commit, **read_facts(message)})
-    if push:
-        push_tags(reg, [c["tag"] for c in created])
+    if push and ops.has_remote("origin"):
+        ops.fetch()  # a clone without origin's tags would make them again, and the push would fail
+        if observe:
+            ops.fetch_notes(NOTES_REF)
+    noted = observe_main(reg, now) if observe else []
+    created, replaced = [], {}
+    try:
+        for name, commit, message, replaces in _plan(reg, 500):
+            if replaces:
+                replaced[name] = (replaces, ops.tag_message(name))
+            ops.create_tag(name, commit, message, force=bool(replaces))
+            created.append({"tag": name, "commit": commit, **read_facts(message)})
+        if push:  # tags and clock notes in one push
+            push_tags(reg, [c["tag"] for c in created], force=set(replaced),
+                      extra=[f"{NOTES_REF}:{NOTES_REF}"] if noted else [])
+    except Exception:
+        _undo(ops, created, replaced, noted)
+        raise
     return created
 
 
+def _undo(ops, created, replaced, noted) -> None:
+    for item in created:
+        ops.delete_tag(item["tag"])
+        if item["tag"] in replaced:
+            old_commit, old_message = replaced[item["tag"]]
+            ops.create_tag(item["tag"], old_commit, old_message or "")
+    for commit in noted:
+        ops.remove_note(NOTES_REF, commit)
+
+
+def observe_main(reg, now: str | None = None) -> list[str]:
+    """Note `now` on each first-parent commit of main newer than the last observed one (only
+    the head, the first time: older commits were main before anyone watched)."""
+    line = reg.git.first_parent_line(reg.main_branch, NOTES_REF)
+    stamp = iso(parse_when(now)) if now else iso(int(time.time()))
+    fresh = []
+    for sha, _committed, _parents, note in line:
+        if observed_at(note) is not None:
+            break
+        fresh.append(sha)
+    if len(fresh) == len(line):
+        fresh = fresh[:1]
+    for sha in fresh:
+        reg.git.branches.add_note(NOTES_REF, sha, f"{OBSERVED}: {stamp}\nModelreg-Branch: {reg.main_branch}\n")
+    return fresh
+
+
 def check_ref(reg, name: str) -> dict:
-    """What a tag means, from its annotation (for deploy workflows)."""
+    """What a tag means, from its annotation (for deploy workflows), and whether main still has it."""
     check_tag_name(name)
     ops = reg.git.branches
     message = ops.tag_message(name)
@@ -124,12 +233,33 @@ def check_ref(reg, name: str) -> dict:
     for key in ("model", "version", "stage", "alias", "release"):
         if key in facts:
             out[key] = int(facts[key]) if key == "version" else facts[key]
+    out["on_main"] = ops.is_ancestor(commit, reg.main_branch)
+    if not out["on_main"]:
+        out["warning"] = (f"{commit[:12]} is no longer on {reg.main_branch} (history was rewritten): "
+                          "what this tag describes may not be what main has")
+    return out
+
+
+def _not_a_move_tag(name: str, formats: dict) -> None:
+    """A release may not take a name `tag` would give a move: it would suppress that tag."""
+    fields = {"model": "[a-z][a-z0-9_-]*", "version": "[0-9]+", "n": "[0-9]+",
+              "stage": "[a-z][a-z0-9_-]*", "alias": "[a-z][a-z0-9_-]*"}
+    for event, fmt in formats.items():
+        if re.fullmatch(_pattern(fmt, fields), name):
+            raise InvalidInput(f"release name {name!r} looks like a {event} tag ({fmt}); choose another name")
+
+
+def _pattern(fmt: str, fields: dict) -> str:
+    out = ""
+    for literal, field, _spec, _conv in string.Formatter().parse(fmt):
+        out += re.escape(literal) + (f"(?:{fields.get(field, '.+')})" if field is not None else "")
     return out
 
 
 def cut_release(reg, name: str, at: str | None = None) -> dict:
     """Tag the whole registry state of main (or `at`) as NAME; `resolve --at NAME` reads it."""
     check_tag_name(name)
+    _not_a_move_tag(name, tag_formats(reg.settings))
     commit = reg.commit_of(at)
     ops = reg.git.branches
     existing = ops.tags().get(name)
@@ -149,9 +279,10 @@ def cut_release(reg, name: str, at: str | None = None) -> dict:
     return {"tag": name, "commit": commit, "created": True, "models": len(summary)}
 
 
-def push_tags(reg, names: list[str]) -> None:
+def push_tags(reg, names: list[str], force=frozenset(), extra=()) -> None:
     if not reg.git.branches.has_remote("origin"):
         raise NotFound("no 'origin' remote to push tags to; add one with 'git remote add origin URL'")
-    if names:
-        reg.git.branches.push(*[f"refs/tags/{n}:refs/tags/{n}" for n in names])
+    refspecs = [f"{'+' if n in force else ''}refs/tags/{n}:refs/tags/{n}" for n in names] + list(extra)
+    if refspecs:
+        reg.git.branches.push(*refspecs)
 

@@ -27,8 +27,11 @@ def workflow_dir() -> Path:
 
 
 def workflow_text(name: str) -> str:
-    # This repo installs the tool from its own checkout; a scaffolded registry installs the release.
-    return (workflow_dir() / name).read_text().replace("pip install .\n", "pip install modelreg\n")
+    # This repo installs the tool from its own checkout; a scaffolded registry installs the release,
+    # pinned: the code that judges a pull request must not change with whatever is published next.
+    from . import __version__
+
+    return (workflow_dir() / name).read_text().replace("pip install .\n", f"pip install modelreg=={__version__}\n")
 
 
 def default_remote(root: Path) -> str:

@@ -3,15 +3,20 @@
 A ServingManager loads REF once, then polls main cheaply (one `git ls-remote` for a remote
 registry, a ref-file read for a local one). When main moves and REF now resolves to another
 version, the new one is loaded in the background thread while the old keeps serving; the
-swap is one reference assignment under a lock, then the old model is unloaded. A failed
-load leaves the old model serving and records why.
+swap is one reference assignment under a lock. The old model leaves the loader's cache but is
+never emptied under a request: one that took it finishes on it, and its memory goes with the
+last reference (with `use()`, the unload waits for the last request). Any failure to load or
+build the new version (a missing file, corrupt safetensors, a shape mismatch) leaves the old
+model serving and is recorded as a "failed" event; the watcher never stops for it.
 
     manager = ServingManager("llama-ft@production", registry=URL, device="cuda").start()
-    model = manager.current.model      # take it once per request
+    with manager.use() as loaded:      # one request
+        loaded.generate(prompt)
 """
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import sources
@@ -57,6 +62,8 @@ class ServingManager:
         self._seen_head: str | None = None
         self._failed: tuple | None = None
         self._lock = threading.Lock()
+        self._leases: dict[int, int] = {}  # id(LoadedModel) -> requests using it now
+        self._retired: list = []  # swapped out, waiting for their last request
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -66,6 +73,34 @@ class ServingManager:
         """The LoadedModel serving now (take `.model` once per request)."""
         with self._lock:
             return self._current
+
+    @contextmanager
+    def use(self):
+        """The serving LoadedModel for one request: a swap meanwhile neither empties nor unloads it."""
+        with self._lock:
+            loaded = self._current
+            self._leases[id(loaded)] = self._leases.get(id(loaded), 0) + 1
+        try:
+            yield loaded
+        finally:
+            with self._lock:
+                left = self._leases.pop(id(loaded)) - 1
+                if left:
+                    self._leases[id(loaded)] = left
+                done = not left and any(r is loaded for r in self._retired)
+                if done:
+                    self._retired = [r for r in self._retired if r is not loaded]
+            if done:
+                _drop(loaded)
+
+    def _retire(self, old) -> None:
+        """Unload a swapped-out model now, or when the last request using it ends."""
+        with self._lock:
+            busy = self._leases.get(id(old), 0) > 0
+            if busy:
+                self._retired.append(old)
+        if not busy:
+            _drop(old)
 
     @property
     def swaps(self) -> list[Event]:
@@ -92,10 +127,9 @@ class ServingManager:
             self._thread.join()
             self._thread = None
         if unload and self._current is not None:
-            from .loader import unload as drop
-
-            drop(self._current)
-            self._current = None
+            with self._lock:
+                old, self._current = self._current, None
+            self._retire(old)
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until stopped (the CLI's `watch`)."""
@@ -131,7 +165,7 @@ class ServingManager:
         started = time.perf_counter()
         try:
             new = self._load(at=target.commit)
-        except RegistryError as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to build keeps the old model serving
             return self._failed_load(name, head, exc)
         with self._lock:
             old, self._current = self._current, new
@@ -139,9 +173,7 @@ class ServingManager:
         self.last_error = None
         self._record(Event("swapped", self.ref, _name(old), name, new.commit, time.perf_counter() - started))
         if old is not None and old is not new:
-            from .loader import unload
-
-            unload(old)
+            self._retire(old)
         return True
 
     def _load(self, at: str | None = None):
@@ -155,8 +187,8 @@ class ServingManager:
 
     def _failed_load(self, name, head, exc) -> bool:
         self._failed = (name, time.monotonic())
-        self.last_error = str(exc)
-        self._record(Event("failed", self.ref, _name(self.current), name, head, error=str(exc)))
+        self.last_error = str(exc) if isinstance(exc, RegistryError) else f"{type(exc).__name__}: {exc}"
+        self._record(Event("failed", self.ref, _name(self.current), name, head, error=self.last_error))
         return False
 
     def _record(self, event: Event) -> None:
@@ -164,6 +196,12 @@ class ServingManager:
         (log.warning if event.kind == "failed" else log.info)("%s", event.line())
         if self.on_event is not None:
             self.on_event(event)
+
+
+def _drop(loaded) -> None:
+    from .loader import unload
+
+    unload(loaded, empty=False)
 
 
 def _name(loaded) -> str | None:

@@ -33,6 +33,7 @@ class Snapshot:
         self._shas: dict[str, str] | None = None  # path -> blob sha, once indexed
         self._by_model: dict[str, list[str]] | None = None
         self._partial: dict[str, dict[str, str]] = {}  # model -> its paths, before a full index
+        self._numbers: dict[str, list[int]] = {}
         self._docs: dict[str, object] = {}
         self._raw: dict[str, bytes | None] = {}
         self.errors: dict[str, str] = {}  # path -> parse problem (without the path)
@@ -88,12 +89,17 @@ class Snapshot:
         return sorted(self._by_model)
 
     def versions(self, model: str) -> list[int]:
-        numbers = set()
-        for path in self.model_paths(model):
-            info = layout.classify(path)
-            if info and info[0] == "version":
-                numbers.add(info[2])
-        return sorted(numbers)
+        found = self._numbers.get(model)
+        if found is None or self._shas is None:
+            numbers = set()
+            for path in self.model_paths(model):
+                info = layout.classify(path)
+                if info and info[0] == "version":
+                    numbers.add(info[2])
+            found = sorted(numbers)
+            if self._shas is not None:  # the full index never changes: remember
+                self._numbers[model] = found
+        return list(found)
 
     # -- bytes ------------------------------------------------------------------------
     def _fetch(self, paths: list[str]) -> list[bytes | None]:
@@ -205,6 +211,8 @@ class WorkdirSnapshot(Snapshot):
         for top in (layout.REGISTRY_FILE, ".dvc/config"):  # config.local is git-ignored here
             if (self.root / top).is_file():
                 found[top] = top
+        for path in sorted((self.root / layout.SCHEMA_DIR).glob("*.json")):
+            found[f"{layout.SCHEMA_DIR}/{path.name}"] = f"{layout.SCHEMA_DIR}/{path.name}"
         for dirpath, dirnames, filenames in os.walk(self.root / layout.ROOT):
             rel = Path(dirpath).relative_to(self.root).as_posix()
             # weights folders are git-ignored data, not records

@@ -8,6 +8,16 @@ point at a renumbered version), aliases, commit subjects and trailers, and the g
 weights folder beside the DVC pointer (the pointer names `weights` relatively, so its bytes,
 and the objects in the DVC remote, stay valid). Record files both sides edited are merged
 key by key: the branch's changes are laid over origin's state, never the other way round.
+
+Truth rules (issue 13):
+- versions are matched by identity (who registered which sha256s when), never by number or
+  commit subject; each reference is translated from branch numbering to upstream numbering
+  exactly once (the branch's side of a merge is translated, upstream's side never);
+- a branch version upstream already has (another clone landed it) maps onto upstream's
+  number and is not registered again; a commit upstream already has (same author, date,
+  message and paths, wherever a rebase put it) is skipped;
+- the result must pass `check` with no problem upstream lacks, or sync refuses and the branch
+  (and its weights folders) are put back as they were.
 """
 import re
 import shutil
@@ -15,28 +25,61 @@ import tempfile
 from pathlib import Path
 
 from . import layout, schema
-from .errors import InvalidInput
+from .errors import InvalidInput, PolicyViolation, RegistryError
 from .records import dump_yaml, load_yaml
+from .snapshot import Snapshot
 
 
 def _versions(reg, commit: str, model: str) -> set[int]:
-    return {int(n) for n in reg.git.list_dir(commit, layout.versions_dir(model)) if n.isdigit()}
+    return set(Snapshot.at(reg.git, commit).versions(model))
 
 
 def _models(reg, commit: str) -> set[str]:
-    return {p.split("/")[1] for p, _ in reg.git.ls_tree(commit, layout.ROOT) if p.count("/") >= 2}
+    return set(Snapshot.at(reg.git, commit).models())
+
+
+def identity(record) -> tuple | None:
+    """What makes a version the same version wherever it is numbered: who registered which bytes when."""
+    if not isinstance(record, dict):
+        return None
+    files = tuple(sorted((a.get("path"), a.get("sha256")) for a in record.get("artifacts") or []))
+    return (record.get("created_by"), record.get("created_at"), files) if files else None
+
+
+def _identities(reg, commit: str, model: str, numbers) -> dict[int, tuple | None]:
+    snap = Snapshot.at(reg.git, commit)
+    snap.prefetch([layout.version_file(model, n) for n in numbers])
+    return {n: identity(snap.version(model, n)) for n in sorted(numbers)}
+
+
+def numbering(reg, base: str, head: str, upstream: str) -> tuple[dict[tuple[str, int], int], set]:
+    """(model, number on the branch) -> number after sync, and the branch versions already on
+    upstream (recognised by identity, not by commit subject or number): those map to
+    upstream's number and are not registered again; the rest move past upstream's highest."""
+    mapping, landed = {}, set()
+    for model in sorted(_models(reg, head)):
+        ours = _versions(reg, base, model)
+        mine = sorted(_versions(reg, head, model) - ours)
+        if not mine:
+            continue
+        theirs = _versions(reg, upstream, model)
+        known = {i: n for n, i in _identities(reg, upstream, model, theirs - ours).items() if i}
+        rest = []
+        for number, ident in _identities(reg, head, model, mine).items():
+            if ident in known:
+                mapping[(model, number)] = known.pop(ident)
+                landed.add((model, number))
+            else:
+                rest.append(number)
+        if rest and theirs and min(rest) <= max(theirs):
+            for offset, number in enumerate(rest, start=max(theirs) + 1):
+                mapping[(model, number)] = offset
+    return mapping, landed
 
 
 def renumbering(reg, base: str, head: str, upstream: str) -> dict[tuple[str, int], int]:
-    """(model, number on the branch) -> new number, for versions that collide with upstream."""
-    mapping = {}
-    for model in sorted(_models(reg, head)):
-        mine = sorted(_versions(reg, head, model) - _versions(reg, base, model))
-        theirs = _versions(reg, upstream, model)
-        if mine and theirs and min(mine) <= max(theirs):
-            for offset, number in enumerate(mine, start=max(theirs) + 1):
-                mapping[(model, number)] = offset
-    return mapping
+    """(model, number on the branch) -> new number (kept for callers of the old name)."""
+    return numbering(reg, base, head, upstream)[0]
 
 
 def sync(reg, remote: str = "origin") -> dict:
@@ -51,38 +94,60 @@ def sync(reg, remote: str = "origin") -> dict:
     head = reg.git.rev_parse("HEAD")
     base = ops.merge_base(head, upstream)
     commits = ops.commits(base, head)
-    result = {"branch": branch, "upstream": upstream, "commits": len(commits), "renumbered": {}}
+    result = {"branch": branch, "upstream": upstream, "commits": len(commits), "renumbered": {},
+              "already_upstream": {}}
     if base == upstream:
         return dict(result, action="up to date")
     if not commits:
         ops.reset_branch(branch, upstream)
         return dict(result, action="fast-forwarded")
-    mapping = renumbering(reg, base, head, upstream)
+    mapping, landed = numbering(reg, base, head, upstream)
     if not mapping:
         ops.rebase(upstream)
+        try:
+            _verify(reg, upstream)
+        except RegistryError:
+            ops.reset_branch(branch, head)
+            raise
         return dict(result, action="rebased")
-    _replay(reg, branch, upstream, commits, mapping)
-    result["renumbered"] = {f"{m}@{n}": new for (m, n), new in mapping.items()}
-    return dict(result, action="rebased and renumbered")
+    skipped = _replay(reg, branch, upstream, base, commits, mapping, landed)
+    result["renumbered"] = {f"{m}@{n}": new for (m, n), new in mapping.items() if (m, n) not in landed}
+    result["already_upstream"] = {f"{m}@{n}": new for (m, n), new in mapping.items() if (m, n) in landed}
+    result["skipped_commits"] = skipped
+    return dict(result, action="rebased and renumbered" if result["renumbered"] else "rebased")
 
 
-def _replay(reg, branch, upstream, commits, mapping) -> None:
+def _verify(reg, upstream: str) -> None:
+    """Refuse a result with problems upstream does not have (two production versions, a dangling
+    parent, ...): key-by-key merges can each be right and still add up to a wrong registry."""
+    found = reg.check(at="HEAD").problems
+    known = {str(p) for p in reg.check(at=upstream).problems}
+    new = [p for p in found if str(p) not in known]
+    if new:
+        raise PolicyViolation(f"sync would leave {len(new)} problem(s) on the branch, first: {new[0]}; "
+                              "the branch is unchanged: rebase it by hand and resolve the conflict")
+
+
+def _replay(reg, branch, upstream, base, commits, mapping, landed) -> int:
     ops = reg.git.branches
-    parked = Path(tempfile.mkdtemp(prefix="modelreg-sync-", dir=reg.root / ".git"))
+    parked = Path(tempfile.mkdtemp(prefix="modelreg-sync-", dir=reg.git.common_dir))
     try:
         moved = _park_weights(reg, mapping, parked)
+        seen = ops.authored_changes(base, upstream)
         ops.reset_branch(branch, upstream)
-        for commit in commits:
-            _replay_one(reg, commit, mapping)
+        replayed = sum(_replay_one(reg, commit, mapping, landed, seen) for commit in commits)
+        _verify(reg, upstream)
         for (model, _number), folder in moved.items():
             target = reg.root / layout.weights_dir(model, mapping[(model, _number)])
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(folder), target)
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(folder), target)
     except Exception:
         ops.reset_branch(branch, commits[-1])  # leave the branch as it was
         _unpark(reg, parked)
         raise
     shutil.rmtree(parked, ignore_errors=True)
+    return len(commits) - replayed
 
 
 def _park_weights(reg, mapping, parked: Path) -> dict:
@@ -117,26 +182,35 @@ def rename(path: str, mapping) -> str:
     return path
 
 
-def _replay_one(reg, commit: str, mapping) -> None:
+def _replay_one(reg, commit: str, mapping, landed, seen) -> bool:
+    """Replay one branch commit on top of upstream; False when upstream already has it."""
     ops = reg.git.branches
+    changes = ops.diff_tree(commit)
+    author, date, message = ops.commit_meta(commit)
+    message = _rewrite_message(message, mapping)
+    if (author, date, message, frozenset(rename(p, mapping) for _, p in changes)) in seen:
+        return False  # the same author's same change, landed through another branch
     touched = []
-    for status, path in ops.diff_tree(commit):
+    for status, path in changes:
+        info = layout.classify(path)
+        if info and info[2] is not None and (info[1], info[2]) in landed and status == "A":
+            continue  # upstream's record of a version that already landed wins
         target = rename(path, mapping)
         full = reg.root / target
         touched.append(target)
         if status == "D":
             full.unlink(missing_ok=True)
             continue
-        data = reg.git.read(commit, path)
-        info = layout.classify(path)
-        if info and info[0] in ("version", "aliases", "model", "card") and status == "M" and full.exists():
+        if info and info[0] in ("version", "aliases", "model", "card"):
             data = _merge(reg, commit, path, target, info, mapping)
-        elif info and info[0] == "version":
-            data = _rewrite_version(load_yaml(data, path), info[1], mapping, target)
+        else:
+            data = Snapshot.at(reg.git, commit).read(path)
         full.parent.mkdir(parents=True, exist_ok=True)
         full.write_bytes(data)
-    author, date, message = ops.commit_meta(commit)
-    ops.commit_as(touched, _rewrite_message(message, mapping), author, date)
+    if not touched or not ops.stage_changes(touched):
+        return False
+    ops.commit_as(touched, message, author, date)
+    return True
 
 
 def _dump(doc: dict, path: str, kind: str) -> bytes:
@@ -144,32 +218,42 @@ def _dump(doc: dict, path: str, kind: str) -> bytes:
     return dump_yaml(doc, layout.schema_ref(path, kind), schema.key_order(kind))
 
 
-def _rewrite_version(doc: dict, model: str, mapping, path: str) -> bytes:
+def _translate(kind: str, model: str, doc: dict, mapping) -> dict:
+    """A record as the branch wrote it, with its version numbers in upstream's numbering.
+    Applied to the branch's side only, so every reference is mapped exactly once."""
+    if kind == "aliases":
+        aliases = doc.get("aliases") or {}
+        return {**doc, "aliases": {a: mapping.get((model, v), v) for a, v in aliases.items()}}
+    if kind != "version":
+        return doc
     doc = dict(doc)
-    number = doc.get("version")
-    doc["version"] = mapping.get((model, number), number)
+    if "version" in doc:
+        doc["version"] = mapping.get((model, doc["version"]), doc["version"])
     parent = doc.get("parent")
     if isinstance(parent, dict) and (parent.get("model"), parent.get("version")) in mapping:
         doc["parent"] = dict(parent, version=mapping[(parent["model"], parent["version"])])
-    return _dump(doc, path, "version")
+    return doc
+
+
+def _record(doc) -> dict:
+    return doc if isinstance(doc, dict) else {}
 
 
 def _merge(reg, commit, path, target, info, mapping) -> bytes:
     """Lay the keys this commit changed over the file as upstream (plus earlier replays) has it."""
     kind, model, _ = info
-    before = load_yaml(reg.git.read(f"{commit}^", path) or b"{}", path) or {}
-    after = load_yaml(reg.git.read(commit, path), path) or {}
-    current = load_yaml((reg.root / target).read_bytes(), target) or {}
+    parent = reg.git.branches.parents(commit)[0]
+    before = _translate(kind, model, _record(Snapshot.at(reg.git, parent).record(path)), mapping)
+    after = _translate(kind, model, _record(Snapshot.at(reg.git, commit).record(path)), mapping)
+    full = reg.root / target
+    current = _record(load_yaml(full.read_bytes(), target)) if full.exists() else {}
     if kind == "aliases":
-        old, new = before.get("aliases") or {}, after.get("aliases") or {}
-        merged = dict(current.get("aliases") or {})
-        for name in set(old) | set(new):
-            if old.get(name) != new.get(name):
-                if name in new:
-                    merged[name] = mapping.get((model, new[name]), new[name])
-                else:
-                    merged.pop(name, None)
+        merged = _lay_over(current.get("aliases") or {}, before.get("aliases") or {}, after.get("aliases") or {})
         return _dump({**current, "aliases": dict(sorted(merged.items()))}, target, "aliases")
+    return _dump(_lay_over(current, before, after), target, kind)
+
+
+def _lay_over(current: dict, before: dict, after: dict) -> dict:
     merged = dict(current)
     for key in set(before) | set(after):
         if before.get(key) != after.get(key):
@@ -177,9 +261,7 @@ def _merge(reg, commit, path, target, info, mapping) -> bytes:
                 merged[key] = after[key]
             else:
                 merged.pop(key, None)
-    if kind == "version":
-        return _rewrite_version(merged, model, mapping, target)
-    return _dump(merged, target, kind)
+    return merged
 
 
 def _rewrite_message(message: str, mapping) -> str:
@@ -189,10 +271,12 @@ def _rewrite_message(message: str, mapping) -> str:
         return message
     name, old = model.group(1), int(version.group(1))
     new = mapping[(name, old)]
+    if new == old:
+        return message
     message = re.sub(rf"^Modelreg-Version: {old}$", f"Modelreg-Version: {new}", message, flags=re.M)
     message = message.replace(f"{name} version {old}", f"{name} version {new}")
     message = message.replace(f"{name}@{old}", f"{name}@{new}")
     return message + f"\nModelreg-Renumbered: {old} -> {new}"
 
 
-__all__ = ["sync", "renumbering"]
+__all__ = ["sync", "numbering", "renumbering", "identity"]

@@ -13,6 +13,9 @@ _RULES = [
     (re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----()"), "a private key"),
     (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,})\b"), "a GitHub token"),
 ]
+# A superset of _RULES (their key prefixes, key names, PEM header, token prefixes): keep in step.
+_ANY = re.compile(rb"(?i)AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|secret_access_key|session_token|"
+                  rb"access_key_id|PRIVATE KEY|gh[pousr]_")
 _PLACEHOLDER = re.compile(r"(?i)^(?:\$\{?[A-Z_]+\}?|<[^>]*>|x+|\*+|changeme|example|none|null|\.\.\.)$")
 
 
@@ -30,3 +33,8 @@ def find_credentials(path: str, text: str) -> list[tuple[str, str]]:
                           "an AWS profile or .dvc/config.local (git-ignored)"))
             break
     return found
+
+
+def may_hold_credentials(data: bytes) -> bool:
+    """False when no rule above can match anywhere in `data`: one search instead of a scan per line."""
+    return _ANY.search(data) is not None

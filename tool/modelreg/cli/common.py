@@ -1,5 +1,6 @@
 """Helpers shared by the command modules: opening the registry, options, output."""
 import json
+import math
 import sys
 
 import click
@@ -28,7 +29,18 @@ def progress_bars(enabled: bool = True):
 
 
 def emit_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+    click.echo(json.dumps(_finite(data), indent=2, sort_keys=False, default=str))
+
+
+def _finite(data):
+    """NaN and infinities are not JSON: print them as text rather than emit invalid JSON (hole 10)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data
 
 
 def parse_pairs(values, what: str) -> dict:
@@ -57,9 +69,12 @@ def _scalar(text: str):
         return lowered == "true"
     for cast in (int, float):
         try:
-            return cast(text)
+            value = cast(text)
         except ValueError:
-            pass
+            continue
+        if not math.isfinite(value):
+            raise InvalidInput(f"--param value {text!r} is not a finite number; give a real number")
+        return value
     return text
 
 
@@ -73,6 +88,9 @@ def parse_metrics(values) -> list[dict]:
             number = float(value)
         except ValueError:
             number = None
+        if number is not None and not math.isfinite(number):
+            raise InvalidInput(f"--metric {item!r}: {value} is not a finite number; a gate cannot "
+                               "compare it (use BENCHMARK/METRIC=NUMBER)")
         if not sep or not slash or not benchmark or not metric or number is None:
             raise InvalidInput(f"malformed --metric {item!r}: use BENCHMARK/METRIC=NUMBER, "
                                "e.g. mmlu/accuracy=0.61")

@@ -5,7 +5,7 @@ from .common import emit_json, json_option, open_registry, table
 
 
 def _at_options(func):
-    func = click.option("--as-of", metavar="ISO8601", help="What main said at that time.")(func)
+    func = click.option("--as-of", metavar="ISO8601", help="What main said at that time (a bare date is 00:00 UTC; the clock 'history' shows: tag-workflow observations, else merge dates).")(func)
     return click.option("--at", metavar="GITREF", help="Read at a branch, tag or commit.")(func)
 
 
@@ -36,12 +36,16 @@ def lineage(ctx, ref, at, as_json):
     chain = open_registry(ctx).lineage(ref, at=at)
     if as_json:
         return emit_json([{"model": r.model, "version": r.version, "model_type": r.record.get("model_type"),
-                           "relation": (r.record.get("parent") or {}).get("relation"), "stage": r.stage}
-                          for r in chain])
+                           "relation": (r.record.get("parent") or {}).get("relation"), "stage": r.stage,
+                           "status": r.status} for r in chain])
     for depth, item in enumerate(chain):
         relation = (item.record.get("parent") or {}).get("relation")
         via = f"  ({relation} of the next)" if relation else ""
-        click.echo(f"{'  ' * depth}{item.model}@{item.version} {item.record.get('model_type')} {item.stage}{via}")
+        gone = " DELETED" if item.status == "deleted" else ""
+        click.echo(f"{'  ' * depth}{item.model}@{item.version} {item.record.get('model_type')} {item.stage}{gone}{via}")
+    deleted = [f"{r.model}@{r.version}" for r in chain[1:] if r.status == "deleted"]
+    if deleted:
+        click.echo(f"warning: {', '.join(deleted)} in this lineage is soft-deleted", err=True)
 
 
 @click.command()
@@ -50,20 +54,27 @@ def lineage(ctx, ref, at, as_json):
 @json_option
 @click.pass_context
 def history(ctx, model_name, limit, as_json):
-    """Who changed what, when, through which PR (the audit log, from Git history)."""
+    """Who changed what, when, through which PR (the audit log, from Git history).
+
+    DATE is when main took the change, by the clock --as-of reads: the tag workflow's
+    observation, else the merge commit's date; '*' marks a date only the author's machine claims.
+    """
     from ..history import describe
 
     found = open_registry(ctx).history(model_name, limit=limit)
     if as_json:
         return emit_json(found)
-    rows = [[e["date"][:19], e["author"].split(" <")[0], f"#{e['pr']}" if e["pr"] else "",
-             describe(e), e["commit"][:10]] for e in found]
-    click.echo(table(rows, ["DATE", "WHO", "PR", "WHAT", "COMMIT"]) if rows else "No history.")
+    rows = [[e["date"] + ("*" if e["clock"] == "claimed" else ""), e["author"].split(" <")[0],
+             f"#{e['pr']}" if e["pr"] else "", describe(e), e["commit"][:10]] for e in found]
+    click.echo(table(rows, ["DATE (UTC)", "WHO", "PR", "WHAT", "COMMIT"]) if rows else "No history.")
+    if any(e["clock"] == "claimed" for e in found):
+        click.echo("* the author's claim only: no tag-workflow observation or merge commit dates it")
 
 
 @click.command()
 @click.option("--at", metavar="GITREF", help="Check a commit instead of the working tree.")
-@click.option("--base", metavar="GITREF", help="Also check the change from BASE (PR rules).")
+@click.option("--base", metavar="GITREF", help="Check the change from BASE (PR rules, judged by BASE's "
+              "registry.yaml); only the models it touches, or all when it edits registry.yaml or schemas/.")
 @click.option("--pr", "pr_number", type=int, metavar="N",
               help="With --base: also check gates and the approval groups from PR N's reviews.")
 @click.option("--comment", is_flag=True, help="With --pr: keep one summary comment on the PR.")
@@ -87,5 +98,6 @@ def check(ctx, at, base, pr_number, comment, remote, as_json):
             click.echo(str(problem))
         where = result.target if result.target == "working tree" else result.target[:12]
         summary = (f"{len(result.problems)} problem(s)" if result.problems else "ok")
-        click.echo(f"check {where}: {len(result.models)} model(s), {summary}", err=True)
+        scope = " (only those the change touches)" if result.scope == "changed" else ""
+        click.echo(f"check {where}: {len(result.models)} model(s){scope}, {summary}", err=True)
     ctx.exit(0 if result.ok else 1)

@@ -6,13 +6,15 @@ from .common import emit_json, json_option, open_registry
 
 @click.command("tag")
 @click.option("--push", is_flag=True, help="Push the new tags to origin.")
+@click.option("--observe", is_flag=True, help="Record now as when main reached its new commits "
+              "(a git note; the clock --as-of and history trust). The tag workflow does this on every push.")
 @json_option
 @click.pass_context
-def tag_cmd(ctx, push, as_json):
+def tag_cmd(ctx, push, observe, as_json):
     """Create annotated tags for what each merge to main did (idempotent)."""
     from ..releases import tag
 
-    created = tag(open_registry(ctx), push=push)
+    created = tag(open_registry(ctx), push=push, observe=observe)
     if as_json:
         return emit_json(created)
     for item in created:
@@ -29,6 +31,8 @@ def check_ref(ctx, tag_name, as_json):
     from ..releases import check_ref as run
 
     facts = run(open_registry(ctx), tag_name)
+    if "warning" in facts:
+        click.echo(f"warning: {facts['warning']}", err=True)
     if as_json:
         return emit_json(facts)
     click.echo(" ".join(f"{k}={v}" for k, v in facts.items()))

@@ -31,3 +31,6 @@ def sync(ctx, remote, as_json):
         return emit_json(result)
     renumbered = ", ".join(f"{k} -> {v}" for k, v in result["renumbered"].items())
     click.echo(f"{result['branch']}: {result['action']}" + (f" ({renumbered})" if renumbered else ""))
+    landed = ", ".join(f"{k} = {k.split('@')[0]}@{v}" for k, v in result.get("already_upstream", {}).items())
+    if landed:
+        click.echo(f"already on {remote}'s main, not registered again: {landed}")

@@ -179,7 +179,7 @@ def exclusive(ctx, model: str, versions: dict[int, dict]) -> list[Problem]:
 # -- credentials ------------------------------------------------------------------------------
 def credentials(ctx):
     """No tracked file may hold a credential; .dvc/config.local may not be tracked at all (hole 8)."""
-    from ..artifacts.secrets import find_credentials
+    from ..artifacts.secrets import find_credentials, may_hold_credentials
 
     found = []
     if ctx.head.has(DVC_LOCAL):
@@ -187,6 +187,8 @@ def credentials(ctx):
                              "run 'git rm --cached .dvc/config.local', keep it git-ignored, and rotate "
                              "any key it held"))
     for path, data in _scannable(ctx):
+        if not may_hold_credentials(data):
+            continue  # the cheap whole-file test: most records cannot match any pattern
         for where, message in find_credentials(path, data.decode("utf-8", "replace")):
             found.append(Problem(path, "/", f"{where}: {message}"))
     return found
@@ -269,14 +271,28 @@ def adapter_fit(ctx, model, number, record):
 
 
 def remote_objects(ctx, model, number, record):
-    """With --remote: every object of the version is in the DVC remote and matches its sha256."""
+    """With --remote: every object of the version is in the DVC remote. A version the change adds
+    is verified deep: its bytes must hash to the sha256 its version.yaml claims (hole 9)."""
     reg = ctx.extra.get("registry")
     if reg is None or not ctx.extra.get("remote") or record.get("status") == "deleted":
         return []
-    from ..weights import missing_in_remote
+    path = layout.pointer_file(model, number)
+    if not ctx.head.has(path):
+        return []
+    mc = ctx.change.models.get(model) if ctx.change is not None else None
+    if mc is None or number in mc.before:
+        from ..weights import missing_in_remote
 
-    return [Problem(layout.pointer_file(model, number), "/", message)
-            for message in missing_in_remote(reg, model, number, ctx.extra["commit"])]
+        return [Problem(path, "/", m) for m in missing_in_remote(reg, model, number, ctx.extra["commit"])]
+    from ..errors import RegistryError
+    from ..weights import verify as verify_version
+
+    try:
+        result = verify_version(reg, f"{model}@{number}", at=ctx.extra["commit"], deep=True)
+    except RegistryError as exc:
+        return [Problem(path, "/", str(exc))]
+    return [Problem(path, "/", f"{m}; the version's artifacts must be the bytes it claims: push "
+                    "the right files ('modelreg version create' does)") for m in result.problems]
 
 
 def local_files(ctx, model, number, record):
@@ -291,5 +307,37 @@ def local_files(ctx, model, number, record):
             for p, m in local_file_problems(reg, model, number, record)]
 
 
-RECORD_RULES += [settings_file, layout_files, models, credentials, lineage]
-VERSION_RULES += [adapter_fit, local_files, remote_objects]
+def finite_numbers(ctx, model, number, record):
+    """NaN and infinities pass `>=` gates in Python and are not JSON: refuse them (hole 10)."""
+    from ..records import non_finite
+
+    # the schema types every other field as text or integer: only these hold free numbers
+    numbers = {k: record[k] for k in ("metrics", "parameters", "training") if k in record}
+    return [Problem(layout.version_file(model, number), where,
+                    f"{value} is not a finite number; record a real number")
+            for where, value in non_finite(numbers)]
+
+
+def schema_drift(ctx):
+    """The packaged schemas are the truth; a registry's committed copies must match them (issue 14.7)."""
+    import json
+
+    found = []
+    for kind in schema.KINDS:
+        path = f"{layout.SCHEMA_DIR}/{kind}.schema.json"
+        data = ctx.head.read(path) if ctx.head.has(path) else None
+        if data is None:
+            continue
+        try:
+            same = json.loads(data) == schema.load_schema(kind)
+        except ValueError:
+            same = False
+        if not same:
+            found.append(Problem(path, "/", "differs from the schema modelreg validates with (the packaged "
+                                 "copy is the truth; editors and CI would disagree): restore it with "
+                                 f"'cp {schema.schema_dir() / (kind + '.schema.json')} {path}'"))
+    return found
+
+
+RECORD_RULES += [settings_file, layout_files, models, credentials, lineage, schema_drift]
+VERSION_RULES += [adapter_fit, local_files, remote_objects, finite_numbers]
