@@ -290,9 +290,10 @@ def _refuse_by_record(steps, allow_pickle: bool) -> None:
         if not step.record.get("artifacts"):
             raise InvalidRecord(f"{step.name} has no artifacts in the registry (its weights are kept "
                                 "elsewhere); there is nothing to load")
-        problems = loader_checks.record_problems(step.record)
+        problems = [m for _, m in loader_checks.record_problems(step.record)]
+        problems += loader_checks.adapter_weights(step.record)
         if problems:
-            raise PolicyViolation(f"{step.name}: {problems[0][1]}")
+            raise PolicyViolation(f"{step.name}: {problems[0]}")
         _weights_kind(step, allow_pickle)
 
 

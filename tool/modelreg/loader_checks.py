@@ -5,7 +5,7 @@ Pure rules (no I/O), each returning (JSON pointer into version.yaml, message) pa
 - `record_problems(record)`: by the record alone, before any download: adapter files in a
   version that is not an adapter (transformers/peft would follow the base they name, from
   outside the registry), a version without any weights file (a config alone builds a
-  default-sized, randomly initialised model), an adapter without adapter weights.
+  default-sized, randomly initialised model); `adapter_weights(record)` for the loader.
 - `index_problems(doc, index_path, artifact_paths)`: a sharded checkpoint's weight_map may name
   only files of the same version (no absolute paths, no `..`, no unlisted files).
 - `header_problems(path, header)`: a safetensors file holding no tensors is no weights.
@@ -46,10 +46,7 @@ def record_problems(record: dict) -> list[tuple[str, str]]:
     model_type = record.get("model_type", "base_model")
     paths = [str(a.get("path", "")) for a in arts]
     if model_type == "adapter":
-        if not any(is_adapter_file(p) and p.endswith(WEIGHT_SUFFIXES) for p in paths):
-            return [("/artifacts", "an adapter version needs its adapter weights (adapter_model.safetensors) "
-                                   "among its files")]
-        return []
+        return []  # its files are judged against its parent (adapter_problems; the loader's adapter_weights)
     out = [(f"/artifacts/{i}", f"{p} is an adapter file in a {model_type} version: loading it would build the "
                                "base model it names (base_model_name_or_path) from outside the registry; "
                                "register it as an adapter version with --parent")
@@ -58,6 +55,15 @@ def record_problems(record: dict) -> list[tuple[str, str]]:
         out.append(("/artifacts", "no weights file (safetensors, gguf or pickle) among the artifacts: a config "
                                   "alone would build a full-size model with random weights; register the weights"))
     return out
+
+
+def adapter_weights(record: dict) -> list[str]:
+    """For the loader: an adapter version must hold adapter weights (peft loads nothing else)."""
+    paths = [str(a.get("path", "")) for a in record.get("artifacts") or [] if isinstance(a, dict)]
+    if record.get("model_type") == "adapter" and not any(is_adapter_file(p) and p.endswith(WEIGHT_SUFFIXES)
+                                                         for p in paths):
+        return ["an adapter version needs its adapter weights (adapter_model.safetensors) among its files"]
+    return []
 
 
 def index_problems(doc, index_path: str, artifact_paths) -> list[str]:
