@@ -127,15 +127,14 @@ def test_hole2_a_file_dropped_into_the_cache_folder_is_removed(registry, tiny_mo
 
 
 # -- hole 3: a cache object edited in place with its mtime restored -------------------------------
-def test_hole3_cache_object_edited_with_mtime_restored_is_not_served(registry, weights, tmp_path):
+def test_hole3_cache_object_edited_with_mtime_restored_is_not_served(registry, weights, tmp_path, run_cli):
     """issue 9 hole 3: the stamp includes ctime, which an edit cannot restore: pull re-verifies,
     drops the edited object and fetches the registered bytes again."""
-    from modelreg import weights as wmod
     from modelreg.artifacts.cache import Cache, sha256_file
 
     registry.register_model("m", "base_model")
     registry.create_version("m", weights)
-    wmod.pull(registry, "m@1", dest=tmp_path / "a")
+    assert run_cli("-C", registry.root, "pull", "m@1", "-q", "-o", tmp_path / "a").exit_code == 0
     digest = sha256_file(weights / "model.safetensors")
     obj = Cache().object_path(digest)
     st = obj.stat()
@@ -145,8 +144,8 @@ def test_hole3_cache_object_edited_with_mtime_restored_is_not_served(registry, w
     os.chmod(obj, 0o444)
     os.utime(obj, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert obj.stat().st_mtime_ns == st.st_mtime_ns and obj.stat().st_size == st.st_size
-    result = wmod.pull(registry, "m@1", dest=tmp_path / "b")
-    assert result.fetched_files == 1
+    res = run_cli("-C", registry.root, "pull", "m@1", "--json", "-o", tmp_path / "b")
+    assert res.exit_code == 0 and json.loads(res.stdout)["fetched_files"] == 1
     assert sha256_file(tmp_path / "b" / "model.safetensors") == digest
 
 
