@@ -60,3 +60,45 @@ mr stage set tiny-llama-lora 1 production
 mr lock tiny-llama-lora@production -o "$DEMO/models.lock"
 mr load tiny-llama-lora@production --device cpu --lock "$DEMO/models.lock" --prompt "The registry keeps" \
    --max-new-tokens 8
+
+echo
+echo "Supply chain (issue 12): production needs a signature from the release key; check refuses"
+echo "an unsigned promotion, verifies a signed one without downloading weights, and a bill of"
+echo "materials describes what is in production."
+python - "$DEMO/registry" "$DEMO/release.pem" <<'PY'
+import sys, pathlib, yaml
+from cryptography.hazmat.primitives import serialization as s
+from cryptography.hazmat.primitives.asymmetric import ec
+reg, private = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+key = ec.generate_private_key(ec.SECP256R1())
+private.write_bytes(key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))
+(reg / "keys").mkdir(exist_ok=True)
+(reg / "keys/release.pub").write_bytes(key.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo))
+doc = yaml.safe_load((reg / "registry.yaml").read_text())
+doc["signatures"] = {"production": {"required": True, "signers": [{"name": "release key", "key": "keys/release.pub"}]}}
+(reg / "registry.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+PY
+step git -C "$DEMO/registry" add registry.yaml keys/release.pub
+step git -C "$DEMO/registry" commit -qm "policy: production needs a signature by the release key"
+mr sign llama-ft@production --key "$DEMO/release.pem"
+mr check
+python - "$DEMO" <<'PY'
+import os, sys
+d = os.path.join(sys.argv[1], "checkpoint-3"); os.makedirs(d)
+open(os.path.join(d, "model.safetensors"), "wb").write(bytes((i * 13) % 256 for i in range(256 * 1024)))
+open(os.path.join(d, "config.json"), "w").write('{"model_type": "llama", "seed": 13}')
+open(os.path.join(d, "chat_template.jinja"), "w").write("{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{% endfor %}")
+PY
+mr version create llama-ft "$DEMO/checkpoint-3" --metric mmlu/accuracy=0.68 --run-id run-3
+mr stage set llama-ft 3 staging
+mr promote llama-ft 3 --to production
+if mr check --at modelreg/llama-ft-promote-1 --base main; then
+  echo "expected check to refuse the unsigned promotion" >&2; exit 1
+fi
+echo "(refused as it should be: llama-ft@3 is not signed)"
+step git -C "$DEMO/registry" checkout -q modelreg/llama-ft-promote-1
+mr sign llama-ft@3 --key "$DEMO/release.pem"
+step git -C "$DEMO/registry" checkout -q main
+mr check --at modelreg/llama-ft-promote-1 --base main
+mr bom llama-ft@production -o "$DEMO/bom.json"
+step python -c "import json,sys; d=json.load(open(sys.argv[1])); c=d['metadata']['component']; print(d['specVersion'], c['type'], c['name'], c['version'], c['hashes'][0]['content'])" "$DEMO/bom.json"

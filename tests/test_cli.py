@@ -170,19 +170,19 @@ def test_init_creates_a_valid_registry_in_one_commit(tmp_path, capsys):
     assert "already a registry" in capsys.readouterr().err
 
 
-def test_init_scaffolds_this_repos_workflows_installing_the_release(tmp_path):
+def test_init_scaffolds_this_repos_workflows_installing_the_pinned_source(tmp_path):
+    """issue 14 item 1: the same workflows, installing from .github/modelreg-requirements.txt."""
     from pathlib import Path
 
-    import modelreg
+    from modelreg.scaffold import _OWN_INSTALL, _PINNED_INSTALL, WORKFLOWS
 
     target = tmp_path / "reg2"
     assert main(["init", str(target), "--remote", str(tmp_path / "store")]) == 0
     repo_workflows = Path(__file__).resolve().parents[1] / ".github" / "workflows"
-    for name in ("modelreg-check.yml", "modelreg-tag.yml"):
+    for name in WORKFLOWS:
         written = (target / ".github" / "workflows" / name).read_text()
-        pinned = f"pip install modelreg=={modelreg.__version__}\n"  # issue 8: a pinned release
-        assert pinned in written
-        assert written.replace(pinned, "pip install .\n") == (repo_workflows / name).read_text()
+        assert written.count(_PINNED_INSTALL) == 1
+        assert written.replace(_PINNED_INSTALL, _OWN_INSTALL) == (repo_workflows / name).read_text()
 
 
 def test_init_without_git_identity_fails_before_writing(tmp_path, monkeypatch, capsys):

@@ -179,6 +179,9 @@ def test_lineage_cycle(own_registry):
 def test_pickle_only_weights_refused_unless_opted_in(registry, tiny_models):
     from modelreg import load
 
+    from tests.test_supply import set_policy
+
+    set_policy(registry, formats={"pickle": "scan"})  # issue 12: admitted after a clean scan, still not loaded
     registry.register_model("pickled", "base_model")
     registry.create_version("pickled", tiny_models["pickle"])
     with pytest.raises(errors.PolicyViolation, match="only pickle weights"):
@@ -198,6 +201,9 @@ def test_weights_only_override_in_environment_is_refused(reg_path, monkeypatch):
 def test_auto_map_is_refused_and_never_executed(registry, tiny_models):
     from modelreg import load
 
+    from tests.test_supply import set_policy
+
+    set_policy(registry, formats={"allowed": ["safetensors", "json", "md", "py"]})  # issue 12 refuses .py by default
     registry.register_model("custom", "base_model")
     registry.create_version("custom", tiny_models["auto_map"])
     with pytest.raises(errors.PolicyViolation, match="auto_map"):

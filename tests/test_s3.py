@@ -164,7 +164,7 @@ def test_corrupt_object_in_bucket_fails_then_repaired(s3_version, s3_env, s3_buc
 def test_rerun_after_interrupted_upload_sends_only_missing(s3_registry, s3_env, s3_bucket, tmp_path, monkeypatch):
     src = tmp_path / "w"
     write_weights(src, seed=1)
-    (src / "extra.bin").write_bytes(os.urandom(50_000))
+    (src / "extra.safetensors").write_bytes(b"\0" + os.urandom(49_999))  # b"\0": never a pickle header (issue 12)
     s3_registry.register_model("m", "base_model")
     real = s3mod.S3Store.upload
     sent = []

@@ -49,6 +49,9 @@ def test_promotion_is_swapped_in_then_a_broken_version_keeps_the_old(served, tin
         # a broken version: a full custom-code model registered as an adapter; the loader refuses
         # it by its record (no adapter weights) before downloading anything (issue 9)
         registry = served
+        from tests.test_supply import set_policy
+
+        set_policy(registry, formats={"allowed": ["safetensors", "json", "md", "py"]})  # issue 12: .py is opt-in
         registry.create_version("tiny-lora", tiny_models["auto_map"], parent="tiny@1")
         promote(registry, "tiny-lora", 3)
         assert wait_for(lambda: manager.last_error is not None)

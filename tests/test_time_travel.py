@@ -164,3 +164,33 @@ def test_observation_notes_only_what_main_newly_reached(reg, monkeypatch):
     assert reg.aliases("m", as_of="2026-11-09")["canary"] == 2  # never the intermediate state
     events = [e for e in reg.history("m") if e["event"] == "alias" and e["alias"] == "canary"]
     assert {e["clock"] for e in events} == {"observed"} and {e["date"] for e in events} == {"2026-11-09T00:00:00Z"}
+
+
+def test_a_git_pull_merge_does_not_hide_what_main_was_observed_at(reg, monkeypatch, tmp_path):
+    """issue 13 item 5: main was at Alice's move (observed by the tag workflow) before Bob pushed a
+    `git pull` merge whose first parent is his local work; --as-of and history still say so."""
+    from modelreg.releases import observe_main
+
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(reg.root, "remote", "add", "origin", str(bare))
+    observe_main(reg, now="2026-10-30T10:00:00Z")
+    git(reg.root, "push", "-q", "origin", "main", "refs/notes/modelreg")
+    git(tmp_path, "clone", "-q", str(bare), "bob")
+    when(monkeypatch, "Bob", "2026-11-01T09:00:00Z")
+    with Registry(tmp_path / "bob") as bob:
+        bob.create_version("m", write_weights(tmp_path / "w3", seed=3))  # Bob's local work
+    when(monkeypatch, "Alice", "2026-11-02T09:00:00Z")
+    reg.transition_stage("m", 2, "production")
+    observe_main(reg, now="2026-11-02T10:00:00Z")
+    git(reg.root, "push", "-q", "origin", "main", "refs/notes/modelreg")
+    when(monkeypatch, "Bob", "2026-11-03T09:00:00Z")
+    with Registry(tmp_path / "bob") as bob:
+        git(bob.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+        git(bob.root, "fetch", "-q", "origin", "refs/notes/*:refs/notes/*")
+        assert bob.resolve("m@production", as_of="2026-11-02T12:00:00Z").version == 2
+        assert bob.resolve("m@production", as_of="2026-11-02T09:59:59Z").version == 1
+        moved = [e for e in bob.history("m") if e["event"] == "stage" and e["to"] == "production"
+                 and e["version"] == 2][0]
+    assert moved["date"] == "2026-11-02T10:00:00Z" and moved["clock"] == "observed"
+    assert moved["author"].startswith("Alice") and moved["merged_by"].startswith("Bob")

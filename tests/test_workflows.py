@@ -56,7 +56,7 @@ def test_check_workflow():
 def test_tag_workflow():
     doc = load("modelreg-tag.yml")
     assert doc["on"] == {"push": {"branches": ["main"]}}
-    assert doc["permissions"] == {"contents": "write"}
+    assert doc["permissions"] == {} and doc["jobs"]["tag"]["permissions"] == {"contents": "write"}
     calls = modelreg_calls(doc)
     assert calls == [["tag", "--push", "--observe"]]  # issue 13 item 5: the clock
     parses(calls[0])

@@ -8,8 +8,9 @@ Git records no push time, so "main at T" needs a witness. In order of trust:
   claimed   otherwise the commit's own committer date: only what the author's machine said.
 A commit never counts before its first parent did (times are made monotonic along main's
 first-parent line), so a back-dated commit fast-forwarded in later is not "in effect" early,
-and a future-dated one is not in effect until its date. A date with no time means 00:00 UTC;
-a time with no zone means UTC.
+and a future-dated one is not in effect until its date. An observed commit that a later
+`git pull` merge pushed off the first-parent line still counts from its observation. A date
+with no time means 00:00 UTC; a time with no zone means UTC.
 """
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -70,14 +71,29 @@ def timeline(git, ref: str) -> list[Tick]:
     return ticks
 
 
+def observations(git, ref: str) -> dict[str, int]:
+    """commit -> observed time, for observed commits `ref` reaches off its first-parent line:
+    tips a `git pull` merge later pushed aside (main really was there at that time)."""
+    found = {}
+    for commit, note in git.notes_off_line(NOTES_REF, ref).items():
+        seen = observed_at(note)
+        if seen is not None:
+            found[commit] = seen
+    return found
+
+
 def commit_before(git, ref: str, when: str) -> str:
-    """The commit `ref` (main) pointed at, at time `when`, by the clock above."""
+    """The commit `ref` (main) pointed at, at time `when`, by the clock above: the latest of the
+    first-parent line's answer and any observed tip (the latest witness wins)."""
     limit = parse_when(when)
-    best = None
+    best, best_at = None, None
     for tick in timeline(git, ref):
         if tick.at > limit:
             break
-        best = tick.commit
+        best, best_at = tick.commit, tick.at
+    for commit, seen in observations(git, ref).items():
+        if seen <= limit and (best_at is None or seen > best_at):
+            best, best_at = commit, seen
     if best is None:
         raise NotFound(f"{ref} has no commit before {when}")
     return best

@@ -11,6 +11,7 @@ from . import layout, schema
 from .errors import PolicyViolation
 from .names import check_name
 from .records import load_yaml
+from .settings import Settings
 
 PATH = ".github/CODEOWNERS"
 HEADER = """\
@@ -21,33 +22,44 @@ HEADER = """\
 """
 
 
+def is_generated(root: Path) -> bool:
+    """A CODEOWNERS this tool wrote (a team's own hand-written file is never rewritten)."""
+    path = root / PATH
+    return path.is_file() and path.read_text().startswith(HEADER.splitlines()[0])
+
+
 def approvers(settings) -> list[str]:
     found = {m for rule in (settings.get("approvals") or {}).values() for g in rule.get("groups") or [] for m in g}
     return sorted(found, key=str.lower)
 
 
-def model_owners(root: Path) -> dict[str, list[str]]:
-    owners = {}
+def model_owners(root: Path, pending: dict | None = None) -> dict[str, list[str]]:
+    """Owners per model from the working tree; `pending` adds models about to be written."""
+    owners = {name: list(o) for name, o in (pending or {}).items()}
     for path in sorted((root / layout.ROOT).glob("*/model.yaml")):
         rel = path.relative_to(root).as_posix()
         doc = load_yaml(path.read_bytes(), rel) or {}
         schema.validate("model", doc, rel)
         check_name(path.parent.name)  # names become patterns: only checked ones
         owners[path.parent.name] = list(doc.get("owners") or [])
-    return owners
+    return dict(sorted(owners.items()))
 
 
-def render(reg) -> str:
-    settings = reg.settings
+def render(reg, pending: dict | None = None) -> str:
+    return render_text(reg.root, reg.settings.raw, pending)
+
+
+def render_text(root: Path, raw_settings: dict, pending: dict | None = None) -> str:
+    """The file for these settings and the models in `root` (plus `pending`: name -> owners)."""
     # owners become CODEOWNERS lines: only schema-checked names may get there
-    schema.validate("registry", settings.raw, layout.REGISTRY_FILE)
-    policy_owners = approvers(settings)
+    schema.validate("registry", raw_settings, layout.REGISTRY_FILE)
+    policy_owners = approvers(Settings(raw_settings))
     lines = [HEADER]
     if policy_owners:
         everyone = " ".join(policy_owners)
         lines += ["# the policy, the schemas and the workflows: the approvers",
                   f"/registry.yaml {everyone}", f"/schemas/ {everyone}", f"/.github/ {everyone}", ""]
-    models = model_owners(reg.root)
+    models = model_owners(root, pending)
     if models:
         lines.append("# each model: its owners and the approvers (later lines win on GitHub)")
     for model, owners in models.items():
@@ -58,6 +70,7 @@ def render(reg) -> str:
 
 
 def generate(reg, check: bool = False) -> dict:
+    """Write the file and commit it, like every other write (`check`: only compare)."""
     text = render(reg)
     path = reg.root / PATH
     current = path.read_text() if path.exists() else None
@@ -67,8 +80,9 @@ def generate(reg, check: bool = False) -> dict:
             raise PolicyViolation(f"{PATH} is {why}: run 'modelreg codeowners' and commit the result")
         return {"path": PATH, "changed": False}
     if current != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        change = reg._write([PATH])
+        change.put_raw(PATH, text.encode())
+        change.commit("regenerate CODEOWNERS", {"Action": "codeowners"})
     return {"path": PATH, "changed": current != text}
 
 

@@ -14,7 +14,7 @@ touched the record, not the person who merged; the merger is kept as `merged_by`
 import re
 
 from . import layout
-from .clock import iso, parse_when, timeline
+from .clock import iso, observations, parse_when, timeline
 from .snapshot import Snapshot
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
@@ -24,6 +24,7 @@ _REASON = re.compile(r"^Modelreg-Reason: (.+)$", re.M)
 def events(reg, model: str | None, limit: int, ref: str) -> list[dict]:
     paths = [layout.model_dir(model)] if model else [layout.ROOT]
     clock = {tick.commit: tick for tick in timeline(reg.git, ref)}
+    seen = observations(reg.git, ref)
     found = []
     for commit in reg.git.log(ref, paths, limit=limit):
         parent = commit.parents[0] if commit.parents else None
@@ -34,12 +35,13 @@ def events(reg, model: str | None, limit: int, ref: str) -> list[dict]:
                 "clock": tick.source if tick else "claimed", "subject": commit.subject,
                 "pr": int(pr.group(1)) if pr else None}
         for path, event in _diff_events(reg, parent, commit.sha, changed):
-            found.append({**base, **_who(reg, commit, path), **event})
+            found.append({**base, **_who(reg, commit, path, seen), **event})
     return found
 
 
-def _who(reg, commit, path: str) -> dict:
-    """The author of the change to `path` that `commit` brought to main, and its reason."""
+def _who(reg, commit, path: str, seen: dict) -> dict:
+    """The author of the change to `path` that `commit` brought to main, and its reason; when
+    that change was observed on main before a merge pushed it aside, that time."""
     source = commit
     if len(commit.parents) > 1:  # a merge: credit the merged side's commit, not the merger
         touched = reg.git.log(f"{commit.parents[0]}..{commit.parents[1]}", [path], limit=1, first_parent=False)
@@ -49,6 +51,8 @@ def _who(reg, commit, path: str) -> dict:
            "reason": reason.group(1).strip() if reason else None}
     if source is not commit:
         who.update(merged_by=f"{commit.author} <{commit.email}>", via=source.sha)
+        if source.sha in seen:
+            who.update(date=iso(seen[source.sha]), clock="observed")
     return who
 
 
@@ -81,6 +85,9 @@ def _diff_events(reg, parent, sha, changed: list[str]):
         elif kind == "aliases":
             for event in _alias_events(model, (old or {}).get("aliases") or {}, (new or {}).get("aliases") or {}):
                 yield path, event
+        elif kind == "signature":  # issue 12: who signed a version, or dropped its signature, and when
+            yield path, {"event": "version.sign" if new is not None else "version.unsign", "model": model,
+                         "version": number}
 
 
 def _version_events(model, number, old, new):
@@ -113,6 +120,9 @@ def describe(event: dict) -> str:
         return f"{event['model']}@{event['version']}: {event['from']} -> {event['to']}{why}"
     if kind == "version.delete":
         return f"deleted {event['model']}@{event['version']} ({event.get('reason')})"
+    if kind in ("version.sign", "version.unsign"):
+        done = "signed" if kind == "version.sign" else "removed the signature of"
+        return f"{done} {event['model']}@{event['version']}"
     if kind == "alias":
         if event["to"] is None:
             return f"removed alias {event['model']}@{event['alias']} (was {event['from']})"

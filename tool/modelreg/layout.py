@@ -45,6 +45,16 @@ def pointer_file(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/weights.dvc"
 
 
+def signature_file(model: str, version: int) -> str:
+    """The OpenSSF Model Signing bundle over the version's (path, sha256) pairs."""
+    return f"{version_dir(model, version)}/model.sig"
+
+
+def template_file(model: str, version: int) -> str:
+    """The chat template's text, kept in Git so reviews see it (sha256 in version.yaml)."""
+    return f"{version_dir(model, version)}/chat_template.jinja"
+
+
 def weights_dir(model: str, version: int) -> str:
     return f"{version_dir(model, version)}/weights"
 
@@ -58,12 +68,13 @@ def schema_ref(relpath: str, kind: str) -> str:
 def classify(path: str):
     """What a path under registry/ is: (kind, model, version) or None for an unknown file.
 
-    kind is one of model, aliases, version, card, pointer.
+    kind is one of model, aliases, version, card, pointer, signature, template.
     """
     match = _VERSION_PATH.fullmatch(path)
     if match:
         model, number, leaf = match.groups()
-        kind = {"version.yaml": "version", "card.yaml": "card", "weights.dvc": "pointer"}.get(leaf)
+        kind = {"version.yaml": "version", "card.yaml": "card", "weights.dvc": "pointer",
+                "model.sig": "signature", "chat_template.jinja": "template"}.get(leaf)
         return (kind, model, int(number)) if kind else None
     match = _MODEL_PATH.fullmatch(path)
     if match:

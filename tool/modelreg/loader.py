@@ -115,10 +115,12 @@ class LoadedModel:
 # -- public API ---------------------------------------------------------------------------
 def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | None = None,
          as_of: str | None = None, lock: str | os.PathLike | None = None,
-         allow_pickle: bool = False, progress=None) -> LoadedModel:
+         allow_pickle: bool = False, verify_signature: bool = False, progress=None) -> LoadedModel:
     """Resolve REF (NAME@ALIAS, NAME@N, NAME@latest) on main, fetch, verify and load it.
 
-    `progress`: a callback for downloads (artifacts/progress.py)."""
+    `verify_signature=True` refuses a version (or its base) without a valid model.sig, as
+    a stage whose registry.yaml policy requires signatures always does. `progress`: a
+    callback for downloads (artifacts/progress.py)."""
     _refuse_unsafe_env()
     dtype_name = _dtype_name(dtype)
     reg, steps, pinned = _plan(ref, registry, at, as_of, lock)
@@ -130,6 +132,7 @@ def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | No
     if hit is not None and hit.model is not None:
         _check_pinned(pinned, steps, hit.resolved, lock)
         return hit
+    _verify_signatures(reg, steps, verify_signature)
     folders = _fetch_all(reg, steps, progress)
     _refuse_by_contents(steps, folders)
     with _quiet_hf():
@@ -163,6 +166,8 @@ def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=No
     for _, steps in plans:
         _refuse_by_record(steps, allow_pickle)
     dev = _device(device, plans[0][1])
+    for _, steps in plans:
+        _verify_signatures(reg, steps, False)  # a stage's policy may require signatures
     folders = [_fetch_all(reg, steps, progress) for _, steps in plans]
     for (_, steps), fl in zip(plans, folders):
         _refuse_by_contents(steps, fl)
@@ -315,6 +320,14 @@ def _check_pinned(pinned, steps, resolved: dict, lock) -> None:
 
 
 # -- fetching and checking the files --------------------------------------------------------
+def _verify_signatures(reg, steps, force: bool) -> None:
+    """Every signature the load needs, before any byte is fetched (issue 12)."""
+    from .supply.signatures import verify_version
+
+    for step in steps:
+        verify_version(reg, reg.resolve(ModelRef(step.model, version=step.version), at=step.commit), force=force)
+
+
 def _fetch_all(reg, steps, progress=None) -> list[Path]:
     return [_fetch(reg, s, progress) for s in steps]
 

@@ -122,8 +122,24 @@ def adapter_problems(registry, commit: str, model: str, version: int) -> list[tu
     except ValueError:
         return problems + [(pointer, "adapter_config.json is not valid JSON")]
     problems += _config_problems(registry, commit, config, base, pointer)
-    problems += _shape_problems(registry, record, base, config, model, version, pointer)
+    problems += _shape_problems(registry, record, applies_to(registry, commit, base), config, model,
+                                version, pointer)
     return problems
+
+
+def applies_to(registry, commit: str, base):
+    """The version whose modules an adapter on `base` changes: `base`, or for an adapter on an
+    adapter, the first non-adapter below (the loader merges the chain on the way)."""
+    seen = {(base.model, base.version)}
+    while base.record.get("model_type") == "adapter" and (below := base.record.get("parent")):
+        try:
+            base = registry.resolve(ModelRef(below["model"], version=int(below["version"])), at=commit)
+        except NotFound:
+            return base  # check reports the broken lineage itself
+        if (base.model, base.version) in seen:
+            return base
+        seen.add((base.model, base.version))
+    return base
 
 
 def _config_problems(registry, commit, config, base, pointer) -> list[tuple[str, str]]:
@@ -158,20 +174,36 @@ def _shape_problems(registry, record, base, config, model, version, pointer) -> 
     parent = _headers(registry, base.model, base.version, base.record, prefix="")
     if parent is None:
         return []
-    out = []
-    targets = config.get("target_modules") or []
-    if isinstance(targets, str):
-        targets = []  # a regex: checked through the tensors below
-    leaves = {name.rsplit(".", 2)[-2] for name in parent if name.endswith(".weight") and name.count(".") >= 1}
-    for target in targets:
-        if target not in leaves:
-            out.append((pointer, f"target module {target!r} does not exist in parent {base.model}@{base.version}"))
+    out = _target_problems(config, parent, base, pointer)
     for key, shape in sorted((adapter or {}).items()):
         problem = _lora_fit(key, shape, parent, config)
         if problem:
             out.append((pointer, f"{problem} (parent {base.model}@{base.version})"))
             break  # one shape mismatch says it all; the rest would repeat it
     return out
+
+
+def _target_problems(config: dict, parent: dict, base, pointer: str) -> list[tuple[str, str]]:
+    targets = config.get("target_modules") or []
+    if isinstance(targets, str):
+        targets = []  # a regex: checked through the tensors
+    leaves = {name.rsplit(".", 2)[-2] for name in parent if name.endswith(".weight") and name.count(".") >= 1}
+    return [(pointer, f"target module {t!r} does not exist in parent {base.model}@{base.version}")
+            for t in targets if t not in leaves]
+
+
+def missing_targets(registry, folder: Path, base) -> list[str]:
+    """For `version create`: the adapter in `folder` targets modules its parent `base` (a
+    Resolved) lacks. [] when the config is unreadable (check reports that) or the parent's
+    weights are not local."""
+    try:
+        config = json.loads((Path(folder) / "adapter_config.json").read_text())
+    except (OSError, ValueError):
+        return []
+    parent = _headers(registry, base.model, base.version, base.record, prefix="")
+    if parent is None or not isinstance(config, dict):
+        return []
+    return [message for _, message in _target_problems(config, parent, base, "")]
 
 
 def _lora_fit(key: str, shape, parent: dict, config: dict) -> str | None:

@@ -17,7 +17,7 @@ from .gitstore import origin_url
 from .names import check_name
 
 log = logging.getLogger(__name__)
-ACTIONS = ("promote", "rollback", "version", "alias", "stage")
+ACTIONS = ("promote", "rollback", "version", "alias", "stage", "sign")
 
 
 @dataclass
@@ -70,6 +70,7 @@ def on_branch(reg, model: str, action: str):
         ok = True
     finally:
         ops.checkout(start)
+        reg.drop_branch_leftovers(model)
         if not ok:
             ops.delete(branch)
 
@@ -204,6 +205,7 @@ def _version_section(reg, before, after, move, settings, head) -> list[str]:
         lines += ["Metrics (no other version in production to compare with):", "",
                   f"| metric | — | @{move.version} | delta |", "|---|---|---|---|"]
         lines += metric_table(None, record) or ["| (no metrics recorded) | | | |"]
+    lines += template_diff(before, after, move, prod)
     done, total, missing = policy.card_completeness(after.card(move.model, move.version) or {})
     lines += ["", f"Card: {done}/{total} fields filled" + (f"; missing: {', '.join(missing)}" if missing else "")]
     try:
@@ -213,6 +215,20 @@ def _version_section(reg, before, after, move, settings, head) -> list[str]:
     except RegistryError as exc:
         lines.append(f"Lineage: broken ({exc})")
     return lines
+
+
+def template_diff(before, after, move, prod) -> list[str]:
+    """The chat template against production's: executable text that changes behaviour (issue 12)."""
+    import difflib
+
+    new = after.read(layout.template_file(move.model, move.version))
+    old = before.read(layout.template_file(move.model, prod[0])) if prod else None
+    if new == old or prod is None or prod[0] == move.version:
+        return [] if new == old or new is None else ["", "Chat template: new (no production version to compare with)"]
+    diff = difflib.unified_diff((old or b"").decode("utf-8", "replace").splitlines(),
+                                (new or b"").decode("utf-8", "replace").splitlines(),
+                                f"@{prod[0]} (production)", f"@{move.version}", lineterm="")
+    return ["", f"Chat template changed against @{prod[0]} (production):", "", "```diff", *diff, "```"]
 
 
 # -- the commands' library functions ---------------------------------------------------------

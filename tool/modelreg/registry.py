@@ -207,6 +207,8 @@ class Registry:
                       include_deleted: bool = False) -> list[dict]:
         commit = self.commit_of(at)
         self._model(commit, check_name(model))
+        if stage is not None:
+            self.settings.check_stage(stage)
         found = [self._version(commit, model, n) for n in self._version_numbers(commit, model)]
         return [v for v in found
                 if (include_deleted or v.get("status") != "deleted") and (stage is None or v.get("stage") == stage)]
@@ -327,7 +329,22 @@ class Registry:
         folder = self.root / layout.versions_dir(model)
         if not folder.is_dir():
             return []
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+        # A folder holding only git-ignored weights is not a version on this branch.
+        return sorted(int(p.name) for p in folder.iterdir()
+                      if p.name.isdigit() and (p / "version.yaml").exists())
+
+    def drop_branch_leftovers(self, model: str) -> list[int]:
+        """After a write on another branch (--pr), git takes that branch's records away but
+        leaves the git-ignored weights folders of the versions it added; drop those folders
+        (their files are in the DVC cache and the remote), so this branch has no ghosts."""
+        folder = self.root / layout.versions_dir(check_name(model))
+        dropped = []
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            inside = {p.name for p in path.iterdir()} if path.is_dir() else {"?"}
+            if path.name.isdigit() and inside <= {"weights"}:
+                shutil.rmtree(path)
+                dropped.append(int(path.name))
+        return dropped
 
     def _write(self, paths_to_check: list[str]) -> "_Change":
         if not (self.root / layout.REGISTRY_FILE).is_file():
@@ -355,8 +372,18 @@ class Registry:
         change = self._write([layout.model_dir(name)])
         change.put(layout.model_file(name), "model", record)
         change.put(layout.aliases_file(name), "aliases", {"aliases": {}})
+        self._keep_codeowners(change, {name: list(owners)})
         change.commit(f"register model {name}", {"Action": "model.register", "Model": name})
         return record
+
+    def _keep_codeowners(self, change: "_Change", pending: dict) -> None:
+        """A registry that has a generated CODEOWNERS keeps it current in the same commit."""
+        from . import codeowners
+
+        if codeowners.is_generated(self.root):
+            if self.git.dirty_paths([codeowners.PATH]):
+                raise InvalidInput(f"uncommitted changes in {codeowners.PATH}; commit or discard them first")
+            change.put_raw(codeowners.PATH, codeowners.render(self, pending).encode())
 
     @_locked
     def create_version(self, model: str, weights_dir: str | os.PathLike | None = None, *,
@@ -377,16 +404,21 @@ class Registry:
             raise InvalidInput("give a weights folder or --source-uri for a version kept elsewhere")
         for where, value in non_finite({"metrics": list(metrics), "parameters": parameters or {}}):
             raise InvalidInput(f"{where} is {value}, not a finite number; record a real number")
-        files = None
+        files = admitted = None
         if weights_dir is not None:
             from .artifacts.files import scan_folder
+            from .supply.formats import admit
 
             files = scan_folder(weights_dir)
+            admitted = admit(self.settings, files)  # the format policy, before anything is written
         number = (max(self._wt_version_numbers(model), default=0)) + 1
+        parent_rec = self._parent(parent, model_type, model, number)
+        if model_type == "adapter" and weights_dir is not None:
+            self._refuse_unfit_adapter(weights_dir, parent_rec)
         record = _prune({
             "version": number, "model_type": model_type, "stage": self.settings.initial_stage,
             "status": "active", "artifacts": None,
-            "parent": self._parent(parent, model_type, model, number),
+            "parent": parent_rec,
             "source": _prune({"experiment_id": experiment_id, "run_id": run_id, "uri": source_uri}) or None,
             "training": _prune({"data_version": data_version}) or None,
             "parameters": dict(parameters) if parameters else None,
@@ -396,13 +428,29 @@ class Registry:
         change = self._write([layout.version_dir(model, number)])
         with change:
             if files is not None:
-                record["artifacts"] = change.add_weights(model, number, files, progress)
+                record["artifacts"] = admitted.annotate(change.add_weights(model, number, files, progress))
+                if admitted.template:
+                    record["chat_template"] = admitted.template
+                    change.put_raw(layout.template_file(model, number), admitted.template_text.encode())
             change.put(layout.version_file(model, number), "version", record)
             card_doc = _prune(dict(card or {}, description=(card or {}).get("description") or description))
             change.put(layout.card_file(model, number), "card", card_doc)
             change.commit(f"register {model} version {number}",
                           {"Action": "version.create", "Model": model, "Version": str(number)})
         return record
+
+    def _refuse_unfit_adapter(self, folder, parent: dict) -> None:
+        """An adapter targeting modules its parent lacks can never load: refuse it here rather
+        than let `check` fail on main afterwards (issue 14)."""
+        from .loader_checks import applies_to, missing_targets
+
+        commit = self.commit_of()
+        base = applies_to(self, commit, self.resolve(ModelRef(parent["model"], version=parent["version"]),
+                                                     at=commit))
+        problems = missing_targets(self, Path(folder), base)
+        if problems:
+            raise PolicyViolation(f"{problems[0]}: the adapter cannot load on it; check "
+                                  "target_modules in adapter_config.json or --parent")
 
     def _parent(self, parent: str | None, model_type: str, model: str, number: int) -> dict | None:
         if not parent:
@@ -561,6 +609,10 @@ class _Change:
         schema.validate(kind, data, relpath)
         self.pending[relpath] = dump_yaml(data, layout.schema_ref(relpath, kind), schema.key_order(kind))
 
+    def put_raw(self, relpath: str, blob: bytes) -> None:
+        """A file that is not a YAML record (a signature bundle, a chat template, CODEOWNERS)."""
+        self.pending[relpath] = blob
+
     def _flush(self) -> None:
         for relpath, blob in self.pending.items():
             full = self.reg.root / relpath
@@ -618,11 +670,12 @@ class _Change:
 
 
 def init_registry(path: str | os.PathLike, remote: str | None = None,
-                  endpoint_url: str | None = None) -> Path:
-    """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas, CI stub."""
+                  endpoint_url: str | None = None, tool_source: str | None = None) -> Path:
+    """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas,
+    CI workflows installing modelreg from `tool_source` (a git URL pinned to a commit), CODEOWNERS."""
     from .scaffold import scaffold
 
-    return scaffold(Path(path), remote, endpoint_url=endpoint_url)
+    return scaffold(Path(path), remote, endpoint_url=endpoint_url, tool_source=tool_source)
 
 
 def _tags(tags: dict | None) -> dict | None:

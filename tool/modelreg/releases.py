@@ -16,10 +16,10 @@ import string
 import time
 from collections import Counter
 
-from . import layout, policy
+from . import policy
 from .clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
 from .errors import AlreadyExists, InvalidInput, NotFound
-from .records import load_yaml
+from .snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ def _existing(ops, on_main: set[str]) -> tuple[dict, set, Counter, Counter]:
             continue
         key = (facts["event"], facts.get("model"), facts.get("version"), facts.get("stage") or facts.get("alias") or "")
         counters[key[:2] + key[3:]] += 1
+        commit = facts.get("commit") or commit  # the move's commit (a tag may point elsewhere)
         if commit in on_main:
             done.add((key, commit))
         else:  # main was rewritten under it: the same move on main is this tag's move
@@ -159,9 +160,8 @@ def _wanted(reg, move, formats, n, commit, existing, on_main):
 def _same_version(reg, move, old_commit: str, commit: str) -> bool:
     from .sync import identity
 
-    path = layout.version_file(move.model, move.version)
-    old, new = (reg.git.read(c, path) for c in (old_commit, commit))
-    return old is not None and identity(load_yaml(old, path)) == identity(load_yaml(new, path))
+    old, new = (Snapshot.at(reg.git, c).version(move.model, move.version) for c in (old_commit, commit))
+    return old is not None and identity(old) == identity(new)
 
 
 def tag(reg, push: bool = False, observe: bool = False, now: str | None = None) -> list[dict]:

@@ -1,10 +1,17 @@
-"""`modelreg init`: turn a folder into a registry (git, DVC, registry.yaml, schemas, CI)."""
+"""`modelreg init`: turn a folder into a registry (git, DVC, registry.yaml, schemas, CI).
+
+The CI workflows install modelreg from `.github/modelreg-requirements.txt`, which pins a git
+URL to a full commit sha: the commit names the exact code, nobody can publish a look-alike
+under the name, and moving to a newer modelreg is a one-line diff that CODEOWNERS reviews.
+"""
 import hashlib
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
-from . import layout, schema
+from . import codeowners, layout, schema
 from .errors import AlreadyExists, InvalidInput
 from .gitstore import commit, identity, init_repo
 from .records import dump_yaml
@@ -15,7 +22,31 @@ GITIGNORE_LINES = [
     "/registry/*/versions/*/weights",
 ]
 
-WORKFLOWS = ("modelreg-check.yml", "modelreg-tag.yml")
+# The workflows `init` copies from this repository's .github/workflows (one name per line).
+WORKFLOWS = (
+    "modelreg-check.yml",
+    "modelreg-tag.yml",
+    "modelreg-deploy.yml",
+)
+REQUIREMENTS = ".github/modelreg-requirements.txt"
+# The repository's own workflows install the checkout with exactly this step line; a
+# scaffolded registry's install the pinned source instead. A template that needs modelreg
+# uses this line (a workflow without it is copied as it is).
+_OWN_INSTALL = "        run: pip install .\n"
+_PINNED_INSTALL = f"""\
+        run: |
+          grep -q '^modelreg' {REQUIREMENTS} || {{ echo "::error file={REQUIREMENTS}::no modelreg pinned; see the comment in the file"; exit 1; }}
+          pip install -r {REQUIREMENTS}
+"""
+_GIT_SOURCE = re.compile(r"git\+https://[^\s@]+(?:@[^\s@]+)?@[0-9a-f]{40}")
+REQUIREMENTS_HEADER = """\
+# The modelreg that this registry's CI workflows install (pip install -r this file).
+# Pin a git URL to a full commit sha, e.g.
+#   modelreg[github] @ git+https://github.com/ORG/modelreg@<40-hex commit>
+# A commit names exact code, and a change to this file is a reviewed pull request
+# (CODEOWNERS covers /.github/). Never list a bare `modelreg`: whoever publishes that name
+# on an index would run code with this repository's token.
+"""
 
 
 def workflow_dir() -> Path:
@@ -27,11 +58,79 @@ def workflow_dir() -> Path:
 
 
 def workflow_text(name: str) -> str:
-    # This repo installs the tool from its own checkout; a scaffolded registry installs the release,
-    # pinned: the code that judges a pull request must not change with whatever is published next.
-    from . import __version__
+    return (workflow_dir() / name).read_text().replace(_OWN_INSTALL, _PINNED_INSTALL)
 
-    return (workflow_dir() / name).read_text().replace("pip install .\n", f"pip install modelreg=={__version__}\n")
+
+def check_tool_source(source: str) -> str:
+    """`git+https://HOST/PATH@<40-hex sha>`: a git URL pinned to one commit."""
+    if not _GIT_SOURCE.fullmatch(source or ""):
+        raise InvalidInput(f"invalid modelreg source {source!r}: give a git URL pinned to a full "
+                           "commit sha, e.g. git+https://github.com/ORG/modelreg@<40-hex commit>")
+    return source
+
+
+def installed_source() -> str | None:
+    """The git URL and commit this modelreg was installed from (PEP 610), if it was."""
+    from importlib import metadata
+
+    try:
+        direct = json.loads(metadata.distribution("modelreg").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+    vcs = direct.get("vcs_info") or {}
+    url = direct.get("url") or ""
+    if vcs.get("vcs") != "git" or not url.startswith("https://"):
+        return None
+    source = f"git+{url}@{vcs.get('commit_id')}"
+    return source if _GIT_SOURCE.fullmatch(source) else None
+
+
+def requirements_text(source: str | None, remote: str) -> str:
+    if source is None:
+        return REQUIREMENTS_HEADER
+    extras = "github,s3" if remote.startswith("s3://") else "github"
+    return REQUIREMENTS_HEADER + f"modelreg[{extras}] @ {source}\n"
+
+
+def pinned_source(root: Path) -> str | None:
+    """The modelreg source the registry's CI installs, or None when none is pinned yet."""
+    path = root / REQUIREMENTS
+    lines = path.read_text().splitlines() if path.exists() else []
+    return next((line for line in lines if line.startswith("modelreg")), None)
+
+
+def notes(root: Path) -> list[str]:
+    """What a new team must know after `init`: where weights go, what CI installs."""
+    from .artifacts.remote import remote_config
+    from .settings import Settings
+
+    found = []
+    config = remote_config(root, Settings(dict(DEFAULT_SETTINGS)).remote_name)
+    if "://" not in config.url:
+        found.append(f"weights go to the local folder {config.url}: it exists on this machine only, "
+                     "so teammates and CI cannot pull them; for a shared remote run "
+                     "'modelreg remote set s3://BUCKET/PREFIX' (and --endpoint-url for MinIO/SeaweedFS)")
+    if pinned_source(root) is None:
+        found.append(f"CI cannot install modelreg yet: pin it in {REQUIREMENTS} "
+                     "(modelreg @ git+https://...@<commit>), or run init with --tool-source")
+    return found
+
+
+def require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
+    """Refuse up front, before anything is written, when an optional extra is not installed."""
+    missing = [m for m in modules if not _importable(m)]
+    if missing:
+        raise InvalidInput(f"{what} needs the {extra} extra (missing: {', '.join(missing)}): "
+                           f"pip install 'modelreg[{extra}]'")
+
+
+def _importable(module: str) -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(module) is not None
+    except ImportError:  # a finder that refuses the module outright
+        return False
 
 
 def default_remote(root: Path) -> str:
@@ -41,8 +140,12 @@ def default_remote(root: Path) -> str:
     return str(data_home / "modelreg" / "remotes" / f"{root.resolve().name}-{digest}")
 
 
-def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None) -> Path:
+def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
+             tool_source: str | None = None) -> Path:
     root = root.resolve()
+    source = check_tool_source(tool_source) if tool_source else installed_source()
+    if remote and remote.startswith("s3://"):
+        require_extra("s3", ("boto3", "dvc_s3"), "an s3:// remote")
     if (root / layout.REGISTRY_FILE).exists():
         raise AlreadyExists(f"{root} is already a registry ({layout.REGISTRY_FILE} exists)")
     if root.exists() and not root.is_dir():
@@ -58,7 +161,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None) ->
     if "://" not in remote:
         remote = str(Path(remote).expanduser().resolve())
         Path(remote).mkdir(parents=True, exist_ok=True)
-    written = _write_files(root)
+    written = _write_files(root, requirements_text(source, remote))
     from .artifacts import dvc
 
     if not (root / ".dvc").exists():
@@ -68,7 +171,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None) ->
     return root
 
 
-def _write_files(root: Path) -> list[str]:
+def _write_files(root: Path, requirements: str) -> list[str]:
     settings = dump_yaml(DEFAULT_SETTINGS, layout.schema_ref(layout.REGISTRY_FILE, "registry"),
                          schema.key_order("registry"))
     (root / layout.REGISTRY_FILE).write_bytes(settings)
@@ -91,4 +194,10 @@ def _write_files(root: Path) -> list[str]:
             workflow.parent.mkdir(parents=True, exist_ok=True)
             workflow.write_text(workflow_text(name))
             written.append(f".github/workflows/{name}")
+    for relpath, text in ((REQUIREMENTS, requirements),
+                          (codeowners.PATH, codeowners.render_text(root, DEFAULT_SETTINGS))):
+        if not (root / relpath).exists():
+            (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+            (root / relpath).write_text(text)
+            written.append(relpath)
     return written

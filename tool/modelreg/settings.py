@@ -25,7 +25,8 @@ DEFAULT_SETTINGS = {
 
 
 _STR_LIST = ("stages", "exclusive_stages", "protected_aliases")
-_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals", "tag_format")
+_MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals", "tag_format",
+             "signatures", "formats")
 
 
 def shape_problems(raw) -> list[tuple[str, str]]:
@@ -122,9 +123,26 @@ class Settings:
             found += [(f"/transitions/{src}", f"unknown stage {t!r}") for t in targets if t not in stages]
         for key in ("exclusive_stages",):
             found += [(f"/{key}", f"unknown stage {s!r}") for s in self.get(key) or [] if s not in stages]
+        # a misspelt stage would make a signature requirement silently apply to nothing (issue 12)
+        found += [(f"/signatures/{s}", f"unknown stage {s!r}") for s in self.get("signatures") or {}
+                  if s not in stages]
+        found += _signer_problems(self.get("signatures") or {})
         for stage in self.stage_aliases:
             if stage not in self.exclusive_stages:
                 found.append((f"/stage_aliases/{stage}", "only an exclusive stage can own an alias"))
         if self.initial_stage not in stages:
             found.append(("/initial_stage", f"unknown stage {self.initial_stage!r}"))
         return found
+
+
+def _signer_problems(policy: dict) -> list[tuple[str, str]]:
+    """Each signer names exactly one of key, certificate_chain, sigstore (kept out of the schema:
+    a oneOf there would send every registry.yaml with signers to the slow validator)."""
+    found = []
+    for stage, rule in policy.items():
+        for i, signer in enumerate((rule or {}).get("signers") or [] if isinstance(rule, dict) else []):
+            kinds = [k for k in ("key", "certificate_chain", "sigstore") if isinstance(signer, dict) and k in signer]
+            if len(kinds) != 1:
+                found.append((f"/signatures/{stage}/signers/{i}",
+                              "name exactly one of key, certificate_chain or sigstore"))
+    return found

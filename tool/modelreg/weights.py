@@ -46,9 +46,17 @@ def fetch_resolved(reg, resolved, dest=None, progress=None, jobs: int | None = N
         return fetch(plan(reg, resolved, store, cache), store, cache, dest=dest, progress=progress)
 
 
-def pull(reg, ref, at: str | None = None, dest=None, progress=None, jobs: int | None = None) -> PullResult:
-    """`modelreg pull`: resolve once, plan, fetch what the cache lacks, materialize."""
-    return fetch_resolved(reg, reg.resolve(ref, at=at), dest=dest, progress=progress, jobs=jobs)
+def pull(reg, ref, at: str | None = None, dest=None, progress=None, jobs: int | None = None,
+         verify_signature: bool = False) -> PullResult:
+    """`modelreg pull`: resolve once, plan, fetch what the cache lacks, materialize.
+
+    The signature (model.sig) is checked first, before any byte is fetched, when the
+    version's stage policy requires one or `verify_signature` asks (supply/signatures.py)."""
+    from .supply.signatures import verify_version
+
+    resolved = reg.resolve(ref, at=at)
+    verify_version(reg, resolved, force=verify_signature)
+    return fetch_resolved(reg, resolved, dest=dest, progress=progress, jobs=jobs)
 
 
 def verify(reg, ref, at: str | None = None, deep: bool = False):

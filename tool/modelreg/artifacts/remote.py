@@ -130,7 +130,7 @@ class LocalStore:
         try:
             return (self.root / key).read_bytes()
         except FileNotFoundError as exc:
-            raise NotFound(f"{key} is missing from the remote {self.root}; push it again") from exc
+            raise self._missing(key) from exc
 
     def stream(self, key: str, start: int, size: int, write) -> None:
         """Call write(chunk) with bytes [start, size) of the object, in order."""
@@ -140,7 +140,16 @@ class LocalStore:
                 while chunk := fh.read(self.chunk):
                     write(chunk)
         except FileNotFoundError as exc:
-            raise NotFound(f"{key} is missing from the remote {self.root}; push it again") from exc
+            raise self._missing(key) from exc
+
+    def _missing(self, key: str) -> NotFound:
+        if not self.root.is_dir():
+            # The embedded default is a folder on the machine that pushed; a teammate's
+            # clone has the path in .dvc/config but not the folder.
+            return NotFound(f"the DVC remote {self.root} is a local folder that does not exist on "
+                            "this machine: it is on the machine that pushed the weights. Use a shared "
+                            "remote: 'modelreg remote set s3://BUCKET/PREFIX', then push from there")
+        return NotFound(f"{key} is missing from the remote {self.root}; push it again")
 
     def upload(self, pairs: list[tuple[str, Path]], on_done=None) -> None:
         for key, path in pairs:

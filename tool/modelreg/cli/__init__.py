@@ -4,12 +4,18 @@ Commands load lazily from LAZY_COMMANDS, so `modelreg resolve` imports neither D
 boto3 nor torch, and starts in a few tens of milliseconds.
 """
 import importlib
+import json
 import logging
 import sys
 
 import click
 
 from ..errors import RegistryError
+
+# optional dependency (top-level module) -> the extra that installs it
+EXTRAS = {"torch": "hf", "transformers": "hf", "peft": "hf", "safetensors": "hf", "accelerate": "hf",
+          "huggingface_hub": "hf", "tokenizers": "hf", "boto3": "s3", "botocore": "s3",
+          "s3transfer": "s3", "dvc_s3": "s3", "s3fs": "s3", "codeowners": "github", "gguf": "gguf"}
 
 # command name -> "module:attribute"; one line per command
 LAZY_COMMANDS = {
@@ -37,6 +43,8 @@ LAZY_COMMANDS = {
     "load": "modelreg.cli.serving:load_cmd",
     "lock": "modelreg.cli.serving:lock_cmd",
     "watch": "modelreg.cli.serving:watch_cmd",
+    "sign": "modelreg.cli.supply_cmds:sign",
+    "bom": "modelreg.cli.supply_cmds:bom",
 }
 
 
@@ -100,6 +108,8 @@ def main(argv=None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
+        if "--json" in args:
+            return _fail(args, exc.format_message(), exc.exit_code)
         exc.show()
         return exc.exit_code
     except click.Abort:
@@ -111,14 +121,33 @@ def main(argv=None) -> int:
     except RegistryError as exc:
         if "--traceback" in args:
             raise
-        click.echo(f"error: {exc}", err=True)
-        return 1
+        return _fail(args, str(exc), 1)
     except BrokenPipeError:
         return 1
+    except ImportError as exc:
+        if "--traceback" in args:
+            raise
+        extra = EXTRAS.get((getattr(exc, "name", None) or "").split(".")[0])
+        if extra is None:
+            return _unexpected(args, exc)
+        return _fail(args, f"this needs {exc.name}, from the {extra} extra: "
+                           f"pip install 'modelreg[{extra}]'", 1)
     except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
         if "--traceback" in args:
             raise
-        click.echo(f"unexpected error: {type(exc).__name__}: {exc}\n"
-                   "This is a bug in modelreg; please report it with the output of --traceback.",
-                   err=True)
-        return 3
+        return _unexpected(args, exc)
+
+
+def _fail(args: list[str], message: str, code: int, prefix: str = "error: ") -> int:
+    """One line on stderr; under --json, a JSON object a script can parse."""
+    if "--json" in args:
+        click.echo(json.dumps({"error": message, "exit_code": code}), err=True)
+    else:
+        click.echo(f"{prefix}{message}", err=True)
+    return code
+
+
+def _unexpected(args: list[str], exc: Exception) -> int:
+    return _fail(args, f"unexpected error: {type(exc).__name__}: {exc}\n"
+                       "This is a bug in modelreg; please report it with the output of --traceback.",
+                 3, prefix="")

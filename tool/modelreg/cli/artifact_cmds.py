@@ -17,13 +17,16 @@ def _size(n: int) -> str:
               help="Folder to fill (default: a folder in the local cache, printed).")
 @click.option("--at", metavar="GITREF", help="Resolve REF at this branch, tag or commit.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@click.option("--verify-signature", is_flag=True,
+              help="Refuse unless the version's model.sig verifies (always, where the policy requires it).")
 @json_option
 @click.pass_context
-def pull(ctx, ref, dest, at, quiet, as_json):
+def pull(ctx, ref, dest, at, quiet, verify_signature, as_json):
     """Fetch a version's weights, verify every sha256, and materialize them in a folder."""
     from ..weights import pull as do_pull
 
-    result = do_pull(open_registry(ctx), ref, at=at, dest=dest, progress=progress_bars(not (quiet or as_json)))
+    result = do_pull(open_registry(ctx), ref, at=at, dest=dest, progress=progress_bars(not (quiet or as_json)),
+                     verify_signature=verify_signature)
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:

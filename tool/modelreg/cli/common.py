@@ -43,6 +43,14 @@ def _finite(data):
     return data
 
 
+def warn_deleted(resolved) -> None:
+    """A deleted version still resolves by number (history stays readable), with a warning."""
+    if resolved.status == "deleted":
+        reason = (resolved.record.get("deleted") or {}).get("reason")
+        click.echo(f"warning: {resolved.model}@{resolved.version} is deleted"
+                   + (f" ({reason})" if reason else "") + "; do not deploy it", err=True)
+
+
 def parse_pairs(values, what: str) -> dict:
     """K=V options (--tag, --param) into a dict; a malformed one is a clear error."""
     result = {}

@@ -1,7 +1,7 @@
 """Read-only commands: resolve, lineage, history, check. They import neither DVC nor boto3."""
 import click
 
-from .common import emit_json, json_option, open_registry, table
+from .common import emit_json, json_option, open_registry, table, warn_deleted
 
 
 def _at_options(func):
@@ -20,10 +20,13 @@ def resolve(ctx, ref, at, as_of, as_json):
         raise click.UsageError("use --at or --as-of, not both (--as-of reads the main branch)")
     reg = open_registry(ctx)
     resolved = reg.resolve(ref, at=at, as_of=as_of)
+    warn_deleted(resolved)
     if as_json:
         return emit_json(resolved.to_dict())
     aliases = f" [{', '.join(resolved.aliases)}]" if resolved.aliases else ""
-    click.echo(f"{resolved.model}@{resolved.version} {resolved.stage}{aliases} (commit {resolved.commit[:12]})")
+    deleted = " DELETED" if resolved.status == "deleted" else ""
+    click.echo(f"{resolved.model}@{resolved.version} {resolved.stage}{deleted}{aliases} "
+               f"(commit {resolved.commit[:12]})")
 
 
 @click.command()

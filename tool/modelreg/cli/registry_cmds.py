@@ -4,8 +4,8 @@ import click
 from ..refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
 from .promote_cmds import pr_option, write_or_propose
-from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs, progress_bars,
-                     parse_params, table)
+from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params,
+                     progress_bars, table, warn_deleted)
 
 
 @click.command("init")
@@ -14,11 +14,19 @@ from .common import (emit_json, json_option, open_registry, parse_metrics, parse
               "under $XDG_DATA_HOME/modelreg/remotes), e.g. s3://bucket/prefix.")
 @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO, SeaweedFS, ...) "
               "for an s3:// remote.")
+@click.option("--tool-source", metavar="GIT_URL@COMMIT", help="Where CI installs modelreg from: "
+              "git+https://HOST/ORG/modelreg@<40-hex commit> (default: the source this modelreg "
+              "was installed from, when it was installed from git).")
 @click.pass_context
-def init_cmd(ctx, directory, remote, endpoint_url):
-    """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflow; one commit."""
-    root = init_registry(directory, remote=remote, endpoint_url=endpoint_url)
+def init_cmd(ctx, directory, remote, endpoint_url, tool_source):
+    """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflows, CODEOWNERS;
+    one commit."""
+    from ..scaffold import notes
+
+    root = init_registry(directory, remote=remote, endpoint_url=endpoint_url, tool_source=tool_source)
     click.echo(f"Initialized modelreg registry in {root}")
+    for note in notes(root):
+        click.echo(f"note: {note}", err=True)
 
 
 # -- model ---------------------------------------------------------------------------
@@ -40,7 +48,7 @@ def model_register(ctx, name, model_type, description, owners, tags, as_json):
     """Register a new model NAME."""
     record = open_registry(ctx).register_model(name, model_type, description, owners,
                                                parse_pairs(tags, "--tag"))
-    emit_json(record) if as_json else click.echo(f"Registered model {name} ({model_type})")
+    emit_json({"model": name, **record}) if as_json else click.echo(f"Registered model {name} ({model_type})")
 
 
 @model.command("list")
@@ -52,7 +60,8 @@ def model_list(ctx, tags, at, as_json):
     """List registered models."""
     models = open_registry(ctx).list_models(parse_pairs(tags, "--tag"), at=at)
     if as_json:
-        return emit_json(models)
+        # `model` is the key every other command uses; `name` stays for older scripts.
+        return emit_json([{"model": m.get("name"), **m} for m in models])
     rows = [[m["name"], m["model_type"], ",".join(m.get("owners", [])), m.get("description", "")]
             for m in models]
     click.echo(table(rows, ["NAME", "TYPE", "OWNERS", "DESCRIPTION"]) if rows else "No models.")
@@ -70,7 +79,8 @@ def model_show(ctx, name, at, as_json):
     aliases = reg.aliases(name, at=at)
     versions = reg.list_versions(name, at=at, include_deleted=True)
     if as_json:
-        return emit_json({"model": record, "aliases": aliases, "versions": versions})
+        # the record's fields at the top, like `version show`; `model` is the name everywhere
+        return emit_json({"model": name, **record, "aliases": aliases, "versions": versions})
     for key in ("name", "model_type", "description", "owners", "tags", "created_at", "created_by"):
         if record.get(key):
             click.echo(f"{key}: {record[key]}")
@@ -131,9 +141,11 @@ def version_list(ctx, model_name, stage, include_deleted, at, as_json):
     """List the versions of MODEL."""
     reg = open_registry(ctx)
     versions = reg.list_versions(model_name, stage=stage, at=at, include_deleted=include_deleted)
-    if as_json:
-        return emit_json(versions)
     aliases = reg.aliases(model_name, at=at)
+    if as_json:
+        return emit_json([{"model": model_name, **v,
+                           "aliases": sorted(a for a, n in aliases.items() if n == v["version"])}
+                          for v in versions])
     rows = [[v["version"], v["stage"], v["status"],
              ",".join(sorted(a for a, n in aliases.items() if n == v["version"])),
              " ".join(f"{m['benchmark']}/{m['metric']}={m['value']}" for m in v.get("metrics", []))]
@@ -150,6 +162,7 @@ def version_list(ctx, model_name, stage, include_deleted, at, as_json):
 def version_show(ctx, ref, at, as_json):
     """Show the version REF (NAME@N, NAME@ALIAS, NAME@latest)."""
     resolved = open_registry(ctx).resolve(ref, at=at)
+    warn_deleted(resolved)
     if as_json:
         return emit_json(dict(resolved.record, model=resolved.model, aliases=list(resolved.aliases),
                               commit=resolved.commit))
@@ -234,18 +247,81 @@ def stage_set(ctx, model_name, number, stage_name, keep_existing, as_pr):
 # -- card ----------------------------------------------------------------------------
 @click.group()
 def card():
-    """Model cards."""
+    """Model cards: show, set fields, edit in $EDITOR, export for the Hugging Face Hub."""
+
+
+@card.command("show")
+@click.argument("ref")
+@click.option("--at", metavar="GITREF")
+@json_option
+@click.pass_context
+def card_show(ctx, ref, at, as_json):
+    """Print REF's card (card.yaml)."""
+    from ..card import as_yaml, read_at
+
+    reg = open_registry(ctx)
+    resolved = reg.resolve(ref, at=at)
+    doc = read_at(reg, resolved)
+    if as_json:
+        return emit_json({"model": resolved.model, "version": resolved.version, "card": doc})
+    click.echo(as_yaml(doc).rstrip() or "(empty card)")
+
+
+@card.command("set")
+@click.argument("ref")
+@click.option("--field", "fields", multiple=True, metavar="KEY=VALUE",
+              help="Set a card field (repeatable); lists take comma-separated values.")
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a field (repeatable).")
+@click.option("--from-file", type=click.File("r"), metavar="FILE",
+              help="Replace the whole card with this YAML file (then --field/--unset apply).")
+@click.pass_context
+def card_set(ctx, ref, fields, unset, from_file):
+    """Set fields of REF's card (NAME@N or NAME@ALIAS), validated by the schema; one commit."""
+    from ..card import parse_card, parse_fields, update
+
+    if not (fields or unset or from_file):
+        raise click.UsageError("give --field KEY=VALUE, --unset KEY or --from-file FILE")
+    replace = parse_card(from_file.read(), from_file.name) if from_file else None
+    pairs = {}
+    for item in fields:  # values are free text: no K=V key rules beyond a name
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"malformed --field {item!r}: use KEY=VALUE")
+        pairs[key] = value
+    updated = update(open_registry(ctx), ref, parse_fields(pairs), unset, replace)
+    click.echo(f"Updated the card of {ref}: {', '.join(sorted(updated)) or 'now empty'}")
+
+
+@card.command("edit")
+@click.argument("ref")
+@click.pass_context
+def card_edit(ctx, ref):
+    """Edit REF's card in $EDITOR; saved only if it fits the schema; one commit."""
+    from ..card import as_yaml, current, parse_card, target, update
+
+    reg = open_registry(ctx)
+    model, number = target(reg, ref)
+    before = current(reg, model, number)
+    text = click.edit(as_yaml(before) or "# fields: see schemas/card.schema.json\n",
+                      extension=".yaml", require_save=True)
+    edited = None if text is None else parse_card(text, f"{model}@{number} card")
+    if edited is None or edited == before:
+        click.echo("No changes.")
+        return
+    update(reg, f"{model}@{number}", replace=edited)
+    click.echo(f"Updated the card of {model}@{number}")
 
 
 @card.command("export")
 @click.argument("ref")
+@click.option("--at", metavar="GITREF")
 @click.option("-o", "output", type=click.Path(dir_okay=False), help="Write to a file (README.md).")
 @click.pass_context
-def card_export(ctx, ref, output):
+def card_export(ctx, ref, at, output):
     """Export REF's card as a Hugging Face model card (README.md with YAML metadata)."""
     from ..card import export_hf_card
 
-    text = export_hf_card(open_registry(ctx), ref)
+    text = export_hf_card(open_registry(ctx), ref, at=at)
     if output:
         with open(output, "w") as fh:
             fh.write(text)

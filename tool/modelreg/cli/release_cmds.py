@@ -47,17 +47,25 @@ def release():
 @click.argument("name")
 @click.option("--at", metavar="GITREF", help="Tag this commit instead of main.")
 @click.option("--push", is_flag=True, help="Push the tag to origin.")
+@click.option("--bom", "bom_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Also write a CycloneDX bill of materials per production version into DIR.")
 @json_option
 @click.pass_context
-def release_cut(ctx, name, at, push, as_json):
+def release_cut(ctx, name, at, push, bom_dir, as_json):
     """Tag the registry state as NAME; 'resolve --at NAME' reads it."""
     from ..releases import cut_release, push_tags
 
     reg = open_registry(ctx)
     result = cut_release(reg, name, at=at)
+    if bom_dir:
+        from ..supply.bom import write_release_boms
+
+        result["boms"] = write_release_boms(reg, result["commit"], bom_dir)
     if push:
         push_tags(reg, [name])
     if as_json:
         return emit_json(result)
     state = "created" if result["created"] else "already there"
     click.echo(f"release {name} at {result['commit'][:12]} ({state})")
+    for path in result.get("boms", []):
+        click.echo(f"bill of materials: {path}")

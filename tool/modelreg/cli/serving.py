@@ -29,14 +29,17 @@ def _where(ctx, registry):
 @click.option("--prompt", "-p", help="Generate a few tokens after this text.")
 @click.option("--max-new-tokens", default=16, show_default=True, type=click.IntRange(1, 4096))
 @_pickle_option
+@click.option("--verify-signature", is_flag=True,
+              help="Refuse unless model.sig verifies (always, where registry.yaml requires it).")
 @json_option
 @click.pass_context
-def load_cmd(ctx, ref, registry, device, dtype, at, lock_path, prompt, max_new_tokens, allow_pickle, as_json):
+def load_cmd(ctx, ref, registry, device, dtype, at, lock_path, prompt, max_new_tokens, allow_pickle,
+             verify_signature, as_json):
     """Resolve REF, fetch and verify its files, and load it (an adapter on its registered base)."""
     from ..loader import load
 
     loaded = load(ref, registry=_where(ctx, registry), device=device, dtype=dtype, at=at, lock=lock_path,
-                  allow_pickle=allow_pickle, progress=progress_bars(not as_json))
+                  allow_pickle=allow_pickle, verify_signature=verify_signature, progress=progress_bars(not as_json))
     answer = loaded.generate(prompt, max_new_tokens) if prompt is not None else None
     if as_json:
         return emit_json({**loaded.resolved, "device": loaded.device, "dtype": loaded.dtype,

@@ -54,6 +54,7 @@ def register(kind: str, rule) -> None:
 def run(ctx: Context) -> list[Problem]:
     """Every rule that applies; the problems sorted and without repeats."""
     from . import changes, records  # noqa: F401  (fills the lists)
+    from ..supply import rules as _supply  # noqa: F401  (signatures, formats, chat template: issue 12)
 
     found = set()
     for rule in RECORD_RULES:

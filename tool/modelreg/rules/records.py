@@ -11,6 +11,8 @@ _KIND_OF_LEAF = {"model.yaml": "model", "aliases.yaml": "aliases", "version.yaml
 
 def parsed(ctx, path: str, kind: str | None):
     """Parse problems and schema problems of one file; records are parsed once per snapshot."""
+    if kind in ("signature", "template"):
+        return None, []  # not YAML: supply/rules.py checks them against version.yaml
     doc = ctx.head.doc(path)
     if path in ctx.head.errors:
         return doc, [Problem(path, "/", ctx.head.errors[path])]
@@ -42,7 +44,8 @@ def layout_files(ctx):
         if layout.classify(path) is None or model is None:
             if not path.endswith("/.gitignore"):
                 found.append(Problem(path, "/", "unexpected file in the registry; records are model.yaml, "
-                                     "aliases.yaml, versions/<N>/{version.yaml,card.yaml,weights.dvc}"))
+                                     "aliases.yaml, versions/<N>/{version.yaml,card.yaml,weights.dvc,"
+                                     "model.sig,chat_template.jinja}"))
             continue
         try:
             check_name(model)

@@ -1,0 +1,175 @@
+"""The weight-format policy: which files may enter the registry, and what happens to pickle.
+
+registry.yaml: `formats: {allowed: [safetensors, gguf, json, txt, model], pickle: refuse|scan}`.
+An entry of `allowed` matches a file's suffix (`safetensors`) or its whole name (`LICENSE`).
+Pickle files (by suffix, or by their first bytes whatever their name) are governed by
+`pickle`: `refuse` (the default) keeps them out; `scan` lets one in only when picklescan
+finds nothing dangerous in it, and records the verdict in version.yaml. Scanners can be
+bypassed, which is why the allow-list is the policy and the scan only a second line; the
+loader still never unpickles without `allow_pickle`.
+"""
+import hashlib
+import os
+import zipfile
+from pathlib import Path
+
+from ..errors import InvalidRecord, PolicyViolation
+
+DEFAULT_ALLOWED = ("safetensors", "gguf", "json", "txt", "model", "jinja", "md")
+PICKLE_SUFFIXES = frozenset({"bin", "pt", "pth", "pkl", "pickle", "ckpt", "joblib"})
+PICKLE_MODES = ("refuse", "scan")
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "tokenizer_config.json")
+
+
+class FormatPolicy:
+    def __init__(self, raw: dict | None):
+        raw = raw if isinstance(raw, dict) else {}  # a mistyped section is reported by check
+        self.allowed = frozenset(str(a).lower().lstrip(".") for a in raw.get("allowed") or DEFAULT_ALLOWED)
+        self.pickle = raw.get("pickle") or "refuse"
+        if self.pickle not in PICKLE_MODES:
+            raise InvalidRecord(f"registry.yaml: formats.pickle is {self.pickle!r}; use refuse or scan")
+
+    @classmethod
+    def of(cls, settings) -> "FormatPolicy":
+        return cls(settings.get("formats"))
+
+    def allows_name(self, relpath: str) -> bool:
+        name = relpath.rsplit("/", 1)[-1].lower()
+        return suffix(relpath) in self.allowed or name in self.allowed
+
+    def describe(self) -> str:
+        return ", ".join(sorted(self.allowed))
+
+
+def suffix(relpath: str) -> str:
+    return os.path.splitext(relpath.rsplit("/", 1)[-1])[1].lower().lstrip(".")
+
+
+def looks_like_pickle(path: Path) -> bool:
+    """A pickle stream (protocol 2+) or a torch.save zip, whatever the file is called."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    if head[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return any(n.endswith(".pkl") for n in zf.namelist())
+        except zipfile.BadZipFile:
+            return False
+    return False
+
+
+def is_pickle_name(relpath: str) -> bool:
+    return suffix(relpath) in PICKLE_SUFFIXES
+
+
+# -- when files enter (version create) --------------------------------------------------------
+def check_files(settings, files: list[tuple[str, Path]]) -> dict[str, dict]:
+    """Apply the policy to a folder's files before anything is written.
+
+    Returns relpath -> scan verdict for each pickle let in by `pickle: scan`; raises
+    PolicyViolation naming the first file that may not enter.
+    """
+    policy = FormatPolicy.of(settings)
+    verdicts = {}
+    for rel, path in files:
+        pickled = is_pickle_name(rel) or looks_like_pickle(path)
+        if pickled:
+            if policy.pickle != "scan":
+                raise PolicyViolation(f"{rel}: pickle files are refused by registry.yaml's formats policy "
+                                      "(pickle can run code when loaded); convert it to safetensors")
+            verdicts[rel] = scan_pickle(rel, path)
+        elif not policy.allows_name(rel):
+            raise PolicyViolation(f"{rel}: format {suffix(rel) or 'without suffix'!r} is not in registry.yaml's "
+                                  f"formats.allowed ({policy.describe()}); remove the file or allow its format")
+    return verdicts
+
+
+def scan_pickle(rel: str, path: Path) -> dict:
+    """picklescan's verdict on one file; a dangerous or unreadable one is refused."""
+    from importlib.metadata import version as installed
+
+    try:
+        from picklescan.scanner import SafetyLevel, scan_file_path
+    except ImportError as exc:
+        raise PolicyViolation(f"{rel}: registry.yaml asks for pickle files to be scanned, but picklescan "
+                              "is not installed; install modelreg[supply]") from exc
+    result = scan_file_path(str(path))
+    flagged = sorted({f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Dangerous})
+    if result.scan_err:
+        raise PolicyViolation(f"{rel}: picklescan could not parse this pickle; refusing it")
+    if flagged or result.issues_count:
+        raise PolicyViolation(f"{rel}: picklescan flags dangerous imports ({', '.join(flagged) or 'unknown'}); "
+                              "refusing it")
+    return {"tool": f"picklescan {installed('picklescan')}", "verdict": "clean",
+            "globals": sorted({f"{g.module}.{g.name}" for g in result.globals})[:50]}
+
+
+def chat_template(files: list[tuple[str, Path]]) -> tuple[dict, str] | None:
+    """The chat template a folder carries (chat_template.jinja, else tokenizer_config.json's
+    chat_template field): ({source, sha256}, text). It is executable text that changes the
+    model's behaviour, so its text is kept in Git beside version.yaml where reviews see it."""
+    by_name = {rel: path for rel, path in files}
+    if "chat_template.jinja" in by_name:
+        source, text = "chat_template.jinja", by_name["chat_template.jinja"].read_text("utf-8", "replace")
+    else:
+        source, text = "tokenizer_config.json", template_in_config(by_name.get("tokenizer_config.json"))
+    if text is None:
+        return None
+    return {"source": source, "sha256": hashlib.sha256(text.encode()).hexdigest()}, text
+
+
+def template_in_config(path: Path | None) -> str | None:
+    import json
+
+    if path is None:
+        return None
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = doc.get("chat_template") if isinstance(doc, dict) else None
+    if isinstance(value, list):  # named templates: [{name, template}, ...]
+        value = json.dumps(value, sort_keys=True)
+    return value if isinstance(value, str) else None
+
+
+# -- in `check`: the record alone, no bytes ---------------------------------------------------
+def record_problems(settings, record: dict) -> list[tuple[str, str]]:
+    """(pointer, message) for each artifact a version.yaml lists that the policy refuses."""
+    policy = FormatPolicy.of(settings)
+    found = []
+    for i, art in enumerate(record.get("artifacts") or []):
+        rel = art.get("path") if isinstance(art, dict) else None
+        if not isinstance(rel, str):
+            continue
+        pickled = is_pickle_name(rel) or art.get("format") == "pytorch"
+        if pickled and policy.pickle != "scan":
+            found.append((f"/artifacts/{i}/path", f"{rel}: pickle files are refused by registry.yaml's "
+                          "formats policy; convert it to safetensors"))
+        elif pickled and (art.get("scan") or {}).get("verdict") != "clean":
+            found.append((f"/artifacts/{i}/scan", f"{rel}: a pickle file needs a clean scan verdict recorded "
+                          "when it entered the registry; register it with 'modelreg version create'"))
+        elif not pickled and not policy.allows_name(rel):
+            found.append((f"/artifacts/{i}/path", f"{rel}: format {suffix(rel) or 'without suffix'!r} is not in "
+                          f"registry.yaml's formats.allowed ({policy.describe()})"))
+    return found
+
+
+class Admission:
+    """What `admit` found in a folder: scan verdicts per pickle, and the chat template."""
+
+    def __init__(self, verdicts: dict[str, dict], template):
+        self.verdicts = verdicts
+        self.template, self.template_text = template if template else (None, None)
+
+    def annotate(self, artifacts: list[dict]) -> list[dict]:
+        """The artifact entries with each scanned pickle's verdict attached."""
+        return [dict(a, scan=self.verdicts[a["path"]]) if a.get("path") in self.verdicts else a
+                for a in artifacts]
+
+
+def admit(settings, files: list[tuple[str, Path]]) -> Admission:
+    """The format policy for a folder entering the registry (raises naming the file)."""
+    return Admission(check_files(settings, files), chat_template(files))

@@ -1,0 +1,88 @@
+"""`check`'s supply-chain rules (issue 12): signatures, the format policy, the chat template.
+
+Each rule reads records only (no weights), through the snapshots in `ctx`. With a base, the
+policy in force (`ctx.settings`) is the BASE's registry.yaml, the keys it names are read at
+the base too, and the format policy applies to new versions only: a pull request cannot
+loosen the rules it is judged by, and tightening a policy does not re-judge merged versions.
+"""
+import hashlib
+
+from .. import layout
+from ..rules import CHANGE_RULES, VERSION_RULES, Problem
+from . import formats, signatures
+
+
+def signature(ctx, model, number, record):
+    """A model.sig that is present verifies: signature, signer, and manifest against the record."""
+    path = layout.signature_file(model, number)
+    if record.get("status") == "deleted" or not ctx.head.has(path):
+        return []
+    policy_commit = ctx.base or ctx.head
+    verdict = signatures.verify_bundle(ctx.head.read(path), record,
+                                       signatures.signers_for(ctx.settings, record.get("stage")),
+                                       lambda key: _read_key(policy_commit, key))
+    return [Problem(path, "/", message) for message in verdict.problems]
+
+
+def weight_formats(ctx, model, number, record):
+    """The files a new version lists are allowed by the format policy (issue 12)."""
+    if record.get("status") == "deleted" or (ctx.base is not None and ctx.base.version(model, number)):
+        return []
+    return [Problem(layout.version_file(model, number), pointer, message)
+            for pointer, message in formats.record_problems(ctx.settings, record)]
+
+
+def chat_template(ctx, model, number, record):
+    """chat_template.jinja beside version.yaml is the text whose sha256 version.yaml records."""
+    tpath = layout.template_file(model, number)
+    info = record.get("chat_template")
+    text = ctx.head.read(tpath) if ctx.head.has(tpath) else None
+    if not isinstance(info, dict):
+        return [Problem(tpath, "/", "a chat template without chat_template in version.yaml")] if text is not None else []
+    if text is None:
+        return [Problem(layout.version_file(model, number), "/chat_template",
+                        f"records a chat template, but {tpath} is missing")]
+    if hashlib.sha256(text).hexdigest() != info.get("sha256"):
+        return [Problem(tpath, "/", "its sha256 is not the one version.yaml records in chat_template")]
+    return []
+
+
+def signature_required(ctx):
+    """A version entering a stage whose (base) policy requires a signature carries model.sig."""
+    found = []
+    for move in ctx.change.moves:
+        if move.kind not in ("version", "stage") or move.after is None:
+            continue
+        record = ctx.change.models[move.model].after.get(move.version) or {}
+        if record.get("status") == "deleted" or not signatures.required(ctx.settings, move.after):
+            continue
+        if not ctx.head.has(layout.signature_file(move.model, move.version)):
+            found.append(Problem(layout.version_file(move.model, move.version), "/stage",
+                                 f"{move.model}@{move.version} enters {move.after}, which registry.yaml requires "
+                                 f"to be signed, but it has no {signatures.BUNDLE_NAME}; sign it with 'modelreg sign'"))
+    return found
+
+
+def signature_kept(ctx):
+    """A change may not drop the signature of a version held in a stage that requires one."""
+    found = []
+    for model, mc in ctx.change.models.items():
+        for number, record in mc.after.items():
+            path = layout.signature_file(model, number)
+            stage = record.get("stage")
+            if number in mc.before and signatures.required(ctx.settings, stage) \
+                    and ctx.base.has(path) and not ctx.head.has(path):
+                found.append(Problem(path, "/", f"removes the signature of {model}@{number}, which is in "
+                                     f"{stage} where registry.yaml requires one"))
+    return found
+
+
+def _read_key(snapshot, path: str) -> bytes | None:
+    """A key or chain file the policy names, at the commit whose policy is in force."""
+    if ".." in path.split("/") or path.startswith("/"):
+        return None
+    return snapshot.read(path)  # a working-tree snapshot indexes registry/ only, so no has() here
+
+
+VERSION_RULES += [signature, weight_formats, chat_template]
+CHANGE_RULES += [signature_required, signature_kept]
