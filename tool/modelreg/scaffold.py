@@ -101,11 +101,11 @@ def pinned_source(root: Path) -> str | None:
 
 def notes(root: Path) -> list[str]:
     """What a new team must know after `init`: where weights go, what CI installs."""
-    from .artifacts.remote import remote_config
+    from .artifacts.remote import worktree_config
     from .settings import Settings
 
     found = []
-    config = remote_config(root, Settings(dict(DEFAULT_SETTINGS)).remote_name)
+    config = worktree_config(root, Settings(dict(DEFAULT_SETTINGS)).remote_name)
     if "://" not in config.url:
         found.append(f"weights go to the local folder {config.url}: it exists on this machine only, "
                      "so teammates and CI cannot pull them; for a shared remote run "
