@@ -154,9 +154,9 @@ def test_unknown_alias_and_hf_options_without_the_flag(run, llama, tmp_path):
 
 def test_corrupt_remote_object_leaves_no_revision(run, llama, weights, tmp_path):
     """issue 10 bad input: a version whose bytes fail verification writes no blob, snapshot or ref."""
-    from modelreg.artifacts.remote import object_key, remote_config
+    from modelreg.artifacts.remote import object_key, worktree_config
 
-    remote = Path(remote_config(llama.root, "storage").url)
+    remote = Path(worktree_config(llama.root, "storage").url)
     md5 = hashlib.md5((weights / "model.safetensors").read_bytes()).hexdigest()
     obj = remote / object_key(md5)
     os.chmod(obj, 0o644)

@@ -122,9 +122,9 @@ def test_a_version_without_weights_and_a_file_as_destination(served, tmp_path, c
 
 def test_corrupt_object_leaves_the_folder_empty(served, weights, tmp_path, capsys):
     """issue 10 bad input: bytes that fail sha256 never reach the model folder."""
-    from modelreg.artifacts.remote import object_key, remote_config
+    from modelreg.artifacts.remote import object_key, worktree_config
 
-    remote = Path(remote_config(served.root, "storage").url)
+    remote = Path(worktree_config(served.root, "storage").url)
     obj = remote / object_key(hashlib.md5((weights / "config.json").read_bytes()).hexdigest())
     os.chmod(obj, 0o644)
     obj.write_bytes(b"{" * obj.stat().st_size)

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from modelreg.artifacts.pull import pull
+from modelreg.weights import pull
 from tests.conftest import git, write_weights
 from tests.plugins.mlflow_env import fresh_db
 

@@ -47,6 +47,7 @@ LAZY_COMMANDS = {
     "import": "modelreg.cli.interop_cmds:import_group",
     "sign": "modelreg.cli.supply_cmds:sign",
     "bom": "modelreg.cli.supply_cmds:bom",
+    "site": "modelreg.cli.site_cmds:site",
 }
 
 

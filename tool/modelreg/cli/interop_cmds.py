@@ -4,7 +4,7 @@ import sys
 import click
 
 from ..errors import InvalidInput
-from .common import emit_json, json_option, open_registry
+from .common import emit_json, json_option, open_registry, progress_bars
 
 
 def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json,
@@ -18,7 +18,8 @@ def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisio
         raise InvalidInput("-o/--output and --hf-cache exclude each other: --hf-cache writes "
                            "into the hub cache (choose the folder with --hf-home)")
     result = pull_to_hf_cache(open_registry(ctx), ref, repo_id=repo_id, hf_home=hf_home, at=at,
-                              revisions=revisions, quiet=quiet or as_json, verify_signature=verify_signature)
+                              revisions=revisions, progress=progress_bars(not (quiet or as_json)),
+                              verify_signature=verify_signature)
     if as_json:
         emit_json(result.to_dict())
         return
@@ -49,7 +50,7 @@ def fetch_into_cmd(src_uri, dest_dir, quiet, as_json):
     """
     from ..interop.kserve import fetch_into
 
-    result = fetch_into(src_uri, dest_dir, quiet=quiet or as_json)
+    result = fetch_into(src_uri, dest_dir, progress=progress_bars(not (quiet or as_json)))
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:

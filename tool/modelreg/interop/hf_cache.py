@@ -88,7 +88,7 @@ def snapshot_id(model: str, version: int, artifacts: list[dict]) -> str:
 
 
 def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at: str | None = None,
-                     revisions=(), quiet: bool = True, verify_signature: bool = False) -> HFCacheResult:
+                     revisions=(), progress=None, verify_signature: bool = False) -> HFCacheResult:
     """Fetch and verify a version, then lay it out under `repo_id` in the hub cache.
 
     An adapter's base (found through lineage) is laid out too, under ORG/<base model>, so
@@ -105,7 +105,8 @@ def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at
         parent = registry.lineage(f"{resolved.model}@{resolved.version}", at=resolved.commit)[1]
         jobs.append((parent, f"{repo_id.split('/')[0]}/{parent.model}", []))
     # everything fetched and verified before the first byte goes into the HF cache
-    folders = [fetch_resolved(registry, r, quiet=quiet, verify_signature=verify_signature) for r, _, _ in jobs]
+    folders = [fetch_resolved(registry, r, progress=progress, verify_signature=verify_signature)
+               for r, _, _ in jobs]
     written = [_write_one(r, folder, repo, root, names) for (r, repo, names), folder in zip(jobs, folders)]
     result = written[0]
     result.base = written[1] if len(written) > 1 else None

@@ -65,7 +65,7 @@ class FetchResult:
                 "commit": self.commit, "files": self.files, "bytes": self.bytes}
 
 
-def fetch_into(uri: str, dest: str | os.PathLike, quiet: bool = True) -> FetchResult:
+def fetch_into(uri: str, dest: str | os.PathLike, progress=None) -> FetchResult:
     """Resolve the URI on the registry's main branch (or ?at=), pull and verify, fill `dest`."""
     from .. import sources
     from .fetch import fetch_resolved
@@ -76,7 +76,7 @@ def fetch_into(uri: str, dest: str | os.PathLike, quiet: bool = True) -> FetchRe
         raise InvalidInput(f"destination {dest} is a file; give a folder")
     registry = sources.open_registry(source.registry_url)
     resolved = registry.resolve(source.ref, at=source.at)
-    folder = fetch_resolved(registry, resolved, dest=target, quiet=quiet)
+    folder = fetch_resolved(registry, resolved, dest=target, progress=progress)
     artifacts = resolved.record.get("artifacts") or []
     return FetchResult(uri, folder, resolved.model, resolved.version, resolved.commit, len(artifacts),
                        sum(int(a.get("size_bytes", 0)) for a in artifacts))

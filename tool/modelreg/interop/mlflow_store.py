@@ -79,11 +79,19 @@ def _open(location: str):
     except RegistryError as exc:
         raise MlflowException(f"modelreg registry URI {location!r}: {exc}",
                               error_code=RESOURCE_DOES_NOT_EXIST) from exc
-    if not (registry.root / layout.REGISTRY_FILE).exists():
+    if not _has_settings(registry):
         raise MlflowException(f"modelreg registry URI {location!r}: a Git repository without "
                               f"{layout.REGISTRY_FILE}, so not a modelreg registry; run 'modelreg init' there",
                               error_code=RESOURCE_DOES_NOT_EXIST)
     return registry
+
+
+def _has_settings(registry) -> bool:
+    """registry.yaml on the main branch (a cached clone has no working tree to look in)."""
+    try:
+        return registry.git.read(registry.commit_of(), layout.REGISTRY_FILE) is not None
+    except RegistryError:
+        return False
 
 
 def _millis(stamp) -> int | None:

@@ -119,6 +119,10 @@ def version_record(ctx, model, number, record, paths) -> list[Problem]:
         found.append(Problem(path, "/stage", f"stage {record['stage']!r} is not in registry.yaml's stages"))
     if record.get("model_type") == "adapter" and not record.get("parent"):
         found.append(Problem(path, "/parent", "an adapter must name its base model in parent"))
+    if record.get("status") != "deleted":  # what `load` would refuse by the record (issue 9)
+        from ..loader_checks import record_problems
+
+        found += [Problem(path, p, m) for p, m in record_problems(record)]
     return found + pointer(ctx, model, number, record, paths)
 
 
@@ -304,11 +308,11 @@ def remote_objects(ctx, model, number, record):
         return []
     mc = ctx.change.models.get(model) if ctx.change is not None else None
     if mc is None or number in mc.before:
-        from ..artifacts.verify import missing_in_remote
+        from ..weights import missing_in_remote
 
         return [Problem(path, "/", m) for m in missing_in_remote(reg, model, number, ctx.extra["commit"])]
-    from ..artifacts.verify import verify_version
     from ..errors import RegistryError
+    from ..weights import verify as verify_version
 
     try:
         result = verify_version(reg, f"{model}@{number}", at=ctx.extra["commit"], deep=True)
@@ -316,6 +320,18 @@ def remote_objects(ctx, model, number, record):
         return [Problem(path, "/", str(exc))]
     return [Problem(path, "/", f"{m}; the version's artifacts must be the bytes it claims: push "
                     "the right files ('modelreg version create' does)") for m in result.problems]
+
+
+def local_files(ctx, model, number, record):
+    """What `load` would refuse by the files' contents (a sharded index naming files that are
+    not the version's), on the files available locally (issue 9)."""
+    reg = ctx.extra.get("registry")
+    if reg is None or record.get("status") == "deleted":
+        return []
+    from ..loader_checks import local_file_problems
+
+    return [Problem(layout.version_file(model, number), p, m)
+            for p, m in local_file_problems(reg, model, number, record)]
 
 
 def finite_numbers(ctx, model, number, record):
@@ -351,4 +367,4 @@ def schema_drift(ctx):
 
 
 RECORD_RULES += [settings_file, layout_files, models, credentials, credential_files, lineage, schema_drift]
-VERSION_RULES += [adapter_fit, remote_objects, finite_numbers]
+VERSION_RULES += [adapter_fit, local_files, remote_objects, finite_numbers]
