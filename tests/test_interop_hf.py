@@ -208,3 +208,16 @@ def test_transformers_and_peft_load_by_repo_id_offline(run, registry, tiny_model
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report == {"base_equal": True, "adapter_equal": True, "adapter_changes": True, "warnings": [],
                       "repos": ["acme/tiny", "acme/tiny-lora"]}
+
+
+def test_a_warm_pull_after_hf_cache_hashes_nothing(llama, tmp_path, monkeypatch):
+    """issue 10 part 3: linking blobs into the HF cache (a ctime change on the cache objects) does
+    not make the next warm pull re-hash every object."""
+    from modelreg.artifacts import cache as cachemod
+    from modelreg.weights import pull
+
+    hf_cache.pull_to_hf_cache(llama, "llama-ft@1", hf_home=tmp_path / "hf")
+    monkeypatch.setattr(cachemod, "sha256_file", lambda p: pytest.fail(f"warm pull re-hashed {p}"))
+    assert pull(llama, "llama-ft@1").fetched_files == 0
+    hf_cache.pull_to_hf_cache(llama, "llama-ft@1", hf_home=tmp_path / "hf2")
+    assert pull(llama, "llama-ft@1").fetched_files == 0

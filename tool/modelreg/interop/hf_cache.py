@@ -137,6 +137,8 @@ def write_snapshot(folder: Path, artifacts: list[dict], repo_id: str, root: Path
         how = _put_blob(folder / art["path"], repo / "blobs" / art["sha256"], int(art["size_bytes"]))
         if how:
             counts[how] += 1
+        if how == "linked":  # a new link changes the cache object's ctime: note it, or the next pull re-hashes
+            _restamp(art["sha256"], int(art["size_bytes"]))
     snapshot = repo / "snapshots" / commit
     if not _snapshot_complete(snapshot, artifacts):
         _stage_snapshot(repo, snapshot, artifacts)
@@ -146,6 +148,12 @@ def write_snapshot(folder: Path, artifacts: list[dict], repo_id: str, root: Path
         log.info("%s: copied %d blob(s): the HF cache is on another filesystem than modelreg's cache",
                  repo_id, counts["copied"])
     return {"snapshot": snapshot, "commit": commit, "refs": refs, **counts}
+
+
+def _restamp(sha256: str, size: int) -> None:
+    from ..artifacts.cache import Cache
+
+    Cache().restamp(sha256, size)
 
 
 def _put_blob(src: Path, blob: Path, size: int) -> str | None:
