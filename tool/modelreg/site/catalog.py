@@ -85,7 +85,9 @@ def read_catalog(reg, commit: str, ref: str) -> Catalog:
     for problem in run_check(reg, at=commit).problems:
         problems[problem.file].append(f"{problem.pointer}: {problem.message}")
     snap = Snapshot.at(reg.git, commit)
-    paths = [p for p in snap.paths() if p.startswith(layout.ROOT + "/") and layout.classify(p)]
+    # Only the kinds a page renders: signatures and chat templates are judged by check,
+    # whose verdict the version page already shows.
+    paths = [p for p in snap.paths() if (layout.classify(p) or (None,))[0] in SHOWN_KINDS]
     snap.load([p for p in paths if layout.classify(p)[0] != "pointer"])
     blobs = dict(zip(paths, reg.git.read_objects([snap.sha(p) for p in paths])))
     models: dict[str, Model] = {}
@@ -98,6 +100,9 @@ def read_catalog(reg, commit: str, ref: str) -> Catalog:
         if event.get("model") in models:
             models[event["model"]].events.append(event)
     return Catalog(commit, ref, snap.settings, dict(sorted(models.items())), events)
+
+
+SHOWN_KINDS = ("model", "aliases", "version", "card", "pointer")
 
 
 def _record(snap, path: str, blob: bytes, flagged: bool) -> Record:
