@@ -112,3 +112,26 @@ def write_weights(folder: Path, seed: int = 0, size: int = 4096) -> Path:
 @pytest.fixture
 def weights(tmp_path) -> Path:
     return write_weights(tmp_path / "weights-src")
+
+
+class CliResult:
+    def __init__(self, exit_code: int, stdout: str, stderr: str):
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run `modelreg ARGS...` through the real entry point (`main`: the real exit codes and
+    error lines), in this process; returns exit_code, stdout and stderr."""
+    from modelreg.cli import main
+
+    def run(*args) -> CliResult:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+    return run

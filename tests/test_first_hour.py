@@ -227,9 +227,9 @@ def test_pull_from_a_clone_whose_local_remote_is_elsewhere_says_so(registry, wei
     """issue 14 item 6: the remote folder is missing here: say it lives on another machine."""
     registry.register_model("m", "base_model")
     registry.create_version("m", weights)
-    from modelreg.artifacts.remote import remote_config
+    from modelreg.artifacts.remote import worktree_config
 
-    store = Path(remote_config(registry.root, "storage").url)
+    store = Path(worktree_config(registry.root, "storage").url)
     store.rename(store.with_name("moved-away"))
     ran = run_cli(registry.root, "pull", "m@1", "-o", tmp_path / "out")
     assert ran.exit_code == 1

@@ -306,7 +306,7 @@ def test_lock_with_unknown_commit_is_refused(own_registry, tmp_path):
     doc["commit"] = "0" * 40
     lock = tmp_path / "models.lock.json"
     lockfile.write_lock(doc, lock)
-    with pytest.raises(errors.IntegrityError, match="does not have"):
+    with pytest.raises(errors.IntegrityError, match="is not on main"):
         load("tiny@1", registry=own_registry.root, device="cpu", lock=lock)
 
 

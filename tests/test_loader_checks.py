@@ -52,9 +52,9 @@ def test_unknown_target_module_and_named_base_are_reported(registry, tiny_models
     # a teammate without them can still register it, and check must catch it once they are.
     shutil.rmtree(registry.root / "registry" / "tiny" / "versions" / "1" / "weights")
     registry.create_version("tiny-lora", src, parent="tiny@1")
-    from modelreg.artifacts.pull import pull_version
+    from modelreg.weights import pull
 
-    pull_version(registry, "tiny@1")
+    pull(registry, "tiny@1")
     messages = [m for _, m in problems(registry, "tiny-lora", 1)]
     assert any("'attn_c' does not exist" in m for m in messages)
     assert any("names base other@1, but the registered parent is tiny@1" in m for m in messages)

@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from modelreg import weights as wmod
 from modelreg.artifacts import pull as pullmod
 from modelreg.artifacts.cache import Cache
 from modelreg.artifacts.remote import object_key
@@ -25,14 +26,14 @@ def version(registry, weights):
 
 
 def remote_dir(registry):
-    from modelreg.artifacts.remote import remote_config
+    from modelreg.artifacts.remote import worktree_config
 
-    return os.path.abspath(remote_config(registry.root, "storage").url)
+    return os.path.abspath(worktree_config(registry.root, "storage").url)
 
 
 def test_pull_materializes_verified_files_by_hard_link(version, weights, tmp_path):
     out = tmp_path / "out"
-    result = pullmod.pull(version, "llama-ft@1", dest=out)
+    result = wmod.pull(version, "llama-ft@1", dest=out)
     assert result.path == out and result.fetched_files == 3
     for name in ("model.safetensors", "config.json", "tokenizer.json"):
         assert (out / name).read_bytes() == (weights / name).read_bytes()
@@ -41,9 +42,9 @@ def test_pull_materializes_verified_files_by_hard_link(version, weights, tmp_pat
 
 
 def test_second_pull_uses_no_remote(version, tmp_path, monkeypatch):
-    first = pullmod.pull_version(version, "llama-ft@latest")
-    monkeypatch.setattr(pullmod, "store_for", lambda *a, **k: pytest.fail("warm pull opened the remote"))
-    again = pullmod.pull(version, "llama-ft@latest")
+    first = wmod.pull(version, "llama-ft@latest").path
+    monkeypatch.setattr("modelreg.artifacts.remote.open_store", lambda *a, **k: pytest.fail("warm pull opened the remote"))
+    again = wmod.pull(version, "llama-ft@latest")
     assert again.path == first and again.fetched_files == 0 and again.fetched_bytes == 0
 
 
@@ -51,8 +52,8 @@ def test_pull_at_git_ref_reads_that_commit(version, tmp_path):
     tag_commit = version.git.rev_parse("HEAD")
     write_weights(tmp_path / "w2", seed=5)
     version.create_version("llama-ft", tmp_path / "w2")
-    old = pullmod.pull(version, "llama-ft@latest", at=tag_commit, dest=tmp_path / "a")
-    new = pullmod.pull(version, "llama-ft@latest", dest=tmp_path / "b")
+    old = wmod.pull(version, "llama-ft@latest", at=tag_commit, dest=tmp_path / "a")
+    new = wmod.pull(version, "llama-ft@latest", dest=tmp_path / "b")
     assert (old.version, new.version) == (1, 2)
     assert b'"seed": 5' in (tmp_path / "b" / "config.json").read_bytes()
 
@@ -67,7 +68,7 @@ def test_corrupt_object_fails_naming_file_and_both_hashes_then_repair(version, w
     open(obj, "wb").write(b"X" + good[1:])
     bad_sha = hashlib.sha256(b"X" + good[1:]).hexdigest()
     with pytest.raises(IntegrityError) as err:
-        pullmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
+        wmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
     msg = str(err.value)
     assert "model.safetensors" in msg and art["sha256"] in msg and bad_sha in msg
     cache = Cache()
@@ -75,19 +76,19 @@ def test_corrupt_object_fails_naming_file_and_both_hashes_then_repair(version, w
     assert not cache.object_path(bad_sha).exists()
     assert not cache.partial_path(art["sha256"]).exists()
     open(obj, "wb").write(good)
-    pullmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
+    wmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == good
 
 
 def test_hand_modified_cache_file_is_dropped_and_refetched(version, weights, tmp_path, caplog):
-    out = pullmod.pull_version(version, "llama-ft@1", dest=tmp_path / "out")
+    out = wmod.pull(version, "llama-ft@1", dest=tmp_path / "out").path
     digest = sha(weights / "model.safetensors")
     cached = Cache().object_path(digest)
     os.chmod(cached, 0o644)
     data = bytearray(cached.read_bytes())
     data[10] ^= 0xFF
     cached.write_bytes(bytes(data))
-    result = pullmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
+    result = wmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
     assert result.fetched_files == 1
     assert sha(out / "model.safetensors") == digest
     assert sha(Cache().object_path(digest)) == digest
@@ -116,13 +117,13 @@ def test_interrupted_pull_resumes_without_refetching(version, weights, tmp_path,
     monkeypatch.setattr(LocalStore, "stream", dying)
     monkeypatch.setattr(pullmod, "FILE_JOBS", 1)
     with pytest.raises(KeyboardInterrupt):
-        pullmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
+        wmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
     digest = sha(big / "model.safetensors")
     partial = Cache().partial_path(digest)
     assert partial.exists() and 0 < partial.stat().st_size < (3 << 20)
     kept = partial.stat().st_size
     monkeypatch.setattr(LocalStore, "stream", real)
-    result = pullmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
+    result = wmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
     assert result.fetched_bytes < result.bytes  # small files were already cached
     assert sha(tmp_path / "out" / "model.safetensors") == digest
     assert not partial.exists() and kept > 0
@@ -139,7 +140,7 @@ def test_pointer_escaping_the_version_folder_is_refused(version, tmp_path):
     pointer = (version.root / "registry/llama-ft/versions/1/weights.dvc").read_text()
     _commit_pointer(version, pointer.replace("path: weights", "path: ../../../../etc"))
     with pytest.raises(InvalidRecord, match="escapes the version folder"):
-        pullmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
+        wmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
 
 
 @pytest.mark.parametrize("bad", ["../evil.bin", "/etc/passwd", "a/../../b", "a//b"])
@@ -153,7 +154,7 @@ def test_dir_listing_with_escaping_paths_is_refused(version, tmp_path, bad):
     old = pointer.split("md5: ")[1].split()[0]
     _commit_pointer(version, pointer.replace(old, md5))
     with pytest.raises(InvalidRecord, match="unsafe path"):
-        pullmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
+        wmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
     assert not (tmp_path / "evil.bin").exists()
 
 
@@ -164,7 +165,7 @@ def test_listing_not_matching_its_md5_is_refused(version, tmp_path):
     os.chmod(path, 0o644)
     open(path, "wb").write(b"[]")
     with pytest.raises(IntegrityError, match="does not match its md5"):
-        pullmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
+        wmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
 
 
 def test_version_create_keeps_one_copy_beside_the_dvc_cache(version, weights):

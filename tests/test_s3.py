@@ -9,12 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from modelreg import Registry
-from modelreg.artifacts import pull as pullmod
+from modelreg import weights as wmod
 from modelreg.artifacts import s3 as s3mod
 from modelreg.artifacts.cache import Cache
-from modelreg.artifacts.doctor import run_doctor
 from modelreg.artifacts.remote import object_key
-from modelreg.artifacts.verify import missing_in_remote, verify_version
 from modelreg.cli import cli, main
 from modelreg.errors import ExternalError, IntegrityError
 from tests.conftest import git, write_weights
@@ -61,11 +59,11 @@ def test_create_uploads_dvc_layout_and_pull_verifies(s3_version, s3_env, s3_buck
     obj = f"store/{object_key(md5(weights / 'model.safetensors'))}"
     assert keys[obj] == (weights / "model.safetensors").stat().st_size
     assert sum(k.endswith(".dir") for k in keys) == 1
-    result = pullmod.pull(s3_version, "llama-ft@1", dest=tmp_path / "out")
+    result = wmod.pull(s3_version, "llama-ft@1", dest=tmp_path / "out")
     assert result.fetched_files == 3
     for name in ("model.safetensors", "config.json", "tokenizer.json"):
         assert (tmp_path / "out" / name).read_bytes() == (weights / name).read_bytes()
-    assert verify_version(s3_version, "llama-ft@1", deep=True).ok
+    assert wmod.verify(s3_version, "llama-ft@1", deep=True).ok
 
 
 def test_big_file_uses_multipart_and_parallel_ranges(s3_registry, s3_env, tmp_path, monkeypatch):
@@ -76,7 +74,7 @@ def test_big_file_uses_multipart_and_parallel_ranges(s3_registry, s3_env, tmp_pa
     ranges = []
     real = s3mod.S3Store._range
     monkeypatch.setattr(s3mod.S3Store, "_range", lambda self, k, a, b: ranges.append((a, b)) or real(self, k, a, b))
-    pullmod.pull(s3_registry, "big@1", dest=tmp_path / "out")
+    wmod.pull(s3_registry, "big@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == (src / "model.safetensors").read_bytes()
     assert (0, 5 << 20) in ranges and (10 << 20, 12 << 20) in ranges
 
@@ -103,7 +101,7 @@ def test_credentials_from_dvc_local_config(s3_registry, weights, tmp_path, monke
         f"['remote \"storage\"']\n    access_key_id = {ACCESS_KEY}\n    secret_access_key = {SECRET_KEY}\n")
     s3_registry.register_model("m", "base_model")
     s3_registry.create_version("m", weights)
-    assert pullmod.pull(s3_registry, "m@1", dest=tmp_path / "o").fetched_files == 3
+    assert wmod.pull(s3_registry, "m@1", dest=tmp_path / "o").fetched_files == 3
 
 
 def test_wrong_credentials_one_clear_line_exit_1(s3_version, monkeypatch, capsys):
@@ -150,16 +148,16 @@ def test_corrupt_object_in_bucket_fails_then_repaired(s3_version, s3_env, s3_buc
     client.put_object(Bucket=s3_bucket, Key=key, Body=bad)
     expected = hashlib.sha256(good).hexdigest()
     with pytest.raises(IntegrityError) as err:
-        pullmod.pull(s3_version, "llama-ft@1", dest=tmp_path / "out")
+        wmod.pull(s3_version, "llama-ft@1", dest=tmp_path / "out")
     assert "model.safetensors" in str(err.value) and expected in str(err.value)
     assert hashlib.sha256(bad).hexdigest() in str(err.value)
     cache = Cache()
     assert not cache.object_path(expected).exists() and not cache.partial_path(expected).exists()
-    verdict = verify_version(s3_version, "llama-ft@1", deep=True)
+    verdict = wmod.verify(s3_version, "llama-ft@1", deep=True)
     assert not verdict.ok and "sha256 mismatch" in verdict.problems[0]
-    assert verify_version(s3_version, "llama-ft@1").ok  # same size: only --deep can tell
+    assert wmod.verify(s3_version, "llama-ft@1").ok  # same size: only --deep can tell
     client.put_object(Bucket=s3_bucket, Key=key, Body=good)
-    pullmod.pull(s3_version, "llama-ft@1", dest=tmp_path / "out")
+    wmod.pull(s3_version, "llama-ft@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == good
 
 
@@ -186,7 +184,7 @@ def test_rerun_after_interrupted_upload_sends_only_missing(s3_registry, s3_env, 
                         lambda self, pairs, on_done=None: uploaded.extend(k for k, _ in pairs) or real(self, pairs))
     s3_registry.create_version("m", src)
     assert set(uploaded).isdisjoint(sent) and len(uploaded) == 3  # 2 files left + the listing
-    assert verify_version(s3_registry, "m@1").ok
+    assert wmod.verify(s3_registry, "m@1").ok
 
 
 def test_server_stopped_mid_create_then_rerun_completes(s3_server, tmp_path, weights, monkeypatch):
@@ -222,17 +220,17 @@ def test_server_stopped_mid_create_then_rerun_completes(s3_server, tmp_path, wei
         monkeypatch.setattr(s3mod.S3Store, "upload", real)
         server.start()
         record = reg.create_version("m", weights)
-        assert record["version"] == 1 and verify_version(reg, "m@1", deep=True).ok
+        assert record["version"] == 1 and wmod.verify(reg, "m@1", deep=True).ok
     finally:
         server.stop()
 
 
 def test_verify_reports_missing_object_and_check_remote_helper(s3_version, s3_env, s3_bucket, weights):
     commit = s3_version.git.rev_parse("HEAD")
-    assert missing_in_remote(s3_version, "llama-ft", 1, commit) == []
+    assert wmod.missing_in_remote(s3_version, "llama-ft", 1, commit) == []
     key = f"store/{object_key(md5(weights / 'config.json'))}"
     s3_env.client().delete_object(Bucket=s3_bucket, Key=key)
-    problems = missing_in_remote(s3_version, "llama-ft", 1, commit)
+    problems = wmod.missing_in_remote(s3_version, "llama-ft", 1, commit)
     assert len(problems) == 1 and problems[0].startswith("config.json: missing")
     res = CliRunner().invoke(cli, ["-C", str(s3_version.root), "verify", "llama-ft@1"])
     assert res.exit_code == 1 and "config.json: missing" in res.output
@@ -243,7 +241,7 @@ def test_doctor_lists_orphans_and_gc_needs_yes(s3_version, s3_env, s3_bucket, tm
     orphan = "store/files/md5/ab/" + "c" * 30
     client.put_object(Bucket=s3_bucket, Key=orphan, Body=b"x" * 1000)
     client.put_object(Bucket=s3_bucket, Key="store/unrelated.txt", Body=b"keep me")
-    result = run_doctor(s3_version)
+    result = wmod.doctor(s3_version)
     assert result.orphans == [(orphan[len("store/"):], 1000)] and result.orphan_bytes == 1000
     runner = CliRunner()
     res = runner.invoke(cli, ["-C", str(s3_version.root), "doctor", "--gc"])
@@ -252,7 +250,7 @@ def test_doctor_lists_orphans_and_gc_needs_yes(s3_version, s3_env, s3_bucket, tm
     assert json.loads(res.output)["deleted"] == 1
     keys = bucket_keys(s3_env, s3_bucket)
     assert orphan not in keys and "store/unrelated.txt" in keys
-    assert verify_version(s3_version, "llama-ft@1").ok  # referenced objects survive gc
+    assert wmod.verify(s3_version, "llama-ft@1").ok  # referenced objects survive gc
 
 
 def test_doctor_keeps_objects_referenced_only_by_a_tag(s3_version, s3_env, weights, tmp_path):
@@ -261,9 +259,9 @@ def test_doctor_keeps_objects_referenced_only_by_a_tag(s3_version, s3_env, weigh
     write_weights(tmp_path / "w2", seed=4)
     s3_version.create_version("llama-ft", tmp_path / "w2")
     git(s3_version.root, "checkout", "-q", "main")
-    assert run_doctor(s3_version).orphans == []
+    assert wmod.doctor(s3_version).orphans == []
     git(s3_version.root, "branch", "-q", "-D", "side")
-    assert len(run_doctor(s3_version).orphans) == 3  # version 2's listing + 2 changed files
+    assert len(wmod.doctor(s3_version).orphans) == 3  # version 2's listing + 2 changed files
 
 
 def test_remote_show_and_set(s3_registry, s3_env):

@@ -46,7 +46,8 @@ def test_promotion_is_swapped_in_then_a_broken_version_keeps_the_old(served, tin
         assert first not in loader.loaded()  # the old one left the cache...
         assert first.model is not None  # ...but is not emptied under a request still holding it (issue 13)
         assert manager.current.generate("hello", 2) is not None
-        # a broken version: its config asks for custom code, which the loader refuses
+        # a broken version: a full custom-code model registered as an adapter; the loader refuses
+        # it by its record (no adapter weights) before downloading anything (issue 9)
         registry = served
         from tests.test_supply import set_policy
 
@@ -54,7 +55,7 @@ def test_promotion_is_swapped_in_then_a_broken_version_keeps_the_old(served, tin
         registry.create_version("tiny-lora", tiny_models["auto_map"], parent="tiny@1")
         promote(registry, "tiny-lora", 3)
         assert wait_for(lambda: manager.last_error is not None)
-        assert "auto_map" in manager.last_error
+        assert "adapter weights" in manager.last_error
         assert manager.current.version == 2 and manager.current.model is not None
         assert any(line.startswith("kept tiny-lora@2: could not load tiny-lora@3") for line in seen)
     finally:

@@ -326,7 +326,7 @@ def test_certificate_from_another_ca_is_refused(reg, tmp_path):
 # -- pull and load ---------------------------------------------------------------------------
 def test_pull_refuses_an_unsigned_version_where_policy_requires_one(reg, keys, tmp_path):
     """issue 12: pull verifies the signature when the policy asks, before any byte is fetched."""
-    from modelreg.artifacts.pull import pull
+    from modelreg.weights import pull
 
     private, public = keys
     trust_key(reg, public, stage="staging")

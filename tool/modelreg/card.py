@@ -139,8 +139,3 @@ def _library(record: dict) -> str:
         return "gguf"
     return "transformers"
 
-
-def completeness(card: dict, required: list[str]) -> tuple[list[str], list[str]]:
-    """(filled, missing) among the required card fields."""
-    filled = [f for f in required if card.get(f)]
-    return filled, [f for f in required if not card.get(f)]

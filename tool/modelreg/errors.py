@@ -34,3 +34,7 @@ class IntegrityError(RegistryError):
 
 class ExternalError(RegistryError):
     """An outside system (git, DVC, S3, GitHub) failed; the message says which."""
+
+
+class ConcurrentWrite(RegistryError):
+    """Another process is writing to the same clone; nothing was written."""

@@ -2,31 +2,37 @@
 
 Reads come straight from Git objects at any ref (no checkout) through one long-lived
 `git cat-file --batch` process; ref names are resolved from the ref files when possible,
-which keeps warm in-process reads in microseconds. Writes use GitPython, imported only
-when something is written.
+which keeps warm in-process reads in microseconds. Writes run git itself; `commit` is
+the one way anything is committed.
 """
 import os
+import re
 import subprocess
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ExternalError, NotFound
+from .errors import ConcurrentWrite, ExternalError, InvalidInput, NotFound
 
 def _env() -> dict:
     # read at call time: callers (tests, the loader) may change the environment after import
     return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
+_USERINFO = re.compile(r"://[^/@\s]+@")  # credentials in a URL git quotes back: never shown
+
+
 def _run(args, cwd, input=None, check=True) -> str:
     try:
         proc = subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True,
                               text=True, env=_env())
-    except FileNotFoundError:
-        raise ExternalError("git is not installed or not on PATH; install git and retry") from None
+    except FileNotFoundError as exc:
+        raise ExternalError("git is not installed or not on PATH; install git and retry") from exc
     if check and proc.returncode != 0:
         msg = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise ExternalError(f"git {args[0]} failed: {msg}")
+        raise ExternalError(f"git {args[0]} failed: {_USERINFO.sub('://', msg)}")
     return proc.stdout
 
 
@@ -58,6 +64,7 @@ class GitStore:
         self._lock = threading.Lock()
         self._packed: tuple[int, dict] | None = None
         self._commits: set[str] = set()  # full shas already verified as commits (immutable)
+        self._lock_depth = 0
         self._lines: dict = {}  # (head, notes head) -> first-parent line with times
         self._notes: tuple | None = None  # ((head, notes head), commit -> note) for the clock
 
@@ -176,6 +183,12 @@ class GitStore:
         out = _run(args + ([prefix] if prefix else []), self.root).split("\0")
         return [(out[i], out[i + 1]) for i in range(0, len(out) - 1, 2)]
 
+    def is_ancestor(self, commit: str, ref: str) -> bool:
+        """Whether `commit` is in `ref`'s history."""
+        proc = subprocess.run(["git", "merge-base", "--is-ancestor", commit, ref], cwd=self.root,
+                              capture_output=True, env=_env())
+        return proc.returncode == 0
+
     def commit_before(self, ref: str, when: str) -> str:
         """The commit `ref` pointed at, at time `when`, by the registry's clock (clock.py)."""
         from .clock import commit_before
@@ -245,10 +258,26 @@ class GitStore:
         self._batch = None
 
     # -- writing -------------------------------------------------------------------
-    def _repo(self):
-        import git  # GitPython; only write paths pay for its import
+    @contextmanager
+    def write_lock(self, timeout: float | None = None):
+        """Hold this working tree's write lock (re-entrant within one GitStore).
 
-        return git.Repo(self.root)
+        Another process holding it makes us wait up to `timeout` seconds
+        ($MODELREG_LOCK_TIMEOUT, default 10), then fail with nothing written."""
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        fh = _acquire(self.git_dir / "modelreg-write.lock", _lock_timeout(timeout))
+        self._lock_depth = 1
+        try:
+            yield
+        finally:
+            self._lock_depth = 0
+            fh.close()
 
     def identity(self) -> str:
         return identity(self.root)
@@ -262,15 +291,7 @@ class GitStore:
 
     def commit_paths(self, paths: list[str], message: str) -> str:
         """Stage exactly `paths` (additions, edits, deletions) and commit only them."""
-        import git
-
-        repo = self._repo()
-        try:
-            repo.git.add("--all", "--", *paths)
-            repo.git.commit("--quiet", "--no-verify", "-m", message, "--", *paths)
-        except git.GitCommandError as exc:
-            raise ExternalError(f"git commit failed: {exc.stderr.strip() or exc}") from None
-        return repo.head.commit.hexsha
+        return commit(self.root, paths, message)
 
     def unstage(self, paths: list[str]) -> None:
         _run(["reset", "--quiet", "--", *paths], self.root, check=False)
@@ -279,6 +300,33 @@ class GitStore:
         """Put tracked files back as HEAD has them (used to undo a failed write)."""
         if paths:
             _run(["checkout", "HEAD", "--", *paths], self.root, check=False)
+
+
+def _lock_timeout(timeout: float | None) -> float:
+    if timeout is not None:
+        return timeout
+    try:
+        return float(os.environ.get("MODELREG_LOCK_TIMEOUT", "10"))
+    except ValueError as exc:
+        raise InvalidInput("MODELREG_LOCK_TIMEOUT must be a number of seconds") from exc
+
+
+def _acquire(path: Path, timeout: float):
+    """An open file holding an exclusive flock on `path`, or ConcurrentWrite after `timeout`."""
+    import fcntl
+
+    fh = open(path, "a+")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except BlockingIOError as exc:
+            if time.monotonic() >= deadline:
+                fh.close()
+                raise ConcurrentWrite(f"another modelreg command is writing to this clone ({path} is locked); "
+                                      "wait for it to finish and retry") from exc
+            time.sleep(0.05)
 
 
 def identity(cwd: Path) -> str:
@@ -292,9 +340,20 @@ def identity(cwd: Path) -> str:
 
 
 def init_repo(path: Path, branch: str = "main") -> None:
-    import git
+    path.mkdir(parents=True, exist_ok=True)
+    _run(["init", "--quiet", f"--initial-branch={branch}", str(path)], path)
 
-    git.Repo.init(path, initial_branch=branch)
+
+def commit(root: Path, paths: list[str], message: str, author: str | None = None, date: str | None = None) -> str:
+    """The one way modelreg commits: stage exactly `paths` (additions, edits, deletions) and
+    commit only them, hooks skipped; `author`/`date` keep another commit's (sync's replay)."""
+    _run(["add", "--all", "--", *paths], root)
+    extra = ([f"--author={author}"] if author else []) + ([f"--date={date}"] if date else [])
+    try:
+        _run(["commit", "--quiet", "--no-verify", "-m", message, *extra, "--", *paths], root)
+    except ExternalError as exc:
+        raise ExternalError(f"git commit failed: {exc}") from exc
+    return _run(["rev-parse", "HEAD"], root).strip()
 
 
 # -- remote registries (used by the loader and the serving watcher) --------------------
@@ -310,7 +369,7 @@ def clone_partial(url: str, dest: Path) -> None:
     _run(["config", "remote.origin.fetch", "+refs/heads/*:refs/heads/*"], tmp)
     _run(["config", "--add", "remote.origin.fetch", "+refs/tags/*:refs/tags/*"], tmp)
     _run(["config", "--add", "remote.origin.fetch", "+refs/notes/*:refs/notes/*"], tmp)  # the clock
-    _run(["fetch", "--quiet", "origin", "+refs/notes/*:refs/notes/*"], tmp)
+    fetch_all(tmp)  # the clone made only HEAD's branch local; main may be another one
     os.replace(tmp, dest)
 
 
@@ -420,10 +479,7 @@ class BranchOps:
         return bool(self.run("diff", "--cached", "--name-only", "--", *paths).strip())
 
     def commit_as(self, paths: list[str], message: str, author: str, date: str) -> str:
-        self.run("add", "--all", "--", *paths)
-        self.run("commit", "--quiet", "--no-verify", "-m", message, f"--author={author}",
-                 f"--date={date}", "--", *paths)
-        return self.run("rev-parse", "HEAD").strip()
+        return commit(self.root, paths, message, author, date)
 
     # tags
     def tags(self, pattern: str = "*") -> dict[str, str]:

@@ -4,13 +4,18 @@ transformers and peft, and only inside functions: `import modelreg` stays fast.
     loaded = modelreg.load("llama-ft@production", registry="git@github.com:org/registry.git")
     loaded.model, loaded.tokenizer, loaded.record, loaded.resolved
 
-Everything that can be refused is refused before any weight is read: the device, the
-environment, the lineage (an adapter's base is found through `parent` in the registry,
-never through `base_model_name_or_path`), custom code (`auto_map`), and pickle weights
-(only with allow_pickle=True, and then through torch.load(weights_only=True)).
+One pass forward: parse and resolve the reference (a missing alias fails before torch is
+imported), walk the lineage (an adapter's base is found through `parent` in the registry,
+never through `base_model_name_or_path`), refuse by record (adapter files in a non-adapter
+version, no weights, pickle-only weights unless allowed) before any download, then fetch
+and verify every file, refuse by file contents (custom code through `auto_map`, a sharded
+index naming files that are not the version's verified artifacts, safetensors without
+tensors), and build. Pickle weights load only with allow_pickle=True, and then through
+torch.load(weights_only=True).
 """
 import contextlib
 import gc
+import importlib.util
 import json
 import logging
 import os
@@ -21,20 +26,20 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lockfile, sources
+from . import loader_checks, lockfile, sources
 from .errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation
 from .refs import ModelRef, parse_ref
 
 log = logging.getLogger(__name__)
 
-FULL_TYPES = ("base_model", "fine_tuned", "merged", "distilled", "quantized")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+PICKLE_SUFFIXES = loader_checks.PICKLE_SUFFIXES
 CONFIG_FILES = ("config.json", "tokenizer_config.json", "adapter_config.json", "processor_config.json",
                 "preprocessor_config.json", "generation_config.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float": "float32",
           "float16": "float16", "fp16": "float16", "half": "float16",
           "bfloat16": "bfloat16", "bf16": "bfloat16"}
+HF_EXTRA = "pip install 'modelreg[hf]'"
 
 _CACHE: dict[tuple, "LoadedModel"] = {}
 _CACHE_LOCK = threading.RLock()
@@ -42,9 +47,11 @@ _CACHE_LOCK = threading.RLock()
 
 @dataclass(frozen=True)
 class Step:
-    """One version the load needs: the target first, then each base under an adapter."""
+    """One version the load needs, at the commit it was resolved at: the target first, then
+    each base under an adapter."""
     model: str
     version: int
+    commit: str
     record: dict = field(repr=False)
 
     @property
@@ -54,6 +61,10 @@ class Step:
     @property
     def name(self) -> str:
         return f"{self.model}@{self.version}"
+
+    @property
+    def sha256s(self) -> dict[str, str]:
+        return lockfile.file_hashes(self.record)
 
 
 @dataclass
@@ -104,25 +115,31 @@ class LoadedModel:
 # -- public API ---------------------------------------------------------------------------
 def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | None = None,
          as_of: str | None = None, lock: str | os.PathLike | None = None,
-         allow_pickle: bool = False, verify_signature: bool = False) -> LoadedModel:
+         allow_pickle: bool = False, verify_signature: bool = False, progress=None) -> LoadedModel:
     """Resolve REF (NAME@ALIAS, NAME@N, NAME@latest) on main, fetch, verify and load it.
 
     `verify_signature=True` refuses a version (or its base) without a valid model.sig, as
-    a stage whose registry.yaml policy requires signatures always does."""
+    a stage whose registry.yaml policy requires signatures always does. `progress`: a
+    callback for downloads (artifacts/progress.py)."""
     _refuse_unsafe_env()
-    dev, dtype_name = _device(device), _dtype_name(dtype)
-    reg, steps, commit = _plan(ref, registry, at, as_of, lock)
-    key = (steps[0].model, steps[0].version, dev, dtype_name)
+    dtype_name = _dtype_name(dtype)
+    reg, steps, pinned = _plan(ref, registry, at, as_of, lock)
+    _refuse_by_record(steps, allow_pickle)
+    dev = _device(device, steps)
+    key = _key(steps, dev, dtype_name)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
-        if hit is not None and hit.model is not None:
-            return hit
-    folders = _fetch_all(reg, steps, commit, verify_signature)
-    _check_safe(steps, folders, allow_pickle)
+    if hit is not None and hit.model is not None:
+        _check_pinned(pinned, steps, hit.resolved, lock)
+        return hit
+    _verify_signatures(reg, steps, verify_signature)
+    folders = _fetch_all(reg, steps, progress)
+    _refuse_by_contents(steps, folders)
     with _quiet_hf():
         model, tok = _build(steps, folders, dev, dtype_name, allow_pickle)
-    loaded = LoadedModel(model, tok, steps[0].record, _resolved(reg, ref, steps, commit), folders[0],
+    loaded = LoadedModel(model, tok, steps[0].record, _resolved(reg, ref, steps), folders[0],
                          dev, dtype_name, key=key)
+    _check_pinned(pinned, steps, loaded.resolved, lock)
     with _CACHE_LOCK:
         existing = _CACHE.get(key)
         if existing is not None and existing.model is not None:
@@ -132,34 +149,39 @@ def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | No
 
 
 def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=None, at: str | None = None,
-                  allow_pickle: bool = False) -> list[LoadedModel]:
+                  allow_pickle: bool = False, progress=None) -> list[LoadedModel]:
     """Several adapters on ONE copy of their common base; call .activate() to switch."""
     _refuse_unsafe_env()
     if not refs:
         raise InvalidInput("give at least one adapter reference")
-    dev, dtype_name = _device(device), _dtype_name(dtype)
-    plans = [_plan(r, registry, at, None, None) for r in refs]
-    reg, commit = plans[0][0], plans[0][2]
-    bases = {tuple(s.name for s in steps[1:]) for _, steps, _ in plans}
-    if any(steps[0].model_type != "adapter" for _, steps, _ in plans):
+    dtype_name = _dtype_name(dtype)
+    plans = [_plan(r, registry, at, None, None)[:2] for r in refs]
+    reg = plans[0][0]
+    bases = {tuple(s.name for s in steps[1:]) for _, steps in plans}
+    if any(steps[0].model_type != "adapter" for _, steps in plans):
         raise InvalidInput("load_adapters takes adapters only; load other models with load()")
     if len(bases) != 1:
         raise InvalidInput("these adapters stand on different bases: " + "; ".join(
             f"{r} on {p[1][1].name}" for r, p in zip(refs, plans)))
-    folders = [_fetch_all(reg, steps, commit) for _, steps, _ in plans]
-    for (_, steps, _), fl in zip(plans, folders):
-        _check_safe(steps, fl, allow_pickle)
+    for _, steps in plans:
+        _refuse_by_record(steps, allow_pickle)
+    dev = _device(device, plans[0][1])
+    for _, steps in plans:
+        _verify_signatures(reg, steps, False)  # a stage's policy may require signatures
+    folders = [_fetch_all(reg, steps, progress) for _, steps in plans]
+    for (_, steps), fl in zip(plans, folders):
+        _refuse_by_contents(steps, fl)
     out = []
     with _quiet_hf():
         base_steps, base_folders = plans[0][1][1:], folders[0][1:]
         base, tok = _build(base_steps, base_folders, dev, dtype_name, allow_pickle)
         shared = None
-        for ref, (_, steps, _), fl in zip(refs, plans, folders):
+        for ref, (_, steps), fl in zip(refs, plans, folders):
             name = _adapter_name(steps[0])
             shared = _attach(base if shared is None else shared, fl[0], name, allow_pickle, first=shared is None)
-            key = (steps[0].model, steps[0].version, dev, dtype_name, "shared", base_steps[0].name)
+            key = _key(steps, dev, dtype_name) + ("shared", _key(base_steps, dev, dtype_name))
             out.append(LoadedModel(shared, _tokenizer([fl[0]]) or tok, steps[0].record,
-                                   _resolved(reg, ref, steps, commit), fl[0], dev, dtype_name, name, key))
+                                   _resolved(reg, ref, steps), fl[0], dev, dtype_name, name, key))
     with _CACHE_LOCK:
         for item in out:
             _CACHE[item.key] = item
@@ -200,19 +222,20 @@ def lock_refs(refs: list[str], registry=None, at: str | None = None) -> dict:
     for ref in refs:
         _, steps, _ = _plan(ref, reg, commit, None, None)
         entries[ref] = lockfile.plan_entry(steps)
-    where = sources.url_of(reg) or str(reg.root)
-    return lockfile.make_lock(entries, where, commit)
+    return lockfile.make_lock(entries, sources.where(reg), commit)
 
 
-# -- planning: everything checked before any weight is read --------------------------------
+# -- planning: everything the records can tell, before any weight is read ------------------
 def _plan(ref, registry, at, as_of, lock):
+    """(registry, steps, pinned lock entry or None)."""
     if lock is not None:
         return _plan_locked(ref, registry, lock)
+    target = parse_ref(ref) if isinstance(ref, str) else ref
     reg = sources.open_registry(registry)
-    resolved = reg.resolve(ref, at=at, as_of=as_of)
+    resolved = reg.resolve(target, at=at, as_of=as_of)
     if resolved.status == "deleted":
         raise NotFound(f"{resolved.model}@{resolved.version} is deleted; load another version")
-    return reg, _walk(reg, resolved.model, resolved.version, resolved.record, resolved.commit), resolved.commit
+    return reg, _walk(reg, resolved.model, resolved.version, resolved.record, resolved.commit), None
 
 
 def _plan_locked(ref, registry, lock):
@@ -220,23 +243,27 @@ def _plan_locked(ref, registry, lock):
     entry = lockfile.entry_for(doc, str(ref), lock)
     reg = sources.open_registry(registry or doc.get("registry"))
     commit = doc["commit"]
+    sources.refresh(reg)  # a URL registry: see main as it is now (a force push drops commits)
+    main = reg.commit_of(None)
+    if not _has_commit(reg, commit) or not reg.git.is_ancestor(commit, main):
+        raise IntegrityError(f"{lock} pins commit {commit[:10]}, which is not on {reg.main_branch} of this "
+                             "registry (history rewritten, or another registry); re-run 'modelreg lock'")
+    lockfile.check_against(reg, entry, commit, main, lock)
+    record = reg.resolve(ModelRef(entry["model"], version=int(entry["version"])), at=commit).record
+    return reg, _walk(reg, entry["model"], int(entry["version"]), record, commit), entry
+
+
+def _has_commit(reg, commit: str) -> bool:
     try:
         reg.git.rev_parse(commit)
+        return True
     except NotFound:
-        sources.refresh(reg)
-        try:
-            reg.git.rev_parse(commit)
-        except NotFound:
-            raise IntegrityError(f"{lock} pins commit {commit[:10]}, which this registry does not have "
-                                 "(history rewritten, or another registry); re-run 'modelreg lock'") from None
-    lockfile.check_against(reg, entry, commit, reg.commit_of(None), lock)
-    record = reg.resolve(ModelRef(entry["model"], version=int(entry["version"])), at=commit).record
-    return reg, _walk(reg, entry["model"], int(entry["version"]), record, commit), commit
+        return False
 
 
 def _walk(reg, model: str, version: int, record: dict, commit: str) -> list[Step]:
     """The target, then for an adapter its parent, recursively, until full weights."""
-    steps = [Step(model, version, record)]
+    steps = [Step(model, version, commit, record)]
     seen = {(model, version)}
     while steps[-1].model_type == "adapter":
         child = steps[-1]
@@ -251,41 +278,89 @@ def _walk(reg, model: str, version: int, record: dict, commit: str) -> list[Step
         seen.add(key)
         try:
             base = reg.resolve(ModelRef(key[0], version=key[1]), at=commit)
-        except NotFound:
+        except NotFound as exc:
             raise NotFound(f"adapter {child.name} needs base {key[0]}@{key[1]}, which is not in the "
-                           f"registry at {commit[:10]}; register the base or fix the parent") from None
+                           f"registry at {commit[:10]}; register the base or fix the parent") from exc
         if base.status == "deleted":
             reason = (base.record.get("deleted") or {}).get("reason", "no reason given")
             raise NotFound(f"adapter {child.name} needs base {base.model}@{base.version}, which was deleted "
                            f"({reason}); re-register the adapter on a live base")
-        steps.append(Step(base.model, base.version, base.record))
+        steps.append(Step(base.model, base.version, commit, base.record))
     return steps
 
 
-def _fetch_all(reg, steps, commit, verify_signature: bool = False) -> list[Path]:
+def _refuse_by_record(steps, allow_pickle: bool) -> None:
+    """What the records alone say must not load: refused before anything is downloaded."""
+    for step in steps:
+        if not step.record.get("artifacts"):
+            raise InvalidRecord(f"{step.name} has no artifacts in the registry (its weights are kept "
+                                "elsewhere); there is nothing to load")
+        problems = [m for _, m in loader_checks.record_problems(step.record)]
+        problems += loader_checks.adapter_weights(step.record)
+        if problems:
+            raise PolicyViolation(f"{step.name}: {problems[0]}")
+        _weights_kind(step, allow_pickle)
+
+
+def _key(steps, device: str, dtype_name: str) -> tuple:
+    """What the bytes are: every file's sha256 along the lineage, in order, and how they are built."""
+    content = tuple((s.model_type, tuple(sorted(s.sha256s.items()))) for s in steps)
+    return (steps[0].model, steps[0].version, content, device, dtype_name)
+
+
+def _check_pinned(pinned, steps, resolved: dict, lock) -> None:
+    """A load by lock returns exactly the files the lock pins, along the whole lineage."""
+    if pinned is None:
+        return
+    got = [resolved["sha256"]] + [b["sha256"] for b in resolved["lineage"]]
+    want = [r[1] for r in lockfile.pinned_refs(pinned)]
+    if got != want:
+        raise IntegrityError(f"{lock}: {steps[0].name} loaded other files than the lock pins; "
+                             "refusing it; re-run 'modelreg lock' if the registry changed on purpose")
+
+
+# -- fetching and checking the files --------------------------------------------------------
+def _verify_signatures(reg, steps, force: bool) -> None:
+    """Every signature the load needs, before any byte is fetched (issue 12)."""
     from .supply.signatures import verify_version
 
-    for step in steps:  # every signature the load needs, before any byte is fetched (issue 12)
-        verify_version(reg, reg.resolve(step.name, at=commit), force=verify_signature)
-    return [_fetch(reg, s, commit, verify_signature) for s in steps]
+    for step in steps:
+        verify_version(reg, reg.resolve(ModelRef(step.model, version=step.version), at=step.commit), force=force)
 
 
-def _fetch(reg, step: Step, commit: str, verify_signature: bool = False) -> Path:
+def _fetch_all(reg, steps, progress=None) -> list[Path]:
+    return [_fetch(reg, s, progress) for s in steps]
+
+
+def _fetch(reg, step: Step, progress=None) -> Path:
     """The verified local folder of one version: hashes are checked when files enter the
     cache, and a warm fetch only compares stat() (no re-hashing of big files)."""
-    from .artifacts.pull import pull_version
+    from . import weights
 
-    return Path(pull_version(reg, step.name, at=commit, quiet=True, verify_signature=verify_signature))
-
-
-def _sha256s(record: dict) -> dict[str, str]:
-    return {a["path"]: a["sha256"] for a in record.get("artifacts") or []}
+    return weights.fetch_resolved(reg, step, progress=progress).path
 
 
-def _check_safe(steps, folders, allow_pickle: bool) -> None:
+def _refuse_by_contents(steps, folders) -> None:
+    """What only the (verified) files can tell: checked before transformers or peft opens them."""
     for step, folder in zip(steps, folders):
         _refuse_custom_code(step, folder)
-        _weights_kind(step, folder, allow_pickle)
+        paths = [a["path"] for a in step.record.get("artifacts") or []]
+        for rel in paths:
+            if rel.endswith(".index.json"):
+                problems = loader_checks.index_problems(_json(step, folder / rel, rel), rel, paths)
+            elif rel.endswith(".safetensors"):
+                problems = loader_checks.header_problems(rel, loader_checks.safetensors_header(folder / rel))
+            else:
+                continue
+            if problems:
+                raise PolicyViolation(f"{step.name}: {problems[0]}; refusing to load it")
+
+
+def _json(step: Step, path: Path, rel: str):
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise InvalidRecord(f"{step.name}: {rel} is not valid JSON") from exc
 
 
 def _refuse_custom_code(step: Step, folder: Path) -> None:
@@ -293,10 +368,7 @@ def _refuse_custom_code(step: Step, folder: Path) -> None:
         path = folder / name
         if not path.exists():
             continue
-        try:
-            doc = json.loads(path.read_text())
-        except ValueError:
-            raise InvalidRecord(f"{step.name}: {name} is not valid JSON") from None
+        doc = _json(step, path, name)
         # (peft's `auto_mapping` only names the base class; PeftModel.from_pretrained ignores it)
         if isinstance(doc, dict) and doc.get("auto_map"):
             raise PolicyViolation(f"{step.name}: {name} declares auto_map (custom Python code); modelreg never "
@@ -304,8 +376,8 @@ def _refuse_custom_code(step: Step, folder: Path) -> None:
                                   "transformers architecture")
 
 
-def _weights_kind(step: Step, folder: Path, allow_pickle: bool) -> str:
-    """safetensors, gguf or pickle; pickle-only folders are refused unless allowed."""
+def _weights_kind(step: Step, allow_pickle: bool) -> str:
+    """safetensors, gguf or pickle, by the record; pickle-only versions are refused unless allowed."""
     names = [a["path"] for a in step.record.get("artifacts") or []]
     if any(n.endswith(".safetensors") for n in names):
         return "safetensors"
@@ -328,7 +400,16 @@ def _refuse_unsafe_env() -> None:
 
 
 # -- devices and dtypes ---------------------------------------------------------------------
-def _device(device) -> str:
+def _require_hf(steps) -> None:
+    """torch and transformers (and peft under an adapter) must be installed: say which extra."""
+    needed = ["torch", "transformers"] + (["peft"] if any(s.model_type == "adapter" for s in steps) else [])
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExternalError(f"loading models needs {', '.join(missing)}, which is not installed: {HF_EXTRA}")
+
+
+def _device(device, steps=()) -> str:
+    _require_hf(steps)
     import torch
 
     text = str(device or "auto")
@@ -384,7 +465,7 @@ def _build(steps, folders, device, dtype_name, allow_pickle):
 def _load_full(step: Step, folder: Path, device: str, dtype_name: str, allow_pickle: bool):
     from transformers import AutoModelForCausalLM
 
-    kind = _weights_kind(step, folder, allow_pickle)
+    kind = _weights_kind(step, allow_pickle)
     kwargs = dict(dtype=_torch_dtype(dtype_name), trust_remote_code=False, local_files_only=True,
                   weights_only=True, use_safetensors=(kind == "safetensors") if kind != "gguf" else None)
     if kind == "gguf":
@@ -394,9 +475,9 @@ def _load_full(step: Step, folder: Path, device: str, dtype_name: str, allow_pic
     try:
         model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
     except ImportError as exc:
-        raise ExternalError(f"{step.name} needs a package that is not installed: {exc}") from None
+        raise ExternalError(f"{step.name} needs a package that is not installed: {exc}") from exc
     except (OSError, ValueError) as exc:
-        raise InvalidRecord(f"{step.name}: transformers cannot load these files: {_first_line(exc)}") from None
+        raise InvalidRecord(f"{step.name}: transformers cannot load these files: {_first_line(exc)}") from exc
     if device != "cpu" and not device.startswith("cuda"):
         model = model.to(device)
     return model
@@ -405,9 +486,9 @@ def _load_full(step: Step, folder: Path, device: str, dtype_name: str, allow_pic
 def _gguf_file(step: Step) -> str:
     try:
         import gguf  # noqa: F401  (transformers reads GGUF through it)
-    except ImportError:
+    except ImportError as exc:
         raise ExternalError(f"{step.name} is a GGUF model: install the gguf extra "
-                            "(pip install 'modelreg[gguf]') to load it") from None
+                            "(pip install 'modelreg[gguf]') to load it") from exc
     return next(a["path"] for a in step.record["artifacts"] if a["path"].endswith(".gguf"))
 
 
@@ -426,7 +507,7 @@ def _attach(model, folder: Path, name: str, allow_pickle: bool, first: bool):
         model.load_adapter(str(folder), **kwargs)
         return model
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise InvalidRecord(f"adapter {name} does not fit its base: {_first_line(exc)}") from None
+        raise InvalidRecord(f"adapter {name} does not fit its base: {_first_line(exc)}") from exc
 
 
 def _tokenizer(folders):
@@ -438,7 +519,7 @@ def _tokenizer(folders):
             try:
                 return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
             except (OSError, ValueError) as exc:
-                raise InvalidRecord(f"{folder}: tokenizer cannot be loaded: {_first_line(exc)}") from None
+                raise InvalidRecord(f"{folder}: tokenizer cannot be loaded: {_first_line(exc)}") from exc
     return None
 
 
@@ -446,13 +527,12 @@ def _adapter_name(step: Step) -> str:
     return re.sub(r"\W", "_", f"{step.model}_v{step.version}")
 
 
-def _resolved(reg, ref, steps, commit) -> dict:
+def _resolved(reg, ref, steps) -> dict:
     head = steps[0]
-    return {"ref": str(ref), "registry": sources.url_of(reg) or str(reg.root), "commit": commit,
+    return {"ref": str(ref), "registry": sources.where(reg), "commit": head.commit,
             "model": head.model, "version": head.version, "model_type": head.model_type,
-            "sha256": _sha256s(head.record),
-            "lineage": [{"model": s.model, "version": s.version, "sha256": _sha256s(s.record)}
-                        for s in steps[1:]]}
+            "sha256": head.sha256s,
+            "lineage": [{"model": s.model, "version": s.version, "sha256": s.sha256s} for s in steps[1:]]}
 
 
 def _matches(key, item, target) -> bool:
@@ -461,7 +541,7 @@ def _matches(key, item, target) -> bool:
     if isinstance(target, LoadedModel):
         return item is target or (target.adapter_name is None and key == target.key)
     ref = parse_ref(target) if "@" in str(target) else ModelRef(str(target))
-    return key[0] == ref.model and (ref.version is None or key[1] == ref.version)
+    return item.resolved["model"] == ref.model and (ref.version is None or item.resolved["version"] == ref.version)
 
 
 def _empty_cuda_cache() -> None:
@@ -478,13 +558,14 @@ def _first_line(exc) -> str:
 
 @contextlib.contextmanager
 def _quiet_hf():
-    """Hub offline, no progress bars: the core never prints and never reaches the network."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    """Hub offline, no progress bars, while the model is built: the core never prints and never
+    reaches the network. The environment and the hub's flag are put back as they were."""
+    saved = {name: os.environ.get(name) for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update(dict.fromkeys(saved, "1"))
     import huggingface_hub.constants as hub_constants
     from transformers.utils import logging as hf_logging
 
-    hub_constants.HF_HUB_OFFLINE = True
+    offline, hub_constants.HF_HUB_OFFLINE = hub_constants.HF_HUB_OFFLINE, True
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     started = time.perf_counter()
@@ -494,6 +575,12 @@ def _quiet_hf():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
             yield
     finally:
+        hub_constants.HF_HUB_OFFLINE = offline
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
         if bars:
             hf_logging.enable_progress_bar()
         log.debug("model built in %.2fs", time.perf_counter() - started)

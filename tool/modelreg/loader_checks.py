@@ -1,12 +1,22 @@
-"""Torch-free checks that an adapter version agrees with its registered parent.
+"""Torch-free checks shared by `check` and `load`: what a version may hold, and what its files
+may point at.
 
-For `modelreg check`: reads adapter_config.json and the safetensors headers (8-byte length +
-JSON, no tensors) from the local cache, or from the working tree's weights folder, and
-compares them with the parent's weights: every targeted module must exist in the parent and
-the LoRA shapes must fit it. Files that are not available locally are not fetched; the
-checks that need them are skipped.
+Pure rules (no I/O), each returning (JSON pointer into version.yaml, message) pairs:
+- `record_problems(record)`: by the record alone, before any download: adapter files in a
+  version that is not an adapter (transformers/peft would follow the base they name, from
+  outside the registry), a version without any weights file (a config alone builds a
+  default-sized, randomly initialised model); `adapter_weights(record)` for the loader.
+- `index_problems(doc, index_path, artifact_paths)`: a sharded checkpoint's weight_map may name
+  only files of the same version (no absolute paths, no `..`, no unlisted files).
+- `header_problems(path, header)`: a safetensors file holding no tensors is no weights.
+
+`adapter_problems` compares an adapter with its registered parent for `check`: it reads
+adapter_config.json and the safetensors headers (8-byte length + JSON, no tensors) from the
+local cache or the working tree's weights folder; files not available locally are not
+fetched, and the checks that need them are skipped.
 """
 import json
+import posixpath
 import struct
 from pathlib import Path
 
@@ -15,6 +25,69 @@ from .errors import NotFound
 from .refs import ModelRef, parse_ref
 
 MAX_HEADER = 100 << 20
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+WEIGHT_SUFFIXES = (".safetensors", ".gguf") + PICKLE_SUFFIXES
+
+
+def _name(path: str) -> str:
+    return str(path).rsplit("/", 1)[-1]
+
+
+def is_adapter_file(path: str) -> bool:
+    name = _name(path)
+    return name == "adapter_config.json" or (name.startswith("adapter_model") and name.endswith(WEIGHT_SUFFIXES))
+
+
+def record_problems(record: dict) -> list[tuple[str, str]]:
+    """What the record alone says the loader must refuse (no files are read)."""
+    arts = [a for a in record.get("artifacts") or [] if isinstance(a, dict)]
+    if not arts:  # weights kept outside the registry (source.uri): nothing to load from here
+        return []
+    model_type = record.get("model_type", "base_model")
+    paths = [str(a.get("path", "")) for a in arts]
+    if model_type == "adapter":
+        return []  # its files are judged against its parent (adapter_problems; the loader's adapter_weights)
+    out = [(f"/artifacts/{i}", f"{p} is an adapter file in a {model_type} version: loading it would build the "
+                               "base model it names (base_model_name_or_path) from outside the registry; "
+                               "register it as an adapter version with --parent")
+           for i, p in enumerate(paths) if is_adapter_file(p)]
+    if not any(p.endswith(WEIGHT_SUFFIXES) and not is_adapter_file(p) for p in paths):
+        out.append(("/artifacts", "no weights file (safetensors, gguf or pickle) among the artifacts: a config "
+                                  "alone would build a full-size model with random weights; register the weights"))
+    return out
+
+
+def adapter_weights(record: dict) -> list[str]:
+    """For the loader: an adapter version must hold adapter weights (peft loads nothing else)."""
+    paths = [str(a.get("path", "")) for a in record.get("artifacts") or [] if isinstance(a, dict)]
+    if record.get("model_type") == "adapter" and not any(is_adapter_file(p) and p.endswith(WEIGHT_SUFFIXES)
+                                                         for p in paths):
+        return ["an adapter version needs its adapter weights (adapter_model.safetensors) among its files"]
+    return []
+
+
+def index_problems(doc, index_path: str, artifact_paths) -> list[str]:
+    """A sharded checkpoint's index may name only this version's own files."""
+    weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        return [f"{index_path} has no weight_map; it is not a sharded checkpoint index"]
+    base, known, out = posixpath.dirname(index_path), set(artifact_paths), []
+    for target in sorted({str(v) for v in weight_map.values()}):
+        parts = target.split("/")
+        if target.startswith("/") or "\\" in target or any(p in ("", ".", "..") for p in parts):
+            out.append(f"{index_path} names {target!r}, a path outside the version's folder")
+        elif posixpath.join(base, target) not in known:
+            out.append(f"{index_path} names {target!r}, which is not one of this version's artifacts")
+    return out
+
+
+def header_problems(path: str, header) -> list[str]:
+    """A safetensors header (as parsed JSON) that holds no tensors is not weights."""
+    if not isinstance(header, dict):
+        return [f"{path} is not a safetensors file (unreadable header)"]
+    if not any(k != "__metadata__" for k in header):
+        return [f"{path} holds no tensors: loading it would build a full-size model with random weights"]
+    return []
 
 
 def adapter_problems(registry, commit: str, model: str, version: int) -> list[tuple[str, str]]:
@@ -156,14 +229,14 @@ def _headers(registry, model, version, record, prefix: str) -> dict | None:
         path = _local_file(registry, model, version, art)
         if path is None:
             return None
-        header = _safetensors_header(path)
+        header = safetensors_header(path)
         if header is None:
             return None
         shapes.update({k: v.get("shape") for k, v in header.items() if isinstance(v, dict)})
     return shapes
 
 
-def _safetensors_header(path: Path) -> dict | None:
+def safetensors_header(path: Path) -> dict | None:
     with open(path, "rb") as fh:
         raw = fh.read(8)
         if len(raw) != 8:
@@ -188,3 +261,22 @@ def _local_file(registry, model: str, version: int, artifact: dict) -> Path | No
             return hit
     local = registry.root / layout.weights_dir(model, version) / artifact["path"]
     return local if local.is_file() else None
+
+
+def local_file_problems(registry, model: str, version: int, record: dict) -> list[tuple[str, str]]:
+    """For `check`: the content rules on whichever of the version's files are available
+    locally (cache or working tree); nothing is fetched."""
+    arts = [a for a in record.get("artifacts") or [] if isinstance(a, dict) and isinstance(a.get("path"), str)]
+    paths = [a["path"] for a in arts]
+    out = []
+    for i, art in enumerate(arts):
+        local = _local_file(registry, model, version, art) if art["path"].endswith(".index.json") else None
+        if local is None:
+            continue
+        try:
+            doc = json.loads(local.read_text())
+        except ValueError:
+            out.append((f"/artifacts/{i}", f"{art['path']} is not valid JSON"))
+            continue
+        out += [(f"/artifacts/{i}", message) for message in index_problems(doc, art["path"], paths)]
+    return out

@@ -19,8 +19,8 @@ def plan_entry(steps) -> dict:
     """A lock entry from the loader's plan: the target, then each base it stands on."""
     head, *bases = steps
     return {"model": head.model, "version": head.version, "model_type": head.record.get("model_type"),
-            "sha256": _hashes(head.record),
-            "lineage": [{"model": b.model, "version": b.version, "sha256": _hashes(b.record)} for b in bases]}
+            "sha256": file_hashes(head.record),
+            "lineage": [{"model": b.model, "version": b.version, "sha256": file_hashes(b.record)} for b in bases]}
 
 
 def make_lock(entries: dict, registry: str, commit: str) -> dict:
@@ -39,8 +39,8 @@ def read_lock(path: str | Path) -> dict:
     path = Path(path)
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"lock file {path} does not exist; write it with 'modelreg lock REF -o {path}'") from None
+    except FileNotFoundError as exc:
+        raise NotFound(f"lock file {path} does not exist; write it with 'modelreg lock REF -o {path}'") from exc
     doc = json.loads(data) if path.suffix == ".json" else load_yaml(data, str(path))
     if not isinstance(doc, dict) or doc.get("lock_version") != LOCK_VERSION or not isinstance(doc.get("models"), dict):
         raise InvalidInput(f"{path} is not a modelreg lock file (lock_version {LOCK_VERSION}); write it again")
@@ -72,22 +72,23 @@ def check_against(reg, entry: dict, commit: str, main: str, path) -> None:
     """Raise IntegrityError unless the locked commit and main both agree with the lock."""
     for ref, hashes in pinned_refs(entry):
         locked = reg.resolve(ref, at=commit)
-        if _hashes(locked.record) != hashes:
+        if file_hashes(locked.record) != hashes:
             raise IntegrityError(f"{path}: {ref} at {commit[:10]} has other files than the lock pins; "
                                  "the lock was edited or written for another registry")
         try:
             now = reg.resolve(ref, at=main)
-        except NotFound:
+        except NotFound as exc:
             raise IntegrityError(f"{path} no longer matches the registry: {ref} is gone from main; "
-                                 "re-run 'modelreg lock' to pin what main has now") from None
+                                 "re-run 'modelreg lock' to pin what main has now") from exc
         if now.status == "deleted":
             reason = (now.record.get("deleted") or {}).get("reason", "no reason given")
             raise IntegrityError(f"{path} no longer matches the registry: {ref} was deleted on main "
                                  f"({reason}); re-run 'modelreg lock'")
-        if _hashes(now.record) != hashes:
+        if file_hashes(now.record) != hashes:
             raise IntegrityError(f"{path} no longer matches the registry: the files of {ref} changed on main; "
                                  "re-run 'modelreg lock'")
 
 
-def _hashes(record: dict) -> dict[str, str]:
+def file_hashes(record: dict) -> dict[str, str]:
+    """{path: sha256} of a version's artifacts: what a lock pins and a loaded model reports."""
     return {a["path"]: a["sha256"] for a in record.get("artifacts") or []}

@@ -87,9 +87,29 @@ def forge_client(reg):
 
 def propose(reg, model: str, action: str, title: str, write, note: str | None = None) -> Proposal:
     client = forge_client(reg)
-    base = reg.main_branch
     with on_branch(reg, model, action) as branch:
         result = write()
+    pushed = []
+    try:
+        return _publish(reg, client, branch, title, result, note, pushed)
+    except BaseException:
+        _drop_branch(reg, branch, remote=bool(pushed))  # the next try starts clean, same number
+        raise
+
+
+def _drop_branch(reg, branch: str, remote: bool) -> None:
+    """Undo a proposal that failed after its commit: its local branch, and the pushed one."""
+    ops = reg.git.branches
+    if remote:
+        try:
+            ops.push(f":refs/heads/{branch}")
+        except RegistryError as exc:
+            log.warning("could not delete the pushed branch %s on origin: %s; delete it by hand", branch, exc)
+    ops.delete(branch)
+
+
+def _publish(reg, client, branch: str, title: str, result, note, pushed: list) -> Proposal:
+    base = reg.main_branch
     base_sha, head_sha = reg.git.rev_parse(base), reg.git.rev_parse(branch)
     moves = policy.changes(reg, base_sha, head_sha)
     settings = policy.snapshot(reg, base_sha).settings_in_force
@@ -97,6 +117,7 @@ def propose(reg, model: str, action: str, title: str, write, note: str | None = 
     proposal = Proposal(branch, base, title, render_body(reg, title, base_sha, head_sha, moves, gates, settings, note),
                         result, gates_failed=[f"{g.stage}: {g.condition} ({g.detail})" for g in gates if not g.ok])
     if reg.git.branches.has_remote("origin"):
+        pushed.append(branch)  # before the push: a push that fails halfway may still have landed
         reg.git.branches.push(f"refs/heads/{branch}:refs/heads/{branch}")
         proposal.pushed = True
     users, teams = policy.reviewers_for(policy.required_groups(settings, moves))
@@ -240,8 +261,3 @@ def rollback(reg, model: str, version, reason: str) -> Proposal:
                        lambda: reg.transition_stage(model, number, stage, reason=reason.strip()),
                        note=f"Reason: {reason.strip()}")
     return proposal
-
-
-def as_pull_request(reg, model: str, action: str, title: str, write) -> Proposal:
-    """`--pr` on version create / alias set / stage set."""
-    return propose(reg, model, action, title, write)

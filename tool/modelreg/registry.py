@@ -4,6 +4,7 @@ Reads come from Git objects at a ref (default: the main branch) and are cached p
 so a warm `resolve` costs a ref-file read and two dict lookups. Writes edit the working tree
 and end in exactly one commit; if anything fails on the way, the tree is put back as it was.
 """
+import functools
 import logging
 import os
 import shutil
@@ -47,16 +48,30 @@ class Resolved:
                 "artifacts": self.record.get("artifacts", []), "parent": self.record.get("parent")}
 
 
+def _locked(method):
+    """A write to the working tree holds the clone's write lock from its first read to its
+    commit, so two writers in one clone never number or commit over each other."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.git.write_lock():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Registry:
-    def __init__(self, path: str | os.PathLike = ".", main_branch: str | None = None):
+    """`checkout=False`: a clone without a working tree (a URL registry); its settings are
+    read from main's commit, never from files."""
+
+    def __init__(self, path: str | os.PathLike = ".", main_branch: str | None = None, checkout: bool = True):
         self.root = find_root(path)
         self.git = GitStore(self.root)
         self._records: dict[tuple[str, str], object] = {}
         self._main = main_branch
+        self.checkout = checkout
 
     def close(self):
         self.git.close()
@@ -70,11 +85,53 @@ class Registry:
     # -- settings and refs ---------------------------------------------------------
     @property
     def settings(self) -> Settings:
-        """registry.yaml as the working tree has it (the branch being written to)."""
+        """registry.yaml as the working tree has it (the branch being written to); in a clone
+        without a checkout, as main has it."""
+        if not self.checkout:
+            return self.settings_at(self.commit_of(None))
         path = self.root / layout.REGISTRY_FILE
         if not path.exists():
             return Settings(dict(DEFAULT_SETTINGS))
         return Settings.load(load_yaml(path.read_bytes(), layout.REGISTRY_FILE))
+
+    def settings_at(self, commit: str) -> Settings:
+        """registry.yaml as `commit` has it (the defaults where it has none)."""
+        return self.snapshot(commit).settings
+
+    # -- what a version's weights are and where they live, read from its commit ---------
+    def pointer(self, resolved) -> dict:
+        """The version's weights.dvc at its commit (checked to name a folder inside it)."""
+        from .artifacts.dvc import read_pointer
+
+        path = layout.pointer_file(resolved.model, resolved.version)
+        data = self.snapshot(resolved.commit).pointer(resolved.model, resolved.version)
+        if data is None:
+            raise NotFound(f"{resolved.model}@{resolved.version} has no weights.dvc at {resolved.commit[:10]}: "
+                           "it has no weights in the remote")
+        return read_pointer(data, path)
+
+    def remote(self, commit: str):
+        """The DVC remote named by registry.yaml, configured by .dvc/config, both at `commit`;
+        credentials come only from this clone's untracked .dvc/config.local."""
+        from .artifacts.remote import local_config_bytes, remote_config
+
+        snap = self.snapshot(commit)
+        return remote_config(snap.settings.remote_name, snap.read(".dvc/config"), local_config_bytes(self.root),
+                             self.root)
+
+    def set_remote(self, url: str, endpoint_url: str | None = None) -> dict:
+        """Change the DVC remote's URL (and endpoint) in .dvc/config and commit that one file."""
+        from .artifacts import dvc
+        from .artifacts.remote import checked_url, show_remote, worktree_config
+
+        url = checked_url(url, endpoint_url)
+        name, path = self.settings.remote_name, ".dvc/config"
+        with self.git.write_lock():
+            if self.git.dirty_paths([path]):
+                raise InvalidInput(f"uncommitted changes in {path}; commit or discard them first")
+            dvc.set_remote(self.root, name, url, endpoint_url)
+            self.git.commit_paths([path], f"modelreg: set remote {name} to {url}\n\nModelreg-Action: remote.set")
+        return show_remote(worktree_config(self.root, name))
 
     @property
     def main_branch(self) -> str:
@@ -238,7 +295,8 @@ class Registry:
               comment: bool = False, remote: bool = False):
         """Every problem at `at` (default: the working tree); with `base`, the change rules,
         gates and (with `pr`) the approval groups of the pull request; with `remote`, that
-        every artifact of the checked versions is in the DVC remote."""
+        every artifact of the checked versions is in the DVC remote. With `comment`, the PR
+        comment is rendered into `result.comment`; `modelreg.check.post_comment` posts it."""
         from .check import run_check
 
         return run_check(self, at=at, base=base, pr=pr, comment=comment, remote=remote)
@@ -300,6 +358,7 @@ class Registry:
             raise InvalidInput(f"uncommitted changes in {dirty[0]}; commit or discard them first")
         return _Change(self)
 
+    @_locked
     def register_model(self, name: str, model_type: str, description: str | None = None,
                        owners=(), tags: dict | None = None) -> dict:
         check_name(name)
@@ -327,14 +386,17 @@ class Registry:
                 raise InvalidInput(f"uncommitted changes in {codeowners.PATH}; commit or discard them first")
             change.put_raw(codeowners.PATH, codeowners.render(self, pending).encode())
 
+    @_locked
     def create_version(self, model: str, weights_dir: str | os.PathLike | None = None, *,
                        parent: str | None = None, metrics=(), parameters: dict | None = None,
                        tags: dict | None = None, description: str | None = None,
                        run_id: str | None = None, experiment_id: str | None = None,
                        data_version: str | None = None, source_uri: str | None = None,
                        model_type: str | None = None, card: dict | None = None,
-                       quiet: bool = True) -> dict:
-        """Register the next version; with weights, track them by DVC and push to the remote."""
+                       progress=None) -> dict:
+        """Register the next version; with weights, track them by DVC and push to the remote.
+
+        `progress`: a callback for the hashing and upload (artifacts/progress.py)."""
         model_rec = self._wt_model(check_name(model))
         model_type = model_type or model_rec["model_type"]
         if model_type not in MODEL_TYPES:
@@ -367,7 +429,7 @@ class Registry:
         change = self._write([layout.version_dir(model, number)])
         with change:
             if files is not None:
-                record["artifacts"] = admitted.annotate(change.add_weights(model, number, files, quiet))
+                record["artifacts"] = admitted.annotate(change.add_weights(model, number, files, progress))
                 if admitted.template:
                     record["chat_template"] = admitted.template
                     change.put_raw(layout.template_file(model, number), admitted.template_text.encode())
@@ -405,6 +467,7 @@ class Registry:
             raise InvalidInput("a version cannot be its own parent")
         return {"model": resolved.model, "version": resolved.version, "relation": RELATION[model_type]}
 
+    @_locked
     def transition_stage(self, model: str, version, stage: str, archive_existing: bool | None = None,
                          reason: str | None = None) -> dict:
         """Move a version to `stage`. Exclusive stages archive their previous holder by default."""
@@ -451,6 +514,7 @@ class Registry:
         return {"model": model, "version": number, "stage": stage,
                 "moved": {n: list(v) for n, v in moved.items()}, "aliases": aliases}
 
+    @_locked
     def set_alias(self, model: str, alias: str, version) -> dict:
         number = parse_version(version)
         check_alias(alias)
@@ -472,6 +536,7 @@ class Registry:
                       {"Action": "alias.set", "Model": model, "Alias": alias, "Version": str(number)})
         return {"model": model, "alias": alias, "version": number, "previous": previous}
 
+    @_locked
     def remove_alias(self, model: str, alias: str) -> dict:
         check_name(model)
         aliases = self._wt_aliases(model)
@@ -487,6 +552,7 @@ class Registry:
                       {"Action": "alias.remove", "Model": model, "Alias": alias})
         return {"model": model, "alias": alias, "previous": previous}
 
+    @_locked
     def delete_version(self, model: str, version, reason: str) -> dict:
         """Soft delete: the record stays, marked deleted; aliases pointing at it are removed."""
         number = parse_version(version)
@@ -509,6 +575,7 @@ class Registry:
                                                    "Version": str(number), "Reason": reason.strip()})
         return {"model": model, "version": number, "aliases_removed": dropped}
 
+    @_locked
     def set_card(self, model: str, version, card: dict) -> dict:
         number = parse_version(version)
         self._wt_version(check_name(model), number)
@@ -570,14 +637,16 @@ class _Change:
                 top = top.parent
             self.created.append(top)
 
-    def add_weights(self, model: str, number: int, files, quiet: bool = True) -> list[dict]:
+    def add_weights(self, model: str, number: int, files, progress=None) -> list[dict]:
         """Track the folder the way DVC does and upload it, in one read per file (artifacts/push.py)."""
         from .artifacts.push import add_and_push
+        from .artifacts.remote import worktree_config
 
         rel = layout.weights_dir(model, number)
         self._remember(rel + ".dvc", self.reg.root / (rel + ".dvc"))
         self._remember(rel, self.reg.root / rel, tracked=False)
-        return add_and_push(self.reg.root, rel, files, self.reg.settings.remote_name, quiet=quiet)
+        remote = worktree_config(self.reg.root, self.reg.settings.remote_name)
+        return add_and_push(self.reg.root, rel, files, remote, progress=progress)
 
     def commit(self, subject: str, trailers: dict, body: str = "") -> str:
         lines = [f"modelreg: {subject}", ""]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import codeowners, layout, schema
 from .errors import AlreadyExists, InvalidInput
-from .gitstore import _run, identity, init_repo
+from .gitstore import commit, identity, init_repo
 from .records import dump_yaml
 from .settings import DEFAULT_SETTINGS
 
@@ -104,11 +104,11 @@ def pinned_source(root: Path) -> str | None:
 
 def notes(root: Path) -> list[str]:
     """What a new team must know after `init`: where weights go, what CI installs."""
-    from .artifacts.remote import remote_config
+    from .artifacts.remote import worktree_config
     from .settings import Settings
 
     found = []
-    config = remote_config(root, Settings(dict(DEFAULT_SETTINGS)).remote_name)
+    config = worktree_config(root, Settings(dict(DEFAULT_SETTINGS)).remote_name)
     if "://" not in config.url:
         found.append(f"weights go to the local folder {config.url}: it exists on this machine only, "
                      "so teammates and CI cannot pull them; for a shared remote run "
@@ -170,9 +170,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
     if not (root / ".dvc").exists():
         dvc.init(root, DEFAULT_SETTINGS["remote"]["name"], remote, endpoint_url=endpoint_url)
     paths = written + [".dvc", ".dvcignore"]
-    _run(["add", "--", *paths], root)
-    _run(["commit", "--quiet", "--no-verify", "-m",
-          "modelreg: init registry\n\nModelreg-Action: init", "--", *paths], root)
+    commit(root, paths, "modelreg: init registry\n\nModelreg-Action: init")
     return root
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from . import gitstore, layout
+from .artifacts.cache import cache_root
 from .errors import InvalidInput, NotFound
 from .records import load_yaml
 from .registry import Registry
@@ -24,14 +25,6 @@ _OPEN: dict[str, tuple[Registry, str | None]] = {}
 _LOCK = threading.Lock()
 
 
-def cache_dir() -> Path:
-    """$MODELREG_CACHE, else $XDG_CACHE_HOME/modelreg, else ~/.cache/modelreg."""
-    if os.environ.get("MODELREG_CACHE"):
-        return Path(os.environ["MODELREG_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "modelreg"
-
-
 def is_url(where: str) -> bool:
     return "://" in where or bool(_SCP_LIKE.match(where))
 
@@ -39,8 +32,8 @@ def is_url(where: str) -> bool:
 def fetch_ttl() -> float:
     try:
         return float(os.environ.get("MODELREG_FETCH_TTL", DEFAULT_TTL))
-    except ValueError:
-        raise InvalidInput("MODELREG_FETCH_TTL must be a number of seconds") from None
+    except ValueError as exc:
+        raise InvalidInput("MODELREG_FETCH_TTL must be a number of seconds") from exc
 
 
 def open_registry(where: str | os.PathLike | Registry | None = None, refresh: bool | None = None) -> Registry:
@@ -54,11 +47,28 @@ def open_registry(where: str | os.PathLike | Registry | None = None, refresh: bo
 
 
 def url_of(reg: Registry) -> str | None:
-    """The URL a registry was opened from, when it is a cached clone."""
+    """The URL a registry was opened from, when it is a cached clone (credentials included:
+    for git's use only; record or print `where(reg)`)."""
     for key, (opened, url) in _OPEN.items():
         if opened is reg:
             return url
     return None
+
+
+def where(reg: Registry) -> str:
+    """What to record or print for a registry: its URL without credentials, or its folder."""
+    url = url_of(reg)
+    return redact(url) if url else str(reg.root)
+
+
+def redact(url: str) -> str:
+    """`url` without userinfo (`https://user:token@host/x` -> `https://host/x`); an scp-like
+    `git@host:path` keeps its user, which is not a secret."""
+    if "://" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
 
 
 def _open_local(where: str) -> Registry:
@@ -73,23 +83,28 @@ def _open_local(where: str) -> Registry:
 
 
 def clone_path(url: str) -> Path:
-    return cache_dir() / "registries" / hashlib.sha256(url.encode()).hexdigest()[:20]
+    return cache_root() / "registries" / hashlib.sha256(url.encode()).hexdigest()[:20]
 
 
 def _open_remote(url: str, refresh: bool | None) -> Registry:
     path = clone_path(url)
     with _LOCK:
-        stamp = path / ".git" / "modelreg-fetched"
+        stamp = _stamp_path(path)
         if not (path / ".git").exists():
             gitstore.clone_partial(url, path)
-            _after_fetch(path)
+            stamp.touch()
         elif refresh or (refresh is None and _stale(stamp)):
             gitstore.fetch_all(path)
-            _after_fetch(path)
+            stamp.touch()
         key = f"{url}\0{path}"
         if key not in _OPEN:
-            _OPEN[key] = (Registry(path, main_branch=_main_branch(path)), url)
+            _OPEN[key] = (Registry(path, main_branch=_main_branch(path), checkout=False), url)
         return _OPEN[key][0]
+
+
+def _stamp_path(clone: Path) -> Path:
+    """When the clone was last fetched: kept beside it, so the clone holds only what git wrote."""
+    return clone.with_name(clone.name + ".fetched")
 
 
 def refresh(reg: Registry) -> None:
@@ -98,7 +113,7 @@ def refresh(reg: Registry) -> None:
     if url:
         with _LOCK:
             gitstore.fetch_all(reg.root)
-            _after_fetch(reg.root)
+            _stamp_path(reg.root).touch()
 
 
 def head_of(reg: Registry, branch: str | None = None) -> str | None:
@@ -117,33 +132,16 @@ def _stale(stamp: Path) -> bool:
         return True
 
 
-SETTINGS_FILES = (layout.REGISTRY_FILE, ".dvc/config")
-
-
-def _after_fetch(path: Path) -> None:
-    """Write registry.yaml and .dvc/config from the default branch into the (otherwise empty)
-    working tree: settings and the DVC remote are read from files there."""
+def _main_branch(path: Path) -> str:
+    """The registry's main branch, from registry.yaml on the remote's default branch (HEAD),
+    read from Git objects; it may name another branch than HEAD."""
     store = gitstore.GitStore(path)
     try:
-        blobs = store.read_objects([f"HEAD:{name}" for name in SETTINGS_FILES])
+        data = store.read("HEAD", layout.REGISTRY_FILE)
     finally:
         store.close()
-    for name, data in zip(SETTINGS_FILES, blobs):
-        if data is not None:
-            target = path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-    (path / ".git" / "modelreg-fetched").touch()
-
-
-def _main_branch(path: Path) -> str:
-    """The registry's main branch from registry.yaml on the remote's default branch."""
-    settings_file = path / layout.REGISTRY_FILE
-    if not settings_file.exists():
-        return Settings().main_branch
-    return Settings(load_yaml(settings_file.read_bytes(), layout.REGISTRY_FILE) or {}).main_branch
+    doc = load_yaml(data, layout.REGISTRY_FILE) if data is not None else None
+    return Settings(doc or {}).main_branch
 
 
 def forget() -> None:

@@ -1,14 +1,17 @@
 """The local content-addressed cache of pulled weights ($MODELREG_CACHE or XDG cache/modelreg).
 
     objects/sha256/<2>/<62>   file bytes, read-only, named by their sha256
-    meta/sha256/<2>/<62>      "size mtime_ns inode" noted when the object was put in
+    meta/sha256/<2>/<62>      "size mtime_ns inode ctime_ns" noted when the object was put in
     dirs/<md5>.dir            verified DVC folder listings
     partial/<sha256>          downloads in progress (kept for resume, locked while written)
     trees/<md5>               materialized version folders (hard links into objects/)
 
 Objects only appear by atomic rename after their hash checked out. A later lookup trusts an
-object whose size and mtime still match what was noted; anything else is re-hashed, and an
-object whose bytes changed (someone edited it, or a hard-linked copy of it) is dropped.
+object whose size, mtime, inode and ctime still match what was noted; anything else is
+re-hashed, and an object whose bytes changed (someone edited it, or a hard-linked copy of
+it) is dropped. ctime cannot be set from user space, so an edit that restores the mtime
+(`touch -d`, `os.utime`) still changes the stamp; only root changing the clock or the
+disk behind the kernel's back gets past it.
 """
 import fcntl
 import hashlib
@@ -89,7 +92,19 @@ class Cache:
 
     @staticmethod
     def _stamp(st) -> str:
-        return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
+        return f"{st.st_size} {st.st_mtime_ns} {st.st_ino} {st.st_ctime_ns}"
+
+    def restamp(self, sha256: str, size: int) -> None:
+        """Note a new stamp after modelreg itself changed the ctime (a hard link to the object),
+        provided nothing else about the file changed since its stamp was noted."""
+        path = self.object_path(sha256)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return
+        noted = (self._read_meta(sha256) or "").split()
+        if st.st_size == size and noted[:3] == self._stamp(st).split()[:3]:
+            self._write_meta(sha256, path)
 
     def _read_meta(self, sha256: str) -> str | None:
         try:

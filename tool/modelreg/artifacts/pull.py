@@ -1,15 +1,15 @@
-"""`modelreg pull`: a version's weights from the DVC remote, verified, cached and materialized.
+"""Plans and fetches: a version's weights from the DVC remote, verified, cached and materialized.
 
-The plan comes from Git alone (the version's weights.dvc and version.yaml at a commit) and
-the remote's folder listing; DVC itself is never imported. Objects stream from the remote
-with parallel ranged GETs, sha256 is computed on the way, and only a matching object is
-renamed into the content-addressed cache. A warm pull reads no network and hashes nothing.
+A `Plan` is plain data: the version's files (path, md5 for the remote, sha256 and size from
+the record) joined from its pointer, the remote's folder listing and version.yaml, plus the
+remote config read from the same commit. `fetch(plan, store, cache)` streams what the cache
+lacks with parallel ranged GETs, hashes while the next object downloads, renames only a
+matching object into the content-addressed cache, and returns the verified folder. Nothing
+here knows about Git or the Registry; DVC itself is never imported.
 """
 import hashlib
-import json
 import logging
 import os
-import posixpath
 import re
 import shutil
 import threading
@@ -18,15 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import layout
-from ..errors import IntegrityError, InvalidRecord, NotFound
+from ..errors import IntegrityError, InvalidRecord
 from .cache import Cache
-from .remote import object_key, open_store, remote_config
+from .dvc import object_key, parse_listing, safe_relpath
+from .remote import RemoteConfig
 
 log = logging.getLogger(__name__)
 
-_DIR_MD5 = re.compile(r"[0-9a-f]{32}\.dir")
-_MD5 = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 FILE_JOBS = 4  # objects fetched at once; each also fetches its parts in parallel
 
@@ -39,102 +37,58 @@ class Entry:
     size: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
+    """What to fetch for one version at one commit, and from where."""
     model: str
     version: int
     commit: str
     dir_md5: str
-    entries: list[Entry]
+    entries: tuple[Entry, ...]
+    remote: RemoteConfig
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}@{self.version}"
 
     @property
     def total(self) -> int:
         return sum(e.size for e in self.entries)
 
-
-def safe_relpath(rel, what: str) -> str:
-    """A relative POSIX path that stays inside its folder, or InvalidRecord."""
-    if not isinstance(rel, str) or not rel or "\\" in rel or "\0" in rel or rel.startswith("/") \
-            or re.match(r"[A-Za-z]:", rel) or any(p in ("", ".", "..") for p in rel.split("/")):
-        raise InvalidRecord(f"{what}: unsafe path {rel!r} (absolute, '..' or empty parts); "
-                            "refusing it; fix the record or re-push the version")
-    return rel
+    @property
+    def sha256s(self) -> dict[str, str]:
+        return {e.relpath: e.sha256 for e in self.entries}
 
 
-def read_pointer(registry, model: str, version: int, commit: str) -> dict:
-    """The version's weights.dvc at `commit`, checked to point inside the version folder."""
-    from .dvc import read_pointer as parse
-
-    path = layout.pointer_file(model, version)
-    data = registry.git.read(commit, path)
+def listing(dir_md5: str, cache: Cache, store) -> bytes:
+    """The folder listing: from the cache, else from the store (then cached, md5-checked)."""
+    data = cache.listing(dir_md5)
     if data is None:
-        raise NotFound(f"{model}@{version} has no weights.dvc at {commit[:10]}: it has no weights in the remote")
-    out = parse(data, path)
-    target = out.get("path")
-    if not isinstance(target, str) or posixpath.isabs(target) or \
-            posixpath.normpath(target).split("/")[0] in ("..", ".", ""):
-        raise InvalidRecord(f"{path}: output path {target!r} escapes the version folder; refusing it")
-    safe_relpath(target, path)
-    if not isinstance(out.get("md5"), str) or not _DIR_MD5.fullmatch(out["md5"]):
-        raise InvalidRecord(f"{path}: md5 {out.get('md5')!r} is not a DVC folder hash (<md5>.dir)")
-    return out
+        data = _store(store).read(object_key(dir_md5))
+        cache.put_listing(dir_md5, data)
+    return data
 
 
-def parse_listing(data: bytes, dir_md5: str) -> list[tuple[str, str]]:
-    """(relpath, md5) pairs of a DVC .dir listing, every path checked."""
-    try:
-        items = json.loads(data)
-    except ValueError:
-        raise IntegrityError(f"folder listing {dir_md5} is not JSON; push the version again") from None
-    if not isinstance(items, list):
-        raise IntegrityError(f"folder listing {dir_md5} is not a list; push the version again")
-    pairs, seen = [], set()
-    for item in items:
-        if not isinstance(item, dict) or not _MD5.fullmatch(str(item.get("md5", ""))):
-            raise IntegrityError(f"folder listing {dir_md5} has a malformed entry {item!r}")
-        rel = safe_relpath(item.get("relpath"), f"folder listing {dir_md5}")
-        if rel in seen:
-            raise IntegrityError(f"folder listing {dir_md5} lists {rel} twice")
-        seen.add(rel)
-        pairs.append((rel, item["md5"]))
-    return pairs
-
-
-def make_plan(registry, ref, at: str | None = None, store_factory=None) -> tuple[Plan, object]:
-    """Resolve `ref` and join the listing (md5 per path) with the record (sha256 per path)."""
-    resolved = registry.resolve(ref, at=at)
-    pointer = read_pointer(registry, resolved.model, resolved.version, resolved.commit)
-    cache = Cache()
+def make_plan(model: str, version: int, commit: str, record: dict, pointer: dict,
+              remote: RemoteConfig, listing_data: bytes) -> Plan:
+    """Join the listing (md5 per path) with the record (sha256 and size per path)."""
+    what = f"{model}@{version}"
     dir_md5 = pointer["md5"]
-    store = None
-    listing = cache.listing(dir_md5)
-    if listing is None:
-        store = (store_factory or (lambda: store_for(registry)))()
-        listing = store.read(object_key(dir_md5))
-        cache.put_listing(dir_md5, listing)
-    entries = _join(parse_listing(listing, dir_md5), resolved)
-    return Plan(resolved.model, resolved.version, resolved.commit, dir_md5, entries), store
-
-
-def _join(pairs, resolved) -> list[Entry]:
-    what = f"{resolved.model}@{resolved.version}"
     artifacts = {}
-    for art in resolved.record.get("artifacts") or []:
+    for art in record.get("artifacts") or []:
         rel = safe_relpath(art.get("path"), f"{what} version.yaml")
         if not _SHA256.fullmatch(str(art.get("sha256", ""))):
             raise InvalidRecord(f"{what} version.yaml: artifact {rel} has no valid sha256")
         artifacts[rel] = art
+    pairs = parse_listing(listing_data, dir_md5)
     listed = {rel for rel, _ in pairs}
     if listed != set(artifacts):
         extra = sorted(listed - set(artifacts)) + sorted(set(artifacts) - listed)
         raise IntegrityError(f"{what}: the DVC listing and version.yaml disagree on {extra[0]} "
                              f"({len(extra)} path(s)); the weights were changed outside modelreg")
-    return [Entry(rel, md5, artifacts[rel]["sha256"], int(artifacts[rel]["size_bytes"])) for rel, md5 in pairs]
-
-
-def store_for(registry, jobs: int | None = None):
-    name = registry.settings.remote_name
-    return open_store(remote_config(registry.root, name), jobs=jobs)
+    entries = tuple(Entry(rel, md5, artifacts[rel]["sha256"], int(artifacts[rel]["size_bytes"]))
+                    for rel, md5 in pairs)
+    return Plan(model, version, commit, dir_md5, entries, remote)
 
 
 @dataclass
@@ -154,43 +108,26 @@ class PullResult:
                 "fetched_files": self.fetched_files, "fetched_bytes": self.fetched_bytes}
 
 
-def pull(registry, ref, at: str | None = None, dest=None, quiet: bool = True,
-         jobs: int | None = None, verify_signature: bool = False) -> PullResult:
+def fetch(plan: Plan, store, cache: Cache, dest=None, progress=None) -> PullResult:
     """Fetch what the cache lacks, verify it, and materialize the version's folder.
 
-    The signature (model.sig) is checked first, before any byte is fetched, when the
-    version's stage policy requires one or `verify_signature` asks (supply/signatures.py).
+    `store`: a store, or a function returning one, called only if something must be
+    downloaded (a warm fetch opens no connection). `progress`: see progress.py.
     """
-    from ..supply.signatures import verify_version
-
-    verify_version(registry, registry.resolve(ref, at=at), force=verify_signature)
-    holder = {}
-
-    def factory():
-        if "store" not in holder:  # one client per pull: creating one costs ~0.1 s
-            holder["store"] = store_for(registry, jobs)
-        return holder["store"]
-
-    try:
-        plan, _ = make_plan(registry, ref, at, factory)
-        cache = Cache()
-        missing = [e for e in _unique(plan.entries) if cache.lookup(e.sha256, e.size) is None]
-        fetched = sum(e.size for e in missing)
-        if missing:
-            _fetch_all(factory(), cache, missing, quiet)
-        target = Path(dest) if dest else cache.tree_path(plan.dir_md5)
-        materialize(cache, plan.entries, target)
-    finally:
-        if "store" in holder:
-            holder["store"].close()
+    missing = [e for e in _unique(plan.entries) if cache.lookup(e.sha256, e.size) is None]
+    fetched = sum(e.size for e in missing)
+    if missing:
+        _fetch_all(_store(store), cache, missing, progress)
+    target = Path(dest) if dest else cache.tree_path(plan.dir_md5)
+    materialize(cache, plan.entries, target)
+    if dest is None:  # the cache's own folder holds the version's files and nothing else
+        _prune(target, {e.relpath for e in plan.entries})
     return PullResult(target, plan.model, plan.version, plan.commit, len(plan.entries), plan.total,
                       len(missing), fetched)
 
 
-def pull_version(registry, ref, at: str | None = None, dest=None, quiet: bool = True,
-                 verify_signature: bool = False) -> Path:
-    """The folder holding the version's verified weights (for the loader)."""
-    return pull(registry, ref, at=at, dest=dest, quiet=quiet, verify_signature=verify_signature).path
+def _store(store):
+    return store() if callable(store) else store
 
 
 def _unique(entries):
@@ -201,31 +138,53 @@ def _unique(entries):
             yield e
 
 
-def _fetch_all(store, cache: Cache, entries: list[Entry], quiet: bool) -> None:
-    from .progress import bar as progress_bar
+def _fetch_all(store, cache: Cache, entries: list[Entry], progress) -> None:
+    from .progress import start
 
     store.check()
-    bar = progress_bar("pull", sum(e.size for e in entries), quiet)
     stop = threading.Event()
+    with start(progress, "pull", sum(e.size for e in entries)) as bar:
+        def on_bytes(n):
+            if stop.is_set():  # ^C in the main thread: workers stop at their next chunk
+                raise KeyboardInterrupt
+            bar.update(n)
 
-    def progress(n):
-        if stop.is_set():  # ^C in the main thread: workers stop at their next chunk
-            raise KeyboardInterrupt
-        bar.update(n)
-
-    try:
         with ThreadPoolExecutor(min(FILE_JOBS, len(entries))) as pool:
-            futures = [pool.submit(fetch_object, store, cache, e, progress) for e in entries]
+            futures = [pool.submit(fetch_object, store, cache, e, on_bytes) for e in entries]
             try:
                 errors = [f.exception() for f in futures]
             except BaseException:
                 stop.set()
                 raise
-        first = next((e for e in errors if e is not None), None)
-        if first is not None:
-            raise first
-    finally:
-        bar.close()
+    first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first
+
+
+class _Hasher:
+    """sha256 in a helper thread, one chunk behind the download: hashlib releases the GIL,
+    so hashing a part overlaps with receiving the next one."""
+
+    def __init__(self, pool: ThreadPoolExecutor):
+        self.digest = hashlib.sha256()
+        self.pool = pool
+        self.pending = None
+
+    def update(self, chunk) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self.digest.update, chunk)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
+
+    def hexdigest(self) -> str:
+        self.wait()
+        return self.digest.hexdigest()
+
+
+_HASH_POOL = ThreadPoolExecutor(FILE_JOBS, thread_name_prefix="pull-hash")
 
 
 def fetch_object(store, cache: Cache, entry: Entry, progress=lambda n: None) -> Path:
@@ -234,13 +193,13 @@ def fetch_object(store, cache: Cache, entry: Entry, progress=lambda n: None) -> 
         hit = cache.lookup(entry.sha256, entry.size)
         if hit:  # another process finished it while we waited for the lock
             return hit
-        digest = hashlib.sha256()
+        digest = _Hasher(_HASH_POOL)
         have = _resume(fh, path, entry, digest)
         progress(have)
 
         def write(chunk):
-            digest.update(chunk)
             fh.write(chunk)
+            digest.update(chunk)
             progress(len(chunk))
 
         if have < entry.size:
@@ -270,33 +229,49 @@ def _resume(fh, path: Path, entry: Entry, digest) -> int:
     return have
 
 
-def materialize(cache: Cache, entries: list[Entry], dest: Path) -> None:
-    """Put each file at dest/relpath: a hard link to the cache object, or a copy across devices."""
+def materialize(cache: Cache, entries, dest: Path) -> None:
+    """Put each file at dest/relpath: a hard link to the cache object, or a copy across devices.
+
+    A file is left alone only when it IS the cache object (same inode): anything else at
+    that path, even with the right size and mtime, is replaced.
+    """
     dest.mkdir(parents=True, exist_ok=True)
+    linked = []
     for e in entries:
         src = cache.object_path(e.sha256)
         target = dest / e.relpath
-        if _current(src, target):
+        if _same_file(src, target):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             try:
                 os.link(src, tmp)
+                linked.append(e)
             except OSError:  # another filesystem, or links not allowed
                 shutil.copy2(src, tmp)
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
+    for e in linked:  # a new link changes the object's ctime: note the new stamp
+        cache.restamp(e.sha256, e.size)
 
 
-def _current(src: Path, target: Path) -> bool:
+def _prune(folder: Path, keep: set[str]) -> None:
+    """Remove whatever is in `folder` that is not one of `keep` (e.g. a file someone dropped
+    next to the weights, which transformers would otherwise find)."""
+    for path in sorted(folder.rglob("*"), reverse=True):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            if not any(k.startswith(rel + "/") for k in keep):
+                shutil.rmtree(path, ignore_errors=True)
+        elif rel not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _same_file(src: Path, target: Path) -> bool:
     try:
         a, b = src.stat(), target.lstat()
     except FileNotFoundError:
         return False
-    if target.is_symlink():
-        return False
-    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
-        return True
-    return a.st_size == b.st_size and a.st_mtime_ns == b.st_mtime_ns  # a copy made by copy2
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)

@@ -8,53 +8,41 @@ listing and the weights.dvc pointer are written the way DVC writes them, so a pl
 parallel; the folder listing goes last, so a listing in the remote implies its files are
 there. The caller commits only after this returns.
 """
-import json
-import hashlib
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+from .dvc import listing_bytes, object_key, pointer_text
 from .files import classify
 from .hashing import md5_sha256
-from .remote import object_key, open_store, remote_config
-
-POINTER = """outs:
-- md5: {md5}
-  size: {size}
-  nfiles: {nfiles}
-  hash: md5
-  path: {path}
-"""
+from .progress import start
+from .remote import RemoteConfig, open_store
 
 
 def dvc_cache_dir(root: Path) -> Path:
     return root / ".dvc" / "cache"
 
 
-def add_and_push(root: Path, rel: str, files, remote_name: str, jobs: int | None = None,
-                 quiet: bool = True) -> list[dict]:
+def add_and_push(root: Path, rel: str, files, remote: RemoteConfig, jobs: int | None = None,
+                 progress=None) -> list[dict]:
     """Track `files` [(relpath, source path)] as the DVC folder `rel`; returns the artifact list."""
-    from .progress import bar
-
     cache = dvc_cache_dir(root)
     target = root / rel
     artifacts, listing, objects = [], [], {}
-    with bar("hash", sum(Path(src).stat().st_size for _, src in files), quiet) as hashing:
+    with start(progress, "hash", sum(Path(src).stat().st_size for _, src in files)) as hashing:
         for relfile, src in files:
             size, md5, sha256 = ingest(cache, Path(src), hashing.update)
             link_or_copy(cache / object_key(md5), target / relfile)
             kind, fmt = classify(relfile)
             artifacts.append({"path": relfile, "artifact_type": kind, "format": fmt,
                               "size_bytes": size, "sha256": sha256})
-            listing.append({"md5": md5, "relpath": relfile})
+            listing.append((relfile, md5))
             objects[object_key(md5)] = size
-    dir_bytes = json.dumps(sorted(listing, key=lambda d: d["relpath"]), sort_keys=True).encode()
-    dir_md5 = hashlib.md5(dir_bytes).hexdigest() + ".dir"
+    dir_bytes, dir_md5 = listing_bytes(listing)
     _write_atomic(cache / object_key(dir_md5), dir_bytes, readonly=True)
-    upload_missing(root, remote_name, objects, object_key(dir_md5), jobs, quiet)
-    pointer = POINTER.format(md5=dir_md5, size=sum(objects.values()), nfiles=len(listing),
-                             path=posixname(rel))
+    upload_missing(root, remote, objects, object_key(dir_md5), jobs, progress)
+    pointer = pointer_text(dir_md5, sum(objects.values()), len(listing), posixname(rel))
     _write_atomic(root / (rel + ".dvc"), pointer.encode())
     return artifacts
 
@@ -103,18 +91,16 @@ def _write_atomic(path: Path, data: bytes, readonly: bool = False) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def upload_missing(root: Path, remote_name: str, objects: dict[str, int], dir_key: str,
-                   jobs: int | None = None, quiet: bool = True) -> list[str]:
+def upload_missing(root: Path, remote: RemoteConfig, objects: dict[str, int], dir_key: str,
+                   jobs: int | None = None, progress=None) -> list[str]:
     """Upload the objects the remote lacks (or holds with a wrong size), the listing last."""
-    from .progress import bar
-
-    store = open_store(remote_config(root, remote_name), jobs=jobs)
+    store = open_store(remote, jobs=jobs)
     cache = dvc_cache_dir(root)
     try:
         store.check()
         sizes = store.sizes(list(objects) + [dir_key])
         todo = [k for k, size in objects.items() if sizes[k] != size]
-        with bar("upload", sum(objects[k] for k in todo), quiet) as uploading:
+        with start(progress, "upload", sum(objects[k] for k in todo)) as uploading:
             store.upload([(k, cache / k) for k in todo], on_done=lambda k: uploading.update(objects[k]))
         if todo or sizes[dir_key] is None:
             store.upload([(dir_key, cache / dir_key)])

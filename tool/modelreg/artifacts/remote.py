@@ -5,19 +5,14 @@ A store exposes the few operations pull, push, verify and doctor need on the DVC
 in order from an offset, upload, list and delete. S3 lives in s3.py (the only boto3 user);
 a local-folder remote (the embedded default) is served here.
 """
-import configparser
 import os
-import re
 import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ExternalError, InvalidInput, NotFound
-
-LAYOUT = "files/md5"
-_MD5 = re.compile(r"[0-9a-f]{32}")
-_CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "session_token")
+from .dvc import LAYOUT, md5_of_key, object_key, remote_section  # noqa: F401  (the store's layout)
 
 
 @dataclass(frozen=True)
@@ -57,67 +52,42 @@ class RemoteConfig:
         return "AWS default chain (~/.aws/credentials, instance role)"
 
 
-def _section(parser: configparser.ConfigParser, name: str) -> dict:
-    for section in (f"'remote \"{name}\"'", f"remote \"{name}\""):
-        if parser.has_section(section):
-            return dict(parser.items(section))
-    return {}
-
-
-def _parse(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(path)
-    except configparser.Error as exc:
-        raise InvalidInput(f"{path}: unreadable DVC config ({exc}); fix it by hand") from None
-    return parser
-
-
-def default_remote_name(root: Path) -> str | None:
-    for name in ("config.local", "config"):
-        parser = _parse(root / ".dvc" / name)
-        if parser.has_option("core", "remote"):
-            return parser.get("core", "remote")
-    return None
-
-
-def remote_config(root: Path, name: str) -> RemoteConfig:
-    """The remote `name` from .dvc/config, with credentials only from .dvc/config.local.
+def remote_config(name: str, tracked: bytes | None, local: bytes | None, base: Path) -> RemoteConfig:
+    """Remote `name` from a .dvc/config's bytes, with credentials only from config.local's.
 
     Credentials in the tracked config are ignored on purpose: `check` flags them, and using
-    them would make leaking a key the easy path.
+    them would make leaking a key the easy path. A relative folder remote is taken relative
+    to `base`/.dvc, as DVC does.
     """
-    tracked = _section(_parse(root / ".dvc" / "config"), name)
-    local = _section(_parse(root / ".dvc" / "config.local"), name)
-    merged = {**{k: v for k, v in tracked.items() if k not in _CREDENTIAL_KEYS}, **local}
+    merged = {**remote_section(tracked, name, ".dvc/config", credentials=False),
+              **remote_section(local, name, ".dvc/config.local", credentials=True)}
     url = merged.get("url")
     if not url:
-        raise NotFound(f"no DVC remote named {name!r} in {root}/.dvc/config; "
-                       "set one with 'modelreg remote set URL'")
+        raise NotFound(f"no DVC remote named {name!r} in .dvc/config; set one with 'modelreg remote set URL'")
     if "://" not in url and not os.path.isabs(url):
-        url = str((root / ".dvc" / url).resolve())
+        url = str((base / ".dvc" / url).resolve())
     return RemoteConfig(name=name, url=url, endpoint_url=merged.get("endpointurl"),
                         region=merged.get("region"), profile=merged.get("profile"),
-                        access_key_id=local.get("access_key_id"),
-                        secret_access_key=local.get("secret_access_key"),
-                        session_token=local.get("session_token"))
+                        access_key_id=merged.get("access_key_id"),
+                        secret_access_key=merged.get("secret_access_key"),
+                        session_token=merged.get("session_token"))
 
 
-def object_key(md5: str) -> str:
-    """`files/md5/ab/cdef…` for a file md5, or a folder's `…​.dir` md5."""
-    base = md5[:-4] if md5.endswith(".dir") else md5
-    if not _MD5.fullmatch(base):
-        raise InvalidInput(f"not a DVC md5: {md5!r}")
-    return f"{LAYOUT}/{md5[:2]}/{md5[2:]}"
-
-
-def md5_of_key(key: str) -> str | None:
-    """The md5 (with .dir) a layout key names, or None for anything else."""
-    parts = key.split("/")
-    if len(parts) != 4 or "/".join(parts[:2]) != LAYOUT:
+def local_config_bytes(root: Path) -> bytes | None:
+    """.dvc/config.local of a working tree (credentials live there, never in Git)."""
+    try:
+        return (root / ".dvc" / "config.local").read_bytes()
+    except FileNotFoundError:
         return None
-    md5 = parts[2] + parts[3]
-    return md5 if _MD5.fullmatch(md5[:-4] if md5.endswith(".dir") else md5) else None
+
+
+def worktree_config(root: Path, name: str) -> RemoteConfig:
+    """The remote as the working tree has it: what `version create` pushes to."""
+    try:
+        tracked = (root / ".dvc" / "config").read_bytes()
+    except FileNotFoundError:
+        tracked = None
+    return remote_config(name, tracked, local_config_bytes(root), root)
 
 
 def open_store(config: RemoteConfig, jobs: int | None = None):
@@ -145,7 +115,7 @@ class LocalStore:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ExternalError(f"could not push to the DVC remote folder {self.root}: {exc.strerror}; "
-                                "fix the remote with 'modelreg remote set URL'") from None
+                                "fix the remote with 'modelreg remote set URL'") from exc
 
     def size(self, key: str) -> int | None:
         try:
@@ -159,8 +129,8 @@ class LocalStore:
     def read(self, key: str) -> bytes:
         try:
             return (self.root / key).read_bytes()
-        except FileNotFoundError:
-            raise self._missing(key) from None
+        except FileNotFoundError as exc:
+            raise self._missing(key) from exc
 
     def stream(self, key: str, start: int, size: int, write) -> None:
         """Call write(chunk) with bytes [start, size) of the object, in order."""
@@ -169,8 +139,8 @@ class LocalStore:
                 fh.seek(start)
                 while chunk := fh.read(self.chunk):
                     write(chunk)
-        except FileNotFoundError:
-            raise self._missing(key) from None
+        except FileNotFoundError as exc:
+            raise self._missing(key) from exc
 
     def _missing(self, key: str) -> NotFound:
         if not self.root.is_dir():
@@ -209,9 +179,8 @@ class LocalStore:
         pass
 
 
-def show_remote(registry) -> dict:
-    """The remote `version create` and `pull` use, without secrets."""
-    config = remote_config(registry.root, registry.settings.remote_name)
+def show_remote(config: RemoteConfig) -> dict:
+    """What `remote show` prints about a remote, without secrets."""
     info = {"name": config.name, "url": config.url, "endpoint_url": config.endpoint_url,
             "type": "s3" if config.is_s3 else "local"}
     if config.is_s3:
@@ -219,23 +188,14 @@ def show_remote(registry) -> dict:
     return info
 
 
-def set_remote(registry, url: str, endpoint_url: str | None = None) -> dict:
-    """Change the DVC remote's URL (and endpoint) in .dvc/config and commit that one file."""
-    from . import dvc
-
+def checked_url(url: str, endpoint_url: str | None = None) -> str:
+    """A remote URL `remote set` accepts: s3://BUCKET/PREFIX, or a folder made absolute."""
     if endpoint_url and not url.startswith("s3://"):
         raise InvalidInput("--endpoint-url applies to an s3:// remote only")
     if url.startswith("s3://"):
         if not url[len("s3://"):].split("/", 1)[0]:
             raise InvalidInput(f"{url}: no bucket; use s3://BUCKET/PREFIX")
-    elif "://" in url:
+        return url
+    if "://" in url:
         raise InvalidInput(f"{url}: unsupported remote; use s3://BUCKET/PREFIX or a local folder")
-    else:
-        url = str(Path(url).expanduser().resolve())
-    path = ".dvc/config"
-    if registry.git.dirty_paths([path]):
-        raise InvalidInput(f"uncommitted changes in {path}; commit or discard them first")
-    dvc.set_remote(registry.root, registry.settings.remote_name, url, endpoint_url)
-    registry.git.commit_paths([path], f"modelreg: set remote {registry.settings.remote_name} to {url}"
-                              "\n\nModelreg-Action: remote.set")
-    return show_remote(registry)
+    return str(Path(url).expanduser().resolve())

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 PART = 16 << 20  # ranged-GET and multipart part size
 WINDOW = 4  # parts of one object in flight (bounds memory: jobs x WINDOW x PART at worst)
 
+S3_EXTRA = "pip install 'modelreg[s3]'"
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "403"}
 
@@ -53,8 +54,8 @@ class S3Store:
             if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise ExternalError(f"S3 bucket {self.bucket!r} does not exist on "
                                     f"{self.config.endpoint_url or 'AWS'}: create it or fix the remote "
-                                    "with 'modelreg remote set s3://BUCKET/PREFIX'") from None
-            raise self.error(exc, "access check") from None
+                                    "with 'modelreg remote set s3://BUCKET/PREFIX'") from exc
+            raise self.error(exc, "access check") from exc
         self._checked = True
 
     # -- keys ------------------------------------------------------------------------
@@ -75,7 +76,7 @@ class S3Store:
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise self.error(exc, f"HEAD {key}") from None
+            raise self.error(exc, f"HEAD {key}") from exc
 
     def sizes(self, keys: list[str]) -> dict[str, int | None]:
         self.check()
@@ -87,8 +88,8 @@ class S3Store:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchKey"):
-                raise NotFound(f"{key} is missing from {self.where}; push the version again") from None
-            raise self.error(exc, f"GET {key}") from None
+                raise NotFound(f"{key} is missing from {self.where}; push the version again") from exc
+            raise self.error(exc, f"GET {key}") from exc
 
     def _range(self, key: str, start: int, end: int) -> bytes:
         try:
@@ -96,8 +97,8 @@ class S3Store:
             return resp["Body"].read()
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchKey"):
-                raise NotFound(f"{key} is missing from {self.where}; push the version again") from None
-            raise self.error(exc, f"GET {key}") from None
+                raise NotFound(f"{key} is missing from {self.where}; push the version again") from exc
+            raise self.error(exc, f"GET {key}") from exc
 
     def stream(self, key: str, start: int, size: int, write) -> None:
         """Bytes [start, size) of an object to write(chunk), in order, fetched as parallel ranges."""
@@ -129,12 +130,15 @@ class S3Store:
                 for obj in page.get("Contents", []):
                     yield obj["Key"][strip:], obj["Size"]
         except Exception as exc:
-            raise self.error(exc, "list") from None
+            raise self.error(exc, "list") from exc
 
     # -- writes ----------------------------------------------------------------------
     def upload(self, pairs, on_done=None) -> None:
         """Upload (key, path) pairs: parallel multipart, one transfer manager for all of them."""
-        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+        try:
+            from boto3.s3.transfer import TransferConfig, create_transfer_manager
+        except ImportError as exc:
+            raise ExternalError(f"uploading to {self.where} needs boto3: {S3_EXTRA}") from exc
 
         self.check()
         config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART,
@@ -147,7 +151,7 @@ class S3Store:
                 try:
                     fut.result()
                 except Exception as exc:
-                    raise self.error(exc, f"upload of {key}") from None
+                    raise self.error(exc, f"upload of {key}") from exc
                 if on_done:
                     on_done(key)
         except BaseException:
@@ -166,7 +170,7 @@ class S3Store:
             try:
                 resp = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             except Exception as exc:
-                raise self.error(exc, "delete") from None
+                raise self.error(exc, "delete") from exc
             if resp.get("Errors"):
                 err = resp["Errors"][0]
                 raise ExternalError(f"S3 could not delete {err.get('Key')} on {self.where}: "
@@ -179,10 +183,13 @@ class S3Store:
 
 
 def _client(config: RemoteConfig, jobs: int):
-    import boto3
-    from botocore.config import Config
+    """A botocore S3 client (boto3 itself is not needed: importing it costs ~0.1 s more)."""
+    try:
+        import botocore.session
+        from botocore.config import Config
+    except ImportError as exc:
+        raise ExternalError(f"the remote {config.url} is on S3, which needs boto3: {S3_EXTRA}") from exc
 
-    session = boto3.Session(profile_name=config.profile) if config.profile else boto3.Session()
     kwargs = {}
     if config.access_key_id:
         kwargs = {"aws_access_key_id": config.access_key_id,
@@ -192,11 +199,12 @@ def _client(config: RemoteConfig, jobs: int):
                       retries={"max_attempts": 3, "mode": "standard"},
                       s3={"addressing_style": "path"} if config.endpoint_url else None)
     try:
-        return session.client("s3", endpoint_url=config.endpoint_url,
-                              region_name=config.region or session.region_name or "us-east-1",
-                              config=botoconf, **kwargs)
+        session = botocore.session.Session(profile=config.profile)
+        return session.create_client("s3", endpoint_url=config.endpoint_url,
+                                     region_name=config.region or session.get_config_variable("region") or "us-east-1",
+                                     config=botoconf, **kwargs)
     except Exception as exc:
-        raise ExternalError(f"cannot set up an S3 client for {config.url}: {_explain(exc, config)}") from None
+        raise ExternalError(f"cannot set up an S3 client for {config.url}: {_explain(exc, config)}") from exc
 
 
 def _code(exc: Exception) -> str:

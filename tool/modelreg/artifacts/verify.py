@@ -7,10 +7,7 @@ nothing is written to the cache.
 import hashlib
 from dataclasses import dataclass, field
 
-from .. import layout
-from ..errors import RegistryError
-from .pull import make_plan, store_for
-from .remote import object_key
+from .dvc import object_key
 
 
 @dataclass
@@ -32,43 +29,24 @@ class VerifyResult:
                 "bytes": self.bytes, "deep": self.deep, "ok": self.ok, "problems": self.problems}
 
 
-def verify_version(registry, ref, at: str | None = None, deep: bool = False) -> VerifyResult:
-    store = store_for(registry)
-    try:
-        resolved = registry.resolve(ref, at=at)
-        result = VerifyResult(resolved.model, resolved.version, resolved.commit, deep=deep)
-        store.check()
-        plan, _ = make_plan(registry, ref, at, lambda: store)  # raises if the listing is bad
-        result.files, result.bytes = len(plan.entries), plan.total
-        sizes = store.sizes([object_key(e.md5) for e in plan.entries] + [object_key(plan.dir_md5)])
-        if sizes[object_key(plan.dir_md5)] is None:
-            result.problems.append(f"folder listing {plan.dir_md5}: missing from {store.where}")
-        for e in plan.entries:
-            got = sizes[object_key(e.md5)]
-            if got is None:
-                result.problems.append(f"{e.relpath}: missing from {store.where} ({object_key(e.md5)})")
-            elif got != e.size:
-                result.problems.append(f"{e.relpath}: {got} bytes in the remote, {e.size} recorded")
-            elif deep:
-                digest = hashlib.sha256()
-                store.stream(object_key(e.md5), 0, e.size, digest.update)
-                if digest.hexdigest() != e.sha256:
-                    result.problems.append(f"{e.relpath}: sha256 mismatch: expected {e.sha256}, "
-                                           f"got {digest.hexdigest()}")
-        return result
-    finally:
-        store.close()
-
-
-def missing_in_remote(registry, model: str, version: int, commit: str) -> list[str]:
-    """Problems (one line each) for a version at `commit` whose objects are not all in the remote.
-
-    For `check --remote`. A version without weights.dvc (weights kept elsewhere) has none.
-    """
-    if registry.git.read(commit, layout.pointer_file(model, version)) is None:
-        return []
-    try:
-        result = verify_version(registry, f"{model}@{version}", at=commit)
-    except RegistryError as exc:
-        return [str(exc)]
-    return result.problems
+def verify(plan, store, deep: bool = False) -> VerifyResult:
+    """Every object of the plan (and its folder listing) in the store with the recorded size;
+    with `deep`, streamed and re-hashed."""
+    result = VerifyResult(plan.model, plan.version, plan.commit, len(plan.entries), plan.total, deep)
+    store.check()
+    sizes = store.sizes([object_key(e.md5) for e in plan.entries] + [object_key(plan.dir_md5)])
+    if sizes[object_key(plan.dir_md5)] is None:
+        result.problems.append(f"folder listing {plan.dir_md5}: missing from {store.where}")
+    for e in plan.entries:
+        got = sizes[object_key(e.md5)]
+        if got is None:
+            result.problems.append(f"{e.relpath}: missing from {store.where} ({object_key(e.md5)})")
+        elif got != e.size:
+            result.problems.append(f"{e.relpath}: {got} bytes in the remote, {e.size} recorded")
+        elif deep:
+            digest = hashlib.sha256()
+            store.stream(object_key(e.md5), 0, e.size, digest.update)
+            if digest.hexdigest() != e.sha256:
+                result.problems.append(f"{e.relpath}: sha256 mismatch: expected {e.sha256}, "
+                                       f"got {digest.hexdigest()}")
+    return result

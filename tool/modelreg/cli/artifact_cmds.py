@@ -1,7 +1,7 @@
 """Commands for weights: pull, verify, doctor, remote."""
 import click
 
-from .common import emit_json, json_option, open_registry
+from .common import emit_json, json_option, open_registry, progress_bars
 
 
 def _size(n: int) -> str:
@@ -23,9 +23,9 @@ def _size(n: int) -> str:
 @click.pass_context
 def pull(ctx, ref, dest, at, quiet, verify_signature, as_json):
     """Fetch a version's weights, verify every sha256, and materialize them in a folder."""
-    from ..artifacts.pull import pull as do_pull
+    from ..weights import pull as do_pull
 
-    result = do_pull(open_registry(ctx), ref, at=at, dest=dest, quiet=quiet or as_json,
+    result = do_pull(open_registry(ctx), ref, at=at, dest=dest, progress=progress_bars(not (quiet or as_json)),
                      verify_signature=verify_signature)
     if as_json:
         emit_json(result.to_dict())
@@ -43,7 +43,7 @@ def pull(ctx, ref, dest, at, quiet, verify_signature, as_json):
 @click.pass_context
 def verify(ctx, ref, at, deep, as_json):
     """Check that every artifact of a version is in the remote with the right size (--deep: hash)."""
-    from ..artifacts.verify import verify_version
+    from ..weights import verify as verify_version
 
     result = verify_version(open_registry(ctx), ref, at=at, deep=deep)
     if as_json:
@@ -64,7 +64,7 @@ def verify(ctx, ref, at, deep, as_json):
 @click.pass_context
 def doctor(ctx, gc, yes, as_json):
     """Find objects in the remote no branch or tag references, and lineage problems."""
-    from ..artifacts.doctor import run_doctor
+    from ..weights import doctor as run_doctor
 
     result = run_doctor(open_registry(ctx), gc=gc, yes=yes)
     if as_json:
@@ -94,9 +94,10 @@ def remote(ctx):
 @click.pass_context
 def show(ctx, as_json=False):
     """Print the remote's name, URL, endpoint and where credentials come from."""
-    from ..artifacts.remote import show_remote
+    from ..artifacts.remote import show_remote, worktree_config
 
-    info = show_remote(open_registry(ctx))
+    reg = open_registry(ctx)
+    info = show_remote(worktree_config(reg.root, reg.settings.remote_name))
     if as_json:
         emit_json(info)
     else:
@@ -112,9 +113,7 @@ def show(ctx, as_json=False):
 @click.pass_context
 def set_cmd(ctx, url, endpoint_url, as_json):
     """Point the remote at URL (s3://BUCKET/PREFIX or a folder); commits .dvc/config."""
-    from ..artifacts.remote import set_remote
-
-    info = set_remote(open_registry(ctx), url, endpoint_url)
+    info = open_registry(ctx).set_remote(url, endpoint_url)
     if as_json:
         emit_json(info)
     else:

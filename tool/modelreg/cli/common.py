@@ -1,6 +1,7 @@
 """Helpers shared by the command modules: opening the registry, options, output."""
 import json
 import math
+import sys
 
 import click
 
@@ -13,6 +14,18 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 def open_registry(ctx) -> Registry:
     return Registry(ctx.obj["dir"])
+
+
+def progress_bars(enabled: bool = True):
+    """The progress callback the core reports through: byte bars on stderr, on a terminal only."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def start(phase: str, total: int):
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=phase, leave=False)
+    return start
 
 
 def emit_json(data) -> None:

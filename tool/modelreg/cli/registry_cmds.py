@@ -4,8 +4,8 @@ import click
 from ..refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
 from .promote_cmds import pr_option, write_or_propose
-from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs,
-                     parse_params, table, warn_deleted)
+from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params,
+                     progress_bars, table, warn_deleted)
 
 
 @click.command("init")
@@ -120,7 +120,7 @@ def version_create(ctx, model_name, weights_dir, parent, model_type, metrics, pa
         model_name, weights_dir, parent=parent, metrics=parse_metrics(metrics),
         parameters=parse_params(params), tags=parse_pairs(tags, "--tag"), description=description,
         run_id=run_id, experiment_id=experiment_id, data_version=data_version,
-        source_uri=source_uri, model_type=model_type, quiet=as_json), as_json)
+        source_uri=source_uri, model_type=model_type, progress=progress_bars(not as_json)), as_json)
     if record is None:
         return
     if as_json:

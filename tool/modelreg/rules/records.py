@@ -1,4 +1,7 @@
 """Rules about the records at the head: schemas, layout, names, pointers, aliases, lineage."""
+import posixpath
+import re
+
 from .. import layout, schema
 from ..names import check_name
 from . import RECORD_RULES, VERSION_RULES, Problem
@@ -37,7 +40,9 @@ def settings_file(ctx):
 def layout_files(ctx):
     """Anything under registry/ that is not a record, or sits in a badly named folder."""
     found = []
-    for path in ctx.head.paths():
+    # with a change, only what it adds or edits: the rest was judged when it was merged
+    paths = ctx.head.paths() if ctx.change is None else [p for s, p in ctx.change.changed if s != "D"]
+    for path in paths:
         if not path.startswith(layout.ROOT + "/") or path in IGNORED_FILES:
             continue
         model = layout.model_of(path)
@@ -114,6 +119,10 @@ def version_record(ctx, model, number, record, paths) -> list[Problem]:
         found.append(Problem(path, "/stage", f"stage {record['stage']!r} is not in registry.yaml's stages"))
     if record.get("model_type") == "adapter" and not record.get("parent"):
         found.append(Problem(path, "/parent", "an adapter must name its base model in parent"))
+    if record.get("status") != "deleted":  # what `load` would refuse by the record (issue 9)
+        from ..loader_checks import record_problems
+
+        found += [Problem(path, p, m) for p, m in record_problems(record)]
     return found + pointer(ctx, model, number, record, paths)
 
 
@@ -190,6 +199,25 @@ def credentials(ctx):
             continue  # the cheap whole-file test: most records cannot match any pattern
         for where, message in find_credentials(path, data.decode("utf-8", "replace")):
             found.append(Problem(path, "/", f"{where}: {message}"))
+    return found
+
+
+_CREDENTIAL_OPTIONS = re.compile(r"^\s*(credentialpath|configpath|keyfile|key_path|cert_path|kerb_ticket|"
+                                 r"gdrive_user_credentials_file|gdrive_service_account_json_file_path)"
+                                 r"\s*=\s*(.+?)\s*$", re.M)
+
+
+def credential_files(ctx):
+    """Files the DVC config points at for credentials may not be tracked either (hole 8)."""
+    found = []
+    for config in (DVC_CONFIG, DVC_LOCAL):
+        data = ctx.head.read(config) if ctx.head.has(config) else None
+        for option, value in _CREDENTIAL_OPTIONS.findall((data or b"").decode("utf-8", "replace")):
+            target = posixpath.normpath(posixpath.join(".dvc", value.strip("'\"")))
+            if not value.startswith(("/", "~")) and ctx.head.has(target):
+                found.append(Problem(target, "/", f"is tracked by git, but {config} names it as {option} "
+                                     "(DVC reads credentials from it): run 'git rm --cached "
+                                     f"{target}', keep it outside the repository, and rotate what it held"))
     return found
 
 
@@ -280,11 +308,11 @@ def remote_objects(ctx, model, number, record):
         return []
     mc = ctx.change.models.get(model) if ctx.change is not None else None
     if mc is None or number in mc.before:
-        from ..artifacts.verify import missing_in_remote
+        from ..weights import missing_in_remote
 
         return [Problem(path, "/", m) for m in missing_in_remote(reg, model, number, ctx.extra["commit"])]
-    from ..artifacts.verify import verify_version
     from ..errors import RegistryError
+    from ..weights import verify as verify_version
 
     try:
         result = verify_version(reg, f"{model}@{number}", at=ctx.extra["commit"], deep=True)
@@ -292,6 +320,18 @@ def remote_objects(ctx, model, number, record):
         return [Problem(path, "/", str(exc))]
     return [Problem(path, "/", f"{m}; the version's artifacts must be the bytes it claims: push "
                     "the right files ('modelreg version create' does)") for m in result.problems]
+
+
+def local_files(ctx, model, number, record):
+    """What `load` would refuse by the files' contents (a sharded index naming files that are
+    not the version's), on the files available locally (issue 9)."""
+    reg = ctx.extra.get("registry")
+    if reg is None or record.get("status") == "deleted":
+        return []
+    from ..loader_checks import local_file_problems
+
+    return [Problem(layout.version_file(model, number), p, m)
+            for p, m in local_file_problems(reg, model, number, record)]
 
 
 def finite_numbers(ctx, model, number, record):
@@ -326,5 +366,5 @@ def schema_drift(ctx):
     return found
 
 
-RECORD_RULES += [settings_file, layout_files, models, credentials, lineage, schema_drift]
-VERSION_RULES += [adapter_fit, remote_objects, finite_numbers]
+RECORD_RULES += [settings_file, layout_files, models, credentials, credential_files, lineage, schema_drift]
+VERSION_RULES += [adapter_fit, local_files, remote_objects, finite_numbers]
