@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import shutil
+import subprocess
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +32,10 @@ DRIVER = shutil.which("chromedriver")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser-site")
     path = make_catalog_registry(root)
+    # a record folder's other files (issue 12): a chat template, shown as text on the version page
+    (path / "registry/support-bot/versions/2/chat_template.jinja").write_text("{{ messages }}" + SCRIPT)
+    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
+    subprocess.run(["git", "commit", "-qm", "a chat template"], cwd=path, check=True)
     with Registry(path) as reg:
         build_site(reg, root / "site", repo_url="https://github.com/acme/registry")
     return path, root / "site"
@@ -225,6 +230,7 @@ def test_keyboard_reaches_the_search_and_skip_link(visit):
 
 
 @pytest.mark.parametrize("rel", ["index.html", "models/support-bot/index.html", "models/support-lora/1.html",
+                                 "models/support-bot/2.html",
                                  "models/broken-model/1.html", "as-of.html"])
 def test_axe_finds_no_serious_violation(visit, rel):
     if not AXE.exists():
