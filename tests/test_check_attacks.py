@@ -420,3 +420,38 @@ def test_scope_is_reported(world):
     code, output = check(world, "--json")
     report = json.loads(output[output.index("{"):output.rindex("}") + 1])
     assert report["scope"] == "all"
+
+
+def test_policy_edit_must_fit_the_records_it_will_govern(world):
+    """issue 8 (policy edits): removing a stage that versions are in would leave main red."""
+    def drop_staging(doc):
+        doc["stages"] = [s for s in doc["stages"] if s != "staging"]
+        doc["transitions"] = {k: [t for t in v if t != "staging"] for k, v in doc["transitions"].items()
+                              if k != "staging"}
+    edit_yaml(world.clone, "registry.yaml", drop_staging)
+    commit(world.clone)
+    assert_refused(*check(world), "registry.yaml:/stages: the new stages leave out 'staging', which 1 "
+                   "version(s) are in (llama@2)")
+
+
+def test_a_base_whose_registry_yaml_cannot_be_applied_fails_closed(world):
+    """issue 8 hole 1/2: a mistyped base registry.yaml never falls back to looser defaults."""
+    (world.reg.root / "registry.yaml").write_text((world.reg.root / "registry.yaml").read_text()
+                                                  .replace("approvals:\n", "approvals:\n  staging: oops\n"))
+    git(world.reg.root, "commit", "-q", "-am", "break the policy")
+    refresh(world)
+    edit_yaml(world.clone, "registry/llama/versions/3/version.yaml", lambda d: d.update(stage="staging"))
+    commit(world.clone)
+    assert_refused(*check(world), "registry.yaml:/: cannot be applied on the base branch",
+                   "/approvals/staging: must be a mapping")
+
+
+def test_hole8_tracked_file_that_dvc_reads_credentials_from_is_refused(world):
+    """issue 8 hole 8: a tracked file named by .dvc/config's credentialpath is refused too."""
+    config = world.clone / ".dvc/config"
+    config.write_text(config.read_text() + "    credentialpath = ../secrets/aws.ini\n")
+    (world.clone / "secrets").mkdir()
+    (world.clone / "secrets/aws.ini").write_text("[default]\nregion = eu-west-1\n")
+    commit(world.clone)
+    assert_refused(*check(world), "secrets/aws.ini:/: is tracked by git, but .dvc/config names it as "
+                   "credentialpath", "git rm --cached secrets/aws.ini")

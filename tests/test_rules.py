@@ -170,3 +170,17 @@ def test_credential_prefilter_is_a_superset_of_the_scan(text):
 
     assert find_credentials("f", text) and may_hold_credentials(text.encode())
     assert not may_hold_credentials(b"name: llama\nstage: production\n")
+
+
+def test_check_of_a_valid_registry_never_imports_jsonschema(registry, weights):
+    """issue 8 speed: valid records are decided by fastschema; jsonschema's import (lark grammars,
+    about a second) is paid only when something is wrong."""
+    import subprocess
+    import sys
+
+    registry.register_model("m", "base_model")
+    registry.create_version("m", weights)
+    code = ("import sys; from modelreg import Registry; r = Registry(sys.argv[1]); "
+            "res = r.check(at='HEAD'); print(res.ok, 'jsonschema' in sys.modules)")
+    ran = subprocess.run([sys.executable, "-c", code, str(registry.root)], capture_output=True, text=True)
+    assert ran.stdout.split() == ["True", "False"], ran.stdout + ran.stderr

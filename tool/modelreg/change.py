@@ -66,8 +66,10 @@ class Change:
     moves: list[Move] = field(default_factory=list)
 
     @classmethod
-    def between(cls, base, head, fork=None) -> "Change":
-        changed = _changed(fork or base, head)
+    def between(cls, base, head, fork=None, changed=None) -> "Change":
+        """`changed` ((status, path) since the fork, e.g. from `git diff base...head`) spares
+        listing both trees; without it, the two indexes are compared blob id by blob id."""
+        changed = sorted(changed, key=lambda item: item[1]) if changed is not None else _changed(fork or base, head)
         change = cls(base, head, changed)
         by_model: dict[str, list[str]] = {}
         for _status, path in changed:
@@ -94,6 +96,17 @@ class Change:
     @property
     def deleted_models(self) -> list[str]:
         return [m for m, c in self.models.items() if c.removed]
+
+    @property
+    def deleted_versions(self) -> list[tuple[str, int]]:
+        """(model, n) of merged versions the change removes or soft-deletes."""
+        found = []
+        for model, mc in self.models.items():
+            for number, record in mc.before.items():
+                now = mc.after.get(number)
+                if now is None or (now.get("status") == "deleted" and record.get("status") != "deleted"):
+                    found.append((model, number))
+        return found
 
     def entered(self) -> list[Move]:
         return entered(self.moves)

@@ -28,6 +28,10 @@ class CheckResult:
     problems: list[Problem] = field(default_factory=list)
     scope: str = "all"  # "all" models, or only those "changed" by the change from base
     report: object = None  # the PullReport (gates, approvals), with --base
+    comment: str | None = None  # the rendered PR comment, when asked for (post_comment posts it)
+    pr: int | None = None
+    forge: object = None  # the one forge client, once one was needed
+    forge_factory: object = None
 
     @property
     def ok(self) -> bool:
@@ -40,11 +44,10 @@ class CheckResult:
 
 def scope_of(head, change: Change | None) -> tuple[list[str], str]:
     """The models to check, and why: all of them, or those the change touches."""
-    everything = head.models()
     if change is None or any(p == layout.REGISTRY_FILE or p.startswith(layout.SCHEMA_DIR + "/")
                              for p in change.policy_files):
-        return everything, "all"
-    return sorted(set(change.models) & set(everything)), "changed"
+        return head.models(), "all"
+    return sorted(m for m in change.models if head.model_paths(m)), "changed"
 
 
 def run_check(reg, at: str | None = None, base: str | None = None, pr: int | None = None,
@@ -58,31 +61,64 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
         commit = reg.git.rev_parse(at or "HEAD")
         head = Snapshot.at(reg.git, commit)
     change = compute_change(reg, base, commit) if base is not None else None
-    settings = (change.base if change else head).settings_in_force
+    settings, broken = _settings_in_force(change.base if change else head, change is not None)
     models, scope = scope_of(head, change)
     ctx = rules.Context(head, settings, models, change.base if change else None, change,
                         extra={"registry": reg, "commit": commit, "remote": remote,
                                "stages_held": _stages_held(reg, change)})
-    problems = set(rules.run(ctx))
+    problems = set(rules.run(ctx)) | set(broken)
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
+    result.pr, result.forge = pr, client
     if change is not None:
-        factory = (lambda: client or _client(reg, settings)) if pr is not None else None
-        result.report = pull_report(change, settings, pr, factory)
+        result.forge_factory = lambda: result.forge or _client(reg, settings)
+        result.report = pull_report(change, settings, pr, _remember(result) if pr is not None else None)
         problems |= {Problem(*p) for p in result.report.problems}
     result.problems = sorted(problems)
     if comment and pr is not None:
-        from .rules.render import COMMENT_MARKER, check_comment
+        from .rules.render import check_comment
 
-        body = check_comment(result.report, [(p.file, p.pointer, p.message) for p in result.problems])
-        (client or _client(reg, settings)).upsert_comment(pr, COMMENT_MARKER, body)
+        result.comment = check_comment(result.report, [(p.file, p.pointer, p.message) for p in result.problems])
     return result
+
+
+def post_comment(result: CheckResult) -> dict:
+    """Keep the one summary comment on the PR current, through the same forge client."""
+    from .rules.render import COMMENT_MARKER
+
+    if result.comment is None or result.pr is None:
+        raise ValueError("no comment to post: run the check with a PR number and comment=True")
+    client = result.forge or result.forge_factory()
+    return client.upsert_comment(result.pr, COMMENT_MARKER, result.comment)
+
+
+def _remember(result: CheckResult):
+    def factory():
+        result.forge = result.forge_factory()
+        return result.forge
+    return factory
 
 
 def check_pull_request(reg, base: str, head: str, pr_number: int | None, comment: bool = False,
                        client=None) -> list[tuple[str, str, str]]:
     """Every problem of the pull request base..head as (file, pointer, message)."""
     result = run_check(reg, at=head, base=base, pr=pr_number, comment=comment, client=client)
+    if result.comment is not None:
+        post_comment(result)
     return [(p.file, p.pointer, p.message) for p in result.problems]
+
+
+def _settings_in_force(snap, is_base: bool):
+    """The policy to judge by. A base whose registry.yaml cannot be applied fails closed: falling
+    back to the defaults would drop its gates and approval groups."""
+    from .settings import Settings
+
+    try:
+        return snap.settings_in_force, []
+    except InvalidRecord as exc:
+        if not is_base:
+            return Settings({}), []  # the head's registry.yaml: the settings rule reports it
+        return Settings({}), [Problem(layout.REGISTRY_FILE, "/", f"cannot be applied on the base branch "
+                                      f"({exc}); every change fails until it is fixed there")]
 
 
 def _client(reg, settings):

@@ -24,9 +24,10 @@ def snapshot(reg, ref: str) -> Snapshot:
 def compute_change(reg, base: str, head: str) -> Change:
     """What head does on top of base: records before from the base, changed paths since the fork."""
     base_sha, head_sha = reg.git.rev_parse(base), reg.git.rev_parse(head)
-    fork_sha = reg.git.branches.merge_base(base_sha, head_sha) if base_sha != head_sha else base_sha
-    fork = Snapshot.at(reg.git, fork_sha) if fork_sha != base_sha else None
-    return Change.between(Snapshot.at(reg.git, base_sha), Snapshot.at(reg.git, head_sha), fork)
+    # git compares the trees by hash, so unchanged folders cost nothing: a one-model PR never
+    # lists the whole registry. `base...head` is what head changed since it forked from base.
+    changed = reg.git.changed_paths(base_sha, head_sha) if base_sha != head_sha else []
+    return Change.between(Snapshot.at(reg.git, base_sha), Snapshot.at(reg.git, head_sha), changed=changed)
 
 
 def changes(reg, base: str, head: str) -> list[Move]:

@@ -295,7 +295,8 @@ class Registry:
               comment: bool = False, remote: bool = False):
         """Every problem at `at` (default: the working tree); with `base`, the change rules,
         gates and (with `pr`) the approval groups of the pull request; with `remote`, that
-        every artifact of the checked versions is in the DVC remote."""
+        every artifact of the checked versions is in the DVC remote. With `comment`, the PR
+        comment is rendered into `result.comment`; `modelreg.check.post_comment` posts it."""
         from .check import run_check
 
         return run_check(self, at=at, base=base, pr=pr, comment=comment, remote=remote)

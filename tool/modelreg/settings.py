@@ -49,6 +49,34 @@ def shape_problems(raw) -> list[tuple[str, str]]:
             found.append((f"/{key}", "must be text"))
     if isinstance(raw.get("stages"), list) and not raw["stages"]:
         found.append(("/stages", "must name at least one stage"))
+    return found + _rule_shapes(raw)
+
+
+def _text_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _rule_shapes(raw: dict) -> list[tuple[str, str]]:
+    """gates and approvals, which the PR rules read field by field."""
+    found = []
+    for key, fields in (("gates", ("metrics", "card_fields")), ("approvals", ("groups",))):
+        rules = raw.get(key)
+        for stage, rule in rules.items() if isinstance(rules, dict) else ():
+            if not isinstance(rule, dict):
+                found.append((f"/{key}/{stage}", "must be a mapping"))
+                continue
+            for name in fields:
+                value = rule.get(name)
+                ok = value is None or (all(_text_list(g) for g in value) if name == "groups" and
+                                       isinstance(value, list) else _text_list(value))
+                if not ok:
+                    found.append((f"/{key}/{stage}/{name}", "must be a list of text" if name != "groups"
+                                  else "must be a list of groups (lists of @user or @org/team)"))
+    for key in ("stage_aliases", "remote", "forge", "tag_format"):
+        value = raw.get(key)
+        for name, item in value.items() if isinstance(value, dict) else ():
+            if not isinstance(item, str):
+                found.append((f"/{key}/{name}", "must be text"))
     return found
 
 

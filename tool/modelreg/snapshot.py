@@ -11,6 +11,7 @@ Parse errors never raise here: a malformed record reads as None and its message 
 Registry: it turns a recorded parse error into InvalidRecord, as the Registry always did.
 """
 import os
+import threading
 import weakref
 from collections import OrderedDict, defaultdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from .settings import Settings, shape_problems
 MAX_SNAPSHOTS = 8  # per repository: base, head, merge-base and a few served commits
 _MISSING = object()
 _memo: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
 
 
 class Snapshot:
@@ -41,14 +43,15 @@ class Snapshot:
 
     @classmethod
     def at(cls, git, commit: str) -> "Snapshot":
-        cache = _memo.setdefault(git, OrderedDict())
-        snap = cache.get(commit)
-        if snap is None:
-            snap = cache[commit] = cls(git, commit)
-            while len(cache) > MAX_SNAPSHOTS:
-                cache.popitem(last=False)
-        cache.move_to_end(commit)
-        return snap
+        with _lock:  # a serving host reads from several threads
+            cache = _memo.setdefault(git, OrderedDict())
+            snap = cache.get(commit)
+            if snap is None:
+                snap = cache[commit] = cls(git, commit)
+                while len(cache) > MAX_SNAPSHOTS:
+                    cache.popitem(last=False)
+            cache.move_to_end(commit)
+            return snap
 
     # -- the index (built on first need) --------------------------------------------
     def _list(self) -> dict[str, str]:
@@ -70,17 +73,29 @@ class Snapshot:
         return list(self._index())
 
     def has(self, path: str) -> bool:
-        return path in self._index()
+        if self._shas is None:  # answer without listing the whole tree
+            model = layout.model_of(path)
+            return path in self._model_index(model) if model else self.read(path) is not None
+        return path in self._shas
 
     def sha(self, path: str) -> str | None:
         """The blob id of `path` (equal ids mean equal bytes: the cheap way to diff)."""
+        if self._shas is None:
+            model = layout.model_of(path)
+            if model is not None:
+                return self._model_index(model).get(path)
         return self._index().get(path)
 
+    def _model_index(self, model: str) -> dict[str, str]:
+        if self._shas is not None:
+            return {p: self._shas[p] for p in self._by_model.get(model, [])}
+        if model not in self._partial:  # one model's folder: no need to list the whole tree
+            self._partial[model] = dict(self.git.ls_tree(self.commit, f"{layout.ROOT}/{model}/"))
+        return self._partial[model]
+
     def model_paths(self, model: str) -> list[str]:
-        if self._shas is None:  # one model's folder: no need to list the whole tree
-            if model not in self._partial:
-                self._partial[model] = dict(self.git.ls_tree(self.commit, layout.model_dir(model)))
-            return list(self._partial[model])
+        if self._shas is None:
+            return list(self._model_index(model))
         return self._by_model.get(model, [])
 
     def models(self) -> list[str]:
@@ -133,8 +148,7 @@ class Snapshot:
                 doc = load_yaml(data, path)
             except InvalidRecord as exc:
                 self.errors[path] = str(exc).split(": ", 1)[-1]
-        self._docs[path] = doc
-        self._raw.pop(path, None)  # parsed once; keep memory to one copy
+        self._docs[path] = doc  # the bytes stay too: the credential scan reads them next
         return doc
 
     def record(self, path: str):
@@ -158,13 +172,14 @@ class Snapshot:
 
     @property
     def settings_in_force(self) -> Settings:
-        """The settings rules may judge by: these, if registry.yaml fits its schema; else the defaults
-        (a broken registry.yaml is reported, and never loosens a rule)."""
-        from . import schema
-
-        raw = self._mapping(layout.REGISTRY_FILE)
-        if raw is None or shape_problems(raw) or schema.problems("registry", raw):
-            return Settings({})
+        """The settings rules judge by. A registry.yaml whose values have the wrong types cannot be
+        applied, and falling back to looser defaults would let a change through: InvalidRecord."""
+        raw = self.doc(layout.REGISTRY_FILE)
+        if layout.REGISTRY_FILE in self.errors:
+            raise InvalidRecord(f"{layout.REGISTRY_FILE}: {self.errors[layout.REGISTRY_FILE]}")
+        found = shape_problems(raw) if raw is not None else []
+        if found:
+            raise InvalidRecord(f"{layout.REGISTRY_FILE}:{found[0][0]}: {found[0][1]}")
         return self.settings
 
     def model(self, name: str) -> dict | None:
@@ -225,6 +240,9 @@ class WorkdirSnapshot(Snapshot):
     def model_paths(self, model: str) -> list[str]:
         self._index()
         return super().model_paths(model)
+
+    def has(self, path: str) -> bool:
+        return path in self._index()
 
     def sha(self, path: str) -> str | None:
         return None  # no blob ids: a working tree is never the base of a change

@@ -92,6 +92,10 @@ def check(ctx, at, base, pr_number, comment, remote, as_json):
     if comment and pr_number is None:
         raise click.UsageError("--comment needs --pr N")
     result = open_registry(ctx).check(at=at, base=base, pr=pr_number, comment=comment, remote=remote)
+    if comment:
+        from ..check import post_comment
+
+        post_comment(result)
     if base is not None and pr_number is None:
         click.echo("approvals: not checked (give --pr N to read the pull request's reviews)", err=True)
     if as_json:

@@ -5,8 +5,8 @@ printing) and says what is wrong as FILE, JSON pointer, message (naming what to 
 Add a rule by appending it to one of the lists below (or `register(...)` from a plug-in module):
 
 - RECORD_RULES   every check: the records at the head, judged by `ctx.settings`;
-- VERSION_RULES  every checked version: `rule(ctx, model, number, record)` (adapter files,
-                 weight maps, signatures, formats policy hook in here);
+- VERSION_RULES  every checked, not soft-deleted version: `rule(ctx, model, number, record)`
+                 (adapter files, weight maps, signatures, formats policy hook in here);
 - CHANGE_RULES   with --base: what the change does, judged by the BASE's settings.
 
 `ctx.settings` is the base's registry.yaml whenever there is a base: a pull request never
@@ -61,6 +61,8 @@ def run(ctx: Context) -> list[Problem]:
         found.update(rule(ctx))
     for model in ctx.models:
         for number, record in sorted(ctx.head.all_versions(model).items()):
+            if record.get("status") == "deleted":
+                continue  # a soft-deleted version is inert: it can no longer be loaded (issue 14.9)
             for rule in VERSION_RULES:
                 found.update(rule(ctx, model, number, record))
     if ctx.change is not None:

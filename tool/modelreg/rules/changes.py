@@ -38,7 +38,8 @@ def merged_version(ctx, model, number, old: dict, new: dict | None, entered: set
         if ctx.head.has(path) and path in ctx.head.errors:
             return []  # malformed, not removed: the record rules report the parse problem
         return [Problem(path, "/", f"merged version {number} was removed; versions are never deleted "
-                        "(use 'modelreg version delete' for a soft delete)")]
+                        "(use 'modelreg version delete' for a soft delete; if the branch is behind the "
+                        "base, run 'modelreg sync')")]
     found = []
     edited = sorted(k for k in set(old) | set(new) if k not in IMMUTABLE_EXEMPT and old.get(k) != new.get(k))
     if edited:
@@ -93,7 +94,8 @@ def protected_aliases(ctx):
             continue  # stage aliases are held to their stage's version by the record rules
         found.append(Problem(layout.aliases_file(m.model), f"/aliases/{m.name}",
                              f"alias {m.name!r} is protected by registry.yaml on the base branch; "
-                             "a pull request cannot move it by editing aliases.yaml"))
+                             "a pull request cannot move it by editing aliases.yaml (unprotect it in "
+                             "protected_aliases by a reviewed policy change first)"))
     return found
 
 
@@ -121,4 +123,24 @@ def rollbacks(ctx):
     return found
 
 
-CHANGE_RULES += [removed_models, versions, protected_aliases, rollbacks]
+def new_policy_fits(ctx):
+    """A registry.yaml change must still fit the records it will govern once merged: no version may
+    be left in a stage it removes (main would fail its own check after the merge)."""
+    if layout.REGISTRY_FILE not in ctx.change.paths:
+        return []
+    try:
+        after = ctx.head.settings_in_force
+    except Exception:
+        return []  # the settings rule reports a registry.yaml that cannot be read
+    stranded: dict[str, list[str]] = {}
+    for model in ctx.models:
+        for number, record in ctx.head.all_versions(model).items():
+            stage = record.get("stage")
+            if isinstance(stage, str) and stage not in after.stages:
+                stranded.setdefault(stage, []).append(f"{model}@{number}")
+    return [Problem(layout.REGISTRY_FILE, "/stages", f"the new stages leave out {stage!r}, which "
+                    f"{len(held)} version(s) are in ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); "
+                    "move them out first") for stage, held in sorted(stranded.items())]
+
+
+CHANGE_RULES += [removed_models, versions, protected_aliases, rollbacks, new_policy_fits]

@@ -1,4 +1,7 @@
 """Rules about the records at the head: schemas, layout, names, pointers, aliases, lineage."""
+import posixpath
+import re
+
 from .. import layout, schema
 from ..names import check_name
 from . import RECORD_RULES, VERSION_RULES, Problem
@@ -37,7 +40,9 @@ def settings_file(ctx):
 def layout_files(ctx):
     """Anything under registry/ that is not a record, or sits in a badly named folder."""
     found = []
-    for path in ctx.head.paths():
+    # with a change, only what it adds or edits: the rest was judged when it was merged
+    paths = ctx.head.paths() if ctx.change is None else [p for s, p in ctx.change.changed if s != "D"]
+    for path in paths:
         if not path.startswith(layout.ROOT + "/") or path in IGNORED_FILES:
             continue
         model = layout.model_of(path)
@@ -197,6 +202,25 @@ def credentials(ctx):
     return found
 
 
+_CREDENTIAL_OPTIONS = re.compile(r"^\s*(credentialpath|configpath|keyfile|key_path|cert_path|kerb_ticket|"
+                                 r"gdrive_user_credentials_file|gdrive_service_account_json_file_path)"
+                                 r"\s*=\s*(.+?)\s*$", re.M)
+
+
+def credential_files(ctx):
+    """Files the DVC config points at for credentials may not be tracked either (hole 8)."""
+    found = []
+    for config in (DVC_CONFIG, DVC_LOCAL):
+        data = ctx.head.read(config) if ctx.head.has(config) else None
+        for option, value in _CREDENTIAL_OPTIONS.findall((data or b"").decode("utf-8", "replace")):
+            target = posixpath.normpath(posixpath.join(".dvc", value.strip("'\"")))
+            if not value.startswith(("/", "~")) and ctx.head.has(target):
+                found.append(Problem(target, "/", f"is tracked by git, but {config} names it as {option} "
+                                     "(DVC reads credentials from it): run 'git rm --cached "
+                                     f"{target}', keep it outside the repository, and rotate what it held"))
+    return found
+
+
 def _scannable(ctx):
     if ctx.change is not None:
         wanted = [p for s, p in ctx.change.changed if s != "D" and _is_scanned(p)]
@@ -342,5 +366,5 @@ def schema_drift(ctx):
     return found
 
 
-RECORD_RULES += [settings_file, layout_files, models, credentials, lineage, schema_drift]
+RECORD_RULES += [settings_file, layout_files, models, credentials, credential_files, lineage, schema_drift]
 VERSION_RULES += [adapter_fit, local_files, remote_objects, finite_numbers]
