@@ -7,7 +7,7 @@ export DVC_NO_ANALYTICS := 1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test test-fast bench bench-pull bench-load install clean
+.PHONY: demo test test-fast bench bench-pull bench-load bench-site install browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,7 +23,15 @@ node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.installed node_modules/.installed
+# Debian's headless Chromium and its matching driver, for the catalog site's browser tests
+# (tests/test_site_browser.py); installed only when missing. Without them those tests skip.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "warning: could not install chromium + chromium-driver; the browser tests will be skipped" >&2
+
+install: $(VENV)/.installed node_modules/.installed browser
 
 demo: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH bash scripts/demo.sh
@@ -39,6 +47,9 @@ bench: $(VENV)/.installed
 
 bench-pull: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_pull.py --mb 500 --reps 3
+
+bench-site: $(VENV)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_site.py
 
 bench-load: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_load.py --size-gb 0.85 --repeat 7

@@ -102,3 +102,8 @@ step git -C "$DEMO/registry" checkout -q main
 mr check --at modelreg/llama-ft-promote-1 --base main
 mr bom llama-ft@production -o "$DEMO/bom.json"
 step python -c "import json,sys; d=json.load(open(sys.argv[1])); c=d['metadata']['component']; print(d['specVersion'], c['type'], c['name'], c['version'], c['hashes'][0]['content'])" "$DEMO/bom.json"
+
+echo
+echo "The registry as a static catalog site (plain files: open it in a browser, no server needed):"
+mr site build -o "$DEMO/site"
+echo "Open file://$DEMO/site/index.html"

@@ -174,7 +174,7 @@ def test_init_scaffolds_this_repos_workflows_installing_the_pinned_source(tmp_pa
     """issue 14 item 1: the same workflows, installing from .github/modelreg-requirements.txt."""
     from pathlib import Path
 
-    from modelreg.scaffold import _OWN_INSTALL, _PINNED_INSTALL, WORKFLOWS
+    from modelreg.scaffold import _OWN_INSTALL, _OWN_SITE_INSTALL, _PINNED_INSTALL, WORKFLOWS
 
     target = tmp_path / "reg2"
     assert main(["init", str(target), "--remote", str(tmp_path / "store")]) == 0
@@ -182,7 +182,8 @@ def test_init_scaffolds_this_repos_workflows_installing_the_pinned_source(tmp_pa
     for name in WORKFLOWS:
         written = (target / ".github" / "workflows" / name).read_text()
         assert written.count(_PINNED_INSTALL) == 1
-        assert written.replace(_PINNED_INSTALL, _OWN_INSTALL) == (repo_workflows / name).read_text()
+        own = (repo_workflows / name).read_text().replace(_OWN_SITE_INSTALL, _OWN_INSTALL)
+        assert written.replace(_PINNED_INSTALL, _OWN_INSTALL) == own
 
 
 def test_init_without_git_identity_fails_before_writing(tmp_path, monkeypatch, capsys):

@@ -96,19 +96,24 @@ def test_workflows_pin_actions_and_modelreg_and_grant_least_permissions(fresh):
     """issue 14 item 1: actions by commit sha, modelreg from the pinned requirements file only,
     no workflow-wide permissions, each job only what it uses."""
     pinned = (fresh / REQUIREMENTS).read_text().splitlines()
-    assert f"modelreg[github] @ {SOURCE}" in pinned
+    assert f"modelreg[github,site] @ {SOURCE}" in pinned
     expected = {"modelreg-check.yml": {"contents": "read", "pull-requests": "read", "issues": "write"},
                 "modelreg-tag.yml": {"contents": "write"},
-                "modelreg-deploy.yml": {"contents": "read"}}
+                "modelreg-deploy.yml": {"contents": "read"},
+                "modelreg-site.yml": {"contents": "read"}}  # its deploy job: below (issue 11)
+    per_job = {("modelreg-site.yml", "deploy"): {"pages": "write", "id-token": "write"}}
     for name in WORKFLOWS:
         doc = workflow(fresh, name)
         assert doc["permissions"] == {}, name
-        for job in doc["jobs"].values():
-            assert job["permissions"] == expected[name], name
+        for job_name, job in doc["jobs"].items():
+            assert job["permissions"] == per_job.get((name, job_name), expected[name]), name
             for step in job["steps"]:
                 if "uses" in step:
                     assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
             installs = [s["run"] for s in job["steps"] if "pip install" in s.get("run", "")]
+            if (name, job_name) in per_job:  # a deploy-only job installs nothing
+                assert installs == []
+                continue
             assert installs == [installs[0]] and f"pip install -r {REQUIREMENTS}" in installs[0]
         text = (fresh / ".github" / "workflows" / name).read_text()
         assert "pip install modelreg" not in text and "pip install ." not in text
@@ -118,7 +123,7 @@ def test_init_with_an_s3_remote_pins_the_s3_extra(tmp_path):
     ran = run_cli(tmp_path, "init", tmp_path / "r", "--remote", "s3://bucket/prefix",
                   "--endpoint-url", "http://127.0.0.1:1", "--tool-source", SOURCE)
     assert ran.exit_code == 0, ran.output
-    assert f"modelreg[github,s3] @ {SOURCE}" in (tmp_path / "r" / REQUIREMENTS).read_text()
+    assert f"modelreg[github,s3,site] @ {SOURCE}" in (tmp_path / "r" / REQUIREMENTS).read_text()
 
 
 @pytest.mark.parametrize("source", ["modelreg", f"git+https://github.com/x/modelreg@{SHA[:12]}",
@@ -474,7 +479,7 @@ def test_init_pins_the_git_commit_modelreg_was_installed_from(tmp_path, monkeypa
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     ran = run_cli(tmp_path, "init", tmp_path / "r", "--remote", tmp_path / "store")
     assert ran.exit_code == 0 and "CI cannot install" not in ran.output
-    assert f"modelreg[github] @ git+https://github.com/acme/modelreg@{SHA}" in (
+    assert f"modelreg[github,site] @ git+https://github.com/acme/modelreg@{SHA}" in (
         tmp_path / "r" / REQUIREMENTS).read_text().splitlines()
 
 

@@ -34,6 +34,7 @@ def events(reg, model: str | None, limit: int, ref: str) -> list[dict]:
         base = {"commit": commit.sha, "date": tick.iso if tick else _utc(commit.date),
                 "clock": tick.source if tick else "claimed", "subject": commit.subject,
                 "pr": int(pr.group(1)) if pr else None}
+        _load(reg, (parent, commit.sha), changed)
         for path, event in _diff_events(reg, parent, commit.sha, changed):
             found.append({**base, **_who(reg, commit, path, seen), **event})
     return found
@@ -64,6 +65,15 @@ def _changed(reg, parent, sha, prefix) -> list[str]:
     if parent is None:
         return [p for p, _ in reg.git.ls_tree(sha, prefix)]
     return [p for _, p in reg.git.changed_paths(parent, sha, prefix)]
+
+
+def _load(reg, commits, changed: list[str]) -> None:
+    """Parse a commit's changed records, before and after, in one batch each (a registry's
+    first commit can add every record; one read per file took seconds at 10,000 versions)."""
+    records = [p for p in changed if layout.classify(p)]
+    for commit in commits:
+        if commit is not None and records:
+            Snapshot.at(reg.git, commit).load(records)
 
 
 def _read(reg, commit, path):

@@ -27,12 +27,14 @@ WORKFLOWS = (
     "modelreg-check.yml",
     "modelreg-tag.yml",
     "modelreg-deploy.yml",
+    "modelreg-site.yml",
 )
 REQUIREMENTS = ".github/modelreg-requirements.txt"
 # The repository's own workflows install the checkout with exactly this step line; a
 # scaffolded registry's install the pinned source instead. A template that needs modelreg
 # uses this line (a workflow without it is copied as it is).
 _OWN_INSTALL = "        run: pip install .\n"
+_OWN_SITE_INSTALL = "        run: pip install '.[site]'\n"  # the site workflow also needs the templates
 _PINNED_INSTALL = f"""\
         run: |
           grep -q '^modelreg' {REQUIREMENTS} || {{ echo "::error file={REQUIREMENTS}::no modelreg pinned; see the comment in the file"; exit 1; }}
@@ -42,7 +44,7 @@ _GIT_SOURCE = re.compile(r"git\+https://[^\s@]+(?:@[^\s@]+)?@[0-9a-f]{40}")
 REQUIREMENTS_HEADER = """\
 # The modelreg that this registry's CI workflows install (pip install -r this file).
 # Pin a git URL to a full commit sha, e.g.
-#   modelreg[github] @ git+https://github.com/ORG/modelreg@<40-hex commit>
+#   modelreg[github,site] @ git+https://github.com/ORG/modelreg@<40-hex commit>
 # A commit names exact code, and a change to this file is a reviewed pull request
 # (CODEOWNERS covers /.github/). Never list a bare `modelreg`: whoever publishes that name
 # on an index would run code with this repository's token.
@@ -58,7 +60,8 @@ def workflow_dir() -> Path:
 
 
 def workflow_text(name: str) -> str:
-    return (workflow_dir() / name).read_text().replace(_OWN_INSTALL, _PINNED_INSTALL)
+    text = (workflow_dir() / name).read_text()
+    return text.replace(_OWN_INSTALL, _PINNED_INSTALL).replace(_OWN_SITE_INSTALL, _PINNED_INSTALL)
 
 
 def check_tool_source(source: str) -> str:
@@ -88,7 +91,7 @@ def installed_source() -> str | None:
 def requirements_text(source: str | None, remote: str) -> str:
     if source is None:
         return REQUIREMENTS_HEADER
-    extras = "github,s3" if remote.startswith("s3://") else "github"
+    extras = "github,s3,site" if remote.startswith("s3://") else "github,site"
     return REQUIREMENTS_HEADER + f"modelreg[{extras}] @ {source}\n"
 
 

@@ -45,6 +45,7 @@ LAZY_COMMANDS = {
     "watch": "modelreg.cli.serving:watch_cmd",
     "sign": "modelreg.cli.supply_cmds:sign",
     "bom": "modelreg.cli.supply_cmds:bom",
+    "site": "modelreg.cli.site_cmds:site",
 }
 
 

@@ -1,0 +1,145 @@
+"""What the site shows: the registry's records at one commit, read in one batch.
+
+Every record keeps its blob sha (the incremental build keys pages on them), its raw text
+(shown when the record cannot be rendered) and the problems `check` reports for its file,
+so a broken record becomes a problem on its page instead of a failed build.
+"""
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .. import layout, schema
+from ..settings import Settings
+
+HISTORY_COMMITS = 5000  # how far back the timelines read main's first-parent history
+
+
+@dataclass
+class Record:
+    path: str
+    sha: str
+    text: str
+    data: object = None  # the parsed mapping; None when unreadable or schema-invalid
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and isinstance(self.data, dict)
+
+    def get(self, key, default=None):
+        return self.data.get(key, default) if self.ok else default
+
+
+@dataclass
+class Version:
+    model: str
+    number: int
+    record: Record | None = None
+    card: Record | None = None
+    pointer: Record | None = None
+    problems: list[str] = field(default_factory=list)  # what check says about any of its files
+
+    def get(self, key, default=None):
+        return self.record.get(key, default) if self.record else default
+
+
+@dataclass
+class Model:
+    name: str
+    record: Record | None = None
+    aliases_record: Record | None = None
+    versions: dict[int, Version] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # model.yaml / aliases.yaml problems
+    events: list[dict] = field(default_factory=list)
+
+    def get(self, key, default=None):
+        return self.record.get(key, default) if self.record else default
+
+    @property
+    def aliases(self) -> dict[str, int]:
+        found = self.aliases_record.get("aliases") if self.aliases_record else None
+        return dict(found) if isinstance(found, dict) else {}
+
+    def version(self, number: int) -> Version:
+        return self.versions.setdefault(number, Version(self.name, number))
+
+
+@dataclass
+class Catalog:
+    commit: str
+    ref: str
+    settings: Settings
+    models: dict[str, Model]
+    events: list[dict]
+
+
+def read_catalog(reg, commit: str, ref: str) -> Catalog:
+    """Records, check's problems and history events at `commit` (nothing is rendered here).
+
+    check parses every record into the commit's memoised Snapshot; the site reads the same
+    parsed records from it, and the raw text (shown for records it cannot render) in one batch.
+    """
+    from ..check import run_check
+    from ..snapshot import Snapshot
+
+    problems = defaultdict(list)
+    for problem in run_check(reg, at=commit).problems:
+        problems[problem.file].append(f"{problem.pointer}: {problem.message}")
+    snap = Snapshot.at(reg.git, commit)
+    paths = [p for p in snap.paths() if p.startswith(layout.ROOT + "/") and layout.classify(p)]
+    snap.load([p for p in paths if layout.classify(p)[0] != "pointer"])
+    blobs = dict(zip(paths, reg.git.read_objects([snap.sha(p) for p in paths])))
+    models: dict[str, Model] = {}
+    for path in paths:
+        _place(models, path, _record(snap, path, blobs[path] or b"", bool(problems.get(path))))
+    for path, found in problems.items():
+        _attach(models, path, found)
+    events = _events(reg, commit)
+    for event in events:
+        if event.get("model") in models:
+            models[event["model"]].events.append(event)
+    return Catalog(commit, ref, snap.settings, dict(sorted(models.items())), events)
+
+
+def _record(snap, path: str, blob: bytes, flagged: bool) -> Record:
+    """Parsed (by the snapshot); a record check flagged is schema-checked here, and shown as
+    text if it fails."""
+    text = blob.decode("utf-8", "replace")
+    kind = layout.classify(path)[0]
+    if kind == "pointer":
+        return Record(path, snap.sha(path), text, None, [])
+    data = snap.doc(path)
+    if path in snap.errors:
+        return Record(path, snap.sha(path), text, None, [snap.errors[path]])
+    if not isinstance(data, dict):
+        return Record(path, snap.sha(path), text, None, ["/: expected a mapping of fields"])
+    found = [f"{ptr}: {msg}" for ptr, msg in schema.problems(kind, data)] if flagged else []
+    return Record(path, snap.sha(path), text, data, found)
+
+
+def _place(models: dict, path: str, record: Record) -> None:
+    kind, name, number = layout.classify(path)
+    model = models.setdefault(name, Model(name))
+    if kind == "model":
+        model.record = record
+    elif kind == "aliases":
+        model.aliases_record = record
+    else:
+        setattr(model.version(number), {"version": "record", "card": "card", "pointer": "pointer"}[kind], record)
+
+
+def _attach(models: dict, path: str, found: list[str]) -> None:
+    info = layout.classify(path)
+    if not info or info[1] not in models:
+        return
+    kind, name, number = info
+    if number is None:
+        models[name].problems += [f"{path.rsplit('/', 1)[-1]} {p}" for p in found]
+    else:
+        models[name].version(number).problems += [f"{path.rsplit('/', 1)[-1]} {p}" for p in found]
+
+
+def _events(reg, commit: str) -> list[dict]:
+    """history.events on main's clock (it reads the same memoised snapshots check filled)."""
+    from ..history import events
+
+    return events(reg, None, HISTORY_COMMITS, commit)

@@ -1,0 +1,317 @@
+"""The pages of the site: what each one shows (its context) and what it depends on (its inputs).
+
+A page is rendered only when its key (the build id plus the blob shas, events and problems
+it shows) differs from the manifest's, so the contexts are built lazily.
+"""
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .. import schema
+from ..errors import ExternalError, InvalidInput
+from ..names import check_name
+from . import charts
+
+TEMPLATES = Path(__file__).with_name("templates")
+CARD_FIELDS = tuple(schema.key_order("card"))
+VERSION_FIELDS = ("model_type", "stage", "status", "description", "source", "training", "parameters", "tags",
+                  "created_at", "created_by", "deleted")
+
+
+@dataclass
+class Page:
+    path: str
+    inputs: list[str]
+    make: Callable[[], bytes]
+    build_id: str
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256("\n".join([self.build_id, *self.inputs]).encode()).hexdigest()
+
+    def render(self) -> bytes:
+        return self.make()
+
+
+class Site:
+    def __init__(self, catalog, repo_url: str | None, build_id: str):
+        self.catalog, self.repo_url, self.build_id = catalog, repo_url, build_id
+        self.models, self.bad_names = _split_names(catalog.models)
+        self.children = charts.children_index(self.models)
+        self.gates = charts.gate_thresholds(catalog.settings)
+        self._env = None
+
+    @property
+    def problem_count(self) -> int:
+        return len(self.bad_names) + sum(len(m.problems) + sum(len(v.problems) for v in m.versions.values())
+                                         for m in self.models.values())
+
+    # -- the page list ---------------------------------------------------------------------
+    def pages(self) -> list[Page]:
+        everything = [self.catalog.commit, self.catalog.ref, json.dumps(self.catalog.settings.raw, sort_keys=True, default=str),
+                      self.repo_url or ""]
+        found = [self._page("index.html", everything, "index.html", self.index_context),
+                 self._page("as-of.html", everything, "as_of.html", self.as_of_context),
+                 Page("api/models.json", everything, self.api_index, self.build_id)]
+        for model in self.models.values():
+            found.append(self._page(f"models/{model.name}/index.html", self._model_inputs(model), "model.html",
+                                    lambda m=model: self.model_context(m)))
+            found.append(Page(f"api/models/{model.name}.json", self._model_inputs(model),
+                              lambda m=model: self.api_model(m), self.build_id))
+            for version in model.versions.values():
+                found.append(self._page(f"models/{model.name}/{version.number}.html",
+                                        self._version_inputs(model, version), "version.html",
+                                        lambda m=model, v=version: self.version_context(m, v)))
+        return found
+
+    def _page(self, path, inputs, template, context) -> Page:
+        root = "../" * path.count("/")
+        return Page(path, inputs, lambda: self.render(template, dict(context(), root=root)), self.build_id)
+
+    def render(self, template: str, context: dict) -> bytes:
+        base = {"ref": self.catalog.ref, "commit": self.catalog.commit, "repo_url": self.repo_url}
+        return self.env.get_template(template).render(**base, **context).encode()
+
+    @property
+    def env(self):
+        if self._env is None:
+            self._env = _environment()
+        return self._env
+
+    # -- inputs (what a page shows, as blob shas and facts) ---------------------------------
+    def _model_inputs(self, model) -> list[str]:
+        shas = [_sha(r) for r in (model.record, model.aliases_record)]
+        for v in model.versions.values():
+            shas += [_sha(v.record), _sha(v.card), *v.problems]
+        nodes = charts.lineage_nodes(self.models, self.children, [(model.name, n) for n in model.versions])
+        events = [json.dumps(e, sort_keys=True, default=str) for e in model.events]
+        return [*shas, *model.problems, *self._node_shas(nodes), *events, self.repo_url or "",
+                json.dumps(self.catalog.settings.get("gates"), sort_keys=True, default=str)]
+
+    def _version_inputs(self, model, version) -> list[str]:
+        nodes = charts.lineage_nodes(self.models, self.children, [(model.name, version.number)])
+        return [_sha(model.record), _sha(model.aliases_record), _sha(version.record), _sha(version.card),
+                _sha(version.pointer), *version.problems, *self._node_shas(nodes)]
+
+    def _node_shas(self, nodes) -> list[str]:
+        found = []
+        for name, number in sorted(nodes):
+            model = self.models.get(name)
+            version = model.versions.get(number) if model else None
+            found.append(f"{name}@{number}:{_sha(version.record) if version else '-'}")
+        return found
+
+    # -- contexts --------------------------------------------------------------------------
+    def index_context(self) -> dict:
+        rows = [self._summary(m) for m in self.models.values()]
+        options = {key: sorted({value for row in rows for value in row[key]}) for key in ("types", "tags", "stages",
+                                                                                           "owners")}
+        return {"rows": rows, "options": options, "bad_names": self.bad_names}
+
+    def _summary(self, model) -> dict:
+        """One index row; the list-valued keys are what the filters match."""
+        active = [v for v in model.versions.values() if v.get("status") != "deleted" and v.record and v.record.ok]
+        model_type = model.get("model_type") or ""
+        return {"name": model.name, "description": model.get("description") or "", "model_type": model_type,
+                "types": [model_type] if model_type else [], "owners": list(model.get("owners") or []),
+                "tags": [f"{k}={v}" for k, v in sorted((model.get("tags") or {}).items())],
+                "stages": sorted({v.get("stage", "none") for v in active}), "aliases": sorted(model.aliases.items()),
+                "last_change": _last_change(model), "versions": len(model.versions),
+                "problems": len(model.problems) + sum(len(v.problems) for v in model.versions.values())}
+
+    def model_context(self, model) -> dict:
+        versions = [model.versions[n] for n in sorted(model.versions)]
+        alias_of = _alias_map(model.aliases)
+        rows = [self._version_row(v, alias_of) for v in versions]
+        shown = _card_version(model, versions)
+        nodes = charts.lineage_nodes(self.models, self.children, [(model.name, v.number) for v in versions])
+        lineage = charts.graph(self.models, nodes, {(model.name, v.number) for v in versions})
+        valid = [v for v in versions if v.record and v.record.ok]
+        return {"model": model, "rows": rows, "trends": [charts.trend(b, m, pts, self.gates.get((b, m), []))
+                                                        for (b, m), pts in charts.metric_series(valid).items()],
+                "events": [self._event(e) for e in model.events], "card_version": shown,
+                "card": _card(shown.card) if shown else None, "lineage": lineage,
+                "has_edges": bool(lineage["edges"]), "aliases": sorted(model.aliases.items())}
+
+    def _version_row(self, v, alias_of) -> dict:
+        ok = bool(v.record and v.record.ok)
+        artifacts = v.get("artifacts") or []
+        return {"number": v.number, "ok": ok, "stage": v.get("stage", "?") if ok else "?",
+                "status": v.get("status", "active") if ok else "invalid", "aliases": alias_of.get(v.number, []),
+                "metrics": [f"{m['benchmark']}/{m['metric']}={m['value']}" for m in v.get("metrics") or []],
+                "params": [f"{k}={val}" for k, val in sorted((v.get("parameters") or {}).items())],
+                "created": v.get("created_at") or "", "author": _who(v.get("created_by") or ""),
+                "size": sum(a.get("size_bytes") or 0 for a in artifacts), "problems": v.problems}
+
+    def version_context(self, model, version) -> dict:
+        nodes = charts.lineage_nodes(self.models, self.children, [(model.name, version.number)])
+        chain = self._chain(model.name, version.number)
+        derived = sorted(self.children.get((model.name, version.number), []))
+        ref = f"{model.name}@{version.number}"
+        return {"model": model, "version": version, "ok": bool(version.record and version.record.ok),
+                "fields": [(k, version.get(k)) for k in VERSION_FIELDS if version.get(k) not in (None, "", {}, [])],
+                "metrics": version.get("metrics") or [], "artifacts": version.get("artifacts") or [],
+                "aliases": _alias_map(model.aliases).get(version.number, []),
+                "card": _card(version.card), "chain": chain, "derived": derived,
+                "lineage": charts.graph(self.models, nodes, {(model.name, version.number)}),
+                "commands": _commands(ref)}
+
+    def _chain(self, name: str, number: int) -> list[dict]:
+        """This version, its parent, and so on to the base; a missing parent ends the chain."""
+        chain, seen, key = [], set(), (name, number)
+        while key and key not in seen:
+            seen.add(key)
+            model = self.models.get(key[0])
+            version = model.versions.get(key[1]) if model else None
+            parent = version.get("parent") if version else None
+            chain.append({"model": key[0], "version": key[1], "known": version is not None,
+                          "model_type": version.get("model_type") if version else None,
+                          "relation": parent.get("relation") if isinstance(parent, dict) else None})
+            key = charts.parent_of(version) if version else None
+        return chain
+
+    def as_of_context(self) -> dict:
+        alias = self.catalog.settings.stage_aliases.get("production", "production")
+        rows = []
+        for model in self.models.values():
+            moves = [e for e in reversed(model.events) if e["event"] == "alias" and e.get("alias") == alias]
+            spans = [{"from": e["date"], "until": nxt["date"] if nxt else None, "version": e.get("to"),
+                      "commit": e["commit"]} for e, nxt in zip(moves, [*moves[1:], None])]
+            rows.append({"name": model.name, "now": model.aliases.get(alias), "spans": spans})
+        return {"rows": rows, "alias": alias}
+
+    def _event(self, event: dict) -> dict:
+        from ..history import describe
+
+        return dict(event, what=describe(event), who=_who(event.get("author", "")))
+
+    # -- the JSON mirror -------------------------------------------------------------------
+    def api_index(self) -> bytes:
+        models = [{k: row[k] for k in ("name", "description", "model_type", "owners", "stages", "last_change")}
+                  | {"tags": self.models[row["name"]].get("tags") or {}, "aliases": dict(row["aliases"]),
+                     "page": f"models/{row['name']}/index.html", "api": f"api/models/{row['name']}.json"}
+                  for row in (self._summary(m) for m in self.models.values())]
+        return _json({"ref": self.catalog.ref, "commit": self.catalog.commit, "models": models})
+
+    def api_model(self, model) -> bytes:
+        versions = []
+        stages: dict[str, list[int]] = {}
+        for number in sorted(model.versions):
+            v = model.versions[number]
+            ok = bool(v.record and v.record.ok)
+            if ok and v.get("status") != "deleted":
+                stages.setdefault(v.get("stage", "none"), []).append(number)
+            versions.append({"version": number, "stage": v.get("stage") if ok else None,
+                             "status": v.get("status", "active") if ok else "invalid",
+                             "record": v.record.data if ok else None, "problems": v.problems,
+                             "page": f"models/{model.name}/{number}.html"})
+        # no commit here: the file is kept while the model's records stay the same (models.json has it)
+        return _json({"name": model.name,
+                      "model": model.record.data if model.record and model.record.ok else None,
+                      "aliases": model.aliases, "stages": stages, "versions": versions, "problems": model.problems})
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _environment():
+    try:
+        import jinja2
+    except ImportError as exc:
+        raise ExternalError("the site needs jinja2: pip install 'modelreg[site]'") from exc
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["size"] = human_size
+    env.filters["utc"] = utc_text
+    env.filters["yaml"] = _yaml_text
+    env.filters["label"] = lambda key: str(key).replace("_", " ").capitalize()
+    return env
+
+
+def _split_names(models: dict) -> tuple[dict, list[str]]:
+    """Names become file paths in the site: a folder with a bad name is listed as a problem."""
+    good, bad = {}, []
+    for name, model in models.items():
+        try:
+            good[check_name(name)] = model
+        except InvalidInput as exc:
+            bad.append(str(exc))
+    return good, bad
+
+
+def _sha(record) -> str:
+    return record.sha if record is not None else "-"
+
+
+def _json(data) -> bytes:
+    return (json.dumps(data, indent=1, sort_keys=False, default=str) + "\n").encode()
+
+
+def _alias_map(aliases: dict) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for alias, number in sorted(aliases.items()):
+        found.setdefault(number, []).append(alias)
+    return found
+
+
+def _last_change(model) -> str:
+    if model.events:
+        return model.events[0]["date"]
+    return model.get("created_at") or ""
+
+
+def _who(author: str) -> str:
+    return author.split(" <")[0]
+
+
+def _card_version(model, versions):
+    """The card a model page shows: production's, else the newest version's that has one."""
+    with_card = [v for v in versions if v.card is not None]
+    production = [v for v in with_card if v.get("stage") == "production"]
+    return (production or with_card or [None])[-1]
+
+
+def _card(record) -> dict | None:
+    if record is None:
+        return None
+    if not record.ok:
+        return {"ok": False, "problems": record.problems, "text": record.text}
+    filled = [(k, record.data[k]) for k in CARD_FIELDS if record.data.get(k) not in (None, "", [], {})]
+    return {"ok": True, "fields": filled}
+
+
+def _commands(ref: str) -> list[tuple[str, str]]:
+    return [("Load it (Python)", f'modelreg.load("{ref}")'),
+            ("Load it (CLI)", f"modelreg load {ref}"),
+            ("Fetch the files", f"modelreg pull {ref} -o ./{ref.replace('@', '-v')}"),
+            ("Pin it in a lock file", f"modelreg lock {ref} -o models.lock")]
+
+
+def human_size(num) -> str:
+    if not isinstance(num, (int, float)) or num <= 0:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if num < 1000 or unit == "TB":
+            return f"{num:.0f} {unit}" if unit == "B" else f"{num:.1f} {unit}"
+        num /= 1000
+    return f"{num}"
+
+
+def utc_text(stamp, seconds: bool = True) -> str:
+    """An ISO 8601 time (git dates carry the author's offset) as UTC text; other text as is."""
+    from datetime import datetime, timezone
+
+    try:
+        when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return str(stamp or "")
+    if when.tzinfo is not None:
+        when = when.astimezone(timezone.utc)
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _yaml_text(value) -> str:
+    import yaml
+
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False).strip()
