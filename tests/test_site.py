@@ -414,3 +414,19 @@ def test_without_jinja2_one_line_and_nothing_written(registry_dir, tmp_path, mon
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "modelreg[site]" in err
     assert not out.exists()
+
+
+def test_signature_and_chat_template_files_are_listed_as_text(tmp_path):
+    """Record folders hold more than YAML (issue 12's model.sig, chat_template.jinja): the site
+    lists them, escaped, and keeps building."""
+    path = make_catalog_registry(tmp_path)
+    folder = path / "registry/support-bot/versions/2"
+    (folder / "chat_template.jinja").write_text("{% for m in messages %}" + SCRIPT + "{% endfor %}")
+    (folder / "model.sig").write_text('{"not": "a real bundle"}')
+    git(path, "add", "registry/support-bot/versions/2")
+    git(path, "commit", "-qm", "a template and a (bad) signature")
+    with Registry(path) as reg:
+        build_site(reg, tmp_path / "site")
+    html = (tmp_path / "site/models/support-bot/2.html").read_text()
+    assert "<code>chat_template.jinja</code>" in html and "<code>model.sig</code>" in html
+    assert "&lt;script&gt;alert" in html and html.count("<script") == 1

@@ -653,7 +653,8 @@ class _Change:
         if body:
             lines += [body, ""]
         lines += [f"Modelreg-{k}: {v}" for k, v in trailers.items()]
-        with self:
+        # Writers outside Registry (codeowners, signatures) hold the clone's lock at least here.
+        with self.reg.git.write_lock(), self:
             self._flush()
             sha = self.reg.git.commit_paths(self.paths, "\n".join(lines))
         self.done = True

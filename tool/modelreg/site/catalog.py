@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from .. import layout, schema
 from ..settings import Settings
 
-HISTORY_COMMITS = 5000  # how far back the timelines read main's first-parent history
+HISTORY_COMMITS = 5000
+YAML_KINDS = ("model", "aliases", "version", "card")  # how far back the timelines read main's first-parent history
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Version:
     record: Record | None = None
     card: Record | None = None
     pointer: Record | None = None
+    extras: dict[str, Record] = field(default_factory=dict)  # signature, chat template: shown as files
     problems: list[str] = field(default_factory=list)  # what check says about any of its files
 
     def get(self, key, default=None):
@@ -86,7 +88,7 @@ def read_catalog(reg, commit: str, ref: str) -> Catalog:
         problems[problem.file].append(f"{problem.pointer}: {problem.message}")
     snap = Snapshot.at(reg.git, commit)
     paths = [p for p in snap.paths() if p.startswith(layout.ROOT + "/") and layout.classify(p)]
-    snap.load([p for p in paths if layout.classify(p)[0] != "pointer"])
+    snap.load([p for p in paths if layout.classify(p)[0] in YAML_KINDS])
     blobs = dict(zip(paths, reg.git.read_objects([snap.sha(p) for p in paths])))
     models: dict[str, Model] = {}
     for path in paths:
@@ -105,7 +107,7 @@ def _record(snap, path: str, blob: bytes, flagged: bool) -> Record:
     text if it fails."""
     text = blob.decode("utf-8", "replace")
     kind = layout.classify(path)[0]
-    if kind == "pointer":
+    if kind not in YAML_KINDS:  # a DVC pointer, a signature bundle, a chat template: kept as text
         return Record(path, snap.sha(path), text, None, [])
     data = snap.doc(path)
     if path in snap.errors:
@@ -123,8 +125,10 @@ def _place(models: dict, path: str, record: Record) -> None:
         model.record = record
     elif kind == "aliases":
         model.aliases_record = record
-    else:
+    elif kind in ("version", "card", "pointer"):
         setattr(model.version(number), {"version": "record", "card": "card", "pointer": "pointer"}[kind], record)
+    else:
+        model.version(number).extras[path.rsplit("/", 1)[-1]] = record
 
 
 def _attach(models: dict, path: str, found: list[str]) -> None:

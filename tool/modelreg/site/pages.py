@@ -93,7 +93,8 @@ class Site:
     def _version_inputs(self, model, version) -> list[str]:
         nodes = charts.lineage_nodes(self.models, self.children, [(model.name, version.number)])
         return [_sha(model.record), _sha(model.aliases_record), _sha(version.record), _sha(version.card),
-                _sha(version.pointer), *version.problems, *self._node_shas(nodes)]
+                _sha(version.pointer), *(f"{n}:{r.sha}" for n, r in sorted(version.extras.items())),
+                *version.problems, *self._node_shas(nodes)]
 
     def _node_shas(self, nodes) -> list[str]:
         found = []
