@@ -21,6 +21,7 @@ from .errors import InvalidRecord
 from .records import load_yaml
 from .settings import Settings, shape_problems
 
+PARTIAL_LISTINGS = 16  # per-model `ls-tree` calls before one `ls-tree -r` of the whole tree
 MAX_SNAPSHOTS = 8  # per repository: base, head, merge-base and a few served commits
 _MISSING = object()
 _memo: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -87,6 +88,8 @@ class Snapshot:
         return self._index().get(path)
 
     def _model_index(self, model: str) -> dict[str, str]:
+        if self._shas is None and len(self._partial) >= PARTIAL_LISTINGS:
+            self._index()  # asked about many models: one whole listing beats one per model
         if self._shas is not None:
             return {p: self._shas[p] for p in self._by_model.get(model, [])}
         if model not in self._partial:  # one model's folder: no need to list the whole tree

@@ -26,7 +26,9 @@ def signature(ctx, model, number, record):
 
 def weight_formats(ctx, model, number, record):
     """The files a new version lists are allowed by the format policy (issue 12)."""
-    if record.get("status") == "deleted" or (ctx.base is not None and ctx.base.version(model, number)):
+    # "New" is a question about paths, not records: parsing every base version.yaml one
+    # blob at a time doubled a policy-editing PR's check (5.8 s vs 3.2 s at 10,000 versions).
+    if record.get("status") == "deleted" or (ctx.base is not None and ctx.base.has(layout.version_file(model, number))):
         return []
     return [Problem(layout.version_file(model, number), pointer, message)
             for pointer, message in formats.record_problems(ctx.settings, record)]
