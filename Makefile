@@ -54,7 +54,7 @@ bench: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_registry.py
 
 bench-pull: $(VENV)/.installed
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_pull.py --mb 500 --reps 3
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_pull.py --mb 500 --reps 5
 
 bench-site: $(VENV)/.installed
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_site.py

@@ -103,18 +103,18 @@ def test_interrupted_pull_resumes_without_refetching(version, weights, tmp_path,
     from modelreg.artifacts.remote import LocalStore
 
     monkeypatch.setattr(LocalStore, "chunk", 1 << 20)
-    real = LocalStore.stream
+    real = LocalStore.download
     served = []
 
-    def dying(self, key, start, size, write):
-        def counted(chunk):
+    def dying(self, key, start, size, write_at):
+        def counted(offset, chunk):
             served.append(len(chunk))
-            write(chunk)
+            write_at(offset, chunk)
             if size > (1 << 20) and sum(served) > (3 << 20) // 2:
                 raise KeyboardInterrupt
         real(self, key, start, size, counted)
 
-    monkeypatch.setattr(LocalStore, "stream", dying)
+    monkeypatch.setattr(LocalStore, "download", dying)
     monkeypatch.setattr(pullmod, "FILE_JOBS", 1)
     with pytest.raises(KeyboardInterrupt):
         wmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
@@ -122,11 +122,77 @@ def test_interrupted_pull_resumes_without_refetching(version, weights, tmp_path,
     partial = Cache().partial_path(digest)
     assert partial.exists() and 0 < partial.stat().st_size < (3 << 20)
     kept = partial.stat().st_size
-    monkeypatch.setattr(LocalStore, "stream", real)
+    starts = []
+    monkeypatch.setattr(LocalStore, "download",
+                        lambda self, key, start, size, write_at: starts.append(start) or real(self, key, start, size, write_at))
     result = wmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
     assert result.fetched_bytes < result.bytes  # small files were already cached
+    assert starts == [kept]  # the big file went on from where it stopped, once
     assert sha(tmp_path / "out" / "model.safetensors") == digest
     assert not partial.exists() and kept > 0
+
+
+def _partial_for(version, big, chunks):
+    """A partial download left by a hard kill: the given (offset, bytes) written, holes elsewhere."""
+    digest = sha(big / "model.safetensors")
+    path = Cache().partial_path(digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    for offset, data in chunks:
+        os.pwrite(fd, data, offset)
+    os.close(fd)
+    return digest, path
+
+
+def _record_starts(monkeypatch):
+    from modelreg.artifacts.remote import LocalStore
+
+    real, starts = LocalStore.download, []
+
+    def recording(self, key, start, size, write_at):
+        if size > 1 << 20:  # the big file only, not config.json and friends
+            starts.append(start)
+        real(self, key, start, size, write_at)
+
+    monkeypatch.setattr(LocalStore, "download", recording)
+    return starts
+
+
+def test_hard_killed_partial_resumes_before_its_first_hole(version, tmp_path, monkeypatch):
+    """Parts land at their offsets, so a kill -9 can leave holes: keep only what precedes the first."""
+    big = write_weights(tmp_path / "big", seed=5, size=4 << 20)
+    version.create_version("llama-ft", big)
+    data = (big / "model.safetensors").read_bytes()
+    mb = 1 << 20
+    digest, partial = _partial_for(version, big, [(0, data[:mb]), (3 * mb, data[3 * mb:3 * mb + 1000])])
+    starts = _record_starts(monkeypatch)
+    wmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
+    assert sha(tmp_path / "out" / "model.safetensors") == digest
+    assert starts == [mb] and not partial.exists()
+
+
+def test_resumed_prefix_that_does_not_verify_is_fetched_again_from_the_start(version, tmp_path, monkeypatch, caplog):
+    big = write_weights(tmp_path / "big", seed=6, size=3 << 20)
+    version.create_version("llama-ft", big)
+    digest, partial = _partial_for(version, big, [(0, b"\xff" * (1 << 20))])  # wrong bytes, no hole
+    starts = _record_starts(monkeypatch)
+    result = wmod.pull(version, "llama-ft@2", dest=tmp_path / "out")
+    assert sha(tmp_path / "out" / "model.safetensors") == digest
+    assert starts == [1 << 20, 0] and result.fetched_files == 3
+    assert "did not verify" in caplog.text and not partial.exists()
+
+
+def test_object_shorter_than_recorded_is_refused_and_not_cached(version, weights, tmp_path):
+    key = object_key(hashlib.md5((weights / "model.safetensors").read_bytes()).hexdigest())
+    obj = os.path.join(remote_dir(version), key)
+    data = open(obj, "rb").read()
+    os.chmod(obj, 0o644)
+    with open(obj, "wb") as fh:
+        fh.write(data[:-100])
+    with pytest.raises(IntegrityError, match="sha256 mismatch.*nothing was cached"):
+        wmod.pull(version, "llama-ft@1", dest=tmp_path / "out")
+    assert Cache().lookup(sha(weights / "model.safetensors"), len(data)) is None
+    assert not Cache().partial_path(sha(weights / "model.safetensors")).exists()
 
 
 def _commit_pointer(registry, text):

@@ -1,9 +1,11 @@
 """Weights in S3 (SeaweedFS, credentials enforced): create, pull, verify, doctor, faults (issue 3)."""
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -71,12 +73,96 @@ def test_big_file_uses_multipart_and_parallel_ranges(s3_registry, s3_env, tmp_pa
     src = write_weights(tmp_path / "big", seed=9, size=12 << 20)
     s3_registry.register_model("big", "base_model")
     s3_registry.create_version("big", src)
-    ranges = []
-    real = s3mod.S3Store._range
-    monkeypatch.setattr(s3mod.S3Store, "_range", lambda self, k, a, b: ranges.append((a, b)) or real(self, k, a, b))
+    ranges, threads = [], set()
+    real = s3mod.S3Store._open_range
+
+    def recording(self, key, a, b):
+        ranges.append((a, b))
+        threads.add(threading.current_thread().name)
+        return real(self, key, a, b)
+
+    monkeypatch.setattr(s3mod.S3Store, "_open_range", recording)
     wmod.pull(s3_registry, "big@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == (src / "model.safetensors").read_bytes()
     assert (0, 5 << 20) in ranges and (10 << 20, 12 << 20) in ranges
+    assert len(threads) > 1  # the parts of one object came on several connections
+
+
+class _BreakingBody:
+    """A real S3 body whose connection 'breaks' after `after` bytes (as a reset socket does)."""
+
+    def __init__(self, body, after):
+        self.body, self.left = body, after
+
+    def read(self, n):
+        if self.left <= 0:
+            from botocore.exceptions import ResponseStreamingError
+
+            raise ResponseStreamingError(error="Connection broken: reset by peer")
+        chunk = self.body.read(min(n, self.left))
+        self.left -= len(chunk)
+        return chunk
+
+    def close(self):
+        self.body.close()
+
+
+def _big_version(s3_registry, tmp_path, monkeypatch):
+    monkeypatch.setattr(s3mod, "PART", 5 << 20)
+    src = write_weights(tmp_path / "big", seed=11, size=12 << 20)
+    s3_registry.register_model("big", "base_model")
+    s3_registry.create_version("big", src)
+    return src
+
+
+def test_body_broken_mid_part_is_picked_up_where_it_broke(s3_registry, s3_env, tmp_path, monkeypatch):
+    src = _big_version(s3_registry, tmp_path, monkeypatch)
+    real, ranges = s3mod.S3Store._open_range, []
+
+    def flaky(self, key, a, b):
+        ranges.append((a, b))
+        body = real(self, key, a, b)
+        return _BreakingBody(body, 2 << 20) if a == 5 << 20 else body  # part 2 breaks once
+
+    monkeypatch.setattr(s3mod.S3Store, "_open_range", flaky)
+    wmod.pull(s3_registry, "big@1", dest=tmp_path / "out")
+    assert (tmp_path / "out" / "model.safetensors").read_bytes() == (src / "model.safetensors").read_bytes()
+    assert (7 << 20, 10 << 20) in ranges  # asked again from the byte where it broke, not from the part start
+
+
+def test_failed_part_leaves_the_complete_prefix_and_the_next_pull_resumes_there(s3_registry, s3_env, tmp_path,
+                                                                                monkeypatch):
+    src = _big_version(s3_registry, tmp_path, monkeypatch)
+    data = (src / "model.safetensors").read_bytes()
+    real = s3mod.S3Store._open_range
+    first_part_done = threading.Event()
+
+    def failing(self, key, a, b):
+        if a == 5 << 20:
+            first_part_done.wait(10)  # let part 1 land first, so there is a prefix to keep
+            raise ExternalError("S3 GET: InternalError (simulated)")
+        body = real(self, key, a, b)
+        if a == 0:
+            whole = body.read(b - a)
+            first_part_done.set()
+            return io.BytesIO(whole)
+        return body
+
+    monkeypatch.setattr(s3mod.S3Store, "_open_range", failing)
+    with pytest.raises(ExternalError, match="simulated"):
+        wmod.pull(s3_registry, "big@1", dest=tmp_path / "out")
+    partial = Cache().partial_path(hashlib.sha256(data).hexdigest())
+    kept = partial.stat().st_size
+    assert 0 < kept < len(data) and partial.read_bytes() == data[:kept]
+
+    monkeypatch.setattr(s3mod.S3Store, "_open_range", real)
+    starts = []
+    real_download = s3mod.S3Store.download
+    monkeypatch.setattr(s3mod.S3Store, "download", lambda self, key, start, size, write_at: (
+        starts.append((size, start)), real_download(self, key, start, size, write_at))[1])
+    wmod.pull(s3_registry, "big@1", dest=tmp_path / "out")
+    assert (tmp_path / "out" / "model.safetensors").read_bytes() == data
+    assert (len(data), kept) in starts and not partial.exists()
 
 
 def test_git_clone_and_dvc_pull_restore_weights_from_s3(s3_version, s3_env, weights, tmp_path, monkeypatch):

@@ -121,7 +121,10 @@ class Cache:
 
     @contextmanager
     def partial(self, sha256: str):
-        """The locked partial download of an object: (file opened a+b, bytes already there).
+        """The locked partial download of an object: (file opened r+b, its path).
+
+        Not opened for appending: chunks are written at their offsets (O_APPEND would make
+        Linux ignore the offset of every pwrite).
 
         The lock makes a second process wait; when it gets the lock it re-checks that the path
         still names its file (the first may have renamed it into objects/ meanwhile).
@@ -129,7 +132,7 @@ class Cache:
         path = self.partial_path(sha256)
         path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fh = open(path, "a+b")
+            fh = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+b")
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 same = os.stat(path).st_ino == os.fstat(fh.fileno()).st_ino

@@ -2,13 +2,12 @@
 
 A `Plan` is plain data: the version's files (path, md5 for the remote, sha256 and size from
 the record) joined from its pointer, the remote's folder listing and version.yaml, plus the
-remote config read from the same commit. `fetch(plan, store, cache)` streams what the cache
-lacks with parallel ranged GETs, hashes while the next object downloads, renames only a
-matching object into the content-addressed cache, and returns the verified folder. Nothing
+remote config read from the same commit. `fetch(plan, store, cache)` downloads what the
+cache lacks (parallel ranged GETs written at their offsets and hashed in order behind them:
+download.py), renames only a matching object into the content-addressed cache, and returns
+the verified folder. Nothing
 here knows about Git or the Registry; DVC itself is never imported.
 """
-import hashlib
-import logging
 import os
 import re
 import shutil
@@ -20,10 +19,9 @@ from pathlib import Path
 
 from ..errors import IntegrityError, InvalidRecord
 from .cache import Cache
+from .download import fetch_object
 from .dvc import object_key, parse_listing, safe_relpath
 from .remote import RemoteConfig
-
-log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 FILE_JOBS = 4  # objects fetched at once; each also fetches its parts in parallel
@@ -159,74 +157,6 @@ def _fetch_all(store, cache: Cache, entries: list[Entry], progress) -> None:
     first = next((e for e in errors if e is not None), None)
     if first is not None:
         raise first
-
-
-class _Hasher:
-    """sha256 in a helper thread, one chunk behind the download: hashlib releases the GIL,
-    so hashing a part overlaps with receiving the next one."""
-
-    def __init__(self, pool: ThreadPoolExecutor):
-        self.digest = hashlib.sha256()
-        self.pool = pool
-        self.pending = None
-
-    def update(self, chunk) -> None:
-        self.wait()
-        self.pending = self.pool.submit(self.digest.update, chunk)
-
-    def wait(self) -> None:
-        if self.pending is not None:
-            self.pending.result()
-            self.pending = None
-
-    def hexdigest(self) -> str:
-        self.wait()
-        return self.digest.hexdigest()
-
-
-_HASH_POOL = ThreadPoolExecutor(FILE_JOBS, thread_name_prefix="pull-hash")
-
-
-def fetch_object(store, cache: Cache, entry: Entry, progress=lambda n: None) -> Path:
-    """Stream one object into the cache, resuming a partial download; verify before the rename."""
-    with cache.partial(entry.sha256) as (fh, path):
-        hit = cache.lookup(entry.sha256, entry.size)
-        if hit:  # another process finished it while we waited for the lock
-            return hit
-        digest = _Hasher(_HASH_POOL)
-        have = _resume(fh, path, entry, digest)
-        progress(have)
-
-        def write(chunk):
-            fh.write(chunk)
-            digest.update(chunk)
-            progress(len(chunk))
-
-        if have < entry.size:
-            store.stream(object_key(entry.md5), have, entry.size, write)
-        fh.flush()
-        got, size = digest.hexdigest(), os.fstat(fh.fileno()).st_size
-        if got != entry.sha256 or size != entry.size:
-            path.unlink(missing_ok=True)
-            raise IntegrityError(
-                f"{entry.relpath}: sha256 mismatch: expected {entry.sha256}, got {got} ({size} bytes, "
-                f"remote object {object_key(entry.md5)}); nothing was cached: repair the object "
-                "(push the version again) and retry")
-        return cache.insert(entry.sha256, path)
-
-
-def _resume(fh, path: Path, entry: Entry, digest) -> int:
-    """Hash the bytes a previous, interrupted pull left; return how many there are."""
-    have = fh.seek(0, os.SEEK_END)
-    if have > entry.size:
-        fh.truncate(0)
-        return 0
-    if have:
-        with open(path, "rb") as old:
-            while chunk := old.read(8 << 20):
-                digest.update(chunk)
-        log.info("resuming %s at %d of %d bytes", entry.relpath, have, entry.size)
-    return have
 
 
 def materialize(cache: Cache, entries, dest: Path) -> None:

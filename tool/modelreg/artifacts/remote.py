@@ -2,8 +2,9 @@
 
 A store exposes the few operations pull, push, verify and doctor need on the DVC 3 layout
 `<remote>/files/md5/<2>/<30>[.dir]`: size of an object, read a small one, stream a big one
-in order from an offset, upload, list and delete. S3 lives in s3.py (the only boto3 user);
-a local-folder remote (the embedded default) is served here.
+in order, download one in chunks handed over with their offsets, upload, list and delete.
+S3 lives in s3.py (the only boto3 user); a local-folder remote (the embedded default) is
+served here.
 """
 import os
 import shutil
@@ -103,7 +104,7 @@ def open_store(config: RemoteConfig, jobs: int | None = None):
 class LocalStore:
     """A DVC remote that is a folder (the embedded default)."""
 
-    chunk = 8 << 20
+    chunk = 1 << 20  # small enough to stay in the CPU cache between read, write and hash
 
     def __init__(self, root: Path):
         self.root = root
@@ -134,11 +135,18 @@ class LocalStore:
 
     def stream(self, key: str, start: int, size: int, write) -> None:
         """Call write(chunk) with bytes [start, size) of the object, in order."""
+        self.download(key, start, size, lambda _offset, chunk: write(chunk))
+
+    def download(self, key: str, start: int, size: int, write_at) -> None:
+        """Call write_at(offset, chunk) with bytes [start, ...) of the object, in order. Reads
+        to the end of the file: a longer object than recorded shows up as a size mismatch."""
         try:
             with open(self.root / key, "rb") as fh:
                 fh.seek(start)
+                offset = start
                 while chunk := fh.read(self.chunk):
-                    write(chunk)
+                    write_at(offset, chunk)
+                    offset += len(chunk)
         except FileNotFoundError as exc:
             raise self._missing(key) from exc
 

@@ -1,14 +1,14 @@
 """The only module that talks to S3 (boto3): a store over a DVC remote's layout in a bucket.
 
-Downloads are parallel ranged GETs handed back in order, so the caller can hash while the
-bytes stream; uploads are parallel multipart through one transfer manager. Every botocore
+Downloads are parallel ranged GETs read in small chunks and handed over as they arrive, each
+with its offset (the caller writes them in place and hashes behind); uploads are parallel multipart through one transfer manager. Every botocore
 failure becomes one ExternalError line saying which problem it is and what to do.
 """
 import logging
 import os
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from ..errors import ExternalError, NotFound
 from .remote import LAYOUT, RemoteConfig
@@ -16,11 +16,25 @@ from .remote import LAYOUT, RemoteConfig
 log = logging.getLogger(__name__)
 
 PART = 16 << 20  # ranged-GET and multipart part size
-WINDOW = 4  # parts of one object in flight (bounds memory: jobs x WINDOW x PART at worst)
+CHUNK = 1 << 20  # bytes read from a body at a time: stays in the CPU cache until written
+WINDOW = 4  # parts of one object held at once by stream() (memory: jobs x WINDOW x PART at worst)
+BODY_TRIES = 3  # attempts at a ranged body whose connection breaks mid-way
 
 S3_EXTRA = "pip install 'modelreg[s3]'"
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "403"}
+
+
+class _Stopped(Exception):
+    """A part abandoned because another part of the same download failed."""
+
+
+def _body_errors() -> tuple:
+    """What a broken body raises: botocore's and urllib3's read errors, and plain socket ones."""
+    from botocore.exceptions import ReadTimeoutError, ResponseStreamingError
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError as Urllib3Timeout
+
+    return (ResponseStreamingError, ReadTimeoutError, ProtocolError, Urllib3Timeout, ConnectionError)
 
 
 def _jobs(jobs: int | None) -> int:
@@ -36,6 +50,7 @@ class S3Store:
         self.where = f"s3://{self.bucket}/{self.prefix}".rstrip("/") + (
             f" at {config.endpoint_url}" if config.endpoint_url else "")
         self.client = _client(config, self.jobs)
+        self._body_errors = _body_errors()
         self._pool = None
         self._pool_lock = threading.Lock()
         self._checked = False
@@ -91,17 +106,47 @@ class S3Store:
                 raise NotFound(f"{key} is missing from {self.where}; push the version again") from exc
             raise self.error(exc, f"GET {key}") from exc
 
-    def _range(self, key: str, start: int, end: int) -> bytes:
+    def _open_range(self, key: str, start: int, end: int):
+        """The body of bytes [start, end) of an object, as a stream."""
         try:
             resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=f"bytes={start}-{end - 1}")
-            return resp["Body"].read()
+            return resp["Body"]
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchKey"):
                 raise NotFound(f"{key} is missing from {self.where}; push the version again") from exc
             raise self.error(exc, f"GET {key}") from exc
 
+    def _range(self, key: str, start: int, end: int) -> bytes:
+        return b"".join(self._chunks(key, start, end))
+
+    def _chunks(self, key: str, start: int, end: int, stop=None):
+        """Bytes [start, end) in CHUNK pieces. A connection lost mid-body is picked up again
+        where it broke (botocore retries failed requests, not broken bodies)."""
+        offset, tries = start, 0
+        while offset < end:
+            body = self._open_range(key, offset, end)
+            try:
+                while offset < end:
+                    if stop is not None and stop.is_set():
+                        raise _Stopped()
+                    chunk = body.read(min(CHUNK, end - offset))
+                    if not chunk:
+                        raise ExternalError(f"S3 sent {offset - start} of {end - start} bytes of {key} "
+                                            f"range {start}-{end}; the object changed or is truncated: "
+                                            "push the version again")
+                    offset += len(chunk)
+                    yield chunk
+            except self._body_errors as exc:
+                tries += 1
+                if tries >= BODY_TRIES:
+                    raise self.error(exc, f"GET {key}") from exc
+                log.info("S3 GET %s broke at byte %d (%s); resuming", key, offset, exc)
+            finally:
+                body.close()
+
     def stream(self, key: str, start: int, size: int, write) -> None:
-        """Bytes [start, size) of an object to write(chunk), in order, fetched as parallel ranges."""
+        """Bytes [start, size) of an object to write(chunk), in order, fetched as parallel ranges
+        (each held whole until its turn: for hashing without a file, as verify --deep does)."""
         self.check()
         pool = self._pool_get()
         bounds = deque((o, min(o + PART, size)) for o in range(start, size, PART))
@@ -110,16 +155,40 @@ class S3Store:
             while bounds or pending:
                 while bounds and len(pending) < WINDOW:
                     lo, hi = bounds.popleft()
-                    pending.append((lo, hi, pool.submit(self._range, key, lo, hi)))
-                lo, hi, fut = pending.popleft()
-                data = fut.result()
-                if len(data) != hi - lo:
-                    raise ExternalError(f"S3 returned {len(data)} bytes for {key} range {lo}-{hi}; "
-                                        "the object changed or is truncated: push the version again")
-                write(data)
+                    pending.append(pool.submit(self._range, key, lo, hi))
+                write(pending.popleft().result())
         finally:
-            for _, _, fut in pending:
+            for fut in pending:
                 fut.cancel()
+
+    def download(self, key: str, start: int, size: int, write_at) -> None:
+        """Bytes [start, size) of an object handed to write_at(offset, chunk) as they arrive.
+
+        All parts are fetched in parallel (the pool bounds how many at once) and each is read
+        in CHUNK pieces, so nothing bigger than a chunk is held and the caller can write it
+        while it is still in the CPU's cache. Chunks of different parts come in any order.
+        Returns only once no part is running, so write_at is never called after it returns.
+        """
+        self.check()
+        pool = self._pool_get()
+        stop = threading.Event()
+
+        def part(lo: int, hi: int) -> None:
+            offset = lo
+            for chunk in self._chunks(key, lo, hi, stop):
+                write_at(offset, chunk)
+                offset += len(chunk)
+
+        futures = [pool.submit(part, lo, min(lo + PART, size)) for lo in range(start, size, PART)]
+        try:
+            for fut in futures:
+                fut.result()
+        except BaseException:
+            stop.set()
+            for fut in futures:
+                fut.cancel()
+            wait(futures)
+            raise
 
     def list_objects(self, prefix: str = LAYOUT):
         self.check()
@@ -199,12 +268,27 @@ def _client(config: RemoteConfig, jobs: int):
                       retries={"max_attempts": 3, "mode": "standard"},
                       s3={"addressing_style": "path"} if config.endpoint_url else None)
     try:
-        session = botocore.session.Session(profile=config.profile)
+        session = _session(botocore.session, config.profile)
         return session.create_client("s3", endpoint_url=config.endpoint_url,
                                      region_name=config.region or session.get_config_variable("region") or "us-east-1",
                                      config=botoconf, **kwargs)
     except Exception as exc:
         raise ExternalError(f"cannot set up an S3 client for {config.url}: {_explain(exc, config)}") from exc
+
+
+_LOADER = []  # botocore's data loader, shared by every session in the process
+_LOADER_LOCK = threading.Lock()
+
+
+def _session(sessions, profile: str | None):
+    """A new botocore session (credentials are looked up afresh) that shares the data loader:
+    parsing S3's service model costs ~80 ms the first time and ~0 once the loader holds it."""
+    session = sessions.Session(profile=profile)
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(session.get_component("data_loader"))
+    session.register_component("data_loader", _LOADER[0])
+    return session
 
 
 def _code(exc: Exception) -> str:
