@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -163,6 +164,29 @@ def test_failed_part_leaves_the_complete_prefix_and_the_next_pull_resumes_there(
     wmod.pull(s3_registry, "big@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == data
     assert (len(data), kept) in starts and not partial.exists()
+
+
+def test_progress_counts_every_byte_once_when_parts_arrive_in_parallel(s3_registry, s3_env, tmp_path, monkeypatch):
+    _big_version(s3_registry, tmp_path, monkeypatch)
+    bars = []
+
+    class Bar:
+        def __init__(self, phase, total):
+            self.total, self.n, self.threads = total, 0, set()
+            bars.append(self)
+
+        def update(self, n):
+            self.threads.add(threading.current_thread().name)
+            seen = self.n
+            time.sleep(0.002)  # a bar that is not thread-safe: a lost update would show here
+            self.n = seen + n
+
+        def close(self):
+            pass
+
+    result = wmod.pull(s3_registry, "big@1", dest=tmp_path / "out", progress=Bar)
+    (bar,) = bars
+    assert bar.n == bar.total == result.fetched_bytes and len(bar.threads) > 1
 
 
 def test_git_clone_and_dvc_pull_restore_weights_from_s3(s3_version, s3_env, weights, tmp_path, monkeypatch):

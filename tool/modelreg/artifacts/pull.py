@@ -141,11 +141,13 @@ def _fetch_all(store, cache: Cache, entries: list[Entry], progress) -> None:
 
     store.check()
     stop = threading.Event()
+    counting = threading.Lock()  # chunks land from every part's thread; a bar need not be thread-safe
     with start(progress, "pull", sum(e.size for e in entries)) as bar:
         def on_bytes(n):
             if stop.is_set():  # ^C in the main thread: workers stop at their next chunk
                 raise KeyboardInterrupt
-            bar.update(n)
+            with counting:
+                bar.update(n)
 
         with ThreadPoolExecutor(min(FILE_JOBS, len(entries))) as pool:
             futures = [pool.submit(fetch_object, store, cache, e, on_bytes) for e in entries]
