@@ -163,7 +163,7 @@ def test_tag_workflow_starts_deploys_by_repository_dispatch_or_a_token_that_trig
     deploy = workflow(fresh, "modelreg-deploy.yml")
     assert deploy["on"]["repository_dispatch"] == {"types": ["modelreg-release"]}
     run = deploy["jobs"]["deploy"]["steps"][-1]["run"]
-    assert 'git tag --points-at "$SHA"' in run and 'modelreg check-ref "$name" --json' in run
+    assert 'modelreg check-ref --commit "$SHA" --json' in run and 'modelreg check-ref "$TAG" --json' in run
     assert not any("${{" in s.get("run", "") for s in steps + deploy["jobs"]["deploy"]["steps"])
 
 

@@ -104,6 +104,39 @@ def test_check_ref_still_reads_the_moves_commit(gto_registry):
         git(gto_registry.root, "rev-parse", "bert@v2.0.0^{commit}").strip()
 
 
+def test_a_deploy_asks_by_the_merge_and_gets_each_of_its_tags_unassignments_included(gto_registry, run_cli):
+    """A deploy workflow is told the merge's sha. GTO-format stage tags point at the version's
+    commit, so `git tag --points-at SHA` misses them; `check-ref --commit SHA` does not, and
+    GTO's `!` unassignment tags are valid names for check-ref."""
+    tag(gto_registry)
+    root, head = gto_registry.root, gto_registry.git.rev_parse("HEAD")  # v2 -> production
+    ran = run_cli("-C", root, "check-ref", "--commit", head, "--json")
+    assert ran.exit_code == 0, ran.stderr
+    answers = {a["tag"]: a for a in json.loads(ran.stdout)}
+    assert {"bert#production#3", "bert#production!#2", "bert#archived#1"} <= set(answers)
+    assert all(a["commit"] == head and a["on_main"] for a in answers.values())
+    assert "bert#production#3" not in git(root, "tag", "--points-at", head).split()
+    out = answers["bert#production!#2"]
+    assert (out["event"], out["model"], out["version"], out["stage"]) == ("unstage", "bert", 1, "production")
+    one = run_cli("-C", root, "check-ref", "bert#production!#2", "--json")
+    assert one.exit_code == 0 and json.loads(one.stdout)["event"] == "unstage"
+    earlier = run_cli("-C", root, "check-ref", "--commit", "HEAD~1", "--json")
+    assert "bert#production#3" not in {a["tag"] for a in json.loads(earlier.stdout)}
+
+
+@pytest.mark.parametrize("bad", ["bert#prod!!#1", "bert#production!", "a!b#1", "-x"])
+def test_a_bang_is_a_tag_name_character_only_in_gtos_grammar(registry, run_cli, bad):
+    ran = run_cli("-C", registry.root, "check-ref", bad)
+    assert ran.exit_code in (1, 2) and ("invalid tag name" in ran.stderr or "Usage" in ran.stderr)
+
+
+def test_check_ref_wants_a_tag_or_a_commit(registry, run_cli):
+    assert run_cli("-C", registry.root, "check-ref").exit_code == 2
+    assert run_cli("-C", registry.root, "check-ref", "x@v1", "--commit", "HEAD").exit_code == 2
+    bad = run_cli("-C", registry.root, "check-ref", "--commit", "--json")
+    assert bad.exit_code in (1, 2)
+
+
 def test_unknown_preset_is_refused(registry):
     """issue 10 part 5: a tag_format preset that does not exist fails the schema and `tag`."""
     from modelreg import schema

@@ -210,6 +210,60 @@ def test_transformers_and_peft_load_by_repo_id_offline(run, registry, tiny_model
                       "repos": ["acme/tiny", "acme/tiny-lora"]}
 
 
+LOAD_CHAIN_BY_REPO_ID = r"""
+import json, sys, torch
+from huggingface_hub import scan_cache_dir
+from peft import PeftModel
+from transformers import AutoModelForCausalLM
+
+base = AutoModelForCausalLM.from_pretrained("acme/tiny", revision="v1", dtype=torch.float32)
+lower = PeftModel.from_pretrained(base, "acme/tiny-lora", revision="v1").merge_and_unload()
+top = PeftModel.from_pretrained(lower, "acme/tiny-lora2", revision="v1")
+ids = torch.tensor([[1, 2, 3, 4, 5]])
+with torch.no_grad():
+    logits = top(input_ids=ids).logits
+torch.save(logits, sys.argv[1])
+print(json.dumps({"warnings": [str(w) for w in scan_cache_dir().warnings],
+                  "repos": sorted(r.repo_id for r in scan_cache_dir().repos)}))
+"""
+
+
+@pytest.mark.models
+def test_adapter_on_an_adapter_lays_out_its_whole_lineage(run, registry, tiny_models, tmp_path):
+    """--hf-cache for tiny-lora2 (on tiny-lora, on tiny) lays out all three, so peft can build
+    the chain by repo id offline, and it computes what modelreg.load computes."""
+    import torch
+
+    from modelreg import load, unload
+
+    register_tiny(registry, tiny_models, promote=False)
+    registry.register_model("tiny-lora2", "adapter")
+    registry.create_version("tiny-lora2", tiny_models["adapter2"], parent="tiny-lora@1")
+    hf = tmp_path / "hf"
+    result = run("-C", str(registry.root), "pull", "tiny-lora2@1", "--hf-cache", "--repo-id", "acme/tiny-lora2",
+                 "--hf-home", str(hf), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert [out["repo_id"], out["base"]["repo_id"], out["base"]["base"]["repo_id"]] == \
+        ["acme/tiny-lora2", "acme/tiny-lora", "acme/tiny"]
+    assert "base" not in out["base"]["base"]
+    env = dict(os.environ, HF_HOME=str(hf), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env.pop("HF_HUB_CACHE", None)
+    saved = tmp_path / "logits.pt"
+    proc = subprocess.run([sys.executable, "-c", LOAD_CHAIN_BY_REPO_ID, str(saved)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"warnings": [], "repos": ["acme/tiny", "acme/tiny-lora", "acme/tiny-lora2"]}
+    ours = load("tiny-lora2@1", registry=registry.root, device="cpu", dtype="float32")
+    try:
+        with torch.no_grad():
+            expected = ours.model(input_ids=torch.tensor([[1, 2, 3, 4, 5]])).logits
+        assert torch.allclose(torch.load(saved), expected, atol=1e-5)
+    finally:
+        unload()
+
+
 def test_a_warm_pull_after_hf_cache_hashes_nothing(llama, tmp_path, monkeypatch):
     """issue 10 part 3: linking blobs into the HF cache (a ctime change on the cache objects) does
     not make the next warm pull re-hash every object."""

@@ -492,6 +492,18 @@ class BranchOps:
             found[name] = peeled or obj
         return found
 
+    def tag_messages(self) -> dict[str, str]:
+        """Every annotated tag's message, by name, in one call (lightweight tags are left out)."""
+        out = self.run("for-each-ref", "--format=%(objecttype)%1f%(refname:short)%1f%(contents)%1e",
+                       "refs/tags")
+        found = {}
+        for record in out.split("\x1e"):
+            kind, _, rest = record.lstrip("\n").partition("\x1f")
+            name, _, message = rest.partition("\x1f")
+            if kind == "tag":
+                found[name] = message.rstrip("\n")
+        return found
+
     def tag_message(self, name: str) -> str | None:
         out = self.run("for-each-ref", "--format=%(objecttype)%1f%(contents)", f"refs/tags/{name}")
         if not out.strip():

@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FORMAT = {"version": "{model}@v{version}", "stage": "{model}#{stage}#{n}",
                   "alias": "{model}@{alias}#{n}"}
-# What a tag name given on the command line may contain: no shell or git specials.
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@#+/-]{0,127}")
+# What a tag name given on the command line may contain: no shell or git specials, except
+# the `!` of GTO's unassignment grammar (`{model}#{stage}!#{n}`), only right before a `#`.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._@#+/-]|!(?=#)){0,127}")
 
 
 def check_tag_name(name: str) -> str:
@@ -300,6 +301,27 @@ def check_ref(reg, name: str) -> dict:
         out["warning"] = (f"{commit[:12]} is no longer on {reg.main_branch} (history was rewritten): "
                           "what this tag describes may not be what main has")
     return out
+
+
+def released(reg, commit: str) -> list[dict]:
+    """What the merge `commit` did, one check_ref answer per modelreg tag that describes it.
+
+    A tag describes the merge that made its move (its Modelreg-Commit), which is not always
+    the commit it points at: GTO-format stage tags point at the version's commit. So a
+    deploy workflow asks by the merge's sha instead of `git tag --points-at`."""
+    if not commit or commit.startswith("-"):
+        raise InvalidInput(f"invalid commit {commit!r}: give a sha, branch or tag")
+    commit = reg.git.rev_parse(commit)
+    names = []
+    for name, message in reg.git.branches.tag_messages().items():
+        facts = read_facts(message)
+        if facts.get("event") and facts.get("commit", "") == commit:
+            names.append(name)
+    pointing = {n for n, target in reg.git.branches.tags().items() if target == commit}
+    for name in sorted(pointing - set(names)):  # older tags made before Modelreg-Commit was written
+        if read_facts(reg.git.branches.tag_message(name) or "").get("event"):
+            names.append(name)
+    return [check_ref(reg, name) for name in sorted(names)]
 
 
 def _not_a_move_tag(name: str, formats: dict) -> None:

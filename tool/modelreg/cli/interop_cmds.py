@@ -23,9 +23,10 @@ def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisio
     if as_json:
         emit_json(result.to_dict())
         return
-    for item in (result.base, result):
-        if item is None:
-            continue
+    chain = [result]
+    while chain[-1].base is not None:
+        chain.append(chain[-1].base)
+    for item in reversed(chain):  # the full weights first, the requested version last
         if item.copied:
             click.echo(f"warning: {item.repo_id}: the HF cache is on another filesystem than "
                        f"modelreg's cache: copied {item.copied} file(s) instead of linking", err=True)

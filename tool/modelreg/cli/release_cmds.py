@@ -23,19 +23,31 @@ def tag_cmd(ctx, push, observe, as_json):
 
 
 @click.command("check-ref")
-@click.argument("tag_name", metavar="TAG")
+@click.argument("tag_name", metavar="[TAG]", required=False)
+@click.option("--commit", "merge", metavar="SHA",
+              help="Instead of one TAG: every modelreg tag describing what the merge SHA did (a list).")
 @json_option
 @click.pass_context
-def check_ref(ctx, tag_name, as_json):
-    """Say which model, version, stage or alias TAG means (for deploy workflows)."""
-    from ..releases import check_ref as run
+def check_ref(ctx, tag_name, merge, as_json):
+    """Say which model, version, stage or alias TAG means (for deploy workflows).
 
-    facts = run(open_registry(ctx), tag_name)
-    if "warning" in facts:
-        click.echo(f"warning: {facts['warning']}", err=True)
+    With --commit SHA: the same for every tag that describes the merge SHA, whether or not
+    it points at SHA (GTO-format stage tags point at the version's commit)."""
+    from ..releases import check_ref as one, released
+
+    if (tag_name is None) == (merge is None):
+        raise click.UsageError("give a TAG or --commit SHA (one of the two)")
+    if merge is not None:
+        answers = released(open_registry(ctx), merge)
+    else:
+        answers = [one(open_registry(ctx), tag_name)]
+    for facts in answers:
+        if "warning" in facts:
+            click.echo(f"warning: {facts['tag']}: {facts['warning']}", err=True)
     if as_json:
-        return emit_json(facts)
-    click.echo(" ".join(f"{k}={v}" for k, v in facts.items()))
+        return emit_json(answers if merge is not None else answers[0])
+    for facts in answers:
+        click.echo(" ".join(f"{k}={v}" for k, v in facts.items() if k != "warning"))
 
 
 @click.group()

@@ -91,8 +91,11 @@ def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at
                      revisions=(), progress=None, verify_signature: bool = False) -> HFCacheResult:
     """Fetch and verify a version, then lay it out under `repo_id` in the hub cache.
 
-    An adapter's base (found through lineage) is laid out too, under ORG/<base model>, so
-    `PeftModel.from_pretrained(base_by_repo_id, adapter_repo_id)` works offline.
+    An adapter's lineage (found through the registry, at the same commit) is laid out too,
+    each version under ORG/<its model>, so `PeftModel.from_pretrained(base_by_repo_id,
+    adapter_repo_id)` works offline, and for an adapter on an adapter, every step down to
+    the full weights is there. `result.base` is the next step down (its own `.base` the one
+    after).
     """
     from .fetch import fetch_resolved
 
@@ -102,15 +105,19 @@ def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at
     root = hub_cache(hf_home)
     jobs = [(resolved, repo_id, extra)]
     if resolved.record.get("model_type") == "adapter":
-        parent = registry.lineage(f"{resolved.model}@{resolved.version}", at=resolved.commit)[1]
-        jobs.append((parent, f"{repo_id.split('/')[0]}/{parent.model}", []))
+        chain = registry.lineage(f"{resolved.model}@{resolved.version}", at=resolved.commit)[1:]
+        org = repo_id.split("/")[0]
+        for step in chain:
+            jobs.append((step, check_repo_id(f"{org}/{step.model}"), []))
+            if step.record.get("model_type") != "adapter":
+                break  # full weights: nothing below is needed to load
     # everything fetched and verified before the first byte goes into the HF cache
     folders = [fetch_resolved(registry, r, progress=progress, verify_signature=verify_signature)
                for r, _, _ in jobs]
     written = [_write_one(r, folder, repo, root, names) for (r, repo, names), folder in zip(jobs, folders)]
-    result = written[0]
-    result.base = written[1] if len(written) > 1 else None
-    return result
+    for upper, lower in zip(written, written[1:]):
+        upper.base = lower
+    return written[0]
 
 
 def _write_one(resolved, folder: Path, repo_id, root: Path, extra) -> HFCacheResult:
