@@ -31,7 +31,7 @@ def target(registry, ref: str) -> tuple[str, int]:
 
 
 def current(registry, model: str, version: int) -> dict:
-    registry._wt_version(model, version)  # a clear error for a missing model or version
+    registry.working_version(model, version)  # a clear error for a missing model or version
     return registry._workdir_record(layout.card_file(model, version)) or {}
 
 

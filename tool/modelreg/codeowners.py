@@ -80,7 +80,7 @@ def generate(reg, check: bool = False) -> dict:
             raise PolicyViolation(f"{PATH} is {why}: run 'modelreg codeowners' and commit the result")
         return {"path": PATH, "changed": False}
     if current != text:
-        change = reg._write([PATH])
+        change = reg.begin_write([PATH])
         change.put_raw(PATH, text.encode())
         change.commit("regenerate CODEOWNERS", {"Action": "codeowners"})
     return {"path": PATH, "changed": current != text}

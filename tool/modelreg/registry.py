@@ -313,20 +313,25 @@ class Registry:
             raise InvalidRecord(f"{path}: expected a mapping; fix the file by hand")
         return doc
 
-    def _wt_model(self, model: str) -> dict:
+    # -- the working tree, for writers: what the next commit starts from ------------------
+    # (readers use the committed records at a ref; these read the files as they are now)
+    def working_model(self, model: str) -> dict:
+        """model.yaml of `model` in the working tree (NotFound if it is not registered)."""
         return self._workdir_record(layout.model_file(check_name(model)),
                                     f"no model named {model!r}; register it with 'modelreg model register'")
 
-    def _wt_version(self, model: str, version: int) -> dict:
-        self._wt_model(model)
+    def working_version(self, model: str, version: int) -> dict:
+        """version.yaml of model@version in the working tree."""
+        self.working_model(model)
         return self._workdir_record(layout.version_file(model, version),
                                     f"{model} has no version {version}")
 
-    def _wt_aliases(self, model: str) -> dict:
+    def working_aliases(self, model: str) -> dict:
+        """{alias: version} from aliases.yaml in the working tree."""
         doc = self._workdir_record(layout.aliases_file(model)) or {}
         return dict(doc.get("aliases") or {})
 
-    def _wt_version_numbers(self, model: str) -> list[int]:
+    def working_version_numbers(self, model: str) -> list[int]:
         folder = self.root / layout.versions_dir(model)
         if not folder.is_dir():
             return []
@@ -347,7 +352,11 @@ class Registry:
                 dropped.append(int(path.name))
         return dropped
 
-    def _write(self, paths_to_check: list[str]) -> "_Change":
+    def begin_write(self, paths_to_check: list[str]) -> "Write":
+        """Start one write (put files, then one commit; undone on failure). For writers
+        outside this class too (MLflow import, signatures): hold `git.write_lock()` around
+        the reads it depends on. Refused in a repository that is not a registry, or when
+        `paths_to_check` have uncommitted edits."""
         if not (self.root / layout.REGISTRY_FILE).is_file():
             # a Git repository that is not a registry must never get registry commits (issue 8 hole 10)
             raise NotFound(f"{self.root} is a Git repository but not a registry (no {layout.REGISTRY_FILE}); "
@@ -356,7 +365,7 @@ class Registry:
         dirty = self.git.dirty_paths(paths_to_check)
         if dirty:
             raise InvalidInput(f"uncommitted changes in {dirty[0]}; commit or discard them first")
-        return _Change(self)
+        return Write(self)
 
     @_locked
     def register_model(self, name: str, model_type: str, description: str | None = None,
@@ -370,14 +379,14 @@ class Registry:
                   "owners": list(owners) or None, "tags": _tags(tags), "created_at": now(),
                   "created_by": self.git.identity()}
         record = _prune(record)
-        change = self._write([layout.model_dir(name)])
+        change = self.begin_write([layout.model_dir(name)])
         change.put(layout.model_file(name), "model", record)
         change.put(layout.aliases_file(name), "aliases", {"aliases": {}})
         self._keep_codeowners(change, {name: list(owners)})
         change.commit(f"register model {name}", {"Action": "model.register", "Model": name})
         return record
 
-    def _keep_codeowners(self, change: "_Change", pending: dict) -> None:
+    def _keep_codeowners(self, change: "Write", pending: dict) -> None:
         """A registry that has a generated CODEOWNERS keeps it current in the same commit."""
         from . import codeowners
 
@@ -397,7 +406,7 @@ class Registry:
         """Register the next version; with weights, track them by DVC and push to the remote.
 
         `progress`: a callback for the hashing and upload (artifacts/progress.py)."""
-        model_rec = self._wt_model(check_name(model))
+        model_rec = self.working_model(check_name(model))
         model_type = model_type or model_rec["model_type"]
         if model_type not in MODEL_TYPES:
             raise InvalidInput(f"unknown model type {model_type!r}: use one of {', '.join(MODEL_TYPES)}")
@@ -412,7 +421,7 @@ class Registry:
 
             files = scan_folder(weights_dir)
             admitted = admit(self.settings, files)  # the format policy, before anything is written
-        number = (max(self._wt_version_numbers(model), default=0)) + 1
+        number = (max(self.working_version_numbers(model), default=0)) + 1
         parent_rec = self._parent(parent, model_type, model, number)
         if model_type == "adapter" and weights_dir is not None:
             self._refuse_unfit_adapter(weights_dir, parent_rec)
@@ -426,7 +435,7 @@ class Registry:
             "metrics": [dict(m) for m in metrics] or None, "tags": _tags(tags),
             "description": description, "created_at": now(), "created_by": self.git.identity(),
         })
-        change = self._write([layout.version_dir(model, number)])
+        change = self.begin_write([layout.version_dir(model, number)])
         with change:
             if files is not None:
                 record["artifacts"] = admitted.annotate(change.add_weights(model, number, files, progress))
@@ -473,7 +482,7 @@ class Registry:
         """Move a version to `stage`. Exclusive stages archive their previous holder by default."""
         settings = self.settings
         number = parse_version(version)
-        record = self._wt_version(check_name(model), number)
+        record = self.working_version(check_name(model), number)
         settings.check_stage(stage)
         what = f"{model}@{number}"
         if record.get("status") == "deleted":
@@ -485,21 +494,21 @@ class Registry:
         exclusive = stage in settings.exclusive_stages
         if archive_existing is None:
             archive_existing = exclusive
-        holders = [n for n in self._wt_version_numbers(model)
-                   if n != number and self._wt_version(model, n).get("stage") == stage
-                   and self._wt_version(model, n).get("status") != "deleted"]
+        holders = [n for n in self.working_version_numbers(model)
+                   if n != number and self.working_version(model, n).get("stage") == stage
+                   and self.working_version(model, n).get("status") != "deleted"]
         if holders and exclusive and not archive_existing:
             raise PolicyViolation(f"{stage} is exclusive and {model}@{holders[0]} holds it; "
                                   "drop --keep-existing to archive it")
-        change = self._write([layout.model_dir(model)])
+        change = self.begin_write([layout.model_dir(model)])
         moved = {number: (current, stage)}
         record = dict(record, stage=stage)
         change.put(layout.version_file(model, number), "version", record)
         for other in holders if archive_existing else []:
-            prev = self._wt_version(model, other)
+            prev = self.working_version(model, other)
             change.put(layout.version_file(model, other), "version", dict(prev, stage="archived"))
             moved[other] = (stage, "archived")
-        aliases = self._wt_aliases(model)
+        aliases = self.working_aliases(model)
         for held_stage, alias in settings.stage_aliases.items():
             if stage == held_stage:
                 aliases[alias] = number
@@ -518,18 +527,18 @@ class Registry:
     def set_alias(self, model: str, alias: str, version) -> dict:
         number = parse_version(version)
         check_alias(alias)
-        record = self._wt_version(check_name(model), number)
+        record = self.working_version(check_name(model), number)
         if alias in self.settings.protected_aliases:
             raise PolicyViolation(f"alias {alias!r} is protected: it follows the stage; use "
                                   f"'modelreg stage set {model} {number} <stage>'")
         if record.get("status") == "deleted":
             raise PolicyViolation(f"{model}@{number} is deleted; an alias cannot point at it")
-        aliases = self._wt_aliases(model)
+        aliases = self.working_aliases(model)
         previous = aliases.get(alias)
         if previous == number:
             raise InvalidInput(f"{model}@{alias} already points at version {number}")
         aliases[alias] = number
-        change = self._write([layout.aliases_file(model)])
+        change = self.begin_write([layout.aliases_file(model)])
         change.put(layout.aliases_file(model), "aliases", {"aliases": dict(sorted(aliases.items()))})
         moved = f"{previous} -> {number}" if previous else f"-> {number}"
         change.commit(f"set alias {model}@{alias} {moved}",
@@ -539,14 +548,14 @@ class Registry:
     @_locked
     def remove_alias(self, model: str, alias: str) -> dict:
         check_name(model)
-        aliases = self._wt_aliases(model)
-        self._wt_model(model)
+        aliases = self.working_aliases(model)
+        self.working_model(model)
         if alias not in aliases:
             raise NotFound(f"{model} has no alias {alias!r}")
         if alias in self.settings.protected_aliases:
             raise PolicyViolation(f"alias {alias!r} is protected: it follows the stage; move the stage instead")
         previous = aliases.pop(alias)
-        change = self._write([layout.aliases_file(model)])
+        change = self.begin_write([layout.aliases_file(model)])
         change.put(layout.aliases_file(model), "aliases", {"aliases": dict(sorted(aliases.items()))})
         change.commit(f"remove alias {model}@{alias} (was {previous})",
                       {"Action": "alias.remove", "Model": model, "Alias": alias})
@@ -558,14 +567,14 @@ class Registry:
         number = parse_version(version)
         if not reason or not reason.strip():
             raise InvalidInput("a reason is required to delete a version (--reason)")
-        record = self._wt_version(check_name(model), number)
+        record = self.working_version(check_name(model), number)
         if record.get("status") == "deleted":
             raise InvalidInput(f"{model}@{number} is already deleted")
         if record.get("stage") in self.settings.exclusive_stages:
             raise PolicyViolation(f"{model}@{number} is in {record['stage']}; move it to archived first")
-        aliases = self._wt_aliases(model)
+        aliases = self.working_aliases(model)
         dropped = sorted(a for a, v in aliases.items() if v == number)
-        change = self._write([layout.model_dir(model)])
+        change = self.begin_write([layout.model_dir(model)])
         deleted = {"reason": reason.strip(), "at": now(), "by": self.git.identity()}
         change.put(layout.version_file(model, number), "version", dict(record, status="deleted", deleted=deleted))
         if dropped:
@@ -578,15 +587,15 @@ class Registry:
     @_locked
     def set_card(self, model: str, version, card: dict) -> dict:
         number = parse_version(version)
-        self._wt_version(check_name(model), number)
-        change = self._write([layout.card_file(model, number)])
+        self.working_version(check_name(model), number)
+        change = self.begin_write([layout.card_file(model, number)])
         change.put(layout.card_file(model, number), "card", _prune(card))
         change.commit(f"update card of {model}@{number}", {"Action": "card.set", "Model": model,
                                                            "Version": str(number)})
         return card
 
 
-class _Change:
+class Write:
     """One write: files put in the working tree, then one commit; undone on any failure."""
 
     def __init__(self, reg: Registry):

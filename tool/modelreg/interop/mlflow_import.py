@@ -185,7 +185,7 @@ def _plan_model(registry, client, rm, into) -> ModelPlan:
         return ModelPlan(rm.name, target, "refuse",
                          f"modelreg already has a model {target!r} that was not imported from MLflow model "
                          f"{rm.name!r}; rerun with --model {rm.name!r} --into ANOTHER_NAME")
-    have = set(registry._wt_version_numbers(target)) if existing is not None else set()
+    have = set(registry.working_version_numbers(target)) if existing is not None else set()
     plan = ModelPlan(rm.name, target, "update" if existing is not None else "create")
     mvs = _mlflow_call(f"list versions of {rm.name!r}", _all, client.search_model_versions,
                        f"name = '{_quote(rm.name)}'")
@@ -206,7 +206,7 @@ def _plan_model(registry, client, rm, into) -> ModelPlan:
 
 def _existing(registry, name: str) -> dict | None:
     try:
-        return registry._wt_model(name)
+        return registry.working_model(name)
     except NotFound:
         return None
 
@@ -228,7 +228,7 @@ def _stages(registry, by_number, plan: ModelPlan, have: set, update: bool) -> di
         mapped[number] = stage
     for stage in settings.exclusive_stages:
         holders = sorted(n for n, s in mapped.items() if s == stage and n not in have)
-        held = update and any(registry._wt_version(plan.target, n).get("stage") == stage for n in have)
+        held = update and any(registry.working_version(plan.target, n).get("stage") == stage for n in have)
         keep = None if held else (holders[-1] if holders else None)
         for number in holders:
             if number != keep:
@@ -316,7 +316,7 @@ def _propose(registry, plan: ModelPlan, write):
 def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress) -> str:
     from ..registry import _prune
 
-    change = registry._write([layout.model_dir(plan.target)])
+    change = registry.begin_write([layout.model_dir(plan.target)])
     with change, tempfile.TemporaryDirectory(prefix="modelreg-mlflow-import-") as tmp:
         if plan.action == "create":
             rm = _mlflow_call(f"read {plan.mlflow_name!r}", client.get_registered_model, plan.mlflow_name)
@@ -365,7 +365,7 @@ def _model_type(registry, change, target: str) -> str:
         import yaml
 
         return yaml.safe_load(pending)["model_type"]
-    return registry._wt_model(target)["model_type"]
+    return registry.working_model(target)["model_type"]
 
 
 def _model_record(registry, plan: ModelPlan, rm) -> dict:

@@ -381,14 +381,14 @@ def sign_version(reg, model: str, number: int, folder=None, **signer) -> dict:
     """
     from .. import layout
 
-    record = reg._wt_version(model, number)
+    record = reg.working_version(model, number)
     if record.get("status") == "deleted":
         raise PolicyViolation(f"{model}@{number} is deleted; it cannot be signed")
     if folder is not None:
         check_folder(folder, record, f"{model}@{number}")
     bundle = sign_record(record, f"{model}-{number}", **signer)
     path = layout.signature_file(model, number)
-    change = reg._write([path])
+    change = reg.begin_write([path])
     change.put_raw(path, bundle)
     sha = change.commit(f"sign {model}@{number}", {"Action": "version.sign", "Model": model,
                                                     "Version": str(number)})
