@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tool"))
 
-from modelreg.clock import NOTES_REF, commit_before  # noqa: E402
-from modelreg.gitstore import GitStore  # noqa: E402
+from modelreg.core.clock import NOTES_REF, commit_before  # noqa: E402
+from modelreg.store.gitstore import GitStore  # noqa: E402
 
 
 def make_history(root: Path, commits: int) -> None:

@@ -62,7 +62,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-hf-"))
     os.environ.update(MODELREG_CACHE=str(work / "cache"), DVC_NO_ANALYTICS="1")
     try:
-        from modelreg.weights import pull
+        from modelreg.loading.weights import pull
         from modelreg.interop.hf_cache import pull_to_hf_cache
         from modelreg.registry import Registry, init_registry
 

@@ -90,7 +90,7 @@ def missing_alias_time(reg_dir, repeat: int = 5) -> list[float]:
 
     code = ("import time, sys; t = time.perf_counter(); import modelreg\n"
             f"try:\n    modelreg.load('big@nowhere', registry={str(reg_dir)!r})\n"
-            "except modelreg.errors.NotFound:\n    print(time.perf_counter() - t, 'torch' in sys.modules)\n")
+            "except modelreg.core.errors.NotFound:\n    print(time.perf_counter() - t, 'torch' in sys.modules)\n")
     out = []
     for _ in range(repeat):
         t = time.perf_counter()

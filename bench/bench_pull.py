@@ -193,7 +193,7 @@ def main():
 
 def report(b: Bench, opts):
     from modelreg import Registry
-    from modelreg import weights as wmod
+    from modelreg.loading import weights as wmod
     from modelreg.artifacts.hashing import md5_only, md5_sha256
     from modelreg.artifacts.remote import open_store
 

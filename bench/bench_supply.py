@@ -38,7 +38,8 @@ def sign_all(dest: Path, private: Path, public: bytes) -> int:
     """One commit on `signed`: the policy, the key, and a model.sig for every version."""
     import yaml
 
-    from modelreg import Registry, layout
+    from modelreg import Registry
+    from modelreg.core import layout
     from modelreg.supply.signatures import sign_record
 
     reg = Registry(dest)
@@ -63,7 +64,7 @@ def sign_all(dest: Path, private: Path, public: bytes) -> int:
 
 def check_seconds(dest: Path, at: str, runs: int) -> tuple[float, int]:
     from modelreg import Registry
-    from modelreg.snapshot import _memo
+    from modelreg.store.snapshot import _memo
 
     samples, problems = [], 0
     for _ in range(runs):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tool"))
 
-from modelreg import layout, schema  # noqa: E402
-from modelreg.records import dump_yaml  # noqa: E402
-from modelreg.settings import DEFAULT_SETTINGS  # noqa: E402
+from modelreg.core import layout, schema  # noqa: E402
+from modelreg.core.records import dump_yaml  # noqa: E402
+from modelreg.core.settings import DEFAULT_SETTINGS  # noqa: E402
 
 WHEN = "2026-11-01T12:00:00Z"
 WHO = "Bench Bot <bench@example.com>"

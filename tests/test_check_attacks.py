@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from modelreg.cli import main
-from modelreg.records import dump_yaml, load_yaml
+from modelreg.core.records import dump_yaml, load_yaml
 
 from .conftest import git, write_weights
 
@@ -177,7 +177,7 @@ def forge(world, github, monkeypatch):
 
 
 def open_pr(world, github, title="change") -> int:
-    from modelreg.forge.github import GitHub
+    from modelreg.promotion.forge.github import GitHub
 
     git(world.clone, "push", "-q", "-f", "origin", "pr")
     client = GitHub("org/registry", github.add_user("mallory"), github.base_url)
@@ -293,9 +293,9 @@ def test_hole7_token_never_goes_to_a_url_from_registry_yaml(world, forge, monkey
 
 def test_hole7_api_base_rules(monkeypatch):
     """issue 8 hole 7: env first (https, or loopback http), else https on the origin's host."""
-    from modelreg.errors import ExternalError
-    from modelreg.forge import github as gh
-    from modelreg.settings import Settings
+    from modelreg.core.errors import ExternalError
+    from modelreg.promotion.forge import github as gh
+    from modelreg.core.settings import Settings
 
     assert gh.api_url(Settings({}), "git@ghe.example.com:org/reg.git") == "https://ghe.example.com/api/v3"
     assert gh.api_url(Settings({}), "https://github.com/org/reg.git") == "https://api.github.com"

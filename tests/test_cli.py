@@ -174,7 +174,7 @@ def test_init_scaffolds_this_repos_workflows_installing_the_pinned_source(tmp_pa
     """issue 14 item 1: the same workflows, installing from .github/modelreg-requirements.txt."""
     from pathlib import Path
 
-    from modelreg.scaffold import _OWN_INSTALL, _OWN_SITE_INSTALL, _PINNED_INSTALL, WORKFLOWS
+    from modelreg.writes.scaffold import _OWN_INSTALL, _OWN_SITE_INSTALL, _PINNED_INSTALL, WORKFLOWS
 
     target = tmp_path / "reg2"
     assert main(["init", str(target), "--remote", str(tmp_path / "store")]) == 0

@@ -49,7 +49,7 @@ def test_lock_then_load_with_lock(tiny_registry, tmp_path, capsys):
 
 def test_watch_prints_swaps(registry, tiny_models, capsys, monkeypatch):
     register_tiny(registry, tiny_models)
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     original_poll = ServingManager.poll
     calls = []

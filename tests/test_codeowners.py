@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from modelreg.codeowners import PATH, generate, owners_of
-from modelreg.errors import PolicyViolation
+from modelreg.promotion.codeowners import PATH, generate, owners_of
+from modelreg.core.errors import PolicyViolation
 
 from .conftest import git
 from .test_promote import POLICY, run_cli, set_policy

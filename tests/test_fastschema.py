@@ -6,8 +6,8 @@ import math
 import jsonschema
 import pytest
 
-from modelreg import schema
-from modelreg.fastschema import surely_valid
+from modelreg.core import schema
+from modelreg.core.fastschema import surely_valid
 
 VERSION = {"version": 3, "model_type": "fine_tuned", "stage": "staging", "status": "active",
            "artifacts": [{"path": "model.safetensors", "artifact_type": "weights", "format": "safetensors",

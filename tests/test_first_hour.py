@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelreg.codeowners import PATH as CODEOWNERS
-from modelreg.scaffold import REQUIREMENTS, WORKFLOWS
+from modelreg.promotion.codeowners import PATH as CODEOWNERS
+from modelreg.writes.scaffold import REQUIREMENTS, WORKFLOWS
 
 from .conftest import git, write_weights
 from .test_promote import run_cli

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelreg.releases import check_ref, tag
+from modelreg.promotion.releases import check_ref, tag
 from tests.conftest import git, write_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,8 +139,8 @@ def test_check_ref_wants_a_tag_or_a_commit(registry, run_cli):
 
 def test_unknown_preset_is_refused(registry):
     """issue 10 part 5: a tag_format preset that does not exist fails the schema and `tag`."""
-    from modelreg import schema
-    from modelreg.errors import InvalidInput
+    from modelreg.core import schema
+    from modelreg.core.errors import InvalidInput
 
     settings = registry.root / "registry.yaml"
     doc = yaml.safe_load(settings.read_text())

@@ -268,7 +268,7 @@ def test_a_warm_pull_after_hf_cache_hashes_nothing(llama, tmp_path, monkeypatch)
     """issue 10 part 3: linking blobs into the HF cache (a ctime change on the cache objects) does
     not make the next warm pull re-hash every object."""
     from modelreg.artifacts import cache as cachemod
-    from modelreg.weights import pull
+    from modelreg.loading.weights import pull
 
     hf_cache.pull_to_hf_cache(llama, "llama-ft@1", hf_home=tmp_path / "hf")
     monkeypatch.setattr(cachemod, "sha256_file", lambda p: pytest.fail(f"warm pull re-hashed {p}"))

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from modelreg.weights import pull
+from modelreg.loading.weights import pull
 from tests.conftest import git, write_weights
 from tests.plugins.mlflow_env import fresh_db
 

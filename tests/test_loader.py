@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from modelreg import errors
+from modelreg.core import errors
 from tests.conftest import git
 from tests.plugins.tiny_models import register_tiny
 
@@ -48,7 +48,8 @@ def test_alias_on_main_loads_base_with_tokenizer_and_provenance(reg_path):
 
 
 def test_same_key_is_cached_and_unload_frees_it(reg_path):
-    from modelreg import load, loader, unload
+    from modelreg import load, unload
+    from modelreg.loading import loader
 
     a = load("tiny@1", registry=reg_path, device="cpu")
     assert load("tiny@production", registry=reg_path, device="cpu") is a
@@ -110,7 +111,8 @@ def test_adapters_on_different_bases_are_refused(reg_path):
 
 
 def test_alias_pointing_nowhere(reg_path):
-    from modelreg import load, loader
+    from modelreg import load
+    from modelreg.loading import loader
 
     with pytest.raises(errors.NotFound, match="no alias 'staging'"):
         load("tiny@staging", registry=reg_path, device="cpu")
@@ -250,7 +252,8 @@ def test_corrupt_file_in_cache_is_never_loaded(reg_path, isolated_env):
 
 
 def test_corrupt_object_in_remote_is_refused(own_registry):
-    from modelreg import load, loader
+    from modelreg import load
+    from modelreg.loading import loader
 
     remote = Path(own_registry.root / ".dvc" / "config").read_text().split("url = ")[1].split()[0]
     objects = [p for p in Path(remote).rglob("*") if p.is_file() and p.stat().st_size == 503144]
@@ -273,7 +276,8 @@ def test_warm_load_does_not_rehash(reg_path, monkeypatch):
 
 
 def test_lock_pins_and_loads_exactly_that(own_registry, tmp_path):
-    from modelreg import load, loader, lockfile
+    from modelreg import load
+    from modelreg.loading import loader, lockfile
 
     reg = own_registry
     lock = tmp_path / "models.lock"
@@ -288,7 +292,8 @@ def test_lock_pins_and_loads_exactly_that(own_registry, tmp_path):
 
 
 def test_stale_lock_is_refused(own_registry, tmp_path):
-    from modelreg import load, loader, lockfile
+    from modelreg import load
+    from modelreg.loading import loader, lockfile
 
     reg = own_registry
     lock = tmp_path / "models.lock"
@@ -300,7 +305,8 @@ def test_stale_lock_is_refused(own_registry, tmp_path):
 
 
 def test_lock_with_unknown_commit_is_refused(own_registry, tmp_path):
-    from modelreg import load, loader, lockfile
+    from modelreg import load
+    from modelreg.loading import loader, lockfile
 
     doc = loader.lock_refs(["tiny@1"], registry=own_registry.root)
     doc["commit"] = "0" * 40
@@ -312,7 +318,8 @@ def test_lock_with_unknown_commit_is_refused(own_registry, tmp_path):
 
 def test_remote_registry_is_a_blobless_clone(own_registry, tmp_path, monkeypatch):
     """Reading an alias from a URL fetches only the blobs it needs, never the history's."""
-    from modelreg import load, sources
+    from modelreg import load
+    from modelreg.loading import sources
 
     bare = tmp_path / "origin.git"
     git(tmp_path, "clone", "-q", "--bare", str(own_registry.root), str(bare))

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.models
 
 
 def problems(reg, model, version):
-    from modelreg.loader_checks import adapter_problems
+    from modelreg.loading.checks import adapter_problems
 
     return adapter_problems(reg, reg.commit_of(), model, version)
 
@@ -52,7 +52,7 @@ def test_unknown_target_module_and_named_base_are_reported(registry, tiny_models
     # a teammate without them can still register it, and check must catch it once they are.
     shutil.rmtree(registry.root / "registry" / "tiny" / "versions" / "1" / "weights")
     registry.create_version("tiny-lora", src, parent="tiny@1")
-    from modelreg.weights import pull
+    from modelreg.loading.weights import pull
 
     pull(registry, "tiny@1")
     messages = [m for _, m in problems(registry, "tiny-lora", 1)]
@@ -75,7 +75,7 @@ def test_checks_do_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys, modelreg.loader_checks; print('torch' in sys.modules)"
+    code = "import sys, modelreg.loading.checks; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 

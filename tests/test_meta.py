@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from modelreg import Registry
-from modelreg.schema import KINDS, load_schema, problems, schema_dir
+from modelreg.core.schema import KINDS, load_schema, problems, schema_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from modelreg.errors import ExternalError, PolicyViolation
-from modelreg.records import dump_yaml, load_yaml
+from modelreg.core.errors import ExternalError, PolicyViolation
+from modelreg.core.records import dump_yaml, load_yaml
 
 from .conftest import git, write_weights
 
@@ -75,7 +75,7 @@ def run_cli(root, *args, capsys=None):
 def test_promote_opens_pr_with_reviewers_and_body(staged, github, origin, monkeypatch):
     github.add_repo("org/registry", origin)
     monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
-    from modelreg.promote import promote
+    from modelreg.promotion.promote import promote
 
     proposal = promote(staged, "llama-ft", 2, "production")
     assert proposal.branch == "modelreg/llama-ft-promote-1"
@@ -103,14 +103,14 @@ def opened(staged, github, origin, monkeypatch):
     github.add_team_member("org/ml-leads", "lead")
     github.add_team_member("org/qa", "tester")
     github.add_team_member("org/qa", "alice")
-    from modelreg.promote import promote
+    from modelreg.promotion.promote import promote
 
     proposal = promote(staged, "llama-ft", 2, "production")
     return staged, proposal.branch, proposal.pull["number"]
 
 
 def check_pr(reg, branch, number, comment=False):
-    from modelreg.check import check_pull_request
+    from modelreg.rules.check import check_pull_request
 
     return [m for _, _, m in check_pull_request(reg, "main", branch, number, comment)]
 
@@ -190,7 +190,7 @@ def test_stage_skip_refused_locally_and_in_check(staged, tmp_path, monkeypatch):
     reg.create_version("llama-ft", write_weights(tmp_path / "w3", seed=3),
                        metrics=[{"benchmark": "mmlu", "metric": "accuracy", "value": 0.9}])
     reg.transition_stage("llama-ft", 3, "development")
-    from modelreg.promote import promote
+    from modelreg.promotion.promote import promote
 
     before = git(reg.root, "branch", "--list")
     with pytest.raises(PolicyViolation, match="development -> production"):
@@ -236,7 +236,7 @@ def test_invalid_token(staged, github, origin, monkeypatch):
 
 
 def test_token_from_gh_config(github, monkeypatch, tmp_path):
-    from modelreg.forge import github as gh
+    from modelreg.promotion.forge import github as gh
 
     conf = tmp_path / "gh"
     conf.mkdir()
@@ -251,7 +251,7 @@ def test_token_from_gh_config(github, monkeypatch, tmp_path):
 
 
 def test_retries_5xx_then_succeeds(github, origin, monkeypatch):
-    from modelreg.forge.github import GitHub
+    from modelreg.promotion.forge.github import GitHub
 
     github.add_repo("org/registry", origin)
     client = GitHub("org/registry", github.add_user("alice"), github.base_url)
@@ -261,7 +261,7 @@ def test_retries_5xx_then_succeeds(github, origin, monkeypatch):
 
 
 def test_gives_up_after_bounded_retries(github, origin):
-    from modelreg.forge.github import GitHub
+    from modelreg.promotion.forge.github import GitHub
 
     github.add_repo("org/registry", origin)
     client = GitHub("org/registry", github.add_user("alice"), github.base_url, max_wait=0.01)
@@ -277,7 +277,7 @@ def test_gives_up_after_bounded_retries(github, origin):
     (403, {}, "You have exceeded a secondary rate limit"),
 ])
 def test_rate_limits_are_retried(github, origin, status, headers, message):
-    from modelreg.forge.github import GitHub
+    from modelreg.promotion.forge.github import GitHub
 
     github.add_repo("org/registry", origin)
     client = GitHub("org/registry", github.add_user("alice"), github.base_url, max_wait=0.01)
@@ -289,7 +289,7 @@ def test_rate_limits_are_retried(github, origin, status, headers, message):
 
 
 def test_plain_403_is_not_retried(github, origin):
-    from modelreg.forge.github import GitHub
+    from modelreg.promotion.forge.github import GitHub
 
     github.add_repo("org/registry", origin)
     client = GitHub("org/registry", github.add_user("alice"), github.base_url, max_wait=0.01)
@@ -302,7 +302,7 @@ def test_plain_403_is_not_retried(github, origin):
 def test_contract_server_rejects_bad_requests_and_responses(github, origin):
     """Prism validates both sides: a request GitHub would refuse never reaches the fake,
     and a response GitHub could not send becomes a 500."""
-    from modelreg.forge.github import GitHub
+    from modelreg.promotion.forge.github import GitHub
 
     github.add_repo("org/registry", origin)
     client = GitHub("org/registry", github.add_user("alice"), github.base_url, max_wait=0.01)
@@ -386,7 +386,7 @@ def test_version_create_pr(staged, github, origin, monkeypatch, tmp_path):
 def test_rollback_pr(staged, github, origin, monkeypatch):
     github.add_repo("org/registry", origin)
     monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
-    from modelreg.promote import promote, rollback
+    from modelreg.promotion.promote import promote, rollback
 
     promote(staged, "llama-ft", 2, "production")
     github.add_team_member("org/ml-leads", "lead")
@@ -404,7 +404,7 @@ def test_rollback_pr(staged, github, origin, monkeypatch):
 
 
 def test_repository_and_pr_number_from_workflow_environment(monkeypatch, tmp_path):
-    from modelreg.forge import github as gh
+    from modelreg.promotion.forge import github as gh
 
     assert gh.repository(None, "git@github.com:acme/models.git") == "acme/models"
     assert gh.repository(None, "https://ghe.example.com/acme/models") == "acme/models"

@@ -6,11 +6,11 @@ import subprocess
 
 import pytest
 
-from modelreg import weights as wmod
+from modelreg.loading import weights as wmod
 from modelreg.artifacts import pull as pullmod
 from modelreg.artifacts.cache import Cache
 from modelreg.artifacts.remote import object_key
-from modelreg.errors import IntegrityError, InvalidRecord
+from modelreg.core.errors import IntegrityError, InvalidRecord
 from tests.conftest import write_weights
 
 

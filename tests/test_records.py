@@ -1,9 +1,9 @@
 import pytest
 
-from modelreg.errors import InvalidInput, InvalidRecord
-from modelreg.names import check_alias, check_name
-from modelreg.records import dump_yaml, load_yaml
-from modelreg.refs import parse_ref, parse_version
+from modelreg.core.errors import InvalidInput, InvalidRecord
+from modelreg.core.names import check_alias, check_name
+from modelreg.core.records import dump_yaml, load_yaml
+from modelreg.core.refs import parse_ref, parse_version
 
 
 @pytest.mark.parametrize("text, problem", [

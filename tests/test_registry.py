@@ -6,8 +6,7 @@ import subprocess
 import pytest
 
 from modelreg import Registry
-from modelreg.errors import (AlreadyExists, InvalidInput, InvalidRecord, NotFound,
-                             PolicyViolation)
+from modelreg.core.errors import AlreadyExists, InvalidInput, InvalidRecord, NotFound, PolicyViolation
 from tests.conftest import git, write_weights
 
 

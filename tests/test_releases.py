@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from modelreg.errors import AlreadyExists, InvalidInput
-from modelreg.releases import check_ref, cut_release, tag
+from modelreg.core.errors import AlreadyExists, InvalidInput
+from modelreg.promotion.releases import check_ref, cut_release, tag
 
 from .conftest import git, write_weights
 from .test_promote import run_cli

@@ -4,11 +4,11 @@ import math
 
 import pytest
 
-from modelreg.change import Move, is_policy_file
+from modelreg.store.change import Move, is_policy_file
 from modelreg.rules.approvals import POLICY, evaluate_approvals, policy_rule, required_groups
 from modelreg.rules.changes import rollback_eligible
 from modelreg.rules.gates import parse_condition, passes
-from modelreg.settings import Settings
+from modelreg.core.settings import Settings
 
 APPROVALS = {"staging": {"groups": [["@org/qa"]]},
              "production": {"groups": [["@org/ml-leads"], ["@org/qa"]], "allow_self_approval": True}}
@@ -111,8 +111,8 @@ def test_policy_files(path, policy):
 
 
 def test_snapshot_is_memoised_and_change_is_computed_from_blob_ids(registry, weights):
-    from modelreg.change import Change
-    from modelreg.snapshot import Snapshot
+    from modelreg.store.change import Change
+    from modelreg.store.snapshot import Snapshot
 
     registry.register_model("m", "base_model")
     base = registry.git.rev_parse("HEAD")
@@ -129,7 +129,7 @@ def test_snapshot_is_memoised_and_change_is_computed_from_blob_ids(registry, wei
 
 def test_snapshot_records_parse_errors_instead_of_raising(registry):
     """issue 8 hole 11: a malformed record is recorded for check; the Registry's read still raises."""
-    from modelreg.errors import InvalidRecord
+    from modelreg.core.errors import InvalidRecord
 
     registry.register_model("m", "base_model")
     (registry.root / "registry/m/model.yaml").write_text("name: [oops\n")

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from modelreg import Registry
-from modelreg import weights as wmod
+from modelreg.loading import weights as wmod
 from modelreg.artifacts import s3 as s3mod
 from modelreg.artifacts.cache import Cache
 from modelreg.artifacts.remote import object_key
 from modelreg.cli import cli, main
-from modelreg.errors import ExternalError, IntegrityError
+from modelreg.core.errors import ExternalError, IntegrityError
 from tests.conftest import git, write_weights
 from tests.plugins.s3server import ACCESS_KEY, SECRET_KEY, S3Server
 

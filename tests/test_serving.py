@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from modelreg import errors
+from modelreg.core import errors
 from tests.conftest import git
 from tests.plugins.tiny_models import register_tiny
 
@@ -31,7 +31,7 @@ def wait_for(predicate, timeout=60.0):
 
 
 def test_promotion_is_swapped_in_then_a_broken_version_keeps_the_old(served, tiny_models, tmp_path):
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     seen = []
     manager = ServingManager("tiny-lora@production", registry=served.root, device="cpu", interval=0.1,
@@ -42,7 +42,7 @@ def test_promotion_is_swapped_in_then_a_broken_version_keeps_the_old(served, tin
         promote(served, "tiny-lora", 2)
         assert wait_for(lambda: manager.current.version == 2)
         assert manager.swaps[-1].old == "tiny-lora@1" and manager.swaps[-1].new == "tiny-lora@2"
-        from modelreg import loader
+        from modelreg.loading import loader
         assert first not in loader.loaded()  # the old one left the cache...
         assert first.model is not None  # ...but is not emptied under a request still holding it (issue 13)
         assert manager.current.generate("hello", 2) is not None
@@ -64,7 +64,7 @@ def test_promotion_is_swapped_in_then_a_broken_version_keeps_the_old(served, tin
 
 
 def test_poll_without_a_move_does_nothing(served):
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     manager = ServingManager("tiny@production", registry=served.root, device="cpu").start(background=False)
     assert manager.poll() is False
@@ -75,7 +75,7 @@ def test_poll_without_a_move_does_nothing(served):
 
 
 def test_alias_removed_keeps_serving(served):
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     served.set_alias("tiny-lora", "canary", 2)
     manager = ServingManager("tiny-lora@canary", registry=served.root, device="cpu").start(background=False)
@@ -86,7 +86,7 @@ def test_alias_removed_keeps_serving(served):
 
 
 def test_remote_registry_is_polled_with_ls_remote(served, tmp_path):
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     bare = tmp_path / "origin.git"
     git(tmp_path, "clone", "-q", "--bare", str(served.root), str(bare))
@@ -101,7 +101,7 @@ def test_remote_registry_is_polled_with_ls_remote(served, tmp_path):
 
 
 def test_first_load_failure_raises(served):
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     with pytest.raises(errors.NotFound):
         ServingManager("tiny@staging", registry=served.root, device="cpu").start()

@@ -37,7 +37,7 @@ def broken_adapter(tiny_models, tmp_path):
 
 def test_a_request_that_took_the_model_finishes_on_it(served):
     """issue 13 item 8: a swap never empties the LoadedModel a request is using."""
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     manager = ServingManager("tiny-lora@live", registry=served.root, device="cpu").start(background=False)
     took, swapped, results = threading.Event(), threading.Event(), {}
@@ -75,7 +75,7 @@ def test_a_request_that_took_the_model_finishes_on_it(served):
 
 def test_requests_during_repeated_swaps_never_fail(served):
     """issue 13 item 8: the concurrency test: requests run all through six swaps, none fails."""
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     manager = ServingManager("tiny-lora@live", registry=served.root, device="cpu").start(background=False)
     stop, done, failures = threading.Event(), [], []
@@ -108,7 +108,7 @@ def test_requests_during_repeated_swaps_never_fail(served):
 
 def test_a_version_that_cannot_be_built_keeps_the_old_one(served, tiny_models, tmp_path):
     """issue 13 item 8: corrupt weights make a failed event, not an exception; the old model serves."""
-    from modelreg.serving import ServingManager
+    from modelreg.loading.serving import ServingManager
 
     seen = []
     served.create_version("tiny-lora", broken_adapter(tiny_models, tmp_path), parent="tiny@1")
@@ -126,7 +126,7 @@ def test_a_version_that_cannot_be_built_keeps_the_old_one(served, tiny_models, t
 
 def test_watch_does_not_exit_3_on_a_version_that_cannot_be_built(served, tiny_models, tmp_path):
     """issue 13 item 8: `modelreg watch` reports the failure and keeps serving (exit 0, not 3)."""
-    from modelreg import loader
+    from modelreg.loading import loader
 
     served.create_version("tiny-lora", broken_adapter(tiny_models, tmp_path), parent="tiny@1")
     ran = {}

@@ -338,7 +338,7 @@ def test_pages_workflow_is_pinned_least_privilege_and_parses():
 def test_init_scaffolds_the_pages_workflow(tmp_path):
     """issue 11: `modelreg init` writes the Pages workflow, installing the pinned source with the
     site extra (the templates need jinja2)."""
-    from modelreg.scaffold import _PINNED_INSTALL, REQUIREMENTS, requirements_text
+    from modelreg.writes.scaffold import _PINNED_INSTALL, REQUIREMENTS, requirements_text
 
     path = tmp_path / "newreg"
     init_registry(path, remote=str(tmp_path / "remote"))

@@ -7,7 +7,7 @@ import pickle
 import pytest
 import yaml
 
-from modelreg import errors
+from modelreg.core import errors
 from modelreg.cli import main
 from modelreg.supply import signatures
 from tests.conftest import git, write_weights
@@ -88,7 +88,7 @@ def test_sign_commits_bundle_and_check_verifies_it_without_weights(reg, keys, ca
 
 
 def test_history_shows_who_signed(reg, keys):
-    from modelreg.history import describe
+    from modelreg.store.history import describe
 
     signatures.sign_version(reg, "llm", 1, key=keys[0])
     latest = reg.history("llm")[0]
@@ -326,7 +326,7 @@ def test_certificate_from_another_ca_is_refused(reg, tmp_path):
 # -- pull and load ---------------------------------------------------------------------------
 def test_pull_refuses_an_unsigned_version_where_policy_requires_one(reg, keys, tmp_path):
     """issue 12: pull verifies the signature when the policy asks, before any byte is fetched."""
-    from modelreg.weights import pull
+    from modelreg.loading.weights import pull
 
     private, public = keys
     trust_key(reg, public, stage="staging")
@@ -353,7 +353,7 @@ def test_pull_verify_signature_flag_refuses_a_tampered_bundle(reg, keys, tmp_pat
 
 def test_load_verify_signature_refuses_an_unsigned_version(reg):
     """issue 12: load(verify_signature=True) refuses before fetching or importing torch."""
-    from modelreg.loader import load
+    from modelreg.loading.loader import load
 
     with pytest.raises(errors.PolicyViolation, match="llm@1 has no signature"):
         load("llm@1", registry=reg.root, device="cpu", verify_signature=True)
@@ -460,7 +460,7 @@ def test_template_from_tokenizer_config(registry, weights):
 
 
 def test_promotion_body_shows_the_template_diff_against_production(registry, weights, tmp_path):
-    from modelreg.promote import promote
+    from modelreg.promotion.promote import promote
 
     registry.register_model("chat", "base_model")
     registry.create_version("chat", with_template(weights, "A\n{{ user }}\n"))
@@ -478,7 +478,7 @@ def test_load_verifies_a_signed_adapter_and_its_base(registry, tiny_models, keys
     """issue 12: `load --verify-signature` loads when the adapter and its base both verify, and
     refuses when the base is unsigned (every version the load needs is checked)."""
     from modelreg.artifacts.cache import Cache
-    from modelreg.loader import unload
+    from modelreg.loading.loader import unload
 
     private, public = keys
     trust_key(registry, public, required=False)

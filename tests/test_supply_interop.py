@@ -20,7 +20,7 @@ def model_signing_cli(*args):
 
 def test_modelreg_signature_verifies_with_the_model_signing_cli_on_the_pulled_folder(registry, weights, tmp_path):
     """issue 12 interop: a version signed by modelreg verifies with `model_signing verify key`."""
-    from modelreg.weights import pull
+    from modelreg.loading.weights import pull
 
     private, public = ec_keypair(tmp_path / "keys")
     registry.register_model("m", "base_model")

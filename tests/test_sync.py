@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from modelreg import Registry
-from modelreg.errors import ExternalError
-from modelreg.records import load_yaml
-from modelreg.sync import sync
+from modelreg.core.errors import ExternalError
+from modelreg.core.records import load_yaml
+from modelreg.promotion.sync import sync
 
 from .conftest import git, write_weights
 

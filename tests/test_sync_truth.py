@@ -6,8 +6,8 @@ import subprocess
 import pytest
 
 from modelreg import Registry
-from modelreg.errors import PolicyViolation
-from modelreg.sync import sync
+from modelreg.core.errors import PolicyViolation
+from modelreg.promotion.sync import sync
 
 from .conftest import git, write_weights
 from .test_promote import run_cli

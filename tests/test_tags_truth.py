@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from modelreg.errors import ExternalError, InvalidInput
-from modelreg.releases import check_ref, cut_release, tag
+from modelreg.core.errors import ExternalError, InvalidInput
+from modelreg.promotion.releases import check_ref, cut_release, tag
 
 from .conftest import git, write_weights
 from .test_promote import run_cli

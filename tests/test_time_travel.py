@@ -6,8 +6,8 @@ import subprocess
 import pytest
 
 from modelreg import Registry
-from modelreg.releases import tag
-from modelreg.sync import sync  # noqa: F401  (imported so a broken sync module fails here too)
+from modelreg.promotion.releases import tag
+from modelreg.promotion.sync import sync  # noqa: F401  (imported so a broken sync module fails here too)
 
 from .conftest import git, write_weights
 from .test_promote import run_cli
@@ -152,7 +152,7 @@ def test_lineage_says_a_parent_is_soft_deleted(registry, tmp_path):
 def test_observation_notes_only_what_main_newly_reached(reg, monkeypatch):
     """issue 13 item 5: the first observation dates only the head (older commits were main before
     anyone watched); later ones date every commit a push brought, all at the push's time."""
-    from modelreg.releases import observe_main
+    from modelreg.promotion.releases import observe_main
 
     assert len(observe_main(reg, now="2026-10-31T00:00:00Z")) == 1
     when(monkeypatch, "Ann", "2026-11-01T09:00:00Z")
@@ -169,7 +169,7 @@ def test_observation_notes_only_what_main_newly_reached(reg, monkeypatch):
 def test_a_git_pull_merge_does_not_hide_what_main_was_observed_at(reg, monkeypatch, tmp_path):
     """issue 13 item 5: main was at Alice's move (observed by the tag workflow) before Bob pushed a
     `git pull` merge whose first parent is his local work; --as-of and history still say so."""
-    from modelreg.releases import observe_main
+    from modelreg.promotion.releases import observe_main
 
     bare = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)

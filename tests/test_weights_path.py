@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from modelreg import errors
+from modelreg.core import errors
 from tests.conftest import git, write_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,7 +175,7 @@ def test_hole4_second_writer_fails_with_exit_1_and_writes_nothing(registry, weig
     registry.register_model("llama", "base_model")
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time
-        from modelreg.gitstore import GitStore
+        from modelreg.store.gitstore import GitStore
         with GitStore({str(registry.root)!r}).write_lock():
             print("held", flush=True)
             time.sleep(30)
@@ -220,7 +220,7 @@ def test_hole6_failed_promote_leaves_no_branch_and_the_retry_reuses_the_number(s
                                                                                 monkeypatch):
     """issue 9 hole 6: an API error after the push left modelreg/...-1 locally and on origin, and the
     next try made -2. Now both are removed, and the retry opens -1."""
-    from modelreg.promote import promote
+    from modelreg.promotion.promote import promote
 
     github.add_repo("org/registry", origin)
     monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
@@ -239,7 +239,7 @@ def test_hole6_failed_promote_leaves_no_branch_and_the_retry_reuses_the_number(s
 def test_hole7_url_registry_whose_main_is_not_the_remote_head(registry, weights, tmp_path, fresh_loader):
     """issue 9 hole 7: the first open of a URL registry whose main_branch differs from the remote
     HEAD failed; and settings come from Git objects (nothing written into the clone)."""
-    from modelreg import sources
+    from modelreg.loading import sources
 
     registry.register_model("m", "base_model")
     registry.create_version("m", weights)
@@ -287,7 +287,8 @@ def test_lock_load_returns_what_the_lock_pins_even_when_another_registry_is_cach
                                                                                     fresh_loader):
     """issue 13.4: load(lock=...) could return weights the lock does not pin (a cached model of the
     same name from another registry)."""
-    from modelreg import load, loader, lockfile
+    from modelreg import load
+    from modelreg.loading import loader, lockfile
     from modelreg.registry import Registry, init_registry
 
     regs = []
@@ -309,7 +310,8 @@ def test_lock_load_returns_what_the_lock_pins_even_when_another_registry_is_cach
 def test_lock_on_a_commit_force_pushed_away_is_refused_on_a_warm_clone(registry, weights, tmp_path, fresh_loader):
     """issue 13.9: a lock whose commit is no longer on the registry's main refuses, even when a warm
     clone still has the commit."""
-    from modelreg import load, loader, lockfile
+    from modelreg import load
+    from modelreg.loading import loader, lockfile
 
     registry.register_model("m", "base_model")
     registry.create_version("m", weights)
@@ -414,7 +416,7 @@ def test_missing_alias_fails_before_torch_is_imported(registry, weights):
         import modelreg
         try:
             modelreg.load("m@nowhere", registry={str(registry.root)!r})
-        except modelreg.errors.NotFound as exc:
+        except modelreg.core.errors.NotFound as exc:
             print("NotFound", "torch" in sys.modules, "transformers" in sys.modules)
         """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
@@ -452,7 +454,7 @@ def test_load_leaves_the_hf_environment_as_it_found_it(registry, tiny_models, mo
 
 def test_pull_reports_progress_through_the_callers_callback(registry, weights, tmp_path):
     """issue 9: the core never renders; progress goes to a callback the caller supplies."""
-    from modelreg import weights as wmod
+    from modelreg.loading import weights as wmod
 
     registry.register_model("m", "base_model")
     events = []

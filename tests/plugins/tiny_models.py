@@ -38,7 +38,7 @@ def tiny_models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture
 def fresh_loader():
     """Each model test starts with an empty process cache and forgets remote registries."""
-    from modelreg import loader, sources
+    from modelreg.loading import loader, sources
 
     yield
     loader.unload()

@@ -3,8 +3,7 @@
 Heavy modules (jsonschema, GitPython, DVC, boto3, torch) load only when used, so
 `import modelreg` stays fast.
 """
-from .errors import (AlreadyExists, ExternalError, IntegrityError, InvalidInput, InvalidRecord,
-                     NotFound, PolicyViolation, RegistryError)
+from .core.errors import AlreadyExists, ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation, RegistryError
 from .registry import Registry, Resolved, init_registry
 
 __version__ = "0.1.0"
@@ -13,7 +12,7 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # The loader pulls in torch/transformers: import it only when asked for.
     if name in ("load", "load_adapters", "unload"):
-        from . import loader
+        from .loading import loader
 
         return getattr(loader, name)
     raise AttributeError(name)

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import layout, schema
-from .errors import (AlreadyExists, ExternalError, InvalidInput, InvalidRecord, NotFound,
-                     PolicyViolation, RegistryError)
-from .gitstore import GitStore, find_root
-from .names import check_alias, check_name, check_tag_key
-from .records import dump_yaml, load_yaml, non_finite
-from .refs import ModelRef, parse_ref, parse_version
-from .settings import DEFAULT_SETTINGS, Settings
+from .core import layout, schema
+from .core.errors import AlreadyExists, ExternalError, InvalidInput, InvalidRecord, NotFound, PolicyViolation, RegistryError
+from .store.gitstore import GitStore, find_root
+from .core.names import check_alias, check_name, check_tag_key
+from .core.records import dump_yaml, load_yaml, non_finite
+from .core.refs import ModelRef, parse_ref, parse_version
+from .core.settings import DEFAULT_SETTINGS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +146,7 @@ class Registry:
 
     # -- record reads at a commit (through the one memoised Snapshot) --------------
     def snapshot(self, commit: str):
-        from .snapshot import Snapshot
+        from .store.snapshot import Snapshot
 
         return Snapshot.at(self.git, commit)
 
@@ -287,7 +286,7 @@ class Registry:
         return chain
 
     def history(self, model: str | None = None, limit: int = 50, at: str | None = None) -> list[dict]:
-        from .history import events
+        from .store.history import events
 
         return events(self, check_name(model) if model else None, limit, at or self.main_branch)
 
@@ -297,7 +296,7 @@ class Registry:
         gates and (with `pr`) the approval groups of the pull request; with `remote`, that
         every artifact of the checked versions is in the DVC remote. With `comment`, the PR
         comment is rendered into `result.comment`; `modelreg.check.post_comment` posts it."""
-        from .check import run_check
+        from .rules.check import run_check
 
         return run_check(self, at=at, base=base, pr=pr, comment=comment, remote=remote)
 
@@ -388,7 +387,7 @@ class Registry:
 
     def _keep_codeowners(self, change: "Write", pending: dict) -> None:
         """A registry that has a generated CODEOWNERS keeps it current in the same commit."""
-        from . import codeowners
+        from .promotion import codeowners
 
         if codeowners.is_generated(self.root):
             if self.git.dirty_paths([codeowners.PATH]):
@@ -452,7 +451,7 @@ class Registry:
     def _refuse_unfit_adapter(self, folder, parent: dict) -> None:
         """An adapter targeting modules its parent lacks can never load: refuse it here rather
         than let `check` fail on main afterwards (issue 14)."""
-        from .loader_checks import applies_to, missing_targets
+        from .loading.checks import applies_to, missing_targets
 
         commit = self.commit_of()
         base = applies_to(self, commit, self.resolve(ModelRef(parent["model"], version=parent["version"]),
@@ -684,7 +683,7 @@ def init_registry(path: str | os.PathLike, remote: str | None = None,
                   endpoint_url: str | None = None, tool_source: str | None = None) -> Path:
     """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas,
     CI workflows installing modelreg from `tool_source` (a git URL pinned to a commit), CODEOWNERS."""
-    from .scaffold import scaffold
+    from .writes.scaffold import scaffold
 
     return scaffold(Path(path), remote, endpoint_url=endpoint_url, tool_source=tool_source)
 

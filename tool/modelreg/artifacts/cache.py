@@ -21,7 +21,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import IntegrityError
+from ..core.errors import IntegrityError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ clone has not fetched may still reference them.
 """
 from dataclasses import dataclass, field
 
-from ..errors import RegistryError
+from ..core.errors import RegistryError
 from .cache import Cache
 from .dvc import md5_of_key, object_key, parse_listing, read_pointer
 from .pull import listing

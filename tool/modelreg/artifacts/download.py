@@ -18,7 +18,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import IntegrityError
+from ..core.errors import IntegrityError
 from .cache import Cache
 from .dvc import object_key
 

@@ -12,8 +12,8 @@ import posixpath
 import re
 from pathlib import Path
 
-from ..errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord
-from ..records import load_yaml
+from ..core.errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord
+from ..core.records import load_yaml
 
 @contextlib.contextmanager
 def _no_analytics():

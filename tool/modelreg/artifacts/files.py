@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from ..errors import InvalidInput
+from ..core.errors import InvalidInput
 
 _TOKENIZER_FILES = {
     "tokenizer.json": "json", "tokenizer_config.json": "json", "special_tokens_map.json": "json",

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import IntegrityError, InvalidRecord
+from ..core.errors import IntegrityError, InvalidRecord
 from .cache import Cache
 from .download import fetch_object
 from .dvc import object_key, parse_listing, safe_relpath

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ExternalError, InvalidInput, NotFound
+from ..core.errors import ExternalError, InvalidInput, NotFound
 from .dvc import LAYOUT, md5_of_key, object_key, remote_section  # noqa: F401  (the store's layout)
 
 

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from ..errors import ExternalError, NotFound
+from ..core.errors import ExternalError, NotFound
 from .remote import LAYOUT, RemoteConfig
 
 log = logging.getLogger(__name__)

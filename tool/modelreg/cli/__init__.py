@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from ..errors import RegistryError
+from ..core.errors import RegistryError
 
 # optional dependency (top-level module) -> the extra that installs it
 EXTRAS = {"torch": "hf", "transformers": "hf", "peft": "hf", "safetensors": "hf", "accelerate": "hf",
@@ -41,9 +41,9 @@ LAZY_COMMANDS = {
     "tag": "modelreg.cli.release_cmds:tag_cmd",
     "check-ref": "modelreg.cli.release_cmds:check_ref",
     "release": "modelreg.cli.release_cmds:release",
-    "load": "modelreg.cli.serving:load_cmd",
-    "lock": "modelreg.cli.serving:lock_cmd",
-    "watch": "modelreg.cli.serving:watch_cmd",
+    "load": "modelreg.cli.load_cmds:load_cmd",
+    "lock": "modelreg.cli.load_cmds:lock_cmd",
+    "watch": "modelreg.cli.load_cmds:watch_cmd",
     "fetch-into": "modelreg.cli.interop_cmds:fetch_into_cmd",
     "import": "modelreg.cli.interop_cmds:import_group",
     "sign": "modelreg.cli.supply_cmds:sign",

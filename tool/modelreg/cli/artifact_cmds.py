@@ -28,7 +28,7 @@ def _size(n: int) -> str:
 @click.pass_context
 def pull(ctx, ref, dest, at, quiet, verify_signature, hf_cache, repo_id, hf_home, revisions, as_json):
     """Fetch a version's weights, verify every sha256, and materialize them in a folder."""
-    from ..weights import pull as do_pull
+    from ..loading.weights import pull as do_pull
 
     if hf_cache or repo_id or hf_home or revisions:
         from .interop_cmds import pull_hf_cache
@@ -53,7 +53,7 @@ def pull(ctx, ref, dest, at, quiet, verify_signature, hf_cache, repo_id, hf_home
 @click.pass_context
 def verify(ctx, ref, at, deep, as_json):
     """Check that every artifact of a version is in the remote with the right size (--deep: hash)."""
-    from ..weights import verify as verify_version
+    from ..loading.weights import verify as verify_version
 
     result = verify_version(open_registry(ctx), ref, at=at, deep=deep)
     if as_json:
@@ -74,7 +74,7 @@ def verify(ctx, ref, at, deep, as_json):
 @click.pass_context
 def doctor(ctx, gc, yes, as_json):
     """Find objects in the remote no branch or tag references, and lineage problems."""
-    from ..weights import doctor as run_doctor
+    from ..loading.weights import doctor as run_doctor
 
     result = run_doctor(open_registry(ctx), gc=gc, yes=yes)
     if as_json:

@@ -5,8 +5,8 @@ import sys
 
 import click
 
-from ..errors import InvalidInput
-from ..names import check_tag_key
+from ..core.errors import InvalidInput
+from ..core.names import check_tag_key
 from ..registry import Registry
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

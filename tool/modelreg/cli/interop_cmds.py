@@ -3,7 +3,7 @@ import sys
 
 import click
 
-from ..errors import InvalidInput
+from ..core.errors import InvalidInput
 from .common import emit_json, json_option, open_registry, progress_bars
 
 

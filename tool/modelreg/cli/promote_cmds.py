@@ -24,7 +24,7 @@ def show_proposal(proposal, as_json: bool) -> None:
 @click.pass_context
 def promote(ctx, model_name, number, stage_name, as_json):
     """Open a pull request moving MODEL@VERSION to STAGE (merging it is the move)."""
-    from ..promote import promote as run
+    from ..promotion.promote import promote as run
 
     show_proposal(run(open_registry(ctx), model_name, number, stage_name), as_json)
 
@@ -37,7 +37,7 @@ def promote(ctx, model_name, number, stage_name, as_json):
 @click.pass_context
 def rollback(ctx, model_name, number, reason, as_json):
     """Open a pull request putting MODEL@VERSION back in production; the current one is archived."""
-    from ..promote import rollback as run
+    from ..promotion.promote import rollback as run
 
     show_proposal(run(open_registry(ctx), model_name, number, reason), as_json)
 
@@ -50,7 +50,7 @@ def write_or_propose(reg, as_pr: bool, model: str, action: str, title: str, writ
     """Run `write` here, or (--pr) on a new branch with a pull request. None: the PR flow printed."""
     if not as_pr:
         return write()
-    from ..promote import propose
+    from ..promotion.promote import propose
 
     show_proposal(propose(reg, model, action, title, write), as_json)
     return None

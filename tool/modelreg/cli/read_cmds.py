@@ -62,7 +62,7 @@ def history(ctx, model_name, limit, as_json):
     DATE is when main took the change, by the clock --as-of reads: the tag workflow's
     observation, else the merge commit's date; '*' marks a date only the author's machine claims.
     """
-    from ..history import describe
+    from ..store.history import describe
 
     found = open_registry(ctx).history(model_name, limit=limit)
     if as_json:
@@ -93,7 +93,7 @@ def check(ctx, at, base, pr_number, comment, remote, as_json):
         raise click.UsageError("--comment needs --pr N")
     result = open_registry(ctx).check(at=at, base=base, pr=pr_number, comment=comment, remote=remote)
     if comment:
-        from ..check import post_comment
+        from ..rules.check import post_comment
 
         post_comment(result)
     if base is not None and pr_number is None:

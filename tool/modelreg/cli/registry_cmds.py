@@ -1,11 +1,10 @@
 """Commands that write: init, model, version, alias, stage, card."""
 import click
 
-from ..refs import parse_ref, parse_version
+from ..core.refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
 from .promote_cmds import pr_option, write_or_propose
-from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params,
-                     progress_bars, table, warn_deleted)
+from .common import emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params, progress_bars, table, warn_deleted
 
 
 @click.command("init")
@@ -21,7 +20,7 @@ from .common import (emit_json, json_option, open_registry, parse_metrics, parse
 def init_cmd(ctx, directory, remote, endpoint_url, tool_source):
     """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflows, CODEOWNERS;
     one commit."""
-    from ..scaffold import notes
+    from ..writes.scaffold import notes
 
     root = init_registry(directory, remote=remote, endpoint_url=endpoint_url, tool_source=tool_source)
     click.echo(f"Initialized modelreg registry in {root}")
@@ -257,7 +256,7 @@ def card():
 @click.pass_context
 def card_show(ctx, ref, at, as_json):
     """Print REF's card (card.yaml)."""
-    from ..card import as_yaml, read_at
+    from ..writes.cards import as_yaml, read_at
 
     reg = open_registry(ctx)
     resolved = reg.resolve(ref, at=at)
@@ -277,7 +276,7 @@ def card_show(ctx, ref, at, as_json):
 @click.pass_context
 def card_set(ctx, ref, fields, unset, from_file):
     """Set fields of REF's card (NAME@N or NAME@ALIAS), validated by the schema; one commit."""
-    from ..card import parse_card, parse_fields, update
+    from ..writes.cards import parse_card, parse_fields, update
 
     if not (fields or unset or from_file):
         raise click.UsageError("give --field KEY=VALUE, --unset KEY or --from-file FILE")
@@ -297,7 +296,7 @@ def card_set(ctx, ref, fields, unset, from_file):
 @click.pass_context
 def card_edit(ctx, ref):
     """Edit REF's card in $EDITOR; saved only if it fits the schema; one commit."""
-    from ..card import as_yaml, current, parse_card, target, update
+    from ..writes.cards import as_yaml, current, parse_card, target, update
 
     reg = open_registry(ctx)
     model, number = target(reg, ref)
@@ -319,7 +318,7 @@ def card_edit(ctx, ref):
 @click.pass_context
 def card_export(ctx, ref, at, output):
     """Export REF's card as a Hugging Face model card (README.md with YAML metadata)."""
-    from ..card import export_hf_card
+    from ..writes.cards import export_hf_card
 
     text = export_hf_card(open_registry(ctx), ref, at=at)
     if output:

@@ -12,7 +12,7 @@ from .common import emit_json, json_option, open_registry
 @click.pass_context
 def tag_cmd(ctx, push, observe, as_json):
     """Create annotated tags for what each merge to main did (idempotent)."""
-    from ..releases import tag
+    from ..promotion.releases import tag
 
     created = tag(open_registry(ctx), push=push, observe=observe)
     if as_json:
@@ -33,7 +33,7 @@ def check_ref(ctx, tag_name, merge, as_json):
 
     With --commit SHA: the same for every tag that describes the merge SHA, whether or not
     it points at SHA (GTO-format stage tags point at the version's commit)."""
-    from ..releases import check_ref as one, released
+    from ..promotion.releases import check_ref as one, released
 
     if (tag_name is None) == (merge is None):
         raise click.UsageError("give a TAG or --commit SHA (one of the two)")
@@ -65,7 +65,7 @@ def release():
 @click.pass_context
 def release_cut(ctx, name, at, push, bom_dir, as_json):
     """Tag the registry state as NAME; 'resolve --at NAME' reads it."""
-    from ..releases import cut_release, push_tags
+    from ..promotion.releases import cut_release, push_tags
 
     reg = open_registry(ctx)
     result = cut_release(reg, name, at=at)

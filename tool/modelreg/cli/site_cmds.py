@@ -24,7 +24,7 @@ def site():
 @click.pass_context
 def build(ctx, out, at, repo_url, as_json):
     """Write the catalog site of the registry into OUT."""
-    from ..gitstore import origin_url
+    from ..store.gitstore import origin_url
     from ..site import build_site
 
     reg = open_registry(ctx)

@@ -9,7 +9,7 @@ from .common import emit_json, json_option, open_registry
 @click.pass_context
 def codeowners(ctx, check_only):
     """Generate .github/CODEOWNERS from model owners and the policy's approvers."""
-    from ..codeowners import generate
+    from ..promotion.codeowners import generate
 
     result = generate(open_registry(ctx), check=check_only)
     if check_only:
@@ -24,7 +24,7 @@ def codeowners(ctx, check_only):
 @click.pass_context
 def sync(ctx, remote, as_json):
     """Fetch, rebase this branch onto REMOTE's main, renumber versions that collide."""
-    from ..sync import sync as run
+    from ..promotion.sync import sync as run
 
     result = run(open_registry(ctx), remote)
     if as_json:

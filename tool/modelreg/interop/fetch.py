@@ -10,7 +10,7 @@ def fetch_resolved(registry, resolved, dest=None, progress=None, verify_signatur
     """The folder holding exactly `resolved`'s files, every sha256 checked (dest: fill that folder).
     A signature is checked where the stage's policy requires one, or when asked."""
     from ..supply.signatures import verify_version
-    from ..weights import fetch_resolved as fetch
+    from ..loading.weights import fetch_resolved as fetch
 
     verify_version(registry, resolved, force=verify_signature)
     return Path(fetch(registry, resolved, dest=dest, progress=progress).path)

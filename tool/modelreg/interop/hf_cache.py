@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InvalidInput, InvalidRecord
+from ..core.errors import InvalidInput, InvalidRecord
 
 log = logging.getLogger(__name__)
 

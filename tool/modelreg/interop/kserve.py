@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InvalidInput
+from ..core.errors import InvalidInput
 
 SCHEME = "modelreg://"
 DEFAULT_GIT_BASE = "https://github.com"
@@ -27,7 +27,7 @@ class Source:
 
 def parse_uri(uri: str, git_base: str | None = None) -> Source:
     """modelreg://ORG/REPO/NAME[@ALIAS|@N][?at=GITREF] -> the registry's Git URL and the ref."""
-    from ..refs import parse_ref
+    from ..core.refs import parse_ref
 
     if not isinstance(uri, str) or not uri.startswith(SCHEME):
         raise InvalidInput(f"unsupported source {uri!r}: use modelreg://ORG/REPO/NAME@ALIAS")
@@ -67,7 +67,7 @@ class FetchResult:
 
 def fetch_into(uri: str, dest: str | os.PathLike, progress=None) -> FetchResult:
     """Resolve the URI on the registry's main branch (or ?at=), pull and verify, fill `dest`."""
-    from .. import sources
+    from ..loading import sources
     from .fetch import fetch_resolved
 
     source = parse_uri(uri)

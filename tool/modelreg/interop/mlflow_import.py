@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import layout
-from ..errors import ExternalError, InvalidInput, NotFound, RegistryError
-from ..names import check_alias, check_name
+from ..core import layout
+from ..core.errors import ExternalError, InvalidInput, NotFound, RegistryError
+from ..core.names import check_alias, check_name
 
 IMPORT_TAG = "mlflow.name"  # on model.yaml: which MLflow model this one was imported from
 STAGE_MAP = {"Production": "production", "Staging": "staging", "Archived": "archived"}
@@ -305,7 +305,7 @@ def import_mlflow(registry, tracking_uri: str, registry_uri: str | None = None, 
 
 def _propose(registry, plan: ModelPlan, write):
     """The import commit on a branch from main, pushed, with a pull request when a forge is set."""
-    from ..promote import propose
+    from ..promotion.promote import propose
 
     title = f"Import {plan.target} from MLflow model {plan.mlflow_name}"
     note = "\n".join([f"Imported by `modelreg import mlflow` from MLflow model `{plan.mlflow_name}`."]

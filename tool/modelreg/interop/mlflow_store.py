@@ -32,8 +32,8 @@ from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils
 
-from .. import layout
-from ..errors import InvalidInput, NotFound, RegistryError
+from ..core import layout
+from ..core.errors import InvalidInput, NotFound, RegistryError
 
 SCHEME = "modelreg"
 MAX_RESULTS = 100_000
@@ -72,7 +72,7 @@ def _mlflow_errors(method):
 
 
 def _open(location: str):
-    from .. import sources
+    from ..loading import sources
 
     try:
         registry = sources.open_registry(location)
@@ -125,7 +125,7 @@ class ModelregStore(AbstractStore):
 
     # -- entities --------------------------------------------------------------------
     def _commit(self) -> str:
-        from .. import sources
+        from ..loading import sources
 
         if sources.url_of(self.registry):
             sources.open_registry(sources.url_of(self.registry))  # refresh on the TTL

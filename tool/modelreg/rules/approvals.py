@@ -44,7 +44,7 @@ def policy_rule(settings) -> tuple[list[list[str]], bool]:
 
 def required_groups(settings, moves, policy_files=()) -> list[tuple[str, list[str], bool]]:
     """(stage, group, allow_self) for every group the change needs, without repeats."""
-    from ..change import entered
+    from ..store.change import entered
 
     seen, found = set(), []
     rules = [(stage, *approval_rule(settings, stage)) for stage in dict.fromkeys(m.after for m in entered(moves))]

@@ -2,7 +2,7 @@
 
 Every rule here judges by `ctx.settings`, the BASE commit's registry.yaml (issue 8 hole 1).
 """
-from .. import layout
+from ..core import layout
 from . import CHANGE_RULES, Problem
 
 IMMUTABLE_EXEMPT = {"stage", "status", "deleted"}

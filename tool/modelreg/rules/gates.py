@@ -4,7 +4,7 @@ import operator
 import re
 from dataclasses import dataclass
 
-from .. import layout, schema
+from ..core import layout, schema
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _CONDITION = re.compile(r"\s*([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)\s*(>=|<=|>|<|==)\s*(-?[0-9.]+(?:e-?[0-9]+)?)\s*")
@@ -81,7 +81,7 @@ def check_gates(settings, stage: str, model: str, number: int, record: dict, car
 
 def gates_for(head, moves, settings) -> list[Gate]:
     """Every gate of every stage a move enters, read from the head snapshot."""
-    from ..change import entered
+    from ..store.change import entered
 
     results = []
     for move in entered(moves):

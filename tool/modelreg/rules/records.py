@@ -2,8 +2,8 @@
 import posixpath
 import re
 
-from .. import layout, schema
-from ..names import check_name
+from ..core import layout, schema
+from ..core.names import check_name
 from . import RECORD_RULES, VERSION_RULES, Problem
 
 IGNORED_FILES = {"registry/.gitkeep", "registry/.gitignore"}
@@ -120,7 +120,7 @@ def version_record(ctx, model, number, record, paths) -> list[Problem]:
     if record.get("model_type") == "adapter" and not record.get("parent"):
         found.append(Problem(path, "/parent", "an adapter must name its base model in parent"))
     if record.get("status") != "deleted":  # what `load` would refuse by the record (issue 9)
-        from ..loader_checks import record_problems
+        from ..loading.checks import record_problems
 
         found += [Problem(path, p, m) for p, m in record_problems(record)]
     return found + pointer(ctx, model, number, record, paths)
@@ -286,8 +286,8 @@ def adapter_fit(ctx, model, number, record):
     reg = ctx.extra.get("registry")
     if reg is None or record.get("model_type") != "adapter" or record.get("status") == "deleted":
         return []
-    from ..errors import RegistryError
-    from ..loader_checks import adapter_problems
+    from ..core.errors import RegistryError
+    from ..loading.checks import adapter_problems
 
     commit = ctx.extra.get("commit")
     try:
@@ -308,11 +308,11 @@ def remote_objects(ctx, model, number, record):
         return []
     mc = ctx.change.models.get(model) if ctx.change is not None else None
     if mc is None or number in mc.before:
-        from ..weights import missing_in_remote
+        from ..loading.weights import missing_in_remote
 
         return [Problem(path, "/", m) for m in missing_in_remote(reg, model, number, ctx.extra["commit"])]
-    from ..errors import RegistryError
-    from ..weights import verify as verify_version
+    from ..core.errors import RegistryError
+    from ..loading.weights import verify as verify_version
 
     try:
         result = verify_version(reg, f"{model}@{number}", at=ctx.extra["commit"], deep=True)
@@ -328,7 +328,7 @@ def local_files(ctx, model, number, record):
     reg = ctx.extra.get("registry")
     if reg is None or record.get("status") == "deleted":
         return []
-    from ..loader_checks import local_file_problems
+    from ..loading.checks import local_file_problems
 
     return [Problem(layout.version_file(model, number), p, m)
             for p, m in local_file_problems(reg, model, number, record)]
@@ -336,7 +336,7 @@ def local_files(ctx, model, number, record):
 
 def finite_numbers(ctx, model, number, record):
     """NaN and infinities pass `>=` gates in Python and are not JSON: refuse them (hole 10)."""
-    from ..records import non_finite
+    from ..core.records import non_finite
 
     # the schema types every other field as text or integer: only these hold free numbers
     numbers = {k: record[k] for k in ("metrics", "parameters", "training") if k in record}

@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InvalidInput
+from ..core.errors import InvalidInput
 from . import pages
 from .catalog import read_catalog
 

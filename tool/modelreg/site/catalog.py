@@ -7,8 +7,8 @@ so a broken record becomes a problem on its page instead of a failed build.
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .. import layout, schema
-from ..settings import Settings
+from ..core import layout, schema
+from ..core.settings import Settings
 
 HISTORY_COMMITS = 5000
 YAML_KINDS = ("model", "aliases", "version", "card")  # how far back the timelines read main's first-parent history
@@ -80,8 +80,8 @@ def read_catalog(reg, commit: str, ref: str) -> Catalog:
     check parses every record into the commit's memoised Snapshot; the site reads the same
     parsed records from it, and the raw text (shown for records it cannot render) in one batch.
     """
-    from ..check import run_check
-    from ..snapshot import Snapshot
+    from ..rules.check import run_check
+    from ..store.snapshot import Snapshot
 
     problems = defaultdict(list)
     for problem in run_check(reg, at=commit).problems:
@@ -144,6 +144,6 @@ def _attach(models: dict, path: str, found: list[str]) -> None:
 
 def _events(reg, commit: str) -> list[dict]:
     """history.events on main's clock (it reads the same memoised snapshots check filled)."""
-    from ..history import events
+    from ..store.history import events
 
     return events(reg, None, HISTORY_COMMITS, commit)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .. import schema
-from ..errors import ExternalError, InvalidInput
-from ..names import check_name
+from ..core import schema
+from ..core.errors import ExternalError, InvalidInput
+from ..core.names import check_name
 from . import charts
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -184,7 +184,7 @@ class Site:
         return {"rows": rows, "alias": alias}
 
     def _event(self, event: dict) -> dict:
-        from ..history import describe
+        from ..store.history import describe
 
         return dict(event, what=describe(event), who=_who(event.get("author", "")))
 

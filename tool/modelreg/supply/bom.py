@@ -12,8 +12,8 @@ import json
 import re
 import uuid
 
-from .. import layout
-from ..errors import InvalidInput, RegistryError
+from ..core import layout
+from ..core.errors import InvalidInput, RegistryError
 
 SPEC = "1.6"
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")

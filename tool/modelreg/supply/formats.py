@@ -13,7 +13,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from ..errors import InvalidRecord, PolicyViolation
+from ..core.errors import InvalidRecord, PolicyViolation
 
 DEFAULT_ALLOWED = ("safetensors", "gguf", "json", "txt", "model", "jinja", "md")
 PICKLE_SUFFIXES = frozenset({"bin", "pt", "pth", "pkl", "pickle", "ckpt", "joblib"})

@@ -7,7 +7,7 @@ loosen the rules it is judged by, and tightening a policy does not re-judge merg
 """
 import hashlib
 
-from .. import layout
+from ..core import layout
 from ..rules import CHANGE_RULES, VERSION_RULES, Problem
 from . import formats, signatures
 

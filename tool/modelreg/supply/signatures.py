@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..errors import IntegrityError, InvalidInput, PolicyViolation
+from ..core.errors import IntegrityError, InvalidInput, PolicyViolation
 
 log = logging.getLogger(__name__)
 
@@ -379,7 +379,7 @@ def sign_version(reg, model: str, number: int, folder=None, **signer) -> dict:
     With `folder`, the signer's own copy of the files is hashed first (by the library, as its
     CLI would) and must be exactly the record: sign what you hold, not only what the record says.
     """
-    from .. import layout
+    from ..core import layout
 
     record = reg.working_version(model, number)
     if record.get("status") == "deleted":
@@ -422,8 +422,8 @@ def verify_version(reg, resolved, force: bool = False) -> Verdict | None:
 
     Raises on a missing bundle, an untrusted signer, or a manifest that is not the record.
     """
-    from .. import layout
-    from ..snapshot import Snapshot
+    from ..core import layout
+    from ..store.snapshot import Snapshot
 
     snap = Snapshot.at(reg.git, resolved.commit)
     settings = snap.settings_in_force

@@ -16,10 +16,10 @@ import string
 import time
 from collections import Counter
 
-from . import policy
-from .clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
-from .errors import AlreadyExists, InvalidInput, NotFound
-from .snapshot import Snapshot
+from ..rules import pull as policy
+from ..core.clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
+from ..core.errors import AlreadyExists, InvalidInput, NotFound
+from ..store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,11 @@ KINDS = ("registry", "model", "version", "aliases", "card")
 
 def schema_dir() -> Path:
     """Installed wheels carry the schemas as package data; a source checkout has them at the root."""
-    packaged = Path(__file__).with_name("schemas")
+    package = Path(__file__).resolve().parents[1]  # tool/modelreg, or site-packages/modelreg
+    packaged = package / "schemas"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / "schemas"
+    return package.parents[1] / "schemas"
 
 
 @lru_cache(maxsize=None)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConcurrentWrite, ExternalError, InvalidInput, NotFound
+from ..core.errors import ConcurrentWrite, ExternalError, InvalidInput, NotFound
 
 def _env() -> dict:
     # read at call time: callers (tests, the loader) may change the environment after import
@@ -191,7 +191,7 @@ class GitStore:
 
     def commit_before(self, ref: str, when: str) -> str:
         """The commit `ref` pointed at, at time `when`, by the registry's clock (clock.py)."""
-        from .clock import commit_before
+        from ..core.clock import commit_before
 
         return commit_before(self, ref, when)
 

@@ -9,7 +9,7 @@ the gates, the approvals and the PR comment all consume.
 """
 from dataclasses import dataclass, field
 
-from . import layout
+from ..core import layout
 
 # Files that change the rules themselves, not the records they judge.
 POLICY_FILES = {layout.REGISTRY_FILE, "CODEOWNERS", "docs/CODEOWNERS", ".dvcignore"}

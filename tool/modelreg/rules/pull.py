@@ -7,14 +7,13 @@ forge client. The pure parts live in `rules/` (gates, approvals) and the words i
 """
 from dataclasses import dataclass
 
-from . import layout
-from .change import Change, Move, entered  # noqa: F401  (re-exported)
-from .rules.approvals import (POLICY, GroupResult, evaluate_approvals, required_groups,  # noqa: F401
-                              reviewers_for)
-from .rules.gates import Gate, card_completeness, check_gates, metric_value, parse_condition  # noqa: F401
-from .rules.gates import gates_for as _gates_for
-from .rules.render import COMMENT_MARKER  # noqa: F401
-from .snapshot import Snapshot
+from ..core import layout
+from ..store.change import Change, Move, entered  # noqa: F401  (re-exported)
+from .approvals import POLICY, GroupResult, evaluate_approvals, required_groups, reviewers_for
+from .gates import Gate, card_completeness, check_gates, metric_value, parse_condition  # noqa: F401
+from .gates import gates_for as _gates_for
+from .render import COMMENT_MARKER  # noqa: F401
+from ..store.snapshot import Snapshot
 
 
 def snapshot(reg, ref: str) -> Snapshot:

@@ -6,16 +6,16 @@ This module joins the Registry (records, pointers and remote config read from a 
 """
 from contextlib import contextmanager
 
-from . import layout
-from .artifacts.cache import Cache
-from .artifacts.pull import Plan, PullResult, fetch, listing, make_plan
-from .errors import RegistryError
+from ..core import layout
+from ..artifacts.cache import Cache
+from ..artifacts.pull import Plan, PullResult, fetch, listing, make_plan
+from ..core.errors import RegistryError
 
 
 @contextmanager
 def lazy_store(remote, jobs: int | None = None):
     """A function opening the store for `remote` on first call (a warm fetch never calls it)."""
-    from .artifacts.remote import open_store
+    from ..artifacts.remote import open_store
 
     held = []
 
@@ -52,7 +52,7 @@ def pull(reg, ref, at: str | None = None, dest=None, progress=None, jobs: int | 
 
     The signature (model.sig) is checked first, before any byte is fetched, when the
     version's stage policy requires one or `verify_signature` asks (supply/signatures.py)."""
-    from .supply.signatures import verify_version
+    from ..supply.signatures import verify_version
 
     resolved = reg.resolve(ref, at=at)
     verify_version(reg, resolved, force=verify_signature)
@@ -60,7 +60,7 @@ def pull(reg, ref, at: str | None = None, dest=None, progress=None, jobs: int | 
 
 
 def verify(reg, ref, at: str | None = None, deep: bool = False):
-    from .artifacts.verify import verify as verify_plan
+    from ..artifacts.verify import verify as verify_plan
 
     resolved = reg.resolve(ref, at=at)
     cache = Cache()
@@ -85,7 +85,7 @@ def missing_in_remote(reg, model: str, version: int, commit: str) -> list[str]:
 
 def doctor(reg, gc: bool = False, yes: bool = False):
     """Orphaned objects in the remote (unreferenced by any branch or tag) and lineage problems."""
-    from .artifacts.doctor import DoctorResult, collect
+    from ..artifacts.doctor import DoctorResult, collect
 
     result = DoctorResult()
     commits = _ref_commits(reg)

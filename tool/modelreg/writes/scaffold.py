@@ -11,11 +11,12 @@ import re
 import shutil
 from pathlib import Path
 
-from . import codeowners, layout, schema
-from .errors import AlreadyExists, InvalidInput
-from .gitstore import commit, identity, init_repo
-from .records import dump_yaml
-from .settings import DEFAULT_SETTINGS
+from ..promotion import codeowners
+from ..core import layout, schema
+from ..core.errors import AlreadyExists, InvalidInput
+from ..store.gitstore import commit, identity, init_repo
+from ..core.records import dump_yaml
+from ..core.settings import DEFAULT_SETTINGS
 
 GITIGNORE_LINES = [
     "# weights are tracked by DVC (weights.dvc beside each folder), never by git",
@@ -53,10 +54,11 @@ REQUIREMENTS_HEADER = """\
 
 def workflow_dir() -> Path:
     """This repository's own workflows are the templates; the wheel carries them as package data."""
-    packaged = Path(__file__).with_name("workflows")
+    package = Path(__file__).resolve().parents[1]  # tool/modelreg, or site-packages/modelreg
+    packaged = package / "workflows"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[2] / ".github" / "workflows"
+    return package.parents[1] / ".github" / "workflows"
 
 
 def workflow_text(name: str) -> str:
@@ -104,8 +106,8 @@ def pinned_source(root: Path) -> str | None:
 
 def notes(root: Path) -> list[str]:
     """What a new team must know after `init`: where weights go, what CI installs."""
-    from .artifacts.remote import worktree_config
-    from .settings import Settings
+    from ..artifacts.remote import worktree_config
+    from ..core.settings import Settings
 
     found = []
     config = worktree_config(root, Settings(dict(DEFAULT_SETTINGS)).remote_name)
@@ -165,7 +167,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
         remote = str(Path(remote).expanduser().resolve())
         Path(remote).mkdir(parents=True, exist_ok=True)
     written = _write_files(root, requirements_text(source, remote))
-    from .artifacts import dvc
+    from ..artifacts import dvc
 
     if not (root / ".dvc").exists():
         dvc.init(root, DEFAULT_SETTINGS["remote"]["name"], remote, endpoint_url=endpoint_url)

@@ -7,11 +7,11 @@ from the working tree's records, so owners and the file can change in one commit
 """
 from pathlib import Path
 
-from . import layout, schema
-from .errors import PolicyViolation
-from .names import check_name
-from .records import load_yaml
-from .settings import Settings
+from ..core import layout, schema
+from ..core.errors import PolicyViolation
+from ..core.names import check_name
+from ..core.records import load_yaml
+from ..core.settings import Settings
 
 PATH = ".github/CODEOWNERS"
 HEADER = """\

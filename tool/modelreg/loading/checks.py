@@ -20,9 +20,9 @@ import posixpath
 import struct
 from pathlib import Path
 
-from . import layout
-from .errors import NotFound
-from .refs import ModelRef, parse_ref
+from ..core import layout
+from ..core.errors import NotFound
+from ..core.refs import ModelRef, parse_ref
 
 MAX_HEADER = 100 << 20
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -252,7 +252,7 @@ def safetensors_header(path: Path) -> dict | None:
 
 def _local_file(registry, model: str, version: int, artifact: dict) -> Path | None:
     """The verified cached object for an artifact, else the working tree's copy, else None."""
-    from .artifacts.cache import Cache
+    from ..artifacts.cache import Cache
 
     sha, size = artifact.get("sha256"), artifact.get("size_bytes")
     if sha and size is not None:

@@ -3,10 +3,10 @@ import re
 
 import yaml
 
-from . import layout, schema
-from .errors import InvalidInput, InvalidRecord
-from .records import load_yaml
-from .refs import parse_ref
+from ..core import layout, schema
+from ..core.errors import InvalidInput, InvalidRecord
+from ..core.records import load_yaml
+from ..core.refs import parse_ref
 
 _SECTIONS = [("description", "Model description"), ("intended_use", "Intended use"),
              ("limitations", "Limitations"), ("training_data", "Training data"),

@@ -36,7 +36,7 @@ def _where(ctx, registry):
 def load_cmd(ctx, ref, registry, device, dtype, at, lock_path, prompt, max_new_tokens, allow_pickle,
              verify_signature, as_json):
     """Resolve REF, fetch and verify its files, and load it (an adapter on its registered base)."""
-    from ..loader import load
+    from ..loading.loader import load
 
     loaded = load(ref, registry=_where(ctx, registry), device=device, dtype=dtype, at=at, lock=lock_path,
                   allow_pickle=allow_pickle, verify_signature=verify_signature, progress=progress_bars(not as_json))
@@ -61,8 +61,8 @@ def load_cmd(ctx, ref, registry, device, dtype, at, lock_path, prompt, max_new_t
 @click.pass_context
 def lock_cmd(ctx, refs, registry, at, output):
     """Pin REFs (commit, version, sha256 of every file, and bases) for reproducible loads."""
-    from ..loader import lock_refs
-    from ..lockfile import write_lock
+    from ..loading.loader import lock_refs
+    from ..loading.lockfile import write_lock
 
     doc = lock_refs(list(refs), registry=_where(ctx, registry), at=at)
     write_lock(doc, output)
@@ -86,7 +86,7 @@ def watch_cmd(ctx, ref, registry, device, dtype, interval, polls, allow_pickle, 
     """Serve REF and follow it: print each swap when main moves its alias. Ctrl-C stops."""
     import time
 
-    from ..serving import ServingManager
+    from ..loading.serving import ServingManager
 
     def show(event):
         if as_json:

@@ -13,8 +13,8 @@ touched the record, not the person who merged; the merger is kept as `merged_by`
 """
 import re
 
-from . import layout
-from .clock import iso, observations, parse_when, timeline
+from ..core import layout
+from ..core.clock import iso, observations, parse_when, timeline
 from .snapshot import Snapshot
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")

@@ -11,10 +11,11 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from . import layout, policy
-from .errors import ExternalError, InvalidInput, RegistryError
-from .gitstore import origin_url
-from .names import check_name
+from ..core import layout
+from ..rules import pull as policy
+from ..core.errors import ExternalError, InvalidInput, RegistryError
+from ..store.gitstore import origin_url
+from ..core.names import check_name
 
 log = logging.getLogger(__name__)
 ACTIONS = ("promote", "rollback", "version", "alias", "stage", "sign")
@@ -241,7 +242,7 @@ def production_stage(settings) -> str:
 
 
 def promote(reg, model: str, version, stage: str) -> Proposal:
-    from .refs import parse_version
+    from ..core.refs import parse_version
 
     number = parse_version(version)
     return propose(reg, model, "promote", f"Promote {model}@{number} to {stage}",
@@ -250,7 +251,7 @@ def promote(reg, model: str, version, stage: str) -> Proposal:
 
 def rollback(reg, model: str, version, reason: str) -> Proposal:
     """Put an earlier version back in production (the current one is archived), with a reason."""
-    from .refs import parse_version
+    from ..core.refs import parse_version
 
     number = parse_version(version)
     if not reason or not reason.strip():

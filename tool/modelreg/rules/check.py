@@ -12,12 +12,13 @@ can change the verdict on any record: then every model is (`scope` says which).
 """
 from dataclasses import dataclass, field
 
-from . import layout, rules
-from .change import Change
-from .errors import InvalidRecord
-from .records import load_yaml
-from .rules import Problem  # noqa: F401  (re-exported: the shape of every problem)
-from .snapshot import Snapshot, WorkdirSnapshot
+from ..core import layout
+from .. import rules
+from ..store.change import Change
+from ..core.errors import InvalidRecord
+from ..core.records import load_yaml
+from . import Problem  # noqa: F401  (re-exported: the shape of every problem)
+from ..store.snapshot import Snapshot, WorkdirSnapshot
 
 
 @dataclass
@@ -53,7 +54,7 @@ def scope_of(head, change: Change | None) -> tuple[list[str], str]:
 def run_check(reg, at: str | None = None, base: str | None = None, pr: int | None = None,
               comment: bool = False, remote: bool = False, client=None) -> CheckResult:
     """Full check (no base) or the change-scoped check against `base`, plus the PR's policy."""
-    from .policy import compute_change, pull_report
+    from .pull import compute_change, pull_report
 
     if base is None and at is None:
         head, commit = WorkdirSnapshot(reg.root), _head_or_none(reg)
@@ -75,7 +76,7 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
         problems |= {Problem(*p) for p in result.report.problems}
     result.problems = sorted(problems)
     if comment and pr is not None:
-        from .rules.render import check_comment
+        from .render import check_comment
 
         result.comment = check_comment(result.report, [(p.file, p.pointer, p.message) for p in result.problems])
     return result
@@ -83,7 +84,7 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
 
 def post_comment(result: CheckResult) -> dict:
     """Keep the one summary comment on the PR current, through the same forge client."""
-    from .rules.render import COMMENT_MARKER
+    from .render import COMMENT_MARKER
 
     if result.comment is None or result.pr is None:
         raise ValueError("no comment to post: run the check with a PR number and comment=True")
@@ -110,7 +111,7 @@ def check_pull_request(reg, base: str, head: str, pr_number: int | None, comment
 def _settings_in_force(snap, is_base: bool):
     """The policy to judge by. A base whose registry.yaml cannot be applied fails closed: falling
     back to the defaults would drop its gates and approval groups."""
-    from .settings import Settings
+    from ..core.settings import Settings
 
     try:
         return snap.settings_in_force, []
@@ -122,8 +123,8 @@ def _settings_in_force(snap, is_base: bool):
 
 
 def _client(reg, settings):
-    from .forge import github
-    from .gitstore import origin_url
+    from ..promotion.forge import github
+    from ..store.gitstore import origin_url
 
     return github.GitHub.from_env(settings, origin_url(reg.root))
 

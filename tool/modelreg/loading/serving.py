@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import sources
-from .errors import RegistryError
-from .refs import parse_ref
+from ..core.errors import RegistryError
+from ..core.refs import parse_ref
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ that is what a lock is for.
 import json
 from pathlib import Path
 
-from .errors import IntegrityError, InvalidInput, NotFound
-from .records import dump_yaml, load_yaml
-from .refs import ModelRef, parse_ref
+from ..core.errors import IntegrityError, InvalidInput, NotFound
+from ..core.records import dump_yaml, load_yaml
+from ..core.refs import ModelRef, parse_ref
 
 LOCK_VERSION = 1
 

@@ -16,10 +16,10 @@ import weakref
 from collections import OrderedDict, defaultdict
 from pathlib import Path
 
-from . import layout
-from .errors import InvalidRecord
-from .records import load_yaml
-from .settings import Settings, shape_problems
+from ..core import layout
+from ..core.errors import InvalidRecord
+from ..core.records import load_yaml
+from ..core.settings import Settings, shape_problems
 
 PARTIAL_LISTINGS = 16  # per-model `ls-tree` calls before one `ls-tree -r` of the whole tree
 MAX_SNAPSHOTS = 8  # per repository: base, head, merge-base and a few served commits

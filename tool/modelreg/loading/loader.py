@@ -26,9 +26,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import loader_checks, lockfile, sources
-from .errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation
-from .refs import ModelRef, parse_ref
+from . import checks as loader_checks, lockfile, sources
+from ..core.errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation
+from ..core.refs import ModelRef, parse_ref
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ def _check_pinned(pinned, steps, resolved: dict, lock) -> None:
 # -- fetching and checking the files --------------------------------------------------------
 def _verify_signatures(reg, steps, force: bool) -> None:
     """Every signature the load needs, before any byte is fetched (issue 12)."""
-    from .supply.signatures import verify_version
+    from ..supply.signatures import verify_version
 
     for step in steps:
         verify_version(reg, reg.resolve(ModelRef(step.model, version=step.version), at=step.commit), force=force)

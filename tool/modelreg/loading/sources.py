@@ -12,12 +12,13 @@ import threading
 import time
 from pathlib import Path
 
-from . import gitstore, layout
-from .artifacts.cache import cache_root
-from .errors import InvalidInput, NotFound
-from .records import load_yaml
-from .registry import Registry
-from .settings import Settings
+from ..store import gitstore
+from ..core import layout
+from ..artifacts.cache import cache_root
+from ..core.errors import InvalidInput, NotFound
+from ..core.records import load_yaml
+from ..registry import Registry
+from ..core.settings import Settings
 
 DEFAULT_TTL = 60.0
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")

@@ -24,10 +24,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import layout, schema
-from .errors import InvalidInput, PolicyViolation, RegistryError
-from .records import dump_yaml, load_yaml
-from .snapshot import Snapshot
+from ..core import layout, schema
+from ..core.errors import InvalidInput, PolicyViolation, RegistryError
+from ..core.records import dump_yaml, load_yaml
+from ..store.snapshot import Snapshot
 
 
 def _versions(reg, commit: str, model: str) -> set[int]:

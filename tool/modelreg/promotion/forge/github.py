@@ -24,7 +24,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..errors import ExternalError, InvalidInput, NotFound
+from ...core.errors import ExternalError, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _gh_config_token(host: str) -> str | None:
     path = Path(base) / "hosts.yml"
     if not path.is_file():
         return None
-    from ..records import load_yaml
+    from ...core.records import load_yaml
 
     try:
         hosts = load_yaml(path.read_bytes(), str(path)) or {}
