@@ -173,7 +173,7 @@ def test_lineage_walks_to_the_base(registry, weights):
     chain = registry.lineage("lora@1")
     assert [(r.model, r.version) for r in chain] == [("lora", 1), ("ft", 1), ("base", 1)]
     assert chain[0].record["parent"] == {"model": "ft", "version": 1, "relation": "adapter"}
-    with pytest.raises(InvalidInput, match="needs --parent"):
+    with pytest.raises(InvalidInput, match="needs a parent"):
         registry.create_version("lora", weights)
     with pytest.raises(NotFound):
         registry.create_version("ft", weights, parent="missing@1")

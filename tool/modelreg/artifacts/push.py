@@ -17,7 +17,8 @@ from .dvc import listing_bytes, object_key, pointer_text
 from .files import classify
 from .hashing import md5_sha256
 from .progress import start
-from .remote import RemoteConfig, open_store
+from .config import RemoteConfig
+from .remote import open_store
 
 
 def dvc_cache_dir(root: Path) -> Path:

@@ -11,7 +11,9 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from ..core.errors import ExternalError, NotFound
-from .remote import LAYOUT, RemoteConfig
+from ..core.extras import missing_extra
+from .config import RemoteConfig
+from .dvc import LAYOUT
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +22,6 @@ CHUNK = 1 << 20  # bytes read from a body at a time: stays in the CPU cache unti
 WINDOW = 4  # parts of one object held at once by stream() (memory: jobs x WINDOW x PART at worst)
 BODY_TRIES = 3  # attempts at a ranged body whose connection breaks mid-way
 
-S3_EXTRA = "pip install 'modelreg[s3]'"
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken",
                "ExpiredToken", "InvalidClientTokenId", "AuthorizationHeaderMalformed", "403"}
 
@@ -68,8 +69,8 @@ class S3Store:
         except Exception as exc:
             if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
                 raise ExternalError(f"S3 bucket {self.bucket!r} does not exist on "
-                                    f"{self.config.endpoint_url or 'AWS'}: create it or fix the remote "
-                                    "with 'modelreg remote set s3://BUCKET/PREFIX'") from exc
+                                    f"{self.config.endpoint_url or 'AWS'}: create it or fix the remote",
+                                    hint="remote_set_s3") from exc
             raise self.error(exc, "access check") from exc
         self._checked = True
 
@@ -207,7 +208,7 @@ class S3Store:
         try:
             from boto3.s3.transfer import TransferConfig, create_transfer_manager
         except ImportError as exc:
-            raise ExternalError(f"uploading to {self.where} needs boto3: {S3_EXTRA}") from exc
+            raise missing_extra("s3", f"uploading to {self.where}", ["boto3"]) from exc
 
         self.check()
         config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART,
@@ -257,7 +258,7 @@ def _client(config: RemoteConfig, jobs: int):
         import botocore.session
         from botocore.config import Config
     except ImportError as exc:
-        raise ExternalError(f"the remote {config.url} is on S3, which needs boto3: {S3_EXTRA}") from exc
+        raise missing_extra("s3", f"the remote {config.url} (on S3)", ["boto3"]) from exc
 
     kwargs = {}
     if config.access_key_id:

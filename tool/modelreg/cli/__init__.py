@@ -13,11 +13,6 @@ import click
 
 from ..core.errors import RegistryError
 
-# optional dependency (top-level module) -> the extra that installs it
-EXTRAS = {"torch": "hf", "transformers": "hf", "peft": "hf", "safetensors": "hf", "accelerate": "hf",
-          "huggingface_hub": "hf", "tokenizers": "hf", "boto3": "s3", "botocore": "s3",
-          "s3transfer": "s3", "dvc_s3": "s3", "s3fs": "s3", "codeowners": "github", "gguf": "gguf"}
-
 # command name -> "module:attribute"; one line per command
 LAZY_COMMANDS = {
     "init": "modelreg.cli.registry_cmds:init_cmd",
@@ -144,13 +139,17 @@ def main(argv=None) -> int:
     except RegistryError as exc:
         if "--traceback" in args:
             raise
-        return _fail(args, str(exc), 1)
+        from .hints import render
+
+        return _fail(args, render(exc), 1)
     except BrokenPipeError:
         return 1
     except ImportError as exc:
         if "--traceback" in args:
             raise
-        extra = EXTRAS.get((getattr(exc, "name", None) or "").split(".")[0])
+        from ..core.extras import extra_for
+
+        extra = extra_for(getattr(exc, "name", None))
         if extra is None:
             return _unexpected(args, exc)
         return _fail(args, f"this needs {exc.name}, from the {extra} extra: "

@@ -28,15 +28,13 @@ def _size(n: int) -> str:
 @click.pass_context
 def pull(ctx, ref, dest, at, quiet, verify_signature, hf_cache, repo_id, hf_home, revisions, as_json):
     """Fetch a version's weights, verify every sha256, and materialize them in a folder."""
-    from ..loading.weights import pull as do_pull
-
     if hf_cache or repo_id or hf_home or revisions:
         from .interop_cmds import pull_hf_cache
 
         return pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json,
                              verify_signature)
-    result = do_pull(open_registry(ctx), ref, at=at, dest=dest, progress=progress_bars(not (quiet or as_json)),
-                     verify_signature=verify_signature)
+    result = open_registry(ctx).pull(ref, at=at, dest=dest, progress=progress_bars(not (quiet or as_json)),
+                                     verify_signature=verify_signature)
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:
@@ -53,9 +51,7 @@ def pull(ctx, ref, dest, at, quiet, verify_signature, hf_cache, repo_id, hf_home
 @click.pass_context
 def verify(ctx, ref, at, deep, as_json):
     """Check that every artifact of a version is in the remote with the right size (--deep: hash)."""
-    from ..loading.weights import verify as verify_version
-
-    result = verify_version(open_registry(ctx), ref, at=at, deep=deep)
+    result = open_registry(ctx).verify(ref, at=at, deep=deep)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -74,9 +70,7 @@ def verify(ctx, ref, at, deep, as_json):
 @click.pass_context
 def doctor(ctx, gc, yes, as_json):
     """Find objects in the remote no branch or tag references, and lineage problems."""
-    from ..loading.weights import doctor as run_doctor
-
-    result = run_doctor(open_registry(ctx), gc=gc, yes=yes)
+    result = open_registry(ctx).doctor(gc=gc, yes=yes)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -104,7 +98,7 @@ def remote(ctx):
 @click.pass_context
 def show(ctx, as_json=False):
     """Print the remote's name, URL, endpoint and where credentials come from."""
-    from ..artifacts.remote import show_remote, worktree_config
+    from ..artifacts.config import show_remote, worktree_config
 
     reg = open_registry(ctx)
     info = show_remote(worktree_config(reg.root, reg.settings.remote_name))

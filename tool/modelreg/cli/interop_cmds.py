@@ -95,7 +95,7 @@ def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, as_
         if not (quiet or as_json):
             click.echo(f"importing {what}", err=True)
 
-    result = import_mlflow(open_registry(ctx), tracking_uri, registry_uri, names, into, dry_run, progress,
+    result = import_mlflow(open_registry(ctx).worktree, tracking_uri, registry_uri, names, into, dry_run, progress,
                            pr=as_pr)
     if as_json:
         emit_json(result.to_dict())

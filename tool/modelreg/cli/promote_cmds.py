@@ -26,7 +26,7 @@ def promote(ctx, model_name, number, stage_name, as_json):
     """Open a pull request moving MODEL@VERSION to STAGE (merging it is the move)."""
     from ..promotion.promote import promote as run
 
-    show_proposal(run(open_registry(ctx), model_name, number, stage_name), as_json)
+    show_proposal(run(open_registry(ctx).worktree, model_name, number, stage_name), as_json)
 
 
 @click.command()
@@ -39,7 +39,7 @@ def rollback(ctx, model_name, number, reason, as_json):
     """Open a pull request putting MODEL@VERSION back in production; the current one is archived."""
     from ..promotion.promote import rollback as run
 
-    show_proposal(run(open_registry(ctx), model_name, number, reason), as_json)
+    show_proposal(run(open_registry(ctx).worktree, model_name, number, reason), as_json)
 
 
 pr_option = click.option("--pr", "as_pr", is_flag=True,
@@ -52,5 +52,5 @@ def write_or_propose(reg, as_pr: bool, model: str, action: str, title: str, writ
         return write()
     from ..promotion.promote import propose
 
-    show_proposal(propose(reg, model, action, title, write), as_json)
+    show_proposal(propose(reg.worktree, model, action, title, write), as_json)
     return None

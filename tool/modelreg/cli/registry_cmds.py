@@ -256,11 +256,12 @@ def card():
 @click.pass_context
 def card_show(ctx, ref, at, as_json):
     """Print REF's card (card.yaml)."""
-    from ..writes.cards import as_yaml, read_at
+    from ..store.reads import card as card_at
+    from ..writes.cards import as_yaml
 
     reg = open_registry(ctx)
     resolved = reg.resolve(ref, at=at)
-    doc = read_at(reg, resolved)
+    doc = card_at(reg.snapshot(resolved.commit), resolved.model, resolved.version)
     if as_json:
         return emit_json({"model": resolved.model, "version": resolved.version, "card": doc})
     click.echo(as_yaml(doc).rstrip() or "(empty card)")
@@ -287,7 +288,7 @@ def card_set(ctx, ref, fields, unset, from_file):
         if not sep or not key:
             raise click.UsageError(f"malformed --field {item!r}: use KEY=VALUE")
         pairs[key] = value
-    updated = update(open_registry(ctx), ref, parse_fields(pairs), unset, replace)
+    updated = update(open_registry(ctx).worktree, ref, parse_fields(pairs), unset, replace)
     click.echo(f"Updated the card of {ref}: {', '.join(sorted(updated)) or 'now empty'}")
 
 
@@ -298,16 +299,16 @@ def card_edit(ctx, ref):
     """Edit REF's card in $EDITOR; saved only if it fits the schema; one commit."""
     from ..writes.cards import as_yaml, current, parse_card, target, update
 
-    reg = open_registry(ctx)
-    model, number = target(reg, ref)
-    before = current(reg, model, number)
+    tree = open_registry(ctx).worktree
+    model, number = target(tree, ref)
+    before = current(tree, model, number)
     text = click.edit(as_yaml(before) or "# fields: see schemas/card.schema.json\n",
                       extension=".yaml", require_save=True)
     edited = None if text is None else parse_card(text, f"{model}@{number} card")
     if edited is None or edited == before:
         click.echo("No changes.")
         return
-    update(reg, f"{model}@{number}", replace=edited)
+    update(tree, f"{model}@{number}", replace=edited)
     click.echo(f"Updated the card of {model}@{number}")
 
 
@@ -318,9 +319,11 @@ def card_edit(ctx, ref):
 @click.pass_context
 def card_export(ctx, ref, at, output):
     """Export REF's card as a Hugging Face model card (README.md with YAML metadata)."""
-    from ..writes.cards import export_hf_card
+    from ..interop.hf_card import export_hf_card
 
-    text = export_hf_card(open_registry(ctx), ref, at=at)
+    reg = open_registry(ctx)
+    chain = reg.lineage(ref, at=at)
+    text = export_hf_card(reg.snapshot(chain[0].commit), chain)
     if output:
         with open(output, "w") as fh:
             fh.write(text)

@@ -14,7 +14,7 @@ def tag_cmd(ctx, push, observe, as_json):
     """Create annotated tags for what each merge to main did (idempotent)."""
     from ..promotion.releases import tag
 
-    created = tag(open_registry(ctx), push=push, observe=observe)
+    created = tag(open_registry(ctx).worktree, push=push, observe=observe)
     if as_json:
         return emit_json(created)
     for item in created:
@@ -38,9 +38,9 @@ def check_ref(ctx, tag_name, merge, as_json):
     if (tag_name is None) == (merge is None):
         raise click.UsageError("give a TAG or --commit SHA (one of the two)")
     if merge is not None:
-        answers = released(open_registry(ctx), merge)
+        answers = released(open_registry(ctx).worktree, merge)
     else:
-        answers = [one(open_registry(ctx), tag_name)]
+        answers = [one(open_registry(ctx).worktree, tag_name)]
     for facts in answers:
         if "warning" in facts:
             click.echo(f"warning: {facts['tag']}: {facts['warning']}", err=True)
@@ -68,13 +68,13 @@ def release_cut(ctx, name, at, push, bom_dir, as_json):
     from ..promotion.releases import cut_release, push_tags
 
     reg = open_registry(ctx)
-    result = cut_release(reg, name, at=at)
+    result = cut_release(reg.worktree, name, at=at)
     if bom_dir:
         from ..supply.bom import write_release_boms
 
-        result["boms"] = write_release_boms(reg, result["commit"], bom_dir)
+        result["boms"] = write_release_boms(reg.snapshot(result["commit"]), bom_dir)
     if push:
-        push_tags(reg, [name])
+        push_tags(reg.worktree, [name])
     if as_json:
         return emit_json(result)
     state = "created" if result["created"] else "already there"

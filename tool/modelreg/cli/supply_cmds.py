@@ -38,7 +38,8 @@ def sign(ctx, ref, key, password_env, cert, chain, sigstore, folder, as_pr, as_j
     signer = {"key": key, "password": os.environ.get(password_env) if password_env else None,
               "cert": cert, "chain": chain, "sigstore": sigstore, "folder": folder}
     result = write_or_propose(reg, as_pr, resolved.model, "sign", f"Sign {resolved.model}@{resolved.version}",
-                              lambda: sign_version(reg, resolved.model, resolved.version, **signer), as_json)
+                              lambda: sign_version(reg.worktree, resolved.model, resolved.version, **signer),
+                              as_json)
     if result is None:
         return
     if as_json:
@@ -57,7 +58,9 @@ def bom(ctx, ref, output, at):
     """Write a CycloneDX 1.6 AI bill of materials for REF and its lineage."""
     from ..supply.bom import write_bom
 
-    doc = write_bom(open_registry(ctx), ref, output, at=at)
+    reg = open_registry(ctx)
+    chain = reg.lineage(ref, at=at)
+    doc = write_bom(reg.snapshot(chain[0].commit), chain, output)
     subject = doc["metadata"]["component"]
     click.echo(f"{output}: {subject['name']}@{subject['version']}, {len(doc['components'])} other component(s)",
                err=True)

@@ -11,7 +11,7 @@ def codeowners(ctx, check_only):
     """Generate .github/CODEOWNERS from model owners and the policy's approvers."""
     from ..promotion.codeowners import generate
 
-    result = generate(open_registry(ctx), check=check_only)
+    result = generate(open_registry(ctx).worktree, check=check_only)
     if check_only:
         click.echo(f"{result['path']} is up to date")
     else:
@@ -26,7 +26,7 @@ def sync(ctx, remote, as_json):
     """Fetch, rebase this branch onto REMOTE's main, renumber versions that collide."""
     from ..promotion.sync import sync as run
 
-    result = run(open_registry(ctx), remote)
+    result = run(open_registry(ctx).worktree, remote)
     if as_json:
         return emit_json(result)
     renumbered = ", ".join(f"{k} -> {v}" for k, v in result["renumbered"].items())

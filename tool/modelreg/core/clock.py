@@ -32,6 +32,11 @@ class Tick:
         return iso(self.at)
 
 
+def now() -> str:
+    """This machine's time, as records store it (created_at, deleted.at)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

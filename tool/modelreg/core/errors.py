@@ -1,11 +1,30 @@
 """The project's errors: one base class, a few kinds the CLI maps to exit code 1.
 
-Every message is written where it is raised and says what to do next.
+Every message is written where it is raised, in the library's words, and says what is wrong
+and what to do about it ("a reason is required", "register the model first"). Where the fix
+is a particular command or option, the error also carries a `hint`: a key the command line
+turns into that command or flag (cli/hints.py), so library callers never read CLI syntax
+and CLI users still get the exact command.
 """
 
 
 class RegistryError(Exception):
-    """Base of every error modelreg raises on purpose (exit code 1)."""
+    """Base of every error modelreg raises on purpose (exit code 1).
+
+    `hint` names the fix for the command line (a key of cli/hints.py), `hint_args` fills it in."""
+
+    def __init__(self, message: str = "", *, hint: str | None = None, **hint_args):
+        super().__init__(message)
+        self.hint = hint
+        self.hint_args = hint_args
+
+    def __reduce__(self):
+        # keyword arguments do not survive the default pickling (the site builds in worker processes)
+        return _rebuild, (type(self), str(self), self.hint, self.hint_args)
+
+
+def _rebuild(cls, message, hint, hint_args):
+    return cls(message, hint=hint, **hint_args)
 
 
 class NotFound(RegistryError):
@@ -33,7 +52,8 @@ class IntegrityError(RegistryError):
 
 
 class ExternalError(RegistryError):
-    """An outside system (git, DVC, S3, GitHub) failed; the message says which."""
+    """An outside system (git, DVC, S3, GitHub) failed, or an optional package is missing;
+    the message says which."""
 
 
 class ConcurrentWrite(RegistryError):

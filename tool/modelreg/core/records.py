@@ -119,3 +119,8 @@ def non_finite(data, where: str = ""):
     elif isinstance(data, list):
         for i, value in enumerate(data):
             yield from non_finite(value, f"{where}/{i}")
+
+
+def prune(doc: dict) -> dict:
+    """Drop empty fields so records stay short and diffs small."""
+    return {k: v for k, v in doc.items() if v not in (None, "", [], {})}

@@ -94,7 +94,7 @@ class Settings:
         found = shape_problems(raw)
         if found:
             pointer, message = found[0]
-            raise InvalidRecord(f"{path}:{pointer}: {message}; fix it by hand ('modelreg check' lists all)")
+            raise InvalidRecord(f"{path}:{pointer}: {message}; fix it by hand", hint="check")
         return cls(raw)
 
     def get(self, key):

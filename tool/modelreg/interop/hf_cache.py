@@ -97,22 +97,24 @@ def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at
     the full weights is there. `result.base` is the next step down (its own `.base` the one
     after).
     """
-    from .fetch import fetch_resolved
+    from ..loading import weights
+    from ..store import reads
 
     resolved = registry.resolve(ref, at=at)
+    snap = registry.snapshot(resolved.commit)
     repo_id = check_repo_id(repo_id or f"{DEFAULT_ORG}/{resolved.model}")
     extra = [check_revision(r) for r in revisions]
     root = hub_cache(hf_home)
     jobs = [(resolved, repo_id, extra)]
-    if resolved.record.get("model_type") == "adapter":
-        chain = registry.lineage(f"{resolved.model}@{resolved.version}", at=resolved.commit)[1:]
+    if resolved.model_type == "adapter":
+        chain = reads.lineage(snap, resolved)[1:]
         org = repo_id.split("/")[0]
         for step in chain:
             jobs.append((step, check_repo_id(f"{org}/{step.model}"), []))
             if step.record.get("model_type") != "adapter":
                 break  # full weights: nothing below is needed to load
     # everything fetched and verified before the first byte goes into the HF cache
-    folders = [fetch_resolved(registry, r, progress=progress, verify_signature=verify_signature)
+    folders = [weights.pull(snap, r, registry.root, progress=progress, verify_signature=verify_signature).path
                for r, _, _ in jobs]
     written = [_write_one(r, folder, repo, root, names) for (r, repo, names), folder in zip(jobs, folders)]
     for upper, lower in zip(written, written[1:]):

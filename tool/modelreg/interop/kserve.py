@@ -67,8 +67,7 @@ class FetchResult:
 
 def fetch_into(uri: str, dest: str | os.PathLike, progress=None) -> FetchResult:
     """Resolve the URI on the registry's main branch (or ?at=), pull and verify, fill `dest`."""
-    from ..loading import sources
-    from .fetch import fetch_resolved
+    from ..loading import sources, weights
 
     source = parse_uri(uri)
     target = Path(dest)
@@ -76,7 +75,8 @@ def fetch_into(uri: str, dest: str | os.PathLike, progress=None) -> FetchResult:
         raise InvalidInput(f"destination {dest} is a file; give a folder")
     registry = sources.open_registry(source.registry_url)
     resolved = registry.resolve(source.ref, at=source.at)
-    folder = fetch_resolved(registry, resolved, dest=target, progress=progress)
+    folder = weights.pull(registry.snapshot(resolved.commit), resolved, registry.root, dest=target,
+                          progress=progress).path
     artifacts = resolved.record.get("artifacts") or []
     return FetchResult(uri, folder, resolved.model, resolved.version, resolved.commit, len(artifacts),
                        sum(int(a.get("size_bytes", 0)) for a in artifacts))

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..core import layout
+from ..core import clock, layout
+from ..core.records import load_yaml, prune
+from ..writes.models import keep_codeowners
 from ..core.errors import ExternalError, InvalidInput, NotFound, RegistryError
 from ..core.names import check_alias, check_name
 
@@ -86,7 +88,7 @@ def check_tracking_uri(uri: str, timeout: float = 10.0) -> None:
     """Refuse a URI that is not an MLflow before MLflow's client retries for minutes (or, for
     sqlite, creates a fresh database where the user pointed at something else)."""
     if not uri:
-        raise InvalidInput("a tracking URI is required: --tracking-uri http://HOST:PORT or sqlite:///PATH")
+        raise InvalidInput("a tracking URI is required: http://HOST:PORT or sqlite:///PATH", hint="tracking_uri")
     if uri.startswith(("http://", "https://")):
         _probe_http(uri, timeout)
     elif uri.startswith("sqlite:///"):
@@ -163,38 +165,39 @@ def _all(search, *args):
 
 
 # -- planning ----------------------------------------------------------------------------------
-def plan_import(registry, client, names=(), into: str | None = None) -> list[ModelPlan]:
+def plan_import(tree, client, names=(), into: str | None = None) -> list[ModelPlan]:
     """What each MLflow model becomes; reads MLflow and the registry's working tree, writes nothing."""
     if into and len(names) != 1:
-        raise InvalidInput("--into renames one model: give exactly one --model with it")
+        raise InvalidInput("a rename (into) applies to one model: name exactly one MLflow model with it",
+                           hint="into")
     if names:
         models = [_mlflow_call(f"read registered model {n!r}", client.get_registered_model, n) for n in names]
     else:
         models = _mlflow_call("list registered models", _all, client.search_registered_models, None)
-    return [_plan_model(registry, client, rm, into) for rm in sorted(models, key=lambda m: m.name)]
+    return [_plan_model(tree, client, rm, into) for rm in sorted(models, key=lambda m: m.name)]
 
 
-def _plan_model(registry, client, rm, into) -> ModelPlan:
+def _plan_model(tree, client, rm, into) -> ModelPlan:
     target = into or rm.name
     try:
         check_name(target)
     except InvalidInput as exc:
         return ModelPlan(rm.name, None, "refuse", f"{exc}; rerun with --model {rm.name!r} --into NAME")
-    existing = _existing(registry, target)
+    existing = _existing(tree, target)
     if existing is not None and (existing.get("tags") or {}).get(IMPORT_TAG) != rm.name:
         return ModelPlan(rm.name, target, "refuse",
                          f"modelreg already has a model {target!r} that was not imported from MLflow model "
                          f"{rm.name!r}; rerun with --model {rm.name!r} --into ANOTHER_NAME")
-    have = set(registry.working_version_numbers(target)) if existing is not None else set()
+    have = set(tree.version_numbers(target)) if existing is not None else set()
     plan = ModelPlan(rm.name, target, "update" if existing is not None else "create")
     mvs = _mlflow_call(f"list versions of {rm.name!r}", _all, client.search_model_versions,
                        f"name = '{_quote(rm.name)}'")
     by_number = {int(mv.version): mv for mv in mvs}
-    stages = _stages(registry, by_number, plan, have, existing is not None)
+    stages = _stages(tree, by_number, plan, have, existing is not None)
     for number in range(1, max(by_number, default=0) + 1):
         plan.versions.append(_plan_version(number, by_number.get(number), have, stages))
     if existing is None:
-        plan.aliases = _aliases(registry, rm, plan)
+        plan.aliases = _aliases(tree, rm, plan)
     elif getattr(rm, "aliases", None):
         plan.notes.append("aliases are not re-synced into a model imported before: "
                           "modelreg's aliases.yaml is the source of truth now")
@@ -204,9 +207,9 @@ def _plan_model(registry, client, rm, into) -> ModelPlan:
     return plan
 
 
-def _existing(registry, name: str) -> dict | None:
+def _existing(tree, name: str) -> dict | None:
     try:
-        return registry.working_model(name)
+        return tree.model(name)
     except NotFound:
         return None
 
@@ -215,20 +218,20 @@ def _quote(name: str) -> str:
     return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _stages(registry, by_number, plan: ModelPlan, have: set, update: bool) -> dict[int, str]:
+def _stages(tree, by_number, plan: ModelPlan, have: set, update: bool) -> dict[int, str]:
     """MLflow stage -> modelreg stage per version; exclusive stages keep only their newest holder."""
-    settings = registry.settings
+    settings = tree.settings
     mapped = {}
     for number, mv in by_number.items():
         stage = STAGE_MAP.get(mv.current_stage, settings.initial_stage)
         if stage not in settings.stages:
-            plan.notes.append(f"version {number}: stage {mv.current_stage} has no twin in registry.yaml; "
+            plan.notes.append(f"version {number}: stage {mv.current_stage} has no twin in tree.yaml; "
                               f"imported as {settings.initial_stage}")
             stage = settings.initial_stage
         mapped[number] = stage
     for stage in settings.exclusive_stages:
         holders = sorted(n for n, s in mapped.items() if s == stage and n not in have)
-        held = update and any(registry.working_version(plan.target, n).get("stage") == stage for n in have)
+        held = update and any(tree.version(plan.target, n).get("stage") == stage for n in have)
         keep = None if held else (holders[-1] if holders else None)
         for number in holders:
             if number != keep:
@@ -251,8 +254,8 @@ def _plan_version(number: int, mv, have: set, stages: dict) -> VersionPlan:
                        source=mv.source, run_id=mv.run_id)
 
 
-def _aliases(registry, rm, plan: ModelPlan) -> dict[str, int]:
-    settings = registry.settings
+def _aliases(tree, rm, plan: ModelPlan) -> dict[str, int]:
+    settings = tree.settings
     created = {v.number for v in plan.versions if v.action == "create"}
     aliases = {}
     for alias, version in sorted((getattr(rm, "aliases", None) or {}).items()):
@@ -276,13 +279,13 @@ def _aliases(registry, rm, plan: ModelPlan) -> dict[str, int]:
 
 
 # -- writing -----------------------------------------------------------------------------------
-def import_mlflow(registry, tracking_uri: str, registry_uri: str | None = None, names=(),
+def import_mlflow(tree, tracking_uri: str, registry_uri: str | None = None, names=(),
                   into: str | None = None, dry_run: bool = False, progress=None,
                   pr: bool = False) -> ImportResult:
     """Plan, then (unless dry_run) write one commit per model, on the current branch or (pr) on a
     branch of its own with a pull request. Failures are collected per model."""
     client = open_client(tracking_uri, registry_uri)
-    plans = plan_import(registry, client, tuple(names), into)
+    plans = plan_import(tree, client, tuple(names), into)
     result = ImportResult(tracking_uri, plans, dry_run)
     if dry_run:
         return result
@@ -290,10 +293,10 @@ def import_mlflow(registry, tracking_uri: str, registry_uri: str | None = None, 
         if plan.action not in ("create", "update"):
             continue
         def write(plan=plan):
-            return _write_model(registry, client, tracking_uri, plan, progress)
+            return _write_model(tree, client, tracking_uri, plan, progress)
         try:
             if pr:
-                proposal = _propose(registry, plan, write)
+                proposal = _propose(tree, plan, write)
                 result.commits[plan.target] = proposal.result
                 result.proposals[plan.target] = {k: v for k, v in proposal.to_dict().items() if k != "body"}
             else:
@@ -303,42 +306,40 @@ def import_mlflow(registry, tracking_uri: str, registry_uri: str | None = None, 
     return result
 
 
-def _propose(registry, plan: ModelPlan, write):
+def _propose(tree, plan: ModelPlan, write):
     """The import commit on a branch from main, pushed, with a pull request when a forge is set."""
     from ..promotion.promote import propose
 
     title = f"Import {plan.target} from MLflow model {plan.mlflow_name}"
     note = "\n".join([f"Imported by `modelreg import mlflow` from MLflow model `{plan.mlflow_name}`."]
                      + [f"- {n}" for n in plan.notes])
-    return propose(registry, plan.target, "version", title, write, note=note)
+    return propose(tree, plan.target, "version", title, write, note=note)
 
 
-def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress) -> str:
-    from ..registry import _prune
-
-    change = registry.begin_write([layout.model_dir(plan.target)])
+def _write_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> str:
+    change = tree.begin_write([layout.model_dir(plan.target)])
     with change, tempfile.TemporaryDirectory(prefix="modelreg-mlflow-import-") as tmp:
         if plan.action == "create":
             rm = _mlflow_call(f"read {plan.mlflow_name!r}", client.get_registered_model, plan.mlflow_name)
-            change.put(layout.model_file(plan.target), "model", _model_record(registry, plan, rm))
+            change.put(layout.model_file(plan.target), "model", _model_record(tree, plan, rm))
             change.put(layout.aliases_file(plan.target), "aliases", {"aliases": plan.aliases})
-            registry._keep_codeowners(change, {plan.target: []})  # as `model register` does
-        model_type = _model_type(registry, change, plan.target)
+            keep_codeowners(tree, change, {plan.target: []})  # as `model register` does
+        model_type = _model_type(tree, change, plan.target)
         created = []
         for vp in plan.versions:
             if vp.action == "placeholder":
                 change.put(layout.version_file(plan.target, vp.number), "version",
-                           _placeholder(registry, plan, vp, model_type))
+                           _placeholder(tree, plan, vp, model_type))
                 created.append(vp.number)
             elif vp.action == "create":
                 if progress:
                     progress(f"{plan.mlflow_name} version {vp.number}")
-                record = _version_record(registry, client, tracking_uri, plan, vp, model_type)
+                record = _version_record(tree, client, tracking_uri, plan, vp, model_type)
                 folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
-                _add_weights(registry, change, plan.target, vp.number, folder, record)
-                change.put(layout.version_file(plan.target, vp.number), "version", _prune(record))
+                _add_weights(tree, change, plan.target, vp.number, folder, record)
+                change.put(layout.version_file(plan.target, vp.number), "version", prune(record))
                 change.put(layout.card_file(plan.target, vp.number), "card",
-                           _prune({"description": record.get("description")}))
+                           prune({"description": record.get("description")}))
                 created.append(vp.number)
         return change.commit(
             f"import {plan.target} from MLflow model {plan.mlflow_name} ({len(created)} version(s))",
@@ -346,38 +347,32 @@ def _write_model(registry, client, tracking_uri: str, plan: ModelPlan, progress)
              "Versions": ",".join(map(str, created))})
 
 
-def _add_weights(registry, change, model: str, number: int, folder: Path, record: dict) -> None:
+def _add_weights(tree, change, model: str, number: int, folder: Path, record: dict) -> None:
     """What `version create` does with a folder: the format policy first, then DVC and the remote."""
     from ..artifacts.files import scan_folder
     from ..supply.formats import admit
+    from ..writes.versions import add_weights
 
     files = scan_folder(folder)
-    admitted = admit(registry.settings, files)  # refuses (naming the file) before anything is written
-    record["artifacts"] = admitted.annotate(change.add_weights(model, number, files))
-    if admitted.template:
-        record["chat_template"] = admitted.template
-        change.put_raw(layout.template_file(model, number), admitted.template_text.encode())
+    admitted = admit(tree.settings, files)  # refuses (naming the file) before anything is written
+    add_weights(tree, change, model, number, files, record, admitted)
 
 
-def _model_type(registry, change, target: str) -> str:
+def _model_type(tree, change, target: str) -> str:
     pending = change.pending.get(layout.model_file(target))
     if pending is not None:
-        import yaml
-
-        return yaml.safe_load(pending)["model_type"]
-    return registry.working_model(target)["model_type"]
+        return load_yaml(pending, layout.model_file(target))["model_type"]
+    return tree.model(target)["model_type"]
 
 
-def _model_record(registry, plan: ModelPlan, rm) -> dict:
-    from ..registry import _prune, now
-
+def _model_record(tree, plan: ModelPlan, rm) -> dict:
     tags, dropped = _clean_tags(getattr(rm, "tags", None) or {})
     plan.notes += [f"model tag {k!r} dropped: not a valid tag key" for k in dropped]
     tags[IMPORT_TAG] = plan.mlflow_name
     model_type = tags.pop("modelreg.model_type", None) or "base_model"
-    return _prune({"name": plan.target, "description": rm.description, "model_type": model_type,
-                   "tags": tags, "created_at": _iso(rm.creation_timestamp) or now(),
-                   "created_by": registry.git.identity()})
+    return prune({"name": plan.target, "description": rm.description, "model_type": model_type,
+                   "tags": tags, "created_at": _iso(rm.creation_timestamp) or clock.now(),
+                   "created_by": tree.identity()})
 
 
 def _clean_tags(tags: dict) -> tuple[dict, list[str]]:
@@ -396,19 +391,15 @@ def _iso(millis) -> str | None:
     return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _placeholder(registry, plan: ModelPlan, vp: VersionPlan, model_type: str) -> dict:
-    from ..registry import now
-
+def _placeholder(tree, plan: ModelPlan, vp: VersionPlan, model_type: str) -> dict:
     return {"version": vp.number, "model_type": model_type, "stage": "archived", "status": "deleted",
             "deleted": {"reason": f"deleted in MLflow (model {plan.mlflow_name}) before the import",
-                        "at": now(), "by": registry.git.identity()},
+                        "at": clock.now(), "by": tree.identity()},
             "source": {"uri": f"mlflow:models:/{plan.mlflow_name}/{vp.number}"},
-            "created_at": now()}
+            "created_at": clock.now()}
 
 
-def _version_record(registry, client, tracking_uri, plan, vp: VersionPlan, model_type: str) -> dict:
-    from ..registry import now
-
+def _version_record(tree, client, tracking_uri, plan, vp: VersionPlan, model_type: str) -> dict:
     mv = _mlflow_call(f"read version {vp.number} of {plan.mlflow_name!r}", client.get_model_version,
                       plan.mlflow_name, str(vp.number))
     params, metrics, experiment = {}, [], None
@@ -428,8 +419,8 @@ def _version_record(registry, client, tracking_uri, plan, vp: VersionPlan, model
                                         "uri": mv.source}.items() if v},
             "parameters": params or None, "metrics": metrics or None, "tags": tags,
             "description": mv.description or None,
-            "created_at": _iso(mv.creation_timestamp) or now(),
-            "created_by": mv.user_id or registry.git.identity()}
+            "created_at": _iso(mv.creation_timestamp) or clock.now(),
+            "created_by": mv.user_id or tree.identity()}
 
 
 def _run(client, run_id: str, plan, vp):

@@ -34,6 +34,8 @@ from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils
 
 from ..core import layout
 from ..core.errors import InvalidInput, NotFound, RegistryError
+from ..core.names import check_alias, check_name
+from ..core.refs import ModelRef, parse_version
 
 SCHEME = "modelreg"
 MAX_RESULTS = 100_000
@@ -89,7 +91,7 @@ def _open(location: str):
 def _has_settings(registry) -> bool:
     """registry.yaml on the main branch (a cached clone has no working tree to look in)."""
     try:
-        return registry.git.read(registry.commit_of(), layout.REGISTRY_FILE) is not None
+        return registry.at().has(layout.REGISTRY_FILE)
     except RegistryError:
         return False
 
@@ -187,7 +189,7 @@ class ModelregStore(AbstractStore):
     @_mlflow_errors
     def get_model_version(self, name, version):
         commit = self._commit()
-        resolved = self.registry.resolve(f"{name}@{int(version)}", at=commit)
+        resolved = self.registry.resolve(ModelRef(check_name(name), version=parse_version(version)), at=commit)
         if resolved.status == "deleted":
             raise NotFound(f"{name} version {version} is deleted")
         return self._version_entity(name, resolved.record, self.registry.aliases(name, at=commit), commit)
@@ -195,7 +197,7 @@ class ModelregStore(AbstractStore):
     @_mlflow_errors
     def get_model_version_by_alias(self, name, alias):
         commit = self._commit()
-        resolved = self.registry.resolve(f"{name}@{alias}", at=commit)
+        resolved = self.registry.resolve(ModelRef(check_name(name), alias=check_alias(alias)), at=commit)
         return self._version_entity(name, resolved.record, self.registry.aliases(name, at=commit), commit)
 
     @_mlflow_errors
@@ -277,11 +279,8 @@ class ModelregArtifactRepository(ArtifactRepository):
 
     @_mlflow_errors
     def download_artifacts(self, artifact_path, dst_path=None):
-        from .fetch import fetch_resolved
-
         dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="modelreg-mlflow-"))
-        registry = _open(self.location)
-        folder = fetch_resolved(registry, registry.resolve(self.ref), dest=dest)
+        folder = _open(self.location).pull(self.ref, dest=dest).path
         target = folder / (artifact_path or "").strip("/") if artifact_path else folder
         if not target.exists():
             raise NotFound(f"{self.ref} has no artifact {artifact_path!r}")

@@ -11,18 +11,19 @@ Pure rules (no I/O), each returning (JSON pointer into version.yaml, message) pa
 - `header_problems(path, header)`: a safetensors file holding no tensors is no weights.
 
 `adapter_problems` compares an adapter with its registered parent for `check`: it reads
-adapter_config.json and the safetensors headers (8-byte length + JSON, no tensors) from the
-local cache or the working tree's weights folder; files not available locally are not
-fetched, and the checks that need them are skipped.
+adapter_config.json and the safetensors headers (8-byte length + JSON, no tensors) through
+`LocalFiles` (the verified cache, else the working tree's weights folder); files not
+available locally are not fetched, and the checks that need them are skipped.
 """
 import json
 import posixpath
 import struct
 from pathlib import Path
 
-from ..core import layout
+from ..core import layout, lineage
 from ..core.errors import NotFound
-from ..core.refs import ModelRef, parse_ref
+from ..core.refs import parse_ref
+from ..store import reads
 
 MAX_HEADER = 100 << 20
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
@@ -90,21 +91,48 @@ def header_problems(path: str, header) -> list[str]:
     return []
 
 
-def adapter_problems(registry, commit: str, model: str, version: int) -> list[tuple[str, str]]:
+class LocalFiles:
+    """Where a version's files are on this machine, without fetching anything: the verified
+    cache (by sha256 and size), else the working tree's weights folder under `root`."""
+
+    def __init__(self, root: Path | None = None, cache=None):
+        self.root, self._cache = root, cache
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            from ..artifacts.cache import Cache
+
+            self._cache = Cache()
+        return self._cache
+
+    def path(self, model: str, version: int, artifact: dict) -> Path | None:
+        sha, size = artifact.get("sha256"), artifact.get("size_bytes")
+        if sha and size is not None:
+            hit = self.cache.lookup(sha, int(size))
+            if hit is not None:
+                return hit
+        if self.root is None:
+            return None
+        local = Path(self.root) / layout.weights_dir(model, version) / artifact["path"]
+        return local if local.is_file() else None
+
+
+def adapter_problems(snap, model: str, version: int, files: LocalFiles) -> list[tuple[str, str]]:
     """(JSON pointer into version.yaml, message) for each disagreement; [] when all agree."""
-    record = registry.resolve(ModelRef(model, version=version), at=commit).record
+    record = reads.pinned(snap, model, version).record
     if record.get("model_type") != "adapter":
         return []
     parent = record.get("parent")
     if not parent:
         return [("/parent", "an adapter needs a parent: the registered base model it applies to")]
     try:
-        base = registry.resolve(ModelRef(parent["model"], version=int(parent["version"])), at=commit)
+        base = reads.pinned(snap, parent["model"], int(parent["version"]))
     except NotFound:
         return [("/parent", f"parent {parent['model']}@{parent['version']} is not in the registry")]
     problems = []
     if base.status == "deleted":
-        problems.append(("/parent", f"parent {base.model}@{base.version} is deleted; the adapter cannot load"))
+        problems.append(("/parent", f"parent {base.name} is deleted; the adapter cannot load"))
     if parent.get("relation") not in (None, "adapter"):
         problems.append(("/parent/relation", "an adapter's parent relation must be 'adapter'"))
     arts = record.get("artifacts") or []
@@ -114,42 +142,36 @@ def adapter_problems(registry, commit: str, model: str, version: int) -> list[tu
     if "adapter_config.json" not in index:
         return problems + [("/artifacts", "an adapter version needs adapter_config.json among its files")]
     pointer = f"/artifacts/{index['adapter_config.json']}"
-    cfg_path = _local_file(registry, model, version, arts[index["adapter_config.json"]])
+    cfg_path = files.path(model, version, arts[index["adapter_config.json"]])
     if cfg_path is None:
         return problems
     try:
         config = json.loads(cfg_path.read_text())
     except ValueError:
         return problems + [(pointer, "adapter_config.json is not valid JSON")]
-    problems += _config_problems(registry, commit, config, base, pointer)
-    problems += _shape_problems(registry, record, applies_to(registry, commit, base), config, model,
-                                version, pointer)
+    problems += _config_problems(snap, config, base, pointer)
+    problems += _shape_problems(files, record, applies_to(snap, base), config, model, version, pointer)
     return problems
 
 
-def applies_to(registry, commit: str, base):
+def applies_to(snap, base):
     """The version whose modules an adapter on `base` changes: `base`, or for an adapter on an
-    adapter, the first non-adapter below (the loader merges the chain on the way)."""
-    seen = {(base.model, base.version)}
-    while base.record.get("model_type") == "adapter" and (below := base.record.get("parent")):
-        try:
-            base = registry.resolve(ModelRef(below["model"], version=int(below["version"])), at=commit)
-        except NotFound:
-            return base  # check reports the broken lineage itself
-        if (base.model, base.version) in seen:
-            return base
-        seen.add((base.model, base.version))
-    return base
+    adapter, the first non-adapter below (the loader merges the chain on the way). Where the
+    chain is broken, the last version it reaches (check reports the break itself)."""
+    chain, _ = lineage.walk(reads.lookup(snap), lineage.Link(base.model, base.version, base.record),
+                            lineage.adapters_only)
+    last = chain[-1]
+    return base if len(chain) == 1 else reads.pinned(snap, last.model, last.version)
 
 
-def _config_problems(registry, commit, config, base, pointer) -> list[tuple[str, str]]:
+def _config_problems(snap, config, base, pointer) -> list[tuple[str, str]]:
     out = []
     if not isinstance(config, dict) or not config.get("peft_type"):
         return [(pointer, "adapter_config.json has no peft_type; it is not a PEFT adapter config")]
     if config.get("auto_map"):
         out.append((pointer, "adapter_config.json declares auto_map (custom code); the loader refuses it"))
     named = config.get("base_model_name_or_path")
-    claimed = _registry_ref(registry, commit, named)
+    claimed = _registry_ref(snap, named)
     if claimed and claimed != (base.model, base.version) and not (claimed[1] is None and claimed[0] == base.model):
         shown = f"{claimed[0]}@{claimed[1]}" if claimed[1] else claimed[0]
         out.append((pointer, f"adapter_config.json names base {shown}, but the registered parent is "
@@ -157,21 +179,21 @@ def _config_problems(registry, commit, config, base, pointer) -> list[tuple[str,
     return out
 
 
-def _registry_ref(registry, commit, named):
+def _registry_ref(snap, named):
     """(model, version or None) when base_model_name_or_path names a model of this registry."""
     if not isinstance(named, str) or not named or "/" in named:
         return None
     try:
         ref = parse_ref(named)
-        registry._model(commit, ref.model)
+        reads.model(snap, ref.model)
     except Exception:  # not a registry name: a hub id or a path, which the loader ignores anyway
         return None
     return ref.model, ref.version if "@" in named else None
 
 
-def _shape_problems(registry, record, base, config, model, version, pointer) -> list[tuple[str, str]]:
-    adapter = _headers(registry, model, version, record, prefix="adapter_")
-    parent = _headers(registry, base.model, base.version, base.record, prefix="")
+def _shape_problems(files, record, base, config, model, version, pointer) -> list[tuple[str, str]]:
+    adapter = _headers(files, model, version, record, prefix="adapter_")
+    parent = _headers(files, base.model, base.version, base.record, prefix="")
     if parent is None:
         return []
     out = _target_problems(config, parent, base, pointer)
@@ -192,7 +214,7 @@ def _target_problems(config: dict, parent: dict, base, pointer: str) -> list[tup
             for t in targets if t not in leaves]
 
 
-def missing_targets(registry, folder: Path, base) -> list[str]:
+def missing_targets(files: LocalFiles, folder: Path, base) -> list[str]:
     """For `version create`: the adapter in `folder` targets modules its parent `base` (a
     Resolved) lacks. [] when the config is unreadable (check reports that) or the parent's
     weights are not local."""
@@ -200,7 +222,7 @@ def missing_targets(registry, folder: Path, base) -> list[str]:
         config = json.loads((Path(folder) / "adapter_config.json").read_text())
     except (OSError, ValueError):
         return []
-    parent = _headers(registry, base.model, base.version, base.record, prefix="")
+    parent = _headers(files, base.model, base.version, base.record, prefix="")
     if parent is None or not isinstance(config, dict):
         return []
     return [message for _, message in _target_problems(config, parent, base, "")]
@@ -218,15 +240,15 @@ def _lora_fit(key: str, shape, parent: dict, config: dict) -> str | None:
     return None
 
 
-def _headers(registry, model, version, record, prefix: str) -> dict | None:
+def _headers(files: LocalFiles, model, version, record, prefix: str) -> dict | None:
     """{tensor name: shape} over the version's safetensors files, or None if not all are local."""
-    files = [a for a in record.get("artifacts") or []
-             if a.get("path", "").endswith(".safetensors") and a["path"].rsplit("/", 1)[-1].startswith(prefix)]
-    if not files:
+    arts = [a for a in record.get("artifacts") or []
+            if a.get("path", "").endswith(".safetensors") and a["path"].rsplit("/", 1)[-1].startswith(prefix)]
+    if not arts:
         return None
     shapes = {}
-    for art in files:
-        path = _local_file(registry, model, version, art)
+    for art in arts:
+        path = files.path(model, version, art)
         if path is None:
             return None
         header = safetensors_header(path)
@@ -250,27 +272,14 @@ def safetensors_header(path: Path) -> dict | None:
             return None
 
 
-def _local_file(registry, model: str, version: int, artifact: dict) -> Path | None:
-    """The verified cached object for an artifact, else the working tree's copy, else None."""
-    from ..artifacts.cache import Cache
-
-    sha, size = artifact.get("sha256"), artifact.get("size_bytes")
-    if sha and size is not None:
-        hit = Cache().lookup(sha, int(size))
-        if hit is not None:
-            return hit
-    local = registry.root / layout.weights_dir(model, version) / artifact["path"]
-    return local if local.is_file() else None
-
-
-def local_file_problems(registry, model: str, version: int, record: dict) -> list[tuple[str, str]]:
+def local_file_problems(files: LocalFiles, model: str, version: int, record: dict) -> list[tuple[str, str]]:
     """For `check`: the content rules on whichever of the version's files are available
     locally (cache or working tree); nothing is fetched."""
     arts = [a for a in record.get("artifacts") or [] if isinstance(a, dict) and isinstance(a.get("path"), str)]
     paths = [a["path"] for a in arts]
     out = []
     for i, art in enumerate(arts):
-        local = _local_file(registry, model, version, art) if art["path"].endswith(".index.json") else None
+        local = files.path(model, version, art) if art["path"].endswith(".index.json") else None
         if local is None:
             continue
         try:

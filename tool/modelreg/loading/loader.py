@@ -23,12 +23,16 @@ import re
 import threading
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import checks as loader_checks, lockfile, sources
+from ..core import lineage
+from ..core.extras import missing_extra
 from ..core.errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation
 from ..core.refs import ModelRef, parse_ref
+from ..store import reads
+from ..store.reads import Resolved
 
 log = logging.getLogger(__name__)
 
@@ -39,32 +43,19 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model",
 DTYPES = {"auto": "auto", "float32": "float32", "fp32": "float32", "float": "float32",
           "float16": "float16", "fp16": "float16", "half": "float16",
           "bfloat16": "bfloat16", "bf16": "bfloat16"}
-HF_EXTRA = "pip install 'modelreg[hf]'"
 
 _CACHE: dict[tuple, "LoadedModel"] = {}
 _CACHE_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
-class Step:
-    """One version the load needs, at the commit it was resolved at: the target first, then
-    each base under an adapter."""
-    model: str
-    version: int
-    commit: str
-    record: dict = field(repr=False)
-
-    @property
-    def model_type(self) -> str:
-        return self.record.get("model_type", "base_model")
-
-    @property
-    def name(self) -> str:
-        return f"{self.model}@{self.version}"
-
-    @property
-    def sha256s(self) -> dict[str, str]:
-        return lockfile.file_hashes(self.record)
+class Origin:
+    """Where a load reads from: the snapshot of the commit REF resolved at, the clone (whose
+    untracked .dvc/config.local holds the remote's credentials), and the registry's name as
+    recorded (a URL without credentials, or a folder)."""
+    snap: object
+    clone: Path
+    where: str
 
 
 @dataclass
@@ -123,7 +114,7 @@ def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | No
     callback for downloads (artifacts/progress.py)."""
     _refuse_unsafe_env()
     dtype_name = _dtype_name(dtype)
-    reg, steps, pinned = _plan(ref, registry, at, as_of, lock)
+    origin, steps, pinned = _plan(ref, registry, at, as_of, lock)
     _refuse_by_record(steps, allow_pickle)
     dev = _device(device, steps)
     key = _key(steps, dev, dtype_name)
@@ -132,12 +123,12 @@ def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | No
     if hit is not None and hit.model is not None:
         _check_pinned(pinned, steps, hit.resolved, lock)
         return hit
-    _verify_signatures(reg, steps, verify_signature)
-    folders = _fetch_all(reg, steps, progress)
+    _verify_signatures(origin, steps, verify_signature)
+    folders = _fetch_all(origin, steps, progress)
     _refuse_by_contents(steps, folders)
     with _quiet_hf():
         model, tok = _build(steps, folders, dev, dtype_name, allow_pickle)
-    loaded = LoadedModel(model, tok, steps[0].record, _resolved(reg, ref, steps), folders[0],
+    loaded = LoadedModel(model, tok, steps[0].record, _resolved(origin, ref, steps), folders[0],
                          dev, dtype_name, key=key)
     _check_pinned(pinned, steps, loaded.resolved, lock)
     with _CACHE_LOCK:
@@ -156,7 +147,6 @@ def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=No
         raise InvalidInput("give at least one adapter reference")
     dtype_name = _dtype_name(dtype)
     plans = [_plan(r, registry, at, None, None)[:2] for r in refs]
-    reg = plans[0][0]
     bases = {tuple(s.name for s in steps[1:]) for _, steps in plans}
     if any(steps[0].model_type != "adapter" for _, steps in plans):
         raise InvalidInput("load_adapters takes adapters only; load other models with load()")
@@ -166,9 +156,9 @@ def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=No
     for _, steps in plans:
         _refuse_by_record(steps, allow_pickle)
     dev = _device(device, plans[0][1])
-    for _, steps in plans:
-        _verify_signatures(reg, steps, False)  # a stage's policy may require signatures
-    folders = [_fetch_all(reg, steps, progress) for _, steps in plans]
+    for origin, steps in plans:
+        _verify_signatures(origin, steps, False)  # a stage's policy may require signatures
+    folders = [_fetch_all(origin, steps, progress) for origin, steps in plans]
     for (_, steps), fl in zip(plans, folders):
         _refuse_by_contents(steps, fl)
     out = []
@@ -176,12 +166,12 @@ def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=No
         base_steps, base_folders = plans[0][1][1:], folders[0][1:]
         base, tok = _build(base_steps, base_folders, dev, dtype_name, allow_pickle)
         shared = None
-        for ref, (_, steps), fl in zip(refs, plans, folders):
+        for ref, (origin, steps), fl in zip(refs, plans, folders):
             name = _adapter_name(steps[0])
             shared = _attach(base if shared is None else shared, fl[0], name, allow_pickle, first=shared is None)
             key = _key(steps, dev, dtype_name) + ("shared", _key(base_steps, dev, dtype_name))
             out.append(LoadedModel(shared, _tokenizer([fl[0]]) or tok, steps[0].record,
-                                   _resolved(reg, ref, steps), fl[0], dev, dtype_name, name, key))
+                                   _resolved(origin, ref, steps), fl[0], dev, dtype_name, name, key))
     with _CACHE_LOCK:
         for item in out:
             _CACHE[item.key] = item
@@ -218,24 +208,25 @@ def lock_refs(refs: list[str], registry=None, at: str | None = None) -> dict:
     """The lock document pinning REFs as resolved now (one commit for all of them)."""
     reg = sources.open_registry(registry)
     commit = reg.commit_of(at)
-    entries = {}
-    for ref in refs:
-        _, steps, _ = _plan(ref, reg, commit, None, None)
-        entries[ref] = lockfile.plan_entry(steps)
+    entries = {ref: lockfile.plan_entry(_plan(ref, reg, commit, None, None)[1]) for ref in refs}
     return lockfile.make_lock(entries, sources.where(reg), commit)
 
 
 # -- planning: everything the records can tell, before any weight is read ------------------
 def _plan(ref, registry, at, as_of, lock):
-    """(registry, steps, pinned lock entry or None)."""
+    """(origin, steps, pinned lock entry or None): the target, then each base under an adapter.
+
+    The one visit to the Registry: REF is resolved once; everything after reads the snapshot
+    of the commit it resolved at."""
     if lock is not None:
         return _plan_locked(ref, registry, lock)
     target = parse_ref(ref) if isinstance(ref, str) else ref
     reg = sources.open_registry(registry)
     resolved = reg.resolve(target, at=at, as_of=as_of)
     if resolved.status == "deleted":
-        raise NotFound(f"{resolved.model}@{resolved.version} is deleted; load another version")
-    return reg, _walk(reg, resolved.model, resolved.version, resolved.record, resolved.commit), None
+        raise NotFound(f"{resolved.name} is deleted; load another version")
+    origin = Origin(reg.snapshot(resolved.commit), reg.root, sources.where(reg))
+    return origin, _walk(origin.snap, resolved), None
 
 
 def _plan_locked(ref, registry, lock):
@@ -247,10 +238,11 @@ def _plan_locked(ref, registry, lock):
     main = reg.commit_of(None)
     if not _has_commit(reg, commit) or not reg.git.is_ancestor(commit, main):
         raise IntegrityError(f"{lock} pins commit {commit[:10]}, which is not on {reg.main_branch} of this "
-                             "registry (history rewritten, or another registry); re-run 'modelreg lock'")
-    lockfile.check_against(reg, entry, commit, main, lock)
-    record = reg.resolve(ModelRef(entry["model"], version=int(entry["version"])), at=commit).record
-    return reg, _walk(reg, entry["model"], int(entry["version"]), record, commit), entry
+                             "registry (history rewritten, or another registry); lock it again", hint="lock")
+    locked = reg.snapshot(commit)
+    lockfile.check_against(locked, reg.snapshot(main), entry, lock)
+    origin = Origin(locked, reg.root, sources.where(reg))
+    return origin, _walk(locked, reads.pinned(locked, entry["model"], int(entry["version"]))), entry
 
 
 def _has_commit(reg, commit: str) -> bool:
@@ -261,31 +253,25 @@ def _has_commit(reg, commit: str) -> bool:
         return False
 
 
-def _walk(reg, model: str, version: int, record: dict, commit: str) -> list[Step]:
+def _walk(snap, head) -> list:
     """The target, then for an adapter its parent, recursively, until full weights."""
-    steps = [Step(model, version, commit, record)]
-    seen = {(model, version)}
-    while steps[-1].model_type == "adapter":
-        child = steps[-1]
-        parent = child.record.get("parent")
-        if not parent:
-            raise InvalidRecord(f"adapter {child.name} has no parent in version.yaml; "
-                                "an adapter needs its registered base model")
-        key = (parent["model"], int(parent["version"]))
-        if key in seen:
-            chain = " -> ".join([s.name for s in steps] + [f"{key[0]}@{key[1]}"])
-            raise PolicyViolation(f"lineage cycle: {chain}; fix the parent fields")
-        seen.add(key)
-        try:
-            base = reg.resolve(ModelRef(key[0], version=key[1]), at=commit)
-        except NotFound as exc:
-            raise NotFound(f"adapter {child.name} needs base {key[0]}@{key[1]}, which is not in the "
-                           f"registry at {commit[:10]}; register the base or fix the parent") from exc
+    chain, broken = lineage.walk(reads.lookup(snap), lineage.Link(head.model, head.version, head.record),
+                                 lineage.adapters_only)
+    if broken is not None and broken.kind == "cycle":
+        path = " -> ".join([link.name for link in chain] + [broken.parent_name])
+        raise PolicyViolation(f"lineage cycle: {path}; fix the parent fields")
+    if broken is not None:
+        raise NotFound(f"adapter {broken.child.name} needs base {broken.parent_name}, which is not in the "
+                       f"registry at {snap.commit[:10]}; register the base or fix the parent")
+    if chain[-1].model_type == "adapter":
+        raise InvalidRecord(f"adapter {chain[-1].name} has no parent in version.yaml; "
+                            "an adapter needs its registered base model")
+    steps = [head] + [reads.pinned(snap, link.model, link.version) for link in chain[1:]]
+    for child, base in zip(steps, steps[1:]):
         if base.status == "deleted":
             reason = (base.record.get("deleted") or {}).get("reason", "no reason given")
-            raise NotFound(f"adapter {child.name} needs base {base.model}@{base.version}, which was deleted "
+            raise NotFound(f"adapter {child.name} needs base {base.name}, which was deleted "
                            f"({reason}); re-register the adapter on a live base")
-        steps.append(Step(base.model, base.version, commit, base.record))
     return steps
 
 
@@ -304,7 +290,7 @@ def _refuse_by_record(steps, allow_pickle: bool) -> None:
 
 def _key(steps, device: str, dtype_name: str) -> tuple:
     """What the bytes are: every file's sha256 along the lineage, in order, and how they are built."""
-    content = tuple((s.model_type, tuple(sorted(s.sha256s.items()))) for s in steps)
+    content = tuple((s.model_type, tuple(sorted(lockfile.file_hashes(s.record).items()))) for s in steps)
     return (steps[0].model, steps[0].version, content, device, dtype_name)
 
 
@@ -316,28 +302,28 @@ def _check_pinned(pinned, steps, resolved: dict, lock) -> None:
     want = [r[1] for r in lockfile.pinned_refs(pinned)]
     if got != want:
         raise IntegrityError(f"{lock}: {steps[0].name} loaded other files than the lock pins; "
-                             "refusing it; re-run 'modelreg lock' if the registry changed on purpose")
+                             "refusing it; lock it again if the registry changed on purpose", hint="lock")
 
 
 # -- fetching and checking the files --------------------------------------------------------
-def _verify_signatures(reg, steps, force: bool) -> None:
+def _verify_signatures(origin: Origin, steps, force: bool) -> None:
     """Every signature the load needs, before any byte is fetched (issue 12)."""
     from ..supply.signatures import verify_version
 
     for step in steps:
-        verify_version(reg, reg.resolve(ModelRef(step.model, version=step.version), at=step.commit), force=force)
+        verify_version(origin.snap, step, force=force)
 
 
-def _fetch_all(reg, steps, progress=None) -> list[Path]:
-    return [_fetch(reg, s, progress) for s in steps]
+def _fetch_all(origin: Origin, steps, progress=None) -> list[Path]:
+    return [_fetch(origin, s, progress) for s in steps]
 
 
-def _fetch(reg, step: Step, progress=None) -> Path:
+def _fetch(origin: Origin, step, progress=None) -> Path:
     """The verified local folder of one version: hashes are checked when files enter the
     cache, and a warm fetch only compares stat() (no re-hashing of big files)."""
     from . import weights
 
-    return weights.fetch_resolved(reg, step, progress=progress).path
+    return weights.fetch(weights.locate(origin.snap, step, origin.clone), progress=progress).path
 
 
 def _refuse_by_contents(steps, folders) -> None:
@@ -356,14 +342,14 @@ def _refuse_by_contents(steps, folders) -> None:
                 raise PolicyViolation(f"{step.name}: {problems[0]}; refusing to load it")
 
 
-def _json(step: Step, path: Path, rel: str):
+def _json(step: Resolved, path: Path, rel: str):
     try:
         return json.loads(path.read_text())
     except ValueError as exc:
         raise InvalidRecord(f"{step.name}: {rel} is not valid JSON") from exc
 
 
-def _refuse_custom_code(step: Step, folder: Path) -> None:
+def _refuse_custom_code(step: Resolved, folder: Path) -> None:
     for name in CONFIG_FILES:
         path = folder / name
         if not path.exists():
@@ -376,7 +362,7 @@ def _refuse_custom_code(step: Step, folder: Path) -> None:
                                   "transformers architecture")
 
 
-def _weights_kind(step: Step, allow_pickle: bool) -> str:
+def _weights_kind(step: Resolved, allow_pickle: bool) -> str:
     """safetensors, gguf or pickle, by the record; pickle-only versions are refused unless allowed."""
     names = [a["path"] for a in step.record.get("artifacts") or []]
     if any(n.endswith(".safetensors") for n in names):
@@ -386,8 +372,8 @@ def _weights_kind(step: Step, allow_pickle: bool) -> str:
     pickles = [n for n in names if n.endswith(PICKLE_SUFFIXES)]
     if pickles and not allow_pickle:
         raise PolicyViolation(f"{step.name} has only pickle weights ({pickles[0]}); unpickling can run "
-                              "code. Convert them to safetensors, or pass allow_pickle=True "
-                              "(--allow-pickle) if you trust this file")
+                              "code. Convert them to safetensors, or allow pickle (allow_pickle=True) "
+                              "if you trust this file", hint="allow_pickle")
     if pickles:
         return "pickle"
     raise InvalidRecord(f"{step.name} has no weights file (safetensors, gguf or pickle) among its artifacts")
@@ -405,7 +391,7 @@ def _require_hf(steps) -> None:
     needed = ["torch", "transformers"] + (["peft"] if any(s.model_type == "adapter" for s in steps) else [])
     missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
-        raise ExternalError(f"loading models needs {', '.join(missing)}, which is not installed: {HF_EXTRA}")
+        raise missing_extra("hf", "loading models", missing)
 
 
 def _device(device, steps=()) -> str:
@@ -462,7 +448,7 @@ def _build(steps, folders, device, dtype_name, allow_pickle):
     return model, tok
 
 
-def _load_full(step: Step, folder: Path, device: str, dtype_name: str, allow_pickle: bool):
+def _load_full(step: Resolved, folder: Path, device: str, dtype_name: str, allow_pickle: bool):
     from transformers import AutoModelForCausalLM
 
     kind = _weights_kind(step, allow_pickle)
@@ -483,12 +469,11 @@ def _load_full(step: Step, folder: Path, device: str, dtype_name: str, allow_pic
     return model
 
 
-def _gguf_file(step: Step) -> str:
+def _gguf_file(step: Resolved) -> str:
     try:
         import gguf  # noqa: F401  (transformers reads GGUF through it)
     except ImportError as exc:
-        raise ExternalError(f"{step.name} is a GGUF model: install the gguf extra "
-                            "(pip install 'modelreg[gguf]') to load it") from exc
+        raise missing_extra("gguf", f"{step.name}, a GGUF model,", ["gguf"]) from exc
     return next(a["path"] for a in step.record["artifacts"] if a["path"].endswith(".gguf"))
 
 
@@ -523,16 +508,17 @@ def _tokenizer(folders):
     return None
 
 
-def _adapter_name(step: Step) -> str:
+def _adapter_name(step: Resolved) -> str:
     return re.sub(r"\W", "_", f"{step.model}_v{step.version}")
 
 
-def _resolved(reg, ref, steps) -> dict:
+def _resolved(origin: Origin, ref, steps) -> dict:
     head = steps[0]
-    return {"ref": str(ref), "registry": sources.where(reg), "commit": head.commit,
+    return {"ref": str(ref), "registry": origin.where, "commit": head.commit,
             "model": head.model, "version": head.version, "model_type": head.model_type,
-            "sha256": head.sha256s,
-            "lineage": [{"model": s.model, "version": s.version, "sha256": s.sha256s} for s in steps[1:]]}
+            "sha256": lockfile.file_hashes(head.record),
+            "lineage": [{"model": s.model, "version": s.version, "sha256": lockfile.file_hashes(s.record)}
+                        for s in steps[1:]]}
 
 
 def _matches(key, item, target) -> bool:

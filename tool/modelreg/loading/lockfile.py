@@ -11,6 +11,7 @@ from pathlib import Path
 from ..core.errors import IntegrityError, InvalidInput, NotFound
 from ..core.records import dump_yaml, load_yaml
 from ..core.refs import ModelRef, parse_ref
+from ..store import reads
 
 LOCK_VERSION = 1
 
@@ -23,8 +24,9 @@ def plan_entry(steps) -> dict:
             "lineage": [{"model": b.model, "version": b.version, "sha256": file_hashes(b.record)} for b in bases]}
 
 
-def make_lock(entries: dict, registry: str, commit: str) -> dict:
-    return {"lock_version": LOCK_VERSION, "registry": registry, "commit": commit, "models": entries}
+def make_lock(entries: dict, where: str, commit: str) -> dict:
+    """`where`: the registry as recorded (a URL without credentials, or a folder)."""
+    return {"lock_version": LOCK_VERSION, "registry": where, "commit": commit, "models": entries}
 
 
 def write_lock(doc: dict, path: str | Path) -> None:
@@ -40,10 +42,11 @@ def read_lock(path: str | Path) -> dict:
     try:
         data = path.read_bytes()
     except FileNotFoundError as exc:
-        raise NotFound(f"lock file {path} does not exist; write it with 'modelreg lock REF -o {path}'") from exc
+        raise NotFound(f"lock file {path} does not exist; write it first", hint="lock_write", path=path) from exc
     doc = json.loads(data) if path.suffix == ".json" else load_yaml(data, str(path))
     if not isinstance(doc, dict) or doc.get("lock_version") != LOCK_VERSION or not isinstance(doc.get("models"), dict):
-        raise InvalidInput(f"{path} is not a modelreg lock file (lock_version {LOCK_VERSION}); write it again")
+        raise InvalidInput(f"{path} is not a lock file of this modelreg (lock_version {LOCK_VERSION}); write it again",
+                           hint="lock")
     return doc
 
 
@@ -56,7 +59,7 @@ def entry_for(doc: dict, ref: str, path) -> dict:
     hits = [e for e in models.values() if e.get("model") == name]
     if len(hits) != 1:
         raise NotFound(f"{path} pins no entry for {ref} (it has: {', '.join(models) or 'none'}); "
-                       "lock it with 'modelreg lock'")
+                       "lock it first", hint="lock")
     return hits[0]
 
 
@@ -68,25 +71,24 @@ def pinned_refs(entry: dict) -> list[tuple[ModelRef, dict]]:
     return items
 
 
-def check_against(reg, entry: dict, commit: str, main: str, path) -> None:
-    """Raise IntegrityError unless the locked commit and main both agree with the lock."""
+def check_against(locked, main, entry: dict, path) -> None:
+    """Raise IntegrityError unless the locked commit and main (snapshots) both agree with the lock."""
     for ref, hashes in pinned_refs(entry):
-        locked = reg.resolve(ref, at=commit)
-        if file_hashes(locked.record) != hashes:
-            raise IntegrityError(f"{path}: {ref} at {commit[:10]} has other files than the lock pins; "
+        if file_hashes(reads.resolve(locked, ref).record) != hashes:
+            raise IntegrityError(f"{path}: {ref} at {locked.commit[:10]} has other files than the lock pins; "
                                  "the lock was edited or written for another registry")
         try:
-            now = reg.resolve(ref, at=main)
+            now = reads.resolve(main, ref)
         except NotFound as exc:
             raise IntegrityError(f"{path} no longer matches the registry: {ref} is gone from main; "
-                                 "re-run 'modelreg lock' to pin what main has now") from exc
+                                 "lock again to pin what main has now", hint="lock") from exc
         if now.status == "deleted":
             reason = (now.record.get("deleted") or {}).get("reason", "no reason given")
             raise IntegrityError(f"{path} no longer matches the registry: {ref} was deleted on main "
-                                 f"({reason}); re-run 'modelreg lock'")
+                                 f"({reason}); lock again", hint="lock")
         if file_hashes(now.record) != hashes:
             raise IntegrityError(f"{path} no longer matches the registry: the files of {ref} changed on main; "
-                                 "re-run 'modelreg lock'")
+                                 "lock again", hint="lock")
 
 
 def file_hashes(record: dict) -> dict[str, str]:

@@ -12,13 +12,11 @@ import threading
 import time
 from pathlib import Path
 
-from ..store import gitstore
-from ..core import layout
 from ..artifacts.cache import cache_root
 from ..core.errors import InvalidInput, NotFound
-from ..core.records import load_yaml
 from ..registry import Registry
-from ..core.settings import Settings
+from ..store import gitstore
+from ..store.snapshot import Snapshot
 
 DEFAULT_TTL = 60.0
 _SCP_LIKE = re.compile(r"^[\w.-]+@[\w.-]+:")
@@ -138,11 +136,9 @@ def _main_branch(path: Path) -> str:
     read from Git objects; it may name another branch than HEAD."""
     store = gitstore.GitStore(path)
     try:
-        data = store.read("HEAD", layout.REGISTRY_FILE)
+        return Snapshot(store, store.rev_parse("HEAD")).settings_in_force.main_branch
     finally:
         store.close()
-    doc = load_yaml(data, layout.REGISTRY_FILE) if data is not None else None
-    return Settings(doc or {}).main_branch
 
 
 def forget() -> None:

@@ -1,19 +1,54 @@
-"""A registry's weights, walked forward once: ref -> Resolved -> Plan -> fetch -> folder.
+"""A version's weights, walked forward once: Resolved -> Located -> Plan -> fetch -> folder.
 
-This module joins the Registry (records, pointers and remote config read from a commit) to
-`artifacts/` (plans, stores, the cache), which never sees the Registry. `pull`, `verify`,
-`doctor` and the loader all come through here.
+`locate(snap, resolved, clone)` reads, at the version's commit, its DVC pointer and the
+remote that registry.yaml and .dvc/config name there (credentials only from the clone's
+untracked .dvc/config.local): a `Located`, plain data. Everything after hands plain data to
+`artifacts/` (plans, stores, the cache), which never sees Git or the Registry. `pull`,
+`verify`, `check --remote`, `doctor` and the loader all come through here.
 """
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
-from ..core import layout
 from ..artifacts.cache import Cache
-from ..artifacts.pull import Plan, PullResult, fetch, listing, make_plan
-from ..core.errors import RegistryError
+from ..artifacts.config import RemoteConfig, local_config_bytes, remote_config
+from ..artifacts.pull import Plan, PullResult, fetch as fetch_plan, listing, make_plan
+from ..core import layout
+from ..core.errors import NotFound, RegistryError
+from ..store import reads
+
+DVC_CONFIG = ".dvc/config"
+
+
+@dataclass(frozen=True)
+class Located:
+    """A resolved version and where its weights are: the DVC pointer and the remote, both read
+    at the version's commit."""
+    resolved: reads.Resolved
+    pointer: dict  # weights.dvc's one output: md5 of the folder listing, size, nfiles
+    remote: RemoteConfig
+
+
+def remote_at(snap, clone: Path) -> RemoteConfig:
+    """The DVC remote registry.yaml names, as .dvc/config configures it at the snapshot's commit;
+    credentials only from `clone`'s untracked .dvc/config.local."""
+    return remote_config(snap.settings.remote_name, snap.read(DVC_CONFIG), local_config_bytes(clone), clone)
+
+
+def locate(snap, resolved, clone: Path) -> Located:
+    """Where `resolved`'s weights are (`snap` is the snapshot of `resolved.commit`)."""
+    from ..artifacts.dvc import read_pointer
+
+    path = layout.pointer_file(resolved.model, resolved.version)
+    data = snap.pointer(resolved.model, resolved.version)
+    if data is None:
+        raise NotFound(f"{resolved.model}@{resolved.version} has no weights.dvc at {resolved.commit[:10]}: "
+                       "it has no weights in the remote")
+    return Located(resolved, read_pointer(data, path), remote_at(snap, clone))
 
 
 @contextmanager
-def lazy_store(remote, jobs: int | None = None):
+def lazy_store(remote: RemoteConfig, jobs: int | None = None):
     """A function opening the store for `remote` on first call (a warm fetch never calls it)."""
     from ..artifacts.remote import open_store
 
@@ -31,107 +66,108 @@ def lazy_store(remote, jobs: int | None = None):
             store.close()
 
 
-def plan(reg, resolved, store, cache: Cache | None = None) -> Plan:
-    """The Plan of a resolved version: pointer, remote config and records from its commit."""
-    cache = cache or Cache()
-    pointer = reg.pointer(resolved)
-    remote = reg.remote(resolved.commit)
-    data = listing(pointer["md5"], cache, store)
-    return make_plan(resolved.model, resolved.version, resolved.commit, resolved.record, pointer, remote, data)
+def plan(located: Located, store, cache: Cache) -> Plan:
+    """The Plan: the folder listing (from the cache, else the store) joined with the record."""
+    r = located.resolved
+    data = listing(located.pointer["md5"], cache, store)
+    return make_plan(r.model, r.version, r.commit, r.record, located.pointer, located.remote, data)
 
 
-def fetch_resolved(reg, resolved, dest=None, progress=None, jobs: int | None = None) -> PullResult:
+def fetch(located: Located, dest=None, progress=None, jobs: int | None = None) -> PullResult:
+    """The version's verified folder: what the cache lacks is fetched, every sha256 checked."""
     cache = Cache()
-    with lazy_store(reg.remote(resolved.commit), jobs) as store:
-        return fetch(plan(reg, resolved, store, cache), store, cache, dest=dest, progress=progress)
+    with lazy_store(located.remote, jobs) as store:
+        return fetch_plan(plan(located, store, cache), store, cache, dest=dest, progress=progress)
 
 
-def pull(reg, ref, at: str | None = None, dest=None, progress=None, jobs: int | None = None,
+def pull(snap, resolved, clone: Path, dest=None, progress=None, jobs: int | None = None,
          verify_signature: bool = False) -> PullResult:
-    """`modelreg pull`: resolve once, plan, fetch what the cache lacks, materialize.
-
-    The signature (model.sig) is checked first, before any byte is fetched, when the
-    version's stage policy requires one or `verify_signature` asks (supply/signatures.py)."""
+    """`modelreg pull`: the signature first where the stage's policy requires one (or when
+    asked), before any byte is fetched (supply/signatures.py); then fetch."""
     from ..supply.signatures import verify_version
 
-    resolved = reg.resolve(ref, at=at)
-    verify_version(reg, resolved, force=verify_signature)
-    return fetch_resolved(reg, resolved, dest=dest, progress=progress, jobs=jobs)
+    verify_version(snap, resolved, force=verify_signature)
+    return fetch(locate(snap, resolved, clone), dest=dest, progress=progress, jobs=jobs)
 
 
-def verify(reg, ref, at: str | None = None, deep: bool = False):
+def verify(located: Located, deep: bool = False):
+    """Every object in the remote with the recorded size (deep: streamed and re-hashed)."""
     from ..artifacts.verify import verify as verify_plan
 
-    resolved = reg.resolve(ref, at=at)
     cache = Cache()
-    with lazy_store(reg.remote(resolved.commit)) as store:
+    with lazy_store(located.remote) as store:
         store().check()
-        return verify_plan(plan(reg, resolved, store, cache), store(), deep)
+        return verify_plan(plan(located, store, cache), store(), deep)
 
 
-def missing_in_remote(reg, model: str, version: int, commit: str) -> list[str]:
-    """Problems (one line each) for a version whose objects are not all in the remote.
+class RemoteCheck:
+    """`check --remote`'s service: problems (one line each) of a version whose objects are not
+    all in the remote, or (deep) are not the bytes its record claims. A version without
+    weights.dvc (weights kept elsewhere) has none."""
 
-    For `check --remote`. A version without weights.dvc (weights kept elsewhere) has none.
-    """
-    if reg.git.read(commit, layout.pointer_file(model, version)) is None:
-        return []
-    try:
-        result = verify(reg, f"{model}@{version}", at=commit)
-    except RegistryError as exc:
-        return [str(exc)]
-    return result.problems
+    def __init__(self, snap, clone: Path):
+        self.snap, self.clone = snap, clone
+
+    def __call__(self, model: str, number: int, deep: bool) -> list[str]:
+        if self.snap.pointer(model, number) is None:
+            return []
+        try:
+            result = verify(locate(self.snap, reads.pinned(self.snap, model, number), self.clone), deep=deep)
+        except RegistryError as exc:
+            return [str(exc)]
+        return result.problems
 
 
-def doctor(reg, gc: bool = False, yes: bool = False):
-    """Orphaned objects in the remote (unreferenced by any branch or tag) and lineage problems."""
+def doctor(git, clone: Path, main: str, gc: bool = False, yes: bool = False):
+    """Orphaned objects in the remote (unreferenced by any branch or tag) and lineage problems
+    on `main` (a commit)."""
     from ..artifacts.doctor import DoctorResult, collect
+    from ..store.snapshot import Snapshot
 
     result = DoctorResult()
-    commits = _ref_commits(reg)
+    commits = git.ref_tips()
     result.refs = len(commits)
-    with lazy_store(reg.remote(reg.commit_of(None))) as store:
-        collect(result, _pointers(reg, commits), store(), Cache(), gc, yes)
-    result.problems += _lineage_problems(reg)
+    snap = Snapshot.at(git, main)
+    with lazy_store(remote_at(snap, clone)) as store:
+        collect(result, _pointers(git, commits), store(), Cache(), gc, yes)
+    result.problems += lineage_problems(snap)
     return result
 
 
-def _ref_commits(reg) -> set[str]:
-    out = reg.git.branches.run("for-each-ref", "--format=%(objectname) %(*objectname)",
-                               "refs/heads", "refs/remotes", "refs/tags")
-    return {line.split()[-1] for line in out.splitlines() if line.strip()}
-
-
-def _pointers(reg, commits) -> dict[str, bytes]:
+def _pointers(git, commits) -> dict[str, bytes]:
     """{"path (blob sha)": bytes} of every distinct weights.dvc at the given commits."""
+    from ..store.snapshot import Snapshot, read_blobs
+
     blobs = {}
     for commit in commits:
-        for path, blob in reg.git.ls_tree(commit, layout.ROOT):
+        snap = Snapshot(git, commit)  # not memoised: one look at each tip
+        for path in snap.paths():
             kind = layout.classify(path)
             if kind and kind[0] == "pointer":
-                blobs.setdefault(blob, path)
-    data = reg.git.read_objects(list(blobs))
+                blobs.setdefault(snap.sha(path), path)
+    data = read_blobs(git, list(blobs))
     return {f"{path} (blob {blob[:10]})": d for (blob, path), d in zip(blobs.items(), data)}
 
 
-def _lineage_problems(reg) -> list[str]:
+def lineage_problems(snap) -> list[str]:
+    """Adapters without a parent, broken lineages, and lineages through deleted versions."""
     problems = []
-    for model in reg.list_models():
+    for model in reads.models(snap):
         name = model.get("name")
         try:
-            versions = reg.list_versions(name)
+            versions = reads.versions(snap, name)
         except RegistryError as exc:
             problems.append(f"{name}: {exc}")
             continue
         for record in versions:
-            ref = f"{name}@{record['version']}"
+            here = reads.pinned(snap, name, record["version"])
             if record.get("model_type") == "adapter" and not record.get("parent"):
-                problems.append(f"{ref}: an adapter without a parent (its base model)")
+                problems.append(f"{here.name}: an adapter without a parent (its base model)")
             try:
-                chain = reg.lineage(ref)
+                chain = reads.lineage(snap, here)
             except RegistryError as exc:
-                problems.append(f"{ref}: {exc}")
+                problems.append(f"{here.name}: {exc}")
                 continue
-            problems += [f"{ref}: its lineage passes through {r.model}@{r.version}, which is deleted"
+            problems += [f"{here.name}: its lineage passes through {r.name}, which is deleted"
                          for r in chain[1:] if r.status == "deleted"]
     return problems

@@ -45,10 +45,6 @@ def model_owners(root: Path, pending: dict | None = None) -> dict[str, list[str]
     return dict(sorted(owners.items()))
 
 
-def render(reg, pending: dict | None = None) -> str:
-    return render_text(reg.root, reg.settings.raw, pending)
-
-
 def render_text(root: Path, raw_settings: dict, pending: dict | None = None) -> str:
     """The file for these settings and the models in `root` (plus `pending`: name -> owners)."""
     # owners become CODEOWNERS lines: only schema-checked names may get there
@@ -69,20 +65,20 @@ def render_text(root: Path, raw_settings: dict, pending: dict | None = None) -> 
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def generate(reg, check: bool = False) -> dict:
+def generate(tree, check: bool = False) -> dict:
     """Write the file and commit it, like every other write (`check`: only compare)."""
-    text = render(reg)
-    path = reg.root / PATH
+    text = render_text(tree.root, tree.settings.raw)
+    path = tree.root / PATH
     current = path.read_text() if path.exists() else None
     if check:
         if current != text:
             why = "missing" if current is None else "stale"
-            raise PolicyViolation(f"{PATH} is {why}: run 'modelreg codeowners' and commit the result")
+            raise PolicyViolation(f"{PATH} is {why}: regenerate it and commit the result", hint="codeowners")
         return {"path": PATH, "changed": False}
     if current != text:
-        change = reg.begin_write([PATH])
-        change.put_raw(PATH, text.encode())
-        change.commit("regenerate CODEOWNERS", {"Action": "codeowners"})
+        write = tree.begin_write([PATH])
+        write.put_raw(PATH, text.encode())
+        write.commit("regenerate CODEOWNERS", {"Action": "codeowners"})
     return {"path": PATH, "changed": current != text}
 
 

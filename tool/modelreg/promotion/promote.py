@@ -1,7 +1,7 @@
 """Changes by pull request: a registry write on a new branch, pushed, with a PR that explains it.
 
-`propose(reg, model, action, title, write)` creates and checks out `modelreg/<model>-<action>-<n>`
-from the main branch, runs `write()` (any Registry write method: one commit), switches back,
+`propose(tree, model, action, title, write)` creates and checks out `modelreg/<model>-<action>-<n>`
+from the main branch, runs `write()` (any write of writes/: one commit), switches back,
 pushes the branch to origin and, with a forge configured, opens the pull request and requests
 the reviewers the policy's approval groups need. Without a forge it returns what to open.
 The PR body is built from the records at both ends: what moves, metric deltas against the
@@ -12,10 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..core import layout
-from ..rules import pull as policy
 from ..core.errors import ExternalError, InvalidInput, RegistryError
-from ..store.gitstore import origin_url
 from ..core.names import check_name
+from ..core.refs import parse_version
+from ..rules.approvals import required_groups, reviewers_for
+from ..rules.gates import card_completeness, gates_for, metric_value
+from ..store import reads
+from ..store.change import compute, entered
+from ..store.gitstore import origin_url
+from ..writes.stages import transition_stage
 
 log = logging.getLogger(__name__)
 ACTIONS = ("promote", "rollback", "version", "alias", "stage", "sign")
@@ -49,58 +54,58 @@ class Proposal:
                 "next_step": self.next_step, "body": self.body}
 
 
-def branch_name(reg, model: str, action: str) -> str:
+def branch_name(tree, model: str, action: str) -> str:
     if action not in ACTIONS:
         raise InvalidInput(f"unknown action {action!r}")
     prefix = f"modelreg/{check_name(model)}-{action}-"
-    taken = [b[len(prefix):] for b in reg.git.branches.names(prefix + "*")]
+    taken = [b[len(prefix):] for b in tree.git.branches.names(prefix + "*")]
     numbers = [int(t) for t in taken if t.isdigit()]
     return f"{prefix}{max(numbers, default=0) + 1}"
 
 
 @contextmanager
-def on_branch(reg, model: str, action: str):
+def on_branch(tree, model: str, action: str):
     """Check out a fresh branch from main for one write; always come back; drop it on failure."""
-    ops = reg.git.branches
-    start = reg.git.current_branch() or reg.main_branch
-    branch = branch_name(reg, model, action)
-    ops.checkout(branch, create_from=reg.main_branch)
+    ops = tree.git.branches
+    start = tree.git.current_branch() or tree.main_branch
+    branch = branch_name(tree, model, action)
+    ops.checkout(branch, create_from=tree.main_branch)
     ok = False
     try:
         yield branch
         ok = True
     finally:
         ops.checkout(start)
-        reg.drop_branch_leftovers(model)
+        tree.drop_branch_leftovers(model)
         if not ok:
             ops.delete(branch)
 
 
-def forge_client(reg):
+def forge_client(tree):
     """The GitHub client when a forge is configured (fails early on a missing token), else None."""
     from .forge import github
 
-    settings = reg.settings
+    settings = tree.settings
     if not github.configured(settings):
         return None
-    return github.GitHub.from_env(settings, origin_url(reg.root))
+    return github.GitHub.from_env(settings, origin_url(tree.root))
 
 
-def propose(reg, model: str, action: str, title: str, write, note: str | None = None) -> Proposal:
-    client = forge_client(reg)
-    with on_branch(reg, model, action) as branch:
+def propose(tree, model: str, action: str, title: str, write, note: str | None = None) -> Proposal:
+    client = forge_client(tree)
+    with on_branch(tree, model, action) as branch:
         result = write()
     pushed = []
     try:
-        return _publish(reg, client, branch, title, result, note, pushed)
+        return _publish(tree, client, branch, title, result, note, pushed)
     except BaseException:
-        _drop_branch(reg, branch, remote=bool(pushed))  # the next try starts clean, same number
+        _drop_branch(tree, branch, remote=bool(pushed))  # the next try starts clean, same number
         raise
 
 
-def _drop_branch(reg, branch: str, remote: bool) -> None:
+def _drop_branch(tree, branch: str, remote: bool) -> None:
     """Undo a proposal that failed after its commit: its local branch, and the pushed one."""
-    ops = reg.git.branches
+    ops = tree.git.branches
     if remote:
         try:
             ops.push(f":refs/heads/{branch}")
@@ -109,19 +114,17 @@ def _drop_branch(reg, branch: str, remote: bool) -> None:
     ops.delete(branch)
 
 
-def _publish(reg, client, branch: str, title: str, result, note, pushed: list) -> Proposal:
-    base = reg.main_branch
-    base_sha, head_sha = reg.git.rev_parse(base), reg.git.rev_parse(branch)
-    moves = policy.changes(reg, base_sha, head_sha)
-    settings = policy.snapshot(reg, base_sha).settings_in_force
-    gates = policy.gates_for(reg, head_sha, moves, settings)
-    proposal = Proposal(branch, base, title, render_body(reg, title, base_sha, head_sha, moves, gates, settings, note),
+def _publish(tree, client, branch: str, title: str, result, note, pushed: list) -> Proposal:
+    change = compute(tree.git, tree.main_branch, branch)
+    settings = change.base.settings_in_force
+    gates = gates_for(change.head, change.moves, settings)
+    proposal = Proposal(branch, tree.main_branch, title, render_body(change, title, gates, settings, note),
                         result, gates_failed=[f"{g.stage}: {g.condition} ({g.detail})" for g in gates if not g.ok])
-    if reg.git.branches.has_remote("origin"):
+    if tree.git.branches.has_remote("origin"):
         pushed.append(branch)  # before the push: a push that fails halfway may still have landed
-        reg.git.branches.push(f"refs/heads/{branch}:refs/heads/{branch}")
+        tree.git.branches.push(f"refs/heads/{branch}:refs/heads/{branch}")
         proposal.pushed = True
-    users, teams = policy.reviewers_for(policy.required_groups(settings, moves))
+    users, teams = reviewers_for(required_groups(settings, change.moves))
     proposal.reviewers = {"users": users, "teams": teams}
     if client is not None:
         if not proposal.pushed:
@@ -162,8 +165,8 @@ def metric_table(old: dict | None, new: dict) -> list[str]:
     rows = []
     for key in names:
         benchmark, metric = key.split("/", 1)
-        a = policy.metric_value(old, benchmark, metric) if old else None
-        b = policy.metric_value(new, benchmark, metric)
+        a = metric_value(old, benchmark, metric) if old else None
+        b = metric_value(new, benchmark, metric)
         delta = f"{b - a:+.4g}" if a is not None and b is not None else "n/a"
         rows.append(f"| {key} | {_num(a)} | {_num(b)} | {delta} |")
     return rows
@@ -173,19 +176,21 @@ def _num(value) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
-def render_body(reg, title, base, head, moves, gates, settings, note=None) -> str:
-    before, after = policy.snapshot(reg, base), policy.snapshot(reg, head)
+def render_body(change, title, gates, settings, note=None) -> str:
+    """The PR body: what moves, and per version entering a stage its metrics against production,
+    chat template, card completeness and lineage; then the gates and the approvals required."""
+    moves = change.moves
     lines = [f"## {title}", ""] + ([f"> {note}", ""] if note else []) + ["### What moves"]
     primary = sorted(moves, key=lambda m: (m.kind == "alias", m.after == "archived"))
     lines += [f"- {m.describe()}" for m in primary] or ["- nothing (no record changes)"]
-    for move in policy.entered(moves):
+    for move in entered(moves):
         if move.after == "archived":
             continue  # the archived side of an exclusive move is listed above; no section
-        lines += _version_section(reg, before, after, move, settings, head)
+        lines += _version_section(change.base, change.head, move, settings)
     lines += ["", "### Gates"]
     lines += [f"- {'✅' if g.ok else '❌'} {g.model}@{g.version} → {g.stage}: `{g.condition}` ({g.detail})"
               for g in gates] or ["- no gates apply to the stages entered"]
-    groups = policy.required_groups(settings, moves)
+    groups = required_groups(settings, moves)
     lines += ["", "### Approvals required"]
     lines += [f"- {stage}: one of {', '.join(group)}" + ("" if allow else " (not the author)")
               for stage, group, allow in groups] or ["- none"]
@@ -194,7 +199,7 @@ def render_body(reg, title, base, head, moves, gates, settings, note=None) -> st
     return "\n".join(lines) + "\n"
 
 
-def _version_section(reg, before, after, move, settings, head) -> list[str]:
+def _version_section(before, after, move, settings) -> list[str]:
     record = after.version(move.model, move.version) or {}
     lines = ["", f"### {move.model}@{move.version}"]
     prod = current_production(before, move.model, settings)
@@ -207,10 +212,10 @@ def _version_section(reg, before, after, move, settings, head) -> list[str]:
                   f"| metric | — | @{move.version} | delta |", "|---|---|---|---|"]
         lines += metric_table(None, record) or ["| (no metrics recorded) | | | |"]
     lines += template_diff(before, after, move, prod)
-    done, total, missing = policy.card_completeness(after.card(move.model, move.version) or {})
+    done, total, missing = card_completeness(after.card(move.model, move.version) or {})
     lines += ["", f"Card: {done}/{total} fields filled" + (f"; missing: {', '.join(missing)}" if missing else "")]
     try:
-        chain = reg.lineage(f"{move.model}@{move.version}", at=head)
+        chain = reads.lineage(after, reads.pinned(after, move.model, move.version))
         lines.append("Lineage: " + " ← ".join(
             f"{r.model}@{r.version} ({r.record.get('model_type')})" for r in chain))
     except RegistryError as exc:
@@ -241,24 +246,19 @@ def production_stage(settings) -> str:
     raise InvalidInput("registry.yaml has no production (or other exclusive) stage to roll back in")
 
 
-def promote(reg, model: str, version, stage: str) -> Proposal:
-    from ..core.refs import parse_version
-
+def promote(tree, model: str, version, stage: str) -> Proposal:
     number = parse_version(version)
-    return propose(reg, model, "promote", f"Promote {model}@{number} to {stage}",
-                   lambda: reg.transition_stage(model, number, stage))
+    return propose(tree, model, "promote", f"Promote {model}@{number} to {stage}",
+                   lambda: transition_stage(tree, model, number, stage))
 
 
-def rollback(reg, model: str, version, reason: str) -> Proposal:
+def rollback(tree, model: str, version, reason: str) -> Proposal:
     """Put an earlier version back in production (the current one is archived), with a reason."""
-    from ..core.refs import parse_version
-
     number = parse_version(version)
     if not reason or not reason.strip():
-        raise InvalidInput("a rollback needs --reason: it is kept in the commit and the PR")
-    stage = production_stage(reg.settings)
+        raise InvalidInput("a rollback needs a reason: it is kept in the commit and the PR", hint="reason")
+    stage = production_stage(tree.settings)
     title = f"Roll back {model} {stage} to @{number}"
-    proposal = propose(reg, model, "rollback", title,
-                       lambda: reg.transition_stage(model, number, stage, reason=reason.strip()),
-                       note=f"Reason: {reason.strip()}")
-    return proposal
+    return propose(tree, model, "rollback", title,
+                   lambda: transition_stage(tree, model, number, stage, reason=reason.strip()),
+                   note=f"Reason: {reason.strip()}")

@@ -16,9 +16,10 @@ import string
 import time
 from collections import Counter
 
-from ..rules import pull as policy
 from ..core.clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
 from ..core.errors import AlreadyExists, InvalidInput, NotFound
+from ..store import reads
+from ..store.change import Move, compute
 from ..store.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def _gto(settings) -> bool:
     return settings.get("tag_format") == "gto"
 
 
-def _tag_for(move: policy.Move, formats: dict, n: int) -> tuple[str, dict]:
+def _tag_for(move: Move, formats: dict, n: int) -> tuple[str, dict]:
     if move.kind == "version":
         event, fields = "version", {"version": move.version}
     elif move.kind == "stage":
@@ -97,7 +98,7 @@ def read_facts(message: str) -> dict:
     return facts
 
 
-def _move_key(move: policy.Move) -> tuple[str, str, str, str]:
+def _move_key(move: Move) -> tuple[str, str, str, str]:
     """(event, model, version, stage/alias): what a tag says, independent of the commit."""
     event = move.kind
     key = move.after if event == "stage" else (move.name or "") if event == "alias" else ""
@@ -123,7 +124,7 @@ def _existing(ops, on_main: set[str]) -> tuple[dict, set, Counter, Counter]:
     return existing, done, orphaned, counters
 
 
-def plan(reg, limit: int = 500) -> list[tuple[str, str, str]]:
+def plan(tree, limit: int = 500) -> list[tuple[str, str, str]]:
     """(tag, commit, message) for every move on main's first-parent history lacking its tag.
 
     A move already tagged on a commit main no longer has (main was rebased or rewritten with
@@ -131,23 +132,23 @@ def plan(reg, limit: int = 500) -> list[tuple[str, str, str]]:
     A version tag left on such a commit is moved to the commit that registers the version on
     main now (its message says `Modelreg-Replaces:`), so it never describes other weights.
     """
-    return [(name, commit, message) for name, commit, message, _ in _plan(reg, limit)]
+    return [(name, commit, message) for name, commit, message, _ in _plan(tree, limit)]
 
 
-def _plan(reg, limit: int):
-    ops = reg.git.branches
-    formats = tag_formats(reg.settings)
-    commits = list(reversed(ops.first_parent_merges(reg.main_branch, limit)))
-    on_main = set(ops.first_parent_merges(reg.main_branch, 0))
+def _plan(tree, limit: int):
+    ops = tree.git.branches
+    formats = tag_formats(tree.settings)
+    commits = list(reversed(ops.first_parent_merges(tree.main_branch, limit)))
+    on_main = set(ops.first_parent_merges(tree.main_branch, 0))
     existing, done, orphaned, counters = _existing(ops, on_main)
-    gto = _gto(reg.settings)
+    gto = _gto(tree.settings)
     version_commits = {}  # gto: (model, version) -> the commit its version tag points at
     wanted = []
     for commit in commits:
         parents = ops.parents(commit)
         if not parents:
             continue
-        for move in policy.changes(reg, parents[0], commit):
+        for move in compute(tree.git, parents[0], commit).moves:
             if move.kind in ("stage", "alias") and move.after is None:
                 continue  # a removed alias has nothing to point a deploy at
             key = _move_key(move)
@@ -157,52 +158,52 @@ def _plan(reg, limit: int):
                 orphaned[key] -= 1
                 continue
             counters[key[:2] + key[3:]] += 1
-            item = _wanted(reg, move, formats, counters[key[:2] + key[3:]], commit, existing, on_main)
+            item = _wanted(tree, move, formats, counters[key[:2] + key[3:]], commit, existing, on_main)
             if item is not None and gto:
-                item = _on_version_commit(reg, item, move, version_commits, existing)
+                item = _on_version_commit(tree, item, move, version_commits, existing)
             if item is not None:
                 wanted.append(item)
                 existing[item[0]] = item[1]
             if gto and move.kind == "stage":
-                wanted += _gto_unassign(reg, move, commit, counters, done, existing, version_commits)
+                wanted += _gto_unassign(tree, move, commit, counters, done, existing, version_commits)
     return wanted
 
 
-def _version_commit(reg, model: str, version, version_commits: dict, existing: dict) -> str | None:
+def _version_commit(tree, model: str, version, version_commits: dict, existing: dict) -> str | None:
     """The commit a version's tag points at (planned now, or made before)."""
     found = version_commits.get((model, str(version)))
     if found is None:
-        name = tag_formats(reg.settings)["version"].format(model=model, version=version)
+        name = tag_formats(tree.settings)["version"].format(model=model, version=version)
         found = existing.get(name)
     return found
 
 
-def _on_version_commit(reg, item, move, version_commits, existing):
+def _on_version_commit(tree, item, move, version_commits, existing):
     name, commit, message, replaces = item
     if move.kind == "version":
         version_commits[(move.model, str(move.version))] = commit
     elif move.kind == "stage":
-        commit = _version_commit(reg, move.model, move.version, version_commits, existing) or commit
+        commit = _version_commit(tree, move.model, move.version, version_commits, existing) or commit
     return name, commit, message, replaces
 
 
-def _gto_unassign(reg, move, commit, counters, done, existing, version_commits) -> list:
+def _gto_unassign(tree, move, commit, counters, done, existing, version_commits) -> list:
     """GTO keeps a version in every stage it entered until a `{model}#{stage}!#{n}` tag takes it out."""
     before, version = move.before, str(move.version)
     key = ("unstage", move.model, version, before)
-    if not before or before == reg.settings.initial_stage or (key, commit) in done:
+    if not before or before == tree.settings.initial_stage or (key, commit) in done:
         return []
     counters[("stage", move.model, before)] += 1
     name = f"{move.model}#{before}!#{counters[('stage', move.model, before)]}"  # '!' is GTO's grammar
     if name in existing:
         return []
-    target = _version_commit(reg, move.model, move.version, version_commits, existing) or commit
+    target = _version_commit(tree, move.model, move.version, version_commits, existing) or commit
     existing[name] = target
     facts = {"Event": "unstage", "Model": move.model, "Version": version, "Stage": before}
     return [(name, target, _message(f"{move.model}@{version} leaves {before}", facts, commit), None)]
 
 
-def _wanted(reg, move, formats, n, commit, existing, on_main):
+def _wanted(tree, move, formats, n, commit, existing, on_main):
     try:
         name, facts = _tag_for(move, formats, n)
     except InvalidInput as exc:
@@ -210,42 +211,42 @@ def _wanted(reg, move, formats, n, commit, existing, on_main):
         return None
     replaces = None
     if name in existing:
-        if move.kind != "version" or existing[name] in on_main or _same_version(reg, move, existing[name], commit):
+        if move.kind != "version" or existing[name] in on_main or _same_version(tree, move, existing[name], commit):
             return None
         replaces = existing[name]
         facts = dict(facts, Replaces=replaces)
     return name, commit, _message(move.describe(), facts, commit), replaces
 
 
-def _same_version(reg, move, old_commit: str, commit: str) -> bool:
+def _same_version(tree, move, old_commit: str, commit: str) -> bool:
     from .sync import identity
 
-    old, new = (Snapshot.at(reg.git, c).version(move.model, move.version) for c in (old_commit, commit))
+    old, new = (Snapshot.at(tree.git, c).version(move.model, move.version) for c in (old_commit, commit))
     return old is not None and identity(old) == identity(new)
 
 
-def tag(reg, push: bool = False, observe: bool = False, now: str | None = None) -> list[dict]:
+def tag(tree, push: bool = False, observe: bool = False, now: str | None = None) -> list[dict]:
     """Create the missing annotated tags (and push them); returns what was created.
 
     With `observe`, also record now as the time main reached its new commits (the registry's
     clock, see clock.py). When the push fails, nothing is left behind locally."""
-    ops = reg.git.branches
+    ops = tree.git.branches
     if push and ops.has_remote("origin"):
         ops.fetch()  # a clone without origin's tags would make them again, and the push would fail
         if observe:
             ops.fetch_notes(NOTES_REF)
-    noted = observe_main(reg, now) if observe else []
+    noted = observe_main(tree, now) if observe else []
     created, replaced = [], {}
-    dated = _gto(reg.settings)  # GTO orders events by tagger date: date each tag by its move
+    dated = _gto(tree.settings)  # GTO orders events by tagger date: date each tag by its move
     try:
-        for name, commit, message, replaces in _plan(reg, 500):
+        for name, commit, message, replaces in _plan(tree, 500):
             if replaces:
                 replaced[name] = (replaces, ops.tag_message(name))
             date = ops.run("show", "-s", "--format=%cI", read_facts(message)["commit"]).strip() if dated else None
             ops.create_tag(name, commit, message, force=bool(replaces), date=date)
             created.append({"tag": name, "commit": commit, **read_facts(message)})
         if push:  # tags and clock notes in one push
-            push_tags(reg, [c["tag"] for c in created], force=set(replaced),
+            push_tags(tree, [c["tag"] for c in created], force=set(replaced),
                       extra=[f"{NOTES_REF}:{NOTES_REF}"] if noted else [])
     except Exception:
         _undo(ops, created, replaced, noted)
@@ -263,10 +264,10 @@ def _undo(ops, created, replaced, noted) -> None:
         ops.remove_note(NOTES_REF, commit)
 
 
-def observe_main(reg, now: str | None = None) -> list[str]:
+def observe_main(tree, now: str | None = None) -> list[str]:
     """Note `now` on each first-parent commit of main newer than the last observed one (only
     the head, the first time: older commits were main before anyone watched)."""
-    line = reg.git.first_parent_line(reg.main_branch, NOTES_REF)
+    line = tree.git.first_parent_line(tree.main_branch, NOTES_REF)
     stamp = iso(parse_when(now)) if now else iso(int(time.time()))
     fresh = []
     for sha, _committed, _parents, note in line:
@@ -276,14 +277,14 @@ def observe_main(reg, now: str | None = None) -> list[str]:
     if len(fresh) == len(line):
         fresh = fresh[:1]
     for sha in fresh:
-        reg.git.branches.add_note(NOTES_REF, sha, f"{OBSERVED}: {stamp}\nModelreg-Branch: {reg.main_branch}\n")
+        tree.git.branches.add_note(NOTES_REF, sha, f"{OBSERVED}: {stamp}\nModelreg-Branch: {tree.main_branch}\n")
     return fresh
 
 
-def check_ref(reg, name: str) -> dict:
+def check_ref(tree, name: str) -> dict:
     """What a tag means, from its annotation (for deploy workflows), and whether main still has it."""
     check_tag_name(name)
-    ops = reg.git.branches
+    ops = tree.git.branches
     message = ops.tag_message(name)
     if message is None:
         raise NotFound(f"no tag named {name!r}; 'git fetch --tags' if it was made elsewhere")
@@ -291,19 +292,19 @@ def check_ref(reg, name: str) -> dict:
     if not facts.get("event"):
         raise InvalidInput(f"tag {name!r} was not made by modelreg (no Modelreg-Event in its message)")
     # the commit that made the move (a gto-preset stage tag points at its version's commit)
-    commit = facts.get("commit") or reg.git.rev_parse(f"refs/tags/{name}")
+    commit = facts.get("commit") or tree.git.rev_parse(f"refs/tags/{name}")
     out = {"tag": name, "event": facts["event"], "commit": commit}
     for key in ("model", "version", "stage", "alias", "release"):
         if key in facts:
             out[key] = int(facts[key]) if key == "version" else facts[key]
-    out["on_main"] = ops.is_ancestor(commit, reg.main_branch)
+    out["on_main"] = ops.is_ancestor(commit, tree.main_branch)
     if not out["on_main"]:
-        out["warning"] = (f"{commit[:12]} is no longer on {reg.main_branch} (history was rewritten): "
+        out["warning"] = (f"{commit[:12]} is no longer on {tree.main_branch} (history was rewritten): "
                           "what this tag describes may not be what main has")
     return out
 
 
-def released(reg, commit: str) -> list[dict]:
+def released(tree, commit: str) -> list[dict]:
     """What the merge `commit` did, one check_ref answer per modelreg tag that describes it.
 
     A tag describes the merge that made its move (its Modelreg-Commit), which is not always
@@ -311,17 +312,17 @@ def released(reg, commit: str) -> list[dict]:
     deploy workflow asks by the merge's sha instead of `git tag --points-at`."""
     if not commit or commit.startswith("-"):
         raise InvalidInput(f"invalid commit {commit!r}: give a sha, branch or tag")
-    commit = reg.git.rev_parse(commit)
+    commit = tree.git.rev_parse(commit)
     names = []
-    for name, message in reg.git.branches.tag_messages().items():
+    for name, message in tree.git.branches.tag_messages().items():
         facts = read_facts(message)
         if facts.get("event") and facts.get("commit", "") == commit:
             names.append(name)
-    pointing = {n for n, target in reg.git.branches.tags().items() if target == commit}
+    pointing = {n for n, target in tree.git.branches.tags().items() if target == commit}
     for name in sorted(pointing - set(names)):  # older tags made before Modelreg-Commit was written
-        if read_facts(reg.git.branches.tag_message(name) or "").get("event"):
+        if read_facts(tree.git.branches.tag_message(name) or "").get("event"):
             names.append(name)
-    return [check_ref(reg, name) for name in sorted(names)]
+    return [check_ref(tree, name) for name in sorted(names)]
 
 
 def _not_a_move_tag(name: str, formats: dict) -> None:
@@ -340,20 +341,21 @@ def _pattern(fmt: str, fields: dict) -> str:
     return out
 
 
-def cut_release(reg, name: str, at: str | None = None) -> dict:
+def cut_release(tree, name: str, at: str | None = None) -> dict:
     """Tag the whole registry state of main (or `at`) as NAME; `resolve --at NAME` reads it."""
     check_tag_name(name)
-    _not_a_move_tag(name, tag_formats(reg.settings))
-    commit = reg.commit_of(at)
-    ops = reg.git.branches
+    _not_a_move_tag(name, tag_formats(tree.settings))
+    commit = tree.git.rev_parse(at or tree.main_branch)
+    ops = tree.git.branches
     existing = ops.tags().get(name)
     if existing is not None:
         if existing == commit and read_facts(ops.tag_message(name) or "").get("event") == "release":
             return {"tag": name, "commit": commit, "created": False}
         raise AlreadyExists(f"tag {name!r} already exists at {existing[:12]}; choose another name")
     summary = []
-    for model in reg.list_models(at=commit):
-        aliases = reg.aliases(model["name"], at=commit)
+    snap = Snapshot.at(tree.git, commit)
+    for model in reads.models(snap):
+        aliases = reads.aliases(snap, model["name"])
         summary.append(f"{model['name']}: " + (", ".join(f"{a}={v}" for a, v in sorted(aliases.items()))
                                                 or "no aliases"))
     message = "\n".join([f"modelreg: release {name}", "", *summary, "",
@@ -363,10 +365,10 @@ def cut_release(reg, name: str, at: str | None = None) -> dict:
     return {"tag": name, "commit": commit, "created": True, "models": len(summary)}
 
 
-def push_tags(reg, names: list[str], force=frozenset(), extra=()) -> None:
-    if not reg.git.branches.has_remote("origin"):
+def push_tags(tree, names: list[str], force=frozenset(), extra=()) -> None:
+    if not tree.git.branches.has_remote("origin"):
         raise NotFound("no 'origin' remote to push tags to; add one with 'git remote add origin URL'")
     refspecs = [f"{'+' if n in force else ''}refs/tags/{n}:refs/tags/{n}" for n in names] + list(extra)
     if refspecs:
-        reg.git.branches.push(*refspecs)
+        tree.git.branches.push(*refspecs)
 

@@ -30,12 +30,12 @@ from ..core.records import dump_yaml, load_yaml
 from ..store.snapshot import Snapshot
 
 
-def _versions(reg, commit: str, model: str) -> set[int]:
-    return set(Snapshot.at(reg.git, commit).versions(model))
+def _versions(tree, commit: str, model: str) -> set[int]:
+    return set(Snapshot.at(tree.git, commit).versions(model))
 
 
-def _models(reg, commit: str) -> set[str]:
-    return set(Snapshot.at(reg.git, commit).models())
+def _models(tree, commit: str) -> set[str]:
+    return set(Snapshot.at(tree.git, commit).models())
 
 
 def identity(record) -> tuple | None:
@@ -46,26 +46,26 @@ def identity(record) -> tuple | None:
     return (record.get("created_by"), record.get("created_at"), files) if files else None
 
 
-def _identities(reg, commit: str, model: str, numbers) -> dict[int, tuple | None]:
-    snap = Snapshot.at(reg.git, commit)
+def _identities(tree, commit: str, model: str, numbers) -> dict[int, tuple | None]:
+    snap = Snapshot.at(tree.git, commit)
     snap.prefetch([layout.version_file(model, n) for n in numbers])
     return {n: identity(snap.version(model, n)) for n in sorted(numbers)}
 
 
-def numbering(reg, base: str, head: str, upstream: str) -> tuple[dict[tuple[str, int], int], set]:
+def numbering(tree, base: str, head: str, upstream: str) -> tuple[dict[tuple[str, int], int], set]:
     """(model, number on the branch) -> number after sync, and the branch versions already on
     upstream (recognised by identity, not by commit subject or number): those map to
     upstream's number and are not registered again; the rest move past upstream's highest."""
     mapping, landed = {}, set()
-    for model in sorted(_models(reg, head)):
-        ours = _versions(reg, base, model)
-        mine = sorted(_versions(reg, head, model) - ours)
+    for model in sorted(_models(tree, head)):
+        ours = _versions(tree, base, model)
+        mine = sorted(_versions(tree, head, model) - ours)
         if not mine:
             continue
-        theirs = _versions(reg, upstream, model)
-        known = {i: n for n, i in _identities(reg, upstream, model, theirs - ours).items() if i}
+        theirs = _versions(tree, upstream, model)
+        known = {i: n for n, i in _identities(tree, upstream, model, theirs - ours).items() if i}
         rest = []
-        for number, ident in _identities(reg, head, model, mine).items():
+        for number, ident in _identities(tree, head, model, mine).items():
             if ident in known:
                 mapping[(model, number)] = known.pop(ident)
                 landed.add((model, number))
@@ -77,21 +77,16 @@ def numbering(reg, base: str, head: str, upstream: str) -> tuple[dict[tuple[str,
     return mapping, landed
 
 
-def renumbering(reg, base: str, head: str, upstream: str) -> dict[tuple[str, int], int]:
-    """(model, number on the branch) -> new number (kept for callers of the old name)."""
-    return numbering(reg, base, head, upstream)[0]
-
-
-def sync(reg, remote: str = "origin") -> dict:
-    ops = reg.git.branches
-    branch = reg.git.current_branch()
+def sync(tree, remote: str = "origin") -> dict:
+    ops = tree.git.branches
+    branch = tree.git.current_branch()
     if branch is None:
         raise InvalidInput("HEAD is detached: check out the branch to sync first")
-    if reg.git.dirty_paths([layout.ROOT, layout.REGISTRY_FILE]):
+    if tree.git.dirty_paths([layout.ROOT, layout.REGISTRY_FILE]):
         raise InvalidInput("uncommitted changes under registry/: commit or discard them before syncing")
     ops.fetch(remote)
-    upstream = reg.git.rev_parse(f"{remote}/{reg.main_branch}")
-    head = reg.git.rev_parse("HEAD")
+    upstream = tree.git.rev_parse(f"{remote}/{tree.main_branch}")
+    head = tree.git.rev_parse("HEAD")
     base = ops.merge_base(head, upstream)
     commits = ops.commits(base, head)
     result = {"branch": branch, "upstream": upstream, "commits": len(commits), "renumbered": {},
@@ -101,60 +96,62 @@ def sync(reg, remote: str = "origin") -> dict:
     if not commits:
         ops.reset_branch(branch, upstream)
         return dict(result, action="fast-forwarded")
-    mapping, landed = numbering(reg, base, head, upstream)
+    mapping, landed = numbering(tree, base, head, upstream)
     if not mapping:
         ops.rebase(upstream)
         try:
-            _verify(reg, upstream)
+            _verify(tree, upstream)
         except RegistryError:
             ops.reset_branch(branch, head)
             raise
         return dict(result, action="rebased")
-    skipped = _replay(reg, branch, upstream, base, commits, mapping, landed)
+    skipped = _replay(tree, branch, upstream, base, commits, mapping, landed)
     result["renumbered"] = {f"{m}@{n}": new for (m, n), new in mapping.items() if (m, n) not in landed}
     result["already_upstream"] = {f"{m}@{n}": new for (m, n), new in mapping.items() if (m, n) in landed}
     result["skipped_commits"] = skipped
     return dict(result, action="rebased and renumbered" if result["renumbered"] else "rebased")
 
 
-def _verify(reg, upstream: str) -> None:
+def _verify(tree, upstream: str) -> None:
     """Refuse a result with problems upstream does not have (two production versions, a dangling
     parent, ...): key-by-key merges can each be right and still add up to a wrong registry."""
-    found = reg.check(at="HEAD").problems
-    known = {str(p) for p in reg.check(at=upstream).problems}
+    from ..rules.check import run_check
+
+    found = run_check(tree.git, at="HEAD").problems
+    known = {str(p) for p in run_check(tree.git, at=upstream).problems}
     new = [p for p in found if str(p) not in known]
     if new:
         raise PolicyViolation(f"sync would leave {len(new)} problem(s) on the branch, first: {new[0]}; "
                               "the branch is unchanged: rebase it by hand and resolve the conflict")
 
 
-def _replay(reg, branch, upstream, base, commits, mapping, landed) -> int:
-    ops = reg.git.branches
-    parked = Path(tempfile.mkdtemp(prefix="modelreg-sync-", dir=reg.git.common_dir))
+def _replay(tree, branch, upstream, base, commits, mapping, landed) -> int:
+    ops = tree.git.branches
+    parked = Path(tempfile.mkdtemp(prefix="modelreg-sync-", dir=tree.git.common_dir))
     try:
-        moved = _park_weights(reg, mapping, parked)
+        moved = _park_weights(tree, mapping, parked)
         seen = ops.authored_changes(base, upstream)
         ops.reset_branch(branch, upstream)
-        replayed = sum(_replay_one(reg, commit, mapping, landed, seen) for commit in commits)
-        _verify(reg, upstream)
+        replayed = sum(_replay_one(tree, commit, mapping, landed, seen) for commit in commits)
+        _verify(tree, upstream)
         for (model, _number), folder in moved.items():
-            target = reg.root / layout.weights_dir(model, mapping[(model, _number)])
+            target = tree.root / layout.weights_dir(model, mapping[(model, _number)])
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.move(str(folder), target)
     except Exception:
         ops.reset_branch(branch, commits[-1])  # leave the branch as it was
-        _unpark(reg, parked)
+        _unpark(tree, parked)
         raise
     shutil.rmtree(parked, ignore_errors=True)
     return len(commits) - replayed
 
 
-def _park_weights(reg, mapping, parked: Path) -> dict:
+def _park_weights(tree, mapping, parked: Path) -> dict:
     """Move the branch's weights folders aside: upstream's version N is not ours."""
     moved = {}
     for model, number in mapping:
-        folder = reg.root / layout.weights_dir(model, number)
+        folder = tree.root / layout.weights_dir(model, number)
         if folder.is_dir():
             dest = parked / model / str(number)
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -163,9 +160,9 @@ def _park_weights(reg, mapping, parked: Path) -> dict:
     return moved
 
 
-def _unpark(reg, parked: Path) -> None:
+def _unpark(tree, parked: Path) -> None:
     for folder in parked.glob("*/*"):
-        target = reg.root / layout.weights_dir(folder.parent.name, int(folder.name))
+        target = tree.root / layout.weights_dir(folder.parent.name, int(folder.name))
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(str(folder), target)
@@ -182,9 +179,9 @@ def rename(path: str, mapping) -> str:
     return path
 
 
-def _replay_one(reg, commit: str, mapping, landed, seen) -> bool:
+def _replay_one(tree, commit: str, mapping, landed, seen) -> bool:
     """Replay one branch commit on top of upstream; False when upstream already has it."""
-    ops = reg.git.branches
+    ops = tree.git.branches
     changes = ops.diff_tree(commit)
     author, date, message = ops.commit_meta(commit)
     message = _rewrite_message(message, mapping)
@@ -196,15 +193,15 @@ def _replay_one(reg, commit: str, mapping, landed, seen) -> bool:
         if info and info[2] is not None and (info[1], info[2]) in landed and status == "A":
             continue  # upstream's record of a version that already landed wins
         target = rename(path, mapping)
-        full = reg.root / target
+        full = tree.root / target
         touched.append(target)
         if status == "D":
             full.unlink(missing_ok=True)
             continue
         if info and info[0] in ("version", "aliases", "model", "card"):
-            data = _merge(reg, commit, path, target, info, mapping)
+            data = _merge(tree, commit, path, target, info, mapping)
         else:
-            data = Snapshot.at(reg.git, commit).read(path)
+            data = Snapshot.at(tree.git, commit).read(path)
         full.parent.mkdir(parents=True, exist_ok=True)
         full.write_bytes(data)
     if not touched or not ops.stage_changes(touched):
@@ -239,13 +236,13 @@ def _record(doc) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
-def _merge(reg, commit, path, target, info, mapping) -> bytes:
+def _merge(tree, commit, path, target, info, mapping) -> bytes:
     """Lay the keys this commit changed over the file as upstream (plus earlier replays) has it."""
     kind, model, _ = info
-    parent = reg.git.branches.parents(commit)[0]
-    before = _translate(kind, model, _record(Snapshot.at(reg.git, parent).record(path)), mapping)
-    after = _translate(kind, model, _record(Snapshot.at(reg.git, commit).record(path)), mapping)
-    full = reg.root / target
+    parent = tree.git.branches.parents(commit)[0]
+    before = _translate(kind, model, _record(Snapshot.at(tree.git, parent).record(path)), mapping)
+    after = _translate(kind, model, _record(Snapshot.at(tree.git, commit).record(path)), mapping)
+    full = tree.root / target
     current = _record(load_yaml(full.read_bytes(), target)) if full.exists() else {}
     if kind == "aliases":
         merged = _lay_over(current.get("aliases") or {}, before.get("aliases") or {}, after.get("aliases") or {})
@@ -279,4 +276,4 @@ def _rewrite_message(message: str, mapping) -> str:
     return message + f"\nModelreg-Renumbered: {old} -> {new}"
 
 
-__all__ = ["sync", "numbering", "renumbering", "identity"]
+__all__ = ["sync", "numbering", "identity"]

@@ -3,7 +3,7 @@
 Every rule here judges by `ctx.settings`, the BASE commit's registry.yaml (issue 8 hole 1).
 """
 from ..core import layout
-from . import CHANGE_RULES, Problem
+from .context import Problem
 
 IMMUTABLE_EXEMPT = {"stage", "status", "deleted"}
 ARCHIVED = "archived"  # where an exclusive stage's previous holder goes; the rollback edge starts here
@@ -109,7 +109,7 @@ def rollback_eligible(stage: str, src: str, held: set[str], settings) -> bool:
 
 def rollbacks(ctx):
     """`none -> archived -> production` must not put a never-reviewed version in production."""
-    held_before = ctx.extra.get("stages_held")  # (model, n) -> stages held on the base's history
+    held_before = ctx.stages_held  # (model, n) -> stages held on the base's history
     found = []
     for m in ctx.change.moves:
         if m.kind != "stage" or m.before != ARCHIVED or m.after not in ctx.settings.exclusive_stages:
@@ -141,6 +141,3 @@ def new_policy_fits(ctx):
     return [Problem(layout.REGISTRY_FILE, "/stages", f"the new stages leave out {stage!r}, which "
                     f"{len(held)} version(s) are in ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); "
                     "move them out first") for stage, held in sorted(stranded.items())]
-
-
-CHANGE_RULES += [removed_models, versions, protected_aliases, rollbacks, new_policy_fits]

@@ -13,12 +13,12 @@ can change the verdict on any record: then every model is (`scope` says which).
 from dataclasses import dataclass, field
 
 from ..core import layout
-from .. import rules
-from ..store.change import Change
 from ..core.errors import InvalidRecord
-from ..core.records import load_yaml
-from . import Problem  # noqa: F401  (re-exported: the shape of every problem)
+from ..core.settings import Settings
+from ..store.change import Change, compute
 from ..store.snapshot import Snapshot, WorkdirSnapshot
+from . import catalog
+from .context import Context, Problem
 
 
 @dataclass
@@ -51,27 +51,28 @@ def scope_of(head, change: Change | None) -> tuple[list[str], str]:
     return sorted(m for m in change.models if head.model_paths(m)), "changed"
 
 
-def run_check(reg, at: str | None = None, base: str | None = None, pr: int | None = None,
+def run_check(git, at: str | None = None, base: str | None = None, pr: int | None = None,
               comment: bool = False, remote: bool = False, client=None) -> CheckResult:
-    """Full check (no base) or the change-scoped check against `base`, plus the PR's policy."""
-    from .pull import compute_change, pull_report
+    """Full check (no base) or the change-scoped check against `base`, plus the PR's policy.
 
+    `git` is the clone's GitStore: without `at` or `base`, its working tree is checked."""
     if base is None and at is None:
-        head, commit = WorkdirSnapshot(reg.root), _head_or_none(reg)
+        head, commit = WorkdirSnapshot(git.root), _head_or_none(git)
     else:
-        commit = reg.git.rev_parse(at or "HEAD")
-        head = Snapshot.at(reg.git, commit)
-    change = compute_change(reg, base, commit) if base is not None else None
+        commit = git.rev_parse(at or "HEAD")
+        head = Snapshot.at(git, commit)
+    change = compute(git, base, commit) if base is not None else None
     settings, broken = _settings_in_force(change.base if change else head, change is not None)
     models, scope = scope_of(head, change)
-    ctx = rules.Context(head, settings, models, change.base if change else None, change,
-                        extra={"registry": reg, "commit": commit, "remote": remote,
-                               "stages_held": _stages_held(reg, change)})
-    problems = set(rules.run(ctx)) | set(broken)
+    ctx = Context(head, settings, models, change.base if change else None, change, **_services(git, head, change,
+                                                                                              remote))
+    problems = set(catalog.run(ctx)) | set(broken)
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
     result.pr, result.forge = pr, client
     if change is not None:
-        result.forge_factory = lambda: result.forge or _client(reg, settings)
+        from .pull import pull_report
+
+        result.forge_factory = lambda: result.forge or _client(git, settings)
         result.report = pull_report(change, settings, pr, _remember(result) if pr is not None else None)
         problems |= {Problem(*p) for p in result.report.problems}
     result.problems = sorted(problems)
@@ -80,6 +81,22 @@ def run_check(reg, at: str | None = None, base: str | None = None, pr: int | Non
 
         result.comment = check_comment(result.report, [(p.file, p.pointer, p.message) for p in result.problems])
     return result
+
+
+def _services(git, head, change: Change | None, remote: bool) -> dict:
+    """What the rules may reach beyond the records: this machine's copies of the files, the
+    remote (with --remote), and the base branch's history (with a base)."""
+    from ..loading.checks import LocalFiles
+    from ..store.history import stages_held
+
+    services = {"files": LocalFiles(git.root)}
+    if remote:
+        from ..loading.weights import RemoteCheck
+
+        services["remote"] = RemoteCheck(head, git.root)
+    if change is not None:
+        services["stages_held"] = stages_held(git, change.base.commit)
+    return services
 
 
 def post_comment(result: CheckResult) -> dict:
@@ -99,20 +116,9 @@ def _remember(result: CheckResult):
     return factory
 
 
-def check_pull_request(reg, base: str, head: str, pr_number: int | None, comment: bool = False,
-                       client=None) -> list[tuple[str, str, str]]:
-    """Every problem of the pull request base..head as (file, pointer, message)."""
-    result = run_check(reg, at=head, base=base, pr=pr_number, comment=comment, client=client)
-    if result.comment is not None:
-        post_comment(result)
-    return [(p.file, p.pointer, p.message) for p in result.problems]
-
-
 def _settings_in_force(snap, is_base: bool):
     """The policy to judge by. A base whose registry.yaml cannot be applied fails closed: falling
     back to the defaults would drop its gates and approval groups."""
-    from ..core.settings import Settings
-
     try:
         return snap.settings_in_force, []
     except InvalidRecord as exc:
@@ -122,35 +128,15 @@ def _settings_in_force(snap, is_base: bool):
                                       f"({exc}); every change fails until it is fixed there")]
 
 
-def _client(reg, settings):
+def _client(git, settings):
     from ..promotion.forge import github
     from ..store.gitstore import origin_url
 
-    return github.GitHub.from_env(settings, origin_url(reg.root))
+    return github.GitHub.from_env(settings, origin_url(git.root))
 
 
-def _head_or_none(reg) -> str | None:
+def _head_or_none(git) -> str | None:
     try:
-        return reg.git.rev_parse("HEAD")
+        return git.rev_parse("HEAD")
     except Exception:
         return None  # a registry without commits yet
-
-
-def _stages_held(reg, change: Change | None):
-    """(model, n) -> every stage the version held on the base branch's first-parent history."""
-    if change is None:
-        return None
-
-    def held(model: str, number: int) -> set[str]:
-        path = layout.version_file(model, number)
-        commits = reg.git.log(change.base.commit, [path])
-        stages = set()
-        for commit, data in zip(commits, reg.git.read_objects([f"{c.sha}:{path}" for c in commits])):
-            try:
-                doc = load_yaml(data, path) if data is not None else None
-            except InvalidRecord:
-                continue
-            if isinstance(doc, dict) and doc.get("status") != "deleted":
-                stages.add(doc.get("stage", "none"))
-        return stages
-    return held

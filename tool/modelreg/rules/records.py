@@ -2,9 +2,9 @@
 import posixpath
 import re
 
-from ..core import layout, schema
+from ..core import layout, lineage as walks, schema
 from ..core.names import check_name
-from . import RECORD_RULES, VERSION_RULES, Problem
+from .context import Problem
 
 IGNORED_FILES = {"registry/.gitkeep", "registry/.gitignore"}
 DVC_CONFIG, DVC_LOCAL = ".dvc/config", ".dvc/config.local"
@@ -249,89 +249,70 @@ def lineage(ctx):
     return found
 
 
-def _lookup(ctx, model, number):
-    if not isinstance(model, str) or not isinstance(number, int) or number < 1:
-        return None
+def _version(ctx, model, number) -> dict | None:
     try:
         return ctx.head.version(model, number)
-    except Exception:
+    except Exception:  # a parent field naming something that is not a model name
         return None
 
 
 def _walk(ctx, model, number) -> list[Problem]:
+    """A cycle anywhere below, or a missing parent right below (a missing grandparent is its
+    child's problem, reported there)."""
+    start = walks.Link(model, number, _version(ctx, model, number) or {})
+    chain, broken = walks.walk(lambda m, n: _version(ctx, m, n), start)
     path = layout.version_file(model, number)
-    seen = {(model, number)}
-    current = _lookup(ctx, model, number)
-    while isinstance(current, dict) and isinstance(current.get("parent"), dict):
-        parent = current["parent"]
-        key = (parent.get("model"), parent.get("version"))
-        if key in seen:
-            return [Problem(path, "/parent", f"lineage cycle through {key[0]}@{key[1]}")]
-        seen.add(key)
-        nxt = _lookup(ctx, *key)
-        if nxt is None:
-            if len(seen) == 2:  # report a missing parent only on its direct child
-                return [Problem(path, "/parent", f"parent {key[0]}@{key[1]} does not exist")]
-            return []
-        current = nxt
+    if broken is None:
+        return []
+    if broken.kind == "cycle":
+        return [Problem(path, "/parent", f"lineage cycle through {broken.parent_name}")]
+    if len(chain) == 1:
+        return [Problem(path, "/parent", f"parent {broken.parent_name} does not exist")]
     return []
 
 
-# -- per version, with the registry's caches (adapter files, the remote) ------------------------
+# -- per version, through the context's services (local files, the remote) --------------------
 def adapter_fit(ctx, model, number, record):
-    """An adapter's adapter_config.json must fit its registered parent (files in the local cache).
+    """An adapter's adapter_config.json must fit its registered parent (files found locally).
 
     A soft-deleted version is inert: it can no longer be loaded, so it no longer fails check
     (issue 14.9: otherwise main stays red with no allowed fix)."""
-    reg = ctx.extra.get("registry")
-    if reg is None or record.get("model_type") != "adapter" or record.get("status") == "deleted":
+    if ctx.files is None or record.get("model_type") != "adapter" or record.get("status") == "deleted":
         return []
     from ..core.errors import RegistryError
     from ..loading.checks import adapter_problems
 
-    commit = ctx.extra.get("commit")
     try:
-        found = adapter_problems(reg, commit, model, number)
+        found = adapter_problems(ctx.head, model, number, ctx.files)
     except RegistryError:
-        return []  # not committed yet, or unreadable: the record rules report it
+        return []  # unreadable: the record rules report it
     return [Problem(layout.version_file(model, number), p, m) for p, m in found]
 
 
 def remote_objects(ctx, model, number, record):
     """With --remote: every object of the version is in the DVC remote. A version the change adds
     is verified deep: its bytes must hash to the sha256 its version.yaml claims (hole 9)."""
-    reg = ctx.extra.get("registry")
-    if reg is None or not ctx.extra.get("remote") or record.get("status") == "deleted":
+    if ctx.remote is None or record.get("status") == "deleted":
         return []
     path = layout.pointer_file(model, number)
     if not ctx.head.has(path):
         return []
     mc = ctx.change.models.get(model) if ctx.change is not None else None
     if mc is None or number in mc.before:
-        from ..loading.weights import missing_in_remote
-
-        return [Problem(path, "/", m) for m in missing_in_remote(reg, model, number, ctx.extra["commit"])]
-    from ..core.errors import RegistryError
-    from ..loading.weights import verify as verify_version
-
-    try:
-        result = verify_version(reg, f"{model}@{number}", at=ctx.extra["commit"], deep=True)
-    except RegistryError as exc:
-        return [Problem(path, "/", str(exc))]
+        return [Problem(path, "/", m) for m in ctx.remote(model, number, False)]
     return [Problem(path, "/", f"{m}; the version's artifacts must be the bytes it claims: push "
-                    "the right files ('modelreg version create' does)") for m in result.problems]
+                    "the right files ('modelreg version create' does)") for m in ctx.remote(model, number, True)]
 
 
 def local_files(ctx, model, number, record):
     """What `load` would refuse by the files' contents (a sharded index naming files that are
     not the version's), on the files available locally (issue 9)."""
-    reg = ctx.extra.get("registry")
-    if reg is None or record.get("status") == "deleted":
+    if ctx.files is None or record.get("status") == "deleted":
         return []
     from ..loading.checks import local_file_problems
 
     return [Problem(layout.version_file(model, number), p, m)
-            for p, m in local_file_problems(reg, model, number, record)]
+            for p, m in local_file_problems(ctx.files, model, number, record)]
 
 
 def finite_numbers(ctx, model, number, record):
@@ -364,7 +345,3 @@ def schema_drift(ctx):
                                  "copy is the truth; editors and CI would disagree): restore it with "
                                  f"'cp {schema.schema_dir() / (kind + '.schema.json')} {path}'"))
     return found
-
-
-RECORD_RULES += [settings_file, layout_files, models, credentials, credential_files, lineage, schema_drift]
-VERSION_RULES += [adapter_fit, local_files, remote_objects, finite_numbers]

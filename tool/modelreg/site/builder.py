@@ -63,7 +63,7 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     if _up_to_date(out, manifest, stamp):
         return BuildResult(out, commit, manifest["models"], manifest["versions"], kept=len(manifest["pages"]),
                            problems=manifest["problems"])
-    catalog = read_catalog(reg, commit, ref)
+    catalog = read_catalog(reg.git, commit, ref)
     site = pages.Site(catalog, repo_url, stamp["build"])
     old = manifest.get("pages", {}) if manifest.get("build") == stamp["build"] else {}
     result = BuildResult(out, commit, len(site.models), sum(len(m.versions) for m in site.models.values()))
@@ -120,12 +120,10 @@ def _write_pages(out: Path, chunk: list) -> list[str]:
 
 
 def _require_jinja() -> None:
-    from importlib.util import find_spec
+    """Before anything is written (in CI: add site to the extras in .github/modelreg-requirements.txt)."""
+    from ..core.extras import require
 
-    if find_spec("jinja2") is None:
-        raise InvalidInput("the site's templates need jinja2, which comes with modelreg's site extra: "
-                           "pip install 'modelreg[site]' (in CI: add site to the extras in "
-                           ".github/modelreg-requirements.txt)")
+    require("site", ("jinja2",), "the site's templates")
 
 
 def _check_out(out: Path) -> None:

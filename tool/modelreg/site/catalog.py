@@ -74,28 +74,27 @@ class Catalog:
     events: list[dict]
 
 
-def read_catalog(reg, commit: str, ref: str) -> Catalog:
+def read_catalog(git, commit: str, ref: str) -> Catalog:
     """Records, check's problems and history events at `commit` (nothing is rendered here).
 
     check parses every record into the commit's memoised Snapshot; the site reads the same
-    parsed records from it, and the raw text (shown for records it cannot render) in one batch.
+    parsed records from it, and the raw text (shown for records it cannot render) too.
     """
     from ..rules.check import run_check
     from ..store.snapshot import Snapshot
 
     problems = defaultdict(list)
-    for problem in run_check(reg, at=commit).problems:
+    for problem in run_check(git, at=commit).problems:
         problems[problem.file].append(f"{problem.pointer}: {problem.message}")
-    snap = Snapshot.at(reg.git, commit)
+    snap = Snapshot.at(git, commit)
     paths = [p for p in snap.paths() if p.startswith(layout.ROOT + "/") and layout.classify(p)]
-    snap.load([p for p in paths if layout.classify(p)[0] in YAML_KINDS])
-    blobs = dict(zip(paths, reg.git.read_objects([snap.sha(p) for p in paths])))
+    snap.prefetch(paths)  # the records check parsed are already here; the rest in one batch
     models: dict[str, Model] = {}
     for path in paths:
-        _place(models, path, _record(snap, path, blobs[path] or b"", bool(problems.get(path))))
+        _place(models, path, _record(snap, path, snap.read(path) or b"", bool(problems.get(path))))
     for path, found in problems.items():
         _attach(models, path, found)
-    events = _events(reg, commit)
+    events = _events(git, commit)
     for event in events:
         if event.get("model") in models:
             models[event["model"]].events.append(event)
@@ -142,8 +141,8 @@ def _attach(models: dict, path: str, found: list[str]) -> None:
         models[name].version(number).problems += [f"{path.rsplit('/', 1)[-1]} {p}" for p in found]
 
 
-def _events(reg, commit: str) -> list[dict]:
+def _events(git, commit: str) -> list[dict]:
     """history.events on main's clock (it reads the same memoised snapshots check filled)."""
     from ..store.history import events
 
-    return events(reg, None, HISTORY_COMMITS, commit)
+    return events(git, None, HISTORY_COMMITS, commit)

@@ -42,7 +42,7 @@ def metric_series(versions: list) -> dict[tuple[str, str], list[tuple[int, float
 
 def gate_thresholds(settings) -> dict[tuple[str, str], list[dict]]:
     """(benchmark, metric) -> the gates registry.yaml sets on it, per stage."""
-    from ..rules.pull import parse_condition
+    from ..rules.gates import parse_condition
 
     found: dict[tuple[str, str], list[dict]] = {}
     for stage, gate in sorted((settings.get("gates") or {}).items()):

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..core import schema
-from ..core.errors import ExternalError, InvalidInput
+from ..core import lineage, schema
+from ..core.errors import InvalidInput
+from ..core.extras import missing_extra
 from ..core.names import check_name
 from . import charts
 
@@ -160,18 +161,24 @@ class Site:
                 "commands": _commands(ref)}
 
     def _chain(self, name: str, number: int) -> list[dict]:
-        """This version, its parent, and so on to the base; a missing parent ends the chain."""
-        chain, seen, key = [], set(), (name, number)
-        while key and key not in seen:
-            seen.add(key)
-            model = self.models.get(key[0])
-            version = model.versions.get(key[1]) if model else None
-            parent = version.get("parent") if version else None
-            chain.append({"model": key[0], "version": key[1], "known": version is not None,
-                          "model_type": version.get("model_type") if version else None,
-                          "relation": parent.get("relation") if isinstance(parent, dict) else None})
-            key = charts.parent_of(version) if version else None
+        """This version, its parent, and so on to the base; a missing parent ends the chain (shown
+        as unknown), and so does a cycle."""
+        links, broken = lineage.walk(self._record_of, lineage.Link(name, number, self._record_of(name, number) or {}))
+        chain = [{"model": link.model, "version": link.version, "known": True,
+                  "model_type": link.record.get("model_type"),
+                  "relation": (link.record.get("parent") or {}).get("relation")} for link in links]
+        if broken is not None and broken.kind == "missing":
+            chain.append({"model": broken.parent[0], "version": broken.parent[1], "known": False,
+                          "model_type": None, "relation": None})
         return chain
+
+    def _record_of(self, name, number) -> dict | None:
+        """A version's record for the lineage walk: {} when it exists but cannot be shown."""
+        model = self.models.get(name)
+        version = model.versions.get(number) if model else None
+        if version is None:
+            return None
+        return version.record.data if version.record and version.record.ok else {}
 
     def as_of_context(self) -> dict:
         alias = self.catalog.settings.stage_aliases.get("production", "production")
@@ -219,7 +226,7 @@ def _environment():
     try:
         import jinja2
     except ImportError as exc:
-        raise ExternalError("the site needs jinja2: pip install 'modelreg[site]'") from exc
+        raise missing_extra("site", "the site", ["jinja2"]) from exc
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)

@@ -8,9 +8,11 @@ before/after, stage moves, alias moves, deletions and policy-file changes that t
 the gates, the approvals and the PR comment all consume.
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..core import layout
 
+RECORD_KINDS = ("model", "aliases", "version", "card")
 # Files that change the rules themselves, not the records they judge.
 POLICY_FILES = {layout.REGISTRY_FILE, "CODEOWNERS", "docs/CODEOWNERS", ".dvcignore"}
 POLICY_PREFIXES = (f"{layout.SCHEMA_DIR}/", ".github/", ".dvc/")
@@ -40,21 +42,67 @@ class Move:
         return f"{self.model}@{self.name}: {before}{after}"
 
 
-@dataclass
 class ModelChange:
-    """One model before (base) and after (head) the change."""
-    model: str
-    paths: list[str]
-    before: dict[int, dict]
-    after: dict[int, dict]
-    aliases_before: dict
-    aliases_after: dict
-    existed: bool  # model.yaml on the base
-    exists: bool  # model.yaml on the head
+    """One model before (base) and after (head) the change. Records are read when first asked
+    for: the moves need only the versions whose blob differs."""
+
+    def __init__(self, model: str, paths: list[str], base, head, exact: bool = False):
+        self.model, self.paths, self.base, self.head = model, paths, base, head
+        self.exact = exact  # `paths` are every difference between base and head (base is the fork)
+        try:
+            self._files = (layout.model_file(model), layout.aliases_file(model))
+        except Exception:  # a bad folder name: the layout rule reports it
+            self._files = None
+
+    @cached_property
+    def before(self) -> dict[int, dict]:
+        return self.base.all_versions(self.model) if self._files else {}
+
+    @cached_property
+    def after(self) -> dict[int, dict]:
+        return self.head.all_versions(self.model) if self._files else {}
+
+    @cached_property
+    def aliases_before(self) -> dict:
+        return self.base.aliases(self.model) if self._files else {}
+
+    @cached_property
+    def aliases_after(self) -> dict:
+        return self.head.aliases(self.model) if self._files else {}
+
+    @property
+    def existed(self) -> bool:
+        """model.yaml on the base."""
+        return bool(self._files) and self.base.has(self._files[0])
+
+    @property
+    def exists(self) -> bool:
+        """model.yaml on the head."""
+        return bool(self._files) and self.head.has(self._files[0])
 
     @property
     def removed(self) -> bool:
         return self.existed and not self.exists
+
+    def differing(self) -> list[int]:
+        """Version numbers whose version.yaml is not the same blob on both sides (a working tree
+        has no blob ids: every version differs)."""
+        if not self._files:
+            return []
+        if self.exact:
+            return sorted({info[2] for info in map(layout.classify, self.paths) if info and info[0] == "version"})
+        numbers = sorted(set(self.base.versions(self.model)) | set(self.head.versions(self.model)))
+        paths = {n: layout.version_file(self.model, n) for n in numbers}
+        return [n for n in numbers if self.base.sha(paths[n]) is None or
+                self.base.sha(paths[n]) != self.head.sha(paths[n])]
+
+    def aliases_differ(self) -> bool:
+        if not self._files:
+            return False
+        if self.exact:
+            return self._files[1] in self.paths
+        old, new = self.base.sha(self._files[1]), self.head.sha(self._files[1])
+        return old is None or old != new
 
 
 @dataclass
@@ -66,9 +114,12 @@ class Change:
     moves: list[Move] = field(default_factory=list)
 
     @classmethod
-    def between(cls, base, head, fork=None, changed=None) -> "Change":
+    def between(cls, base, head, fork=None, changed=None, exact: bool = False) -> "Change":
         """`changed` ((status, path) since the fork, e.g. from `git diff base...head`) spares
-        listing both trees; without it, the two indexes are compared blob id by blob id."""
+        listing both trees; without it, the two indexes are compared blob id by blob id.
+        `exact`: `changed` is every difference between base and head (the base is the fork, as
+        for a commit and its parent), so only those files need reading."""
+        exact = exact or (changed is None and fork is None)
         changed = sorted(changed, key=lambda item: item[1]) if changed is not None else _changed(fork or base, head)
         change = cls(base, head, changed)
         by_model: dict[str, list[str]] = {}
@@ -76,8 +127,9 @@ class Change:
             model = layout.model_of(path)
             if model is not None:
                 by_model.setdefault(model, []).append(path)
+        _prefetch(base, head, [p for _, p in changed])
         for model, paths in sorted(by_model.items()):
-            change.models[model] = _model_change(base, head, model, paths)
+            change.models[model] = ModelChange(model, paths, base, head, exact)
             change.moves += _moves(change.models[model])
         return change
 
@@ -112,6 +164,17 @@ class Change:
         return entered(self.moves)
 
 
+def compute(git, base: str, head: str) -> Change:
+    """What `head` does on top of `base` (refs or commits): records before from the base, changed
+    paths since the two forked. git compares the trees by hash, so unchanged folders cost
+    nothing: a one-model PR never lists the whole registry."""
+    from .snapshot import Snapshot
+
+    base_sha, head_sha = git.rev_parse(base), git.rev_parse(head)
+    changed = git.changed_paths(base_sha, head_sha) if base_sha != head_sha else []
+    return Change.between(Snapshot.at(git, base_sha), Snapshot.at(git, head_sha), changed=changed)
+
+
 def entered(moves: list[Move]) -> list[Move]:
     """Moves that put a version into a stage (registrations count: they enter the initial one)."""
     return [m for m in moves if m.kind in ("version", "stage") and m.after is not None]
@@ -130,23 +193,28 @@ def _changed(before, after) -> list[tuple[str, str]]:
     return sorted(found, key=lambda item: item[1])
 
 
-def _model_change(base, head, model: str, paths: list[str]) -> ModelChange:
-    try:
-        mfile = layout.model_file(model)
-    except Exception:  # a bad folder name: the layout rule reports it
-        return ModelChange(model, paths, {}, {}, {}, {}, False, False)
-    return ModelChange(model, paths, base.all_versions(model), head.all_versions(model),
-                       base.aliases(model), head.aliases(model), base.has(mfile), head.has(mfile))
+def _prefetch(base, head, paths: list[str]) -> None:
+    """Parse the changed records on both sides in one batch each (a registry's first commit can
+    add every record; one read per file took seconds at 10,000 versions)."""
+    records = [p for p in paths if layout.classify(p) and layout.classify(p)[0] in RECORD_KINDS]
+    if records:
+        base.load(records)
+        head.load(records)
 
 
 def _moves(mc: ModelChange) -> list[Move]:
+    """Registrations, stage moves and alias moves: only differing blobs can hold one."""
     moves = []
-    for number, record in mc.after.items():
-        old = mc.before.get(number)
+    for number in mc.differing():
+        record, old = mc.head.version(mc.model, number), mc.base.version(mc.model, number)
+        if record is None:
+            continue  # removed, or unreadable on the head: the rules say which
         if old is None:
             moves.append(Move("version", mc.model, number, None, record.get("stage", "none")))
         elif old.get("stage") != record.get("stage"):
             moves.append(Move("stage", mc.model, number, old.get("stage"), record.get("stage")))
+    if not mc.aliases_differ():
+        return moves
     for name in sorted(set(mc.aliases_before) | set(mc.aliases_after), key=str):
         old, new = mc.aliases_before.get(name), mc.aliases_after.get(name)
         if old != new:

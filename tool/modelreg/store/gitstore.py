@@ -42,7 +42,7 @@ def find_root(start: str | os.PathLike) -> Path:
     for candidate in (path, *path.parents):
         if (candidate / ".git").exists():
             return candidate
-    raise NotFound(f"{path} is not inside a Git repository; run 'modelreg init' there first")
+    raise NotFound(f"{path} is not inside a Git repository; make it a registry first", hint="init")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class GitStore:
             git_dir = (self.root / dot.read_text().split(":", 1)[1].strip()).resolve()
             common = git_dir / "commondir"
             return git_dir, (git_dir / common.read_text().strip()).resolve() if common.exists() else git_dir
-        raise NotFound(f"{self.root} is not a Git repository; run 'modelreg init' there first")
+        raise NotFound(f"{self.root} is not a Git repository; make it a registry first", hint="init")
 
     def _packed_refs(self) -> dict:
         path = self.common_dir / "packed-refs"
@@ -245,6 +245,12 @@ class GitStore:
                 sha, author, email, date, parents, subject, body = fields
                 commits.append(Commit(sha, author, email, date, subject, body.strip(), tuple(parents.split())))
         return commits
+
+    def ref_tips(self) -> set[str]:
+        """The commits every branch, remote-tracking branch and tag points at (tags peeled)."""
+        out = _run(["for-each-ref", "--format=%(objectname) %(*objectname)", "refs/heads", "refs/remotes",
+                    "refs/tags"], self.root)
+        return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
     @property
     def branches(self) -> "BranchOps":

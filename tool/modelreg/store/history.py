@@ -1,10 +1,11 @@
 """`modelreg history`: the audit log, derived from Git history.
 
-Events come from comparing records before and after each commit on the main branch's
-first-parent line, so hand edits and merged pull requests show up the same way as
-modelreg's own commits: who moved which alias when, through which PR.
+Each commit on the main branch's first-parent line is read as a `Change` from its first
+parent (the same value `check` judges a pull request by), so hand edits and merged pull
+requests show up the same way as modelreg's own commits: who moved which alias when,
+through which PR.
 
-When: the registry's clock (clock.py), the same one `--as-of` reads: the time the tag
+When: the registry's clock (core/clock.py), the same one `--as-of` reads: the time the tag
 workflow observed main reach the commit, else a merge commit's date, else the commit's own
 date, which is marked `claimed` (the author's machine said so; nothing witnessed it).
 Who: the author of the commit that made the change. For a merge (a pull request, or a
@@ -15,37 +16,88 @@ import re
 
 from ..core import layout
 from ..core.clock import iso, observations, parse_when, timeline
-from .snapshot import Snapshot
+from .change import Change
+from .snapshot import Snapshot, record_history
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
 _REASON = re.compile(r"^Modelreg-Reason: (.+)$", re.M)
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # what a root commit's parent would hold
 
 
-def events(reg, model: str | None, limit: int, ref: str) -> list[dict]:
-    paths = [layout.model_dir(model)] if model else [layout.ROOT]
-    clock = {tick.commit: tick for tick in timeline(reg.git, ref)}
-    seen = observations(reg.git, ref)
+def events(git, model: str | None, limit: int, ref: str) -> list[dict]:
+    """The events of the last `limit` commits on `ref` touching `model` (or any model), newest first."""
+    prefix = layout.model_dir(model) if model else layout.ROOT
+    clock = {tick.commit: tick for tick in timeline(git, ref)}
+    seen = observations(git, ref)
     found = []
-    for commit in reg.git.log(ref, paths, limit=limit):
-        parent = commit.parents[0] if commit.parents else None
-        changed = _changed(reg, parent, commit.sha, paths[0])
-        pr = _PR.search(commit.subject)
+    for commit in git.log(ref, [prefix], limit=limit):
         tick = clock.get(commit.sha)
+        pr = _PR.search(commit.subject)
         base = {"commit": commit.sha, "date": tick.iso if tick else _utc(commit.date),
                 "clock": tick.source if tick else "claimed", "subject": commit.subject,
                 "pr": int(pr.group(1)) if pr else None}
-        _load(reg, (parent, commit.sha), changed)
-        for path, event in _diff_events(reg, parent, commit.sha, changed):
-            found.append({**base, **_who(reg, commit, path, seen), **event})
+        for path, event in change_events(commit_change(git, commit, prefix)):
+            found.append({**base, **_who(git, commit, path, seen), **event})
     return found
 
 
-def _who(reg, commit, path: str, seen: dict) -> dict:
+def commit_change(git, commit, prefix: str) -> Change:
+    """What `commit` did under `prefix`, against its first parent (a root commit: against nothing)."""
+    parent = commit.parents[0] if commit.parents else None
+    if parent is None:
+        changed = [("A", p) for p, _ in git.ls_tree(commit.sha, prefix)]
+    else:
+        changed = git.changed_paths(parent, commit.sha, prefix)
+    return Change.between(Snapshot.at(git, parent or EMPTY_TREE), Snapshot.at(git, commit.sha), changed=changed,
+                          exact=True)
+
+
+def change_events(change: Change):
+    """(path, event) for what a change did, in path order: registrations, stage moves, deletions,
+    alias moves, signatures added or removed."""
+    found = []
+    for model, mc in change.models.items():
+        if layout.model_file(model) in mc.paths and mc.exists and not mc.existed:
+            found.append((layout.model_file(model), {"event": "model.register", "model": model}))
+        for number in mc.differing():
+            found += [(layout.version_file(model, number), e) for e in _version_events(mc, number)]
+        if mc.aliases_differ():
+            found += [(layout.aliases_file(model), e)
+                      for e in _alias_events(model, mc.aliases_before, mc.aliases_after)]
+    for status, path in change.changed:
+        info = layout.classify(path)
+        if info and info[0] == "signature":  # issue 12: who signed a version, or dropped its signature
+            found.append((path, {"event": "version.sign" if status != "D" else "version.unsign",
+                                 "model": info[1], "version": info[2]}))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _version_events(mc, number: int):
+    old, new = mc.base.version(mc.model, number) or {}, mc.head.version(mc.model, number) or {}
+    if not old and new:
+        yield {"event": "version.create", "model": mc.model, "version": number, "stage": new.get("stage")}
+        return
+    if old.get("stage") != new.get("stage"):
+        yield {"event": "stage", "model": mc.model, "version": number, "from": old.get("stage"),
+               "to": new.get("stage")}
+    if old.get("status") != new.get("status") and new.get("status") == "deleted":
+        yield {"event": "version.delete", "model": mc.model, "version": number,
+               "reason": (new.get("deleted") or {}).get("reason")}
+
+
+def _alias_events(model, old: dict, new: dict):
+    for alias in sorted(set(old) | set(new)):
+        if old.get(alias) != new.get(alias):
+            yield {"event": "alias", "model": model, "alias": alias, "from": old.get(alias),
+                   "to": new.get(alias)}
+
+
+def _who(git, commit, path: str, seen: dict) -> dict:
     """The author of the change to `path` that `commit` brought to main, and its reason; when
     that change was observed on main before a merge pushed it aside, that time."""
     source = commit
     if len(commit.parents) > 1:  # a merge: credit the merged side's commit, not the merger
-        touched = reg.git.log(f"{commit.parents[0]}..{commit.parents[1]}", [path], limit=1, first_parent=False)
+        touched = git.log(f"{commit.parents[0]}..{commit.parents[1]}", [path], limit=1, first_parent=False)
         source = touched[0] if touched else commit
     reason = _REASON.search(source.body)
     who = {"author": f"{source.author} <{source.email}>", "authored": _utc(source.date),
@@ -61,62 +113,15 @@ def _utc(date: str) -> str:
     return iso(parse_when(date))
 
 
-def _changed(reg, parent, sha, prefix) -> list[str]:
-    if parent is None:
-        return [p for p, _ in reg.git.ls_tree(sha, prefix)]
-    return [p for _, p in reg.git.changed_paths(parent, sha, prefix)]
-
-
-def _load(reg, commits, changed: list[str]) -> None:
-    """Parse a commit's changed records, before and after, in one batch each (a registry's
-    first commit can add every record; one read per file took seconds at 10,000 versions)."""
-    records = [p for p in changed if layout.classify(p)]
-    for commit in commits:
-        if commit is not None and records:
-            Snapshot.at(reg.git, commit).load(records)
-
-
-def _read(reg, commit, path):
-    return Snapshot.at(reg.git, commit).doc(path) if commit is not None else None
-
-
-def _diff_events(reg, parent, sha, changed: list[str]):
-    for path in sorted(changed):
-        info = layout.classify(path)
-        if not info:
-            continue
-        kind, model, number = info
-        old, new = _read(reg, parent, path), _read(reg, sha, path)
-        if kind == "model" and old is None and new is not None:
-            yield path, {"event": "model.register", "model": model}
-        elif kind == "version":
-            for event in _version_events(model, number, old or {}, new or {}):
-                yield path, event
-        elif kind == "aliases":
-            for event in _alias_events(model, (old or {}).get("aliases") or {}, (new or {}).get("aliases") or {}):
-                yield path, event
-        elif kind == "signature":  # issue 12: who signed a version, or dropped its signature, and when
-            yield path, {"event": "version.sign" if new is not None else "version.unsign", "model": model,
-                         "version": number}
-
-
-def _version_events(model, number, old, new):
-    if not old and new:
-        yield {"event": "version.create", "model": model, "version": number, "stage": new.get("stage")}
-        return
-    if old.get("stage") != new.get("stage"):
-        yield {"event": "stage", "model": model, "version": number, "from": old.get("stage"),
-               "to": new.get("stage")}
-    if old.get("status") != new.get("status") and new.get("status") == "deleted":
-        yield {"event": "version.delete", "model": model, "version": number,
-               "reason": (new.get("deleted") or {}).get("reason")}
-
-
-def _alias_events(model, old: dict, new: dict):
-    for alias in sorted(set(old) | set(new)):
-        if old.get(alias) != new.get(alias):
-            yield {"event": "alias", "model": model, "alias": alias, "from": old.get(alias),
-                   "to": new.get(alias)}
+def stages_held(git, base: str):
+    """`held(model, n)`: every stage the version held on `base`'s first-parent history (the
+    rollback rule: only a version that held a stage may return to it from archived)."""
+    def held(model: str, number: int) -> set[str]:
+        path = layout.version_file(model, number)
+        commits = [c.sha for c in git.log(base, [path])]
+        return {doc.get("stage", "none") for doc in record_history(git, commits, path)
+                if isinstance(doc, dict) and doc.get("status") != "deleted"}
+    return held
 
 
 def describe(event: dict) -> str:

@@ -217,6 +217,24 @@ class Snapshot:
             self.doc(path)
 
 
+def record_history(git, commits: list[str], path: str) -> list:
+    """`path` parsed at each of `commits`, in one batch (None where absent or malformed): one
+    record through time, e.g. every stage a version held."""
+    docs = []
+    for data in git.read_objects([f"{c}:{path}" for c in commits]):
+        try:
+            docs.append(load_yaml(data, path) if data is not None else None)
+        except InvalidRecord:
+            docs.append(None)
+    return docs
+
+
+def read_blobs(git, shas: list[str]) -> list[bytes | None]:
+    """Files by blob id, in one batch: for readers that found the ids in several snapshots
+    (doctor's pointers at every branch and tag)."""
+    return git.read_objects(shas)
+
+
 class WorkdirSnapshot(Snapshot):
     """The working tree as a snapshot (uncommitted edits included): `check` without --at."""
 

@@ -12,19 +12,18 @@ import json
 import re
 import uuid
 
-from ..core import layout
 from ..core.errors import InvalidInput, RegistryError
+from ..core.extras import missing_extra
+from ..store import reads
 
 SPEC = "1.6"
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 
 
-def build_bom(registry, ref: str, at: str | None = None) -> dict:
-    """The CycloneDX document (a dict) for REF and its lineage, read at one commit."""
-    chain = registry.lineage(ref, at=at)
-    subject, commit = chain[0], chain[0].commit
-    cards = {(r.model, r.version): registry._read(commit, layout.card_file(r.model, r.version)) or {}
-             for r in chain}
+def build_bom(snap, chain) -> dict:
+    """The CycloneDX document (a dict) for `chain[0]` and its lineage, read at one commit (`snap`)."""
+    subject, commit = chain[0], snap.commit
+    cards = {(r.model, r.version): reads.card(snap, r.model, r.version) for r in chain}
     datasets = _datasets(subject.record, cards[(subject.model, subject.version)])
     models = [_model_component(r, cards[(r.model, r.version)], datasets if r is subject else [])
               for r in chain]
@@ -44,14 +43,14 @@ def build_bom(registry, ref: str, at: str | None = None) -> dict:
     return doc
 
 
-def write_bom(registry, ref: str, path, at: str | None = None) -> dict:
+def write_bom(snap, chain, path) -> dict:
     """Build, validate, and write the BOM to `path` (nothing is written if it is invalid)."""
-    doc = build_bom(registry, ref, at=at)
+    doc = build_bom(snap, chain)
     text = json.dumps(doc, indent=2) + "\n"
     problem = validate(text)
     if problem:
-        raise RegistryError(f"the bill of materials for {ref} does not validate against CycloneDX {SPEC}: "
-                            f"{problem}; please report this")
+        raise RegistryError(f"the bill of materials for {chain[0].name} does not validate against CycloneDX "
+                            f"{SPEC}: {problem}; please report this")
     try:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -66,8 +65,7 @@ def validate(text: str) -> str | None:
         from cyclonedx.schema import SchemaVersion
         from cyclonedx.validation.json import JsonStrictValidator
     except ImportError as exc:
-        raise RegistryError("writing a bill of materials needs cyclonedx-python-lib; "
-                            "install modelreg[supply]") from exc
+        raise missing_extra("supply", "writing a bill of materials", ["cyclonedx-python-lib"]) from exc
     error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
     return None if error is None else str(error).splitlines()[0][:300]
 
@@ -192,19 +190,20 @@ def _own_version() -> str:
         return "0"
 
 
-def write_release_boms(registry, commit: str, folder, alias: str = "production") -> list[str]:
-    """One BOM per model whose `alias` is set at `commit` (a release), as FOLDER/MODEL@N.cdx.json."""
+def write_release_boms(snap, folder, alias: str = "production") -> list[str]:
+    """One BOM per model whose `alias` is set at the snapshot's commit (a release), as
+    FOLDER/MODEL@N.cdx.json."""
     from pathlib import Path
 
     out = Path(folder)
     written = []
-    for model in registry.list_models(at=commit):
+    for model in reads.models(snap):
         name = model.get("name")
-        if not name or alias not in registry.aliases(name, at=commit):
+        if not name or alias not in reads.aliases(snap, name):
             continue
-        resolved = registry.resolve(f"{name}@{alias}", at=commit)
+        resolved = reads.pinned(snap, name, reads.aliases(snap, name)[alias])
         out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{name}@{resolved.version}.cdx.json"
-        write_bom(registry, f"{name}@{resolved.version}", path, at=commit)
+        path = out / f"{resolved.name}.cdx.json"
+        write_bom(snap, reads.lineage(snap, resolved), path)
         written.append(str(path))
     return written

@@ -8,7 +8,7 @@ loosen the rules it is judged by, and tightening a policy does not re-judge merg
 import hashlib
 
 from ..core import layout
-from ..rules import CHANGE_RULES, VERSION_RULES, Problem
+from ..rules.context import Problem
 from . import formats, signatures
 
 
@@ -84,7 +84,3 @@ def _read_key(snapshot, path: str) -> bytes | None:
     if ".." in path.split("/") or path.startswith("/"):
         return None
     return snapshot.read(path)  # a working-tree snapshot indexes registry/ only, so no has() here
-
-
-VERSION_RULES += [signature, weight_formats, chat_template]
-CHANGE_RULES += [signature_required, signature_kept]

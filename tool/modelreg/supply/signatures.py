@@ -83,8 +83,8 @@ def _signer(key, password, cert, chain, sigstore):
             # GitHub Actions: the workflow's OIDC token is the identity (id-token: write).
             return sign_sigstore.Signer(use_ambient_credentials=True)
         if key is None:
-            raise InvalidInput("give a private key (--key KEY.pem), or a certificate with its key "
-                               "(--cert CERT --key KEY --chain CHAIN), or --sigstore in GitHub Actions")
+            raise InvalidInput("give a private key, or a certificate with its key and chain, or sign "
+                               "keylessly with Sigstore in GitHub Actions", hint="signer")
         if cert is not None:
             return sign_certificate.Signer(Path(key), Path(cert), [Path(c) for c in chain])
         return sign_ec_key.Signer(Path(key), password.encode() if password else None)
@@ -217,7 +217,7 @@ def _verify_with_chain(bundle, candidates, read_file, verdict: Verdict):
             with _temp(pem) as path:
                 manifest = sign_certificate.Verifier([path]).verify(bundle)
         except InvalidSignature:
-            reasons.append(f"the signature does not verify with its certificate: the bundle was altered")
+            reasons.append("the signature does not verify with its certificate: the bundle was altered")
             continue
         except Exception as exc:
             reasons.append(f"the certificate is not trusted by {name} ({_first_line(exc)})")
@@ -367,13 +367,8 @@ def refuse(verdict: Verdict, what: str) -> None:
     raise IntegrityError(f"{what}: signature check failed: {verdict.problems[0]}{more}")
 
 
-def require_bundle(what: str, stage: str) -> PolicyViolation:
-    return PolicyViolation(f"{what} has no signature ({BUNDLE_NAME}) and registry.yaml requires one for "
-                           f"{stage}; sign it with 'modelreg sign'")
-
-
 # -- the registry operations ----------------------------------------------------------------
-def sign_version(reg, model: str, number: int, folder=None, **signer) -> dict:
+def sign_version(tree, model: str, number: int, folder=None, **signer) -> dict:
     """Sign a version of the working tree's branch: write model.sig beside version.yaml, one commit.
 
     With `folder`, the signer's own copy of the files is hashed first (by the library, as its
@@ -381,17 +376,17 @@ def sign_version(reg, model: str, number: int, folder=None, **signer) -> dict:
     """
     from ..core import layout
 
-    record = reg.working_version(model, number)
+    record = tree.version(model, number)
     if record.get("status") == "deleted":
         raise PolicyViolation(f"{model}@{number} is deleted; it cannot be signed")
     if folder is not None:
         check_folder(folder, record, f"{model}@{number}")
     bundle = sign_record(record, f"{model}-{number}", **signer)
     path = layout.signature_file(model, number)
-    change = reg.begin_write([path])
-    change.put_raw(path, bundle)
-    sha = change.commit(f"sign {model}@{number}", {"Action": "version.sign", "Model": model,
-                                                    "Version": str(number)})
+    write = tree.begin_write([path])
+    write.put_raw(path, bundle)
+    sha = write.commit(f"sign {model}@{number}", {"Action": "version.sign", "Model": model,
+                                                   "Version": str(number)})
     return {"model": model, "version": number, "path": path, "commit": sha,
             "files": len(record.get("artifacts") or [])}
 
@@ -416,16 +411,15 @@ def check_folder(folder, record: dict, what: str) -> None:
              .replace("signed sha256", "sha256") for p in held.problems[:3]))
 
 
-def verify_version(reg, resolved, force: bool = False) -> Verdict | None:
+def verify_version(snap, resolved, force: bool = False) -> Verdict | None:
     """Before a pull or load: verify the version's bundle when its stage's policy (at the
-    resolved commit) requires a signature or `force` asks. None when nothing asked.
+    resolved commit; `snap` is its snapshot) requires a signature or `force` asks. None when
+    nothing asked.
 
     Raises on a missing bundle, an untrusted signer, or a manifest that is not the record.
     """
     from ..core import layout
-    from ..store.snapshot import Snapshot
 
-    snap = Snapshot.at(reg.git, resolved.commit)
     settings = snap.settings_in_force
     what = f"{resolved.model}@{resolved.version}"
     if not (force or required(settings, resolved.stage)):
@@ -433,7 +427,7 @@ def verify_version(reg, resolved, force: bool = False) -> Verdict | None:
     bundle = snap.read(layout.signature_file(resolved.model, resolved.version))
     if bundle is None:
         raise PolicyViolation(f"{what} has no signature ({BUNDLE_NAME}); refusing it because "
-                              + ("verify_signature was asked" if force else
+                              + ("a verified signature was asked for" if force else
                                  f"registry.yaml requires one for {resolved.stage}"))
     signers = signers_for(settings, resolved.stage)
     if not signers:

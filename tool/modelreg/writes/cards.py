@@ -1,38 +1,29 @@
-"""Model cards: edit a version's card.yaml, export it as a Hugging Face README.md."""
-import re
+"""Model cards: read and edit a version's card.yaml (one commit per edit, validated by the schema).
 
+The Hugging Face export of a card lives in interop/hf_card.py."""
 import yaml
 
 from ..core import layout, schema
 from ..core.errors import InvalidInput, InvalidRecord
-from ..core.records import load_yaml
-from ..core.refs import parse_ref
-
-_SECTIONS = [("description", "Model description"), ("intended_use", "Intended use"),
-             ("limitations", "Limitations"), ("training_data", "Training data"),
-             ("training_procedure", "Training procedure"), ("evaluation_data", "Evaluation data"),
-             ("bias_risks", "Bias, risks and limitations"), ("safety_evaluations", "Safety evaluations"),
-             ("input_format", "Input format"), ("output_format", "Output format"),
-             ("example_usage", "How to use")]
-_RELATION = {"fine_tuned": "finetune", "adapter": "adapter", "quantized": "quantized",
-             "merged": "merge", "distilled": "finetune"}
-# hf://ORG/NAME[@rev] or https://huggingface.co/ORG/NAME[/...]: an upstream Hub repo
-_HUB_URI = re.compile(r"(?:hf://|https://huggingface\.co/)([A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*?)(?:[@/].*)?")
+from ..core.names import check_name
+from ..core.records import load_yaml, prune
+from ..core.refs import parse_ref, parse_version
+from ..store import reads
 
 
 # -- editing ------------------------------------------------------------------------------
-def target(registry, ref: str) -> tuple[str, int]:
+def target(tree, ref: str) -> tuple[str, int]:
     """(model, version) of REF on the branch being written to."""
     parsed = parse_ref(ref)
     if parsed.version is not None:
         return parsed.model, parsed.version
-    resolved = registry.resolve(parsed, at="HEAD")
+    resolved = reads.resolve(tree.snapshot("HEAD"), parsed)
     return resolved.model, resolved.version
 
 
-def current(registry, model: str, version: int) -> dict:
-    registry.working_version(model, version)  # a clear error for a missing model or version
-    return registry._workdir_record(layout.card_file(model, version)) or {}
+def current(tree, model: str, version: int) -> dict:
+    tree.version(model, version)  # a clear error for a missing model or version
+    return tree.record(layout.card_file(model, version)) or {}
 
 
 def parse_fields(pairs: dict[str, str]) -> dict:
@@ -63,79 +54,31 @@ def parse_card(text: str, where: str) -> dict:
     return doc
 
 
-def update(registry, ref: str, fields: dict | None = None, unset=(), replace: dict | None = None) -> dict:
+def update(tree, ref: str, fields: dict | None = None, unset=(), replace: dict | None = None) -> dict:
     """Set fields (or replace the whole card), validate, and commit; returns the new card."""
-    model, version = target(registry, ref)
-    card = dict(replace) if replace is not None else current(registry, model, version)
-    card.update(fields or {})
-    for key in unset:
-        card.pop(key, None)
-    if card == current(registry, model, version):
-        raise InvalidInput(f"the card of {model}@{version} already says that; nothing to commit")
-    return registry.set_card(model, version, card)
+    with tree.write_lock():
+        model, version = target(tree, ref)
+        card = dict(replace) if replace is not None else current(tree, model, version)
+        card.update(fields or {})
+        for key in unset:
+            card.pop(key, None)
+        if card == current(tree, model, version):
+            raise InvalidInput(f"the card of {model}@{version} already says that; nothing to commit")
+        return set_card(tree, model, version, card)
 
 
-def read_at(registry, resolved) -> dict:
-    """The card of a resolved version, at the commit it was resolved at."""
-    return registry._read(resolved.commit, layout.card_file(resolved.model, resolved.version)) or {}
+def set_card(tree, model: str, version, card: dict) -> dict:
+    """Replace the card of model@version (one commit)."""
+    with tree.write_lock():
+        number = parse_version(version)
+        tree.version(check_name(model), number)
+        write = tree.begin_write([layout.card_file(model, number)])
+        write.put(layout.card_file(model, number), "card", prune(card))
+        write.commit(f"update card of {model}@{number}", {"Action": "card.set", "Model": model,
+                                                          "Version": str(number)})
+        return card
 
 
 def as_yaml(card: dict) -> str:
     ordered = {k: card[k] for k in schema.key_order("card") if k in card}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True) if ordered else ""
-
-
-# -- Hugging Face export -------------------------------------------------------------------
-def export_hf_card(registry, ref: str, at: str | None = None) -> str:
-    """README.md text: YAML metadata the Hub reads (base_model, library_name, pipeline_tag,
-    tags, datasets, license, model-index), then the card's sections."""
-    chain = registry.lineage(ref, at=at)
-    resolved = chain[0]
-    card = read_at(registry, resolved)
-    meta = hf_metadata(registry, chain, card)
-    lines = ["---", yaml.safe_dump(meta, sort_keys=False).rstrip(), "---", "",
-             f"# {resolved.model} (version {resolved.version})", ""]
-    for key, title in _SECTIONS:
-        if card.get(key):
-            lines += [f"## {title}", "", str(card[key]).rstrip(), ""]
-    if len(chain) > 1:
-        lines += ["## Lineage", "", " ← ".join(f"{r.model}@{r.version} ({r.record.get('model_type')})"
-                                              for r in chain), ""]
-    return "\n".join(lines)
-
-
-def upstream_id(registry, chain, card: dict) -> str | None:
-    """The Hub repo the lineage ends in: the card's base_model, else the root's source.uri,
-    else the root's card. Never a registry ref, which the Hub cannot resolve."""
-    if card.get("base_model"):
-        return card["base_model"]
-    root = chain[-1]
-    match = _HUB_URI.fullmatch((root.record.get("source") or {}).get("uri") or "")
-    if match:
-        return match.group(1)
-    return read_at(registry, root).get("base_model")
-
-
-def hf_metadata(registry, chain, card: dict) -> dict:
-    record = chain[0].record
-    task = card.get("pipeline_tag") or "text-generation"
-    tags = [f"{k}:{v}" for k, v in sorted((record.get("tags") or {}).items())] + list(card.get("tags") or [])
-    meta = {"license": card.get("license"), "library_name": _library(record), "pipeline_tag": task,
-            "tags": tags or None, "datasets": card.get("datasets"), "language": card.get("language")}
-    meta["base_model"] = upstream_id(registry, chain, card) if len(chain) > 1 else card.get("base_model")
-    if meta["base_model"] and len(chain) == 2:  # the relation is to the direct parent only
-        meta["base_model_relation"] = _RELATION[record["parent"]["relation"]]
-    results = [{"task": {"type": task}, "dataset": {"name": m["benchmark"], "type": m["benchmark"]},
-                "metrics": [{"type": m["metric"], "value": m["value"]}]} for m in record.get("metrics", [])]
-    if results:
-        meta["model-index"] = [{"name": chain[0].model, "results": results}]
-    return {k: v for k, v in meta.items() if v}
-
-
-def _library(record: dict) -> str:
-    if record.get("model_type") == "adapter":
-        return "peft"
-    if any(a.get("format") == "gguf" for a in record.get("artifacts") or []):
-        return "gguf"
-    return "transformers"
-

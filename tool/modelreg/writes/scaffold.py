@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..promotion import codeowners
 from ..core import layout, schema
+from ..core.extras import require
 from ..core.errors import AlreadyExists, InvalidInput
 from ..store.gitstore import commit, identity, init_repo
 from ..core.records import dump_yaml
@@ -106,7 +107,7 @@ def pinned_source(root: Path) -> str | None:
 
 def notes(root: Path) -> list[str]:
     """What a new team must know after `init`: where weights go, what CI installs."""
-    from ..artifacts.remote import worktree_config
+    from ..artifacts.config import worktree_config
     from ..core.settings import Settings
 
     found = []
@@ -121,23 +122,6 @@ def notes(root: Path) -> list[str]:
     return found
 
 
-def require_extra(extra: str, modules: tuple[str, ...], what: str) -> None:
-    """Refuse up front, before anything is written, when an optional extra is not installed."""
-    missing = [m for m in modules if not _importable(m)]
-    if missing:
-        raise InvalidInput(f"{what} needs the {extra} extra (missing: {', '.join(missing)}): "
-                           f"pip install 'modelreg[{extra}]'")
-
-
-def _importable(module: str) -> bool:
-    from importlib.util import find_spec
-
-    try:
-        return find_spec(module) is not None
-    except ImportError:  # a finder that refuses the module outright
-        return False
-
-
 def default_remote(root: Path) -> str:
     """A local folder outside the working tree, unique per registry, for the embedded default."""
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
@@ -150,7 +134,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
     root = root.resolve()
     source = check_tool_source(tool_source) if tool_source else installed_source()
     if remote and remote.startswith("s3://"):
-        require_extra("s3", ("boto3", "dvc_s3"), "an s3:// remote")
+        require("s3", ("boto3", "dvc_s3"), "an s3:// remote")
     if (root / layout.REGISTRY_FILE).exists():
         raise AlreadyExists(f"{root} is already a registry ({layout.REGISTRY_FILE} exists)")
     if root.exists() and not root.is_dir():
@@ -162,7 +146,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
         init_repo(root, DEFAULT_SETTINGS["main_branch"])
     remote = remote or default_remote(root)
     if endpoint_url and not remote.startswith("s3://"):
-        raise InvalidInput("--endpoint-url applies to an s3:// remote only")
+        raise InvalidInput("an endpoint URL applies to an s3:// remote only", hint="endpoint")
     if "://" not in remote:
         remote = str(Path(remote).expanduser().resolve())
         Path(remote).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,332 @@
+"""`modelreg import mlflow` against a real MLflow, populated by MLflow's own client (issue 10 part 1)."""
+import hashlib
+import http.server
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import git, write_weights
+from tests.plugins.mlflow_env import fresh_db
+
+pytestmark = [pytest.mark.mlflow, pytest.mark.usefixtures("mlflow_plugins")]
+mlflow = pytest.importorskip("mlflow")
+from mlflow import MlflowClient  # noqa: E402
+
+
+class Team:
+    """An MLflow registry as a team has it, built through MLflow's client."""
+
+    def __init__(self, uri: str, root: Path, local_artifacts: bool = True):
+        self.uri, self.root = uri, root
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        # sqlite: an explicit artifact location (the default is ./mlruns in the current folder);
+        # a server: its own default, artifacts proxied through it (mlflow-artifacts:/).
+        location = (root / "artifacts").as_uri() if local_artifacts else None
+        self.experiment = self.client.create_experiment("support", artifact_location=location)
+        self.folders = {}
+
+    def version(self, name, seed, params=None, metrics=None, tags=None, stage=None, description=None):
+        run = self.client.create_run(self.experiment)
+        run_id = run.info.run_id
+        for key, value in (params or {}).items():
+            self.client.log_param(run_id, key, value)
+        for key, value in (metrics or {}).items():
+            self.client.log_metric(run_id, key, value)
+        folder = write_weights(self.root / f"src-{name.replace(' ', '_')}-{seed}", seed=seed)
+        self.client.log_artifacts(run_id, str(folder), "model")
+        self.client.set_terminated(run_id)
+        mv = self.client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id,
+                                              tags=tags, description=description)
+        if stage:
+            self.client.transition_model_version_stage(name, mv.version, stage)
+        self.folders[(name, int(mv.version))] = folder
+        return mv
+
+    def artifact_dir(self, name, version) -> Path:
+        source = self.client.get_model_version(name, str(version)).source
+        return Path(urlparse(source).path)
+
+
+def populate(team: Team) -> Team:
+    """llama-ft: v1 archived, v2 production (alias champion), v3 deleted, v4 staging (alias canary);
+    bert-cls: one version; "Fraud Detector": not a valid modelreg name."""
+    c = team.client
+    c.create_registered_model("llama-ft", tags={"team": "support"}, description="support bot")
+    team.version("llama-ft", 1, {"lr": "0.001"}, {"eval/accuracy": 0.55}, stage="Archived")
+    team.version("llama-ft", 2, {"lr": "0.0005", "epochs": "3"}, {"eval/accuracy": 0.61, "loss": 1.2},
+                 tags={"data": "v7"}, stage="Production", description="second try")
+    team.version("llama-ft", 3)
+    c.delete_model_version("llama-ft", "3")
+    team.version("llama-ft", 4, stage="Staging")
+    c.set_registered_model_alias("llama-ft", "champion", "2")
+    c.set_registered_model_alias("llama-ft", "canary", "4")
+    c.create_registered_model("bert-cls")
+    team.version("bert-cls", 7)
+    c.create_registered_model("Fraud Detector")
+    team.version("Fraud Detector", 8)
+    return team
+
+
+@pytest.fixture
+def team(tmp_path, mlflow_template_db):
+    return populate(Team(fresh_db(mlflow_template_db, tmp_path / "mlflow.db"), tmp_path / "team"))
+
+
+@pytest.fixture
+def run(registry, capsys):
+    from modelreg.cli import main
+
+    def _run(*args):
+        code = main(["-C", str(registry.root), *map(str, args)])
+        out, err = capsys.readouterr()
+        return SimpleNamespace(code=code, out=out, err=err)
+    return _run
+
+
+def head(registry) -> str:
+    return registry.git.rev_parse("HEAD")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_dry_run_prints_the_mapping_and_writes_nothing(run, registry, team):
+    """issue 10 part 1: --dry-run shows what becomes what and what is dropped and why; nothing written."""
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--dry-run")
+    assert result.code == 1  # "Fraud Detector" is refused
+    out = result.out
+    assert "MLflow 'llama-ft' -> llama-ft: create" in out
+    assert "version 2: Production -> production" in out and "version 1: Archived -> archived" in out
+    assert "version 3: placeholder (deleted in MLflow" in out and "version 4: Staging -> staging" in out
+    assert "alias champion -> 2" in out and "alias production -> 2" in out and "alias canary -> 4" in out
+    assert "MLflow 'Fraud Detector' -> refused: invalid model name 'Fraud Detector'" in out
+    assert "--into NAME" in out and "dry run: nothing was written" in out
+    assert head(registry) == before and git(registry.root, "status", "--porcelain") == ""
+    assert not (registry.root / "registry" / "llama-ft").exists()
+
+
+def test_import_writes_one_commit_per_model_with_numbers_stages_aliases_and_runs(run, registry, team):
+    """issue 10 part 1: records carry version numbers, stages, aliases, run params/metrics, tags,
+    description; artifacts are registered through DVC and pull back byte for byte; `check` passes."""
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "-q")
+    assert result.code == 1 and "refused" in result.out  # only the invalid name
+    log = git(registry.root, "log", "--format=%s", f"{before}..HEAD").splitlines()
+    assert sorted(log) == ["modelreg: import bert-cls from MLflow model bert-cls (1 version(s))",
+                           "modelreg: import llama-ft from MLflow model llama-ft (4 version(s))"]
+    assert registry.aliases("llama-ft") == {"canary": 4, "champion": 2, "production": 2}
+    assert [v["stage"] for v in registry.list_versions("llama-ft", include_deleted=True)] == \
+        ["archived", "production", "archived", "staging"]
+    v2 = registry.get_version("llama-ft", 2)
+    assert v2["parameters"] == {"epochs": "3", "lr": "0.0005"}
+    assert {(m["benchmark"], m["metric"], m["value"]) for m in v2["metrics"]} == \
+        {("eval", "accuracy", 0.61), ("run", "loss", 1.2)}
+    assert v2["tags"]["data"] == "v7" and v2["description"] == "second try"
+    assert v2["source"]["run_id"] and v2["source"]["experiment_id"] == team.experiment
+    v3 = registry.get_version("llama-ft", 3)
+    assert v3["status"] == "deleted" and "deleted in MLflow" in v3["deleted"]["reason"]
+    model = registry.get_model("llama-ft")
+    assert model["tags"] == {"team": "support", "mlflow.name": "llama-ft"} and model["description"] == "support bot"
+    folder = registry.pull("llama-ft@champion").path
+    source = team.folders[("llama-ft", 2)]
+    for name in ("model.safetensors", "config.json", "tokenizer.json"):
+        assert sha(folder / name) == sha(source / name)
+    assert run("check").code == 0
+
+
+def test_second_run_imports_only_what_is_new(run, registry, team):
+    """issue 10 part 1: idempotent (no commit when nothing changed), then resumable with new versions."""
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q").code == 0
+    first = head(registry)
+    again = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q")
+    assert again.code == 0 and "skip (nothing new)" in again.out and head(registry) == first
+    team.version("llama-ft", 5, stage="Production")
+    third = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q")
+    assert third.code == 0, third.err
+    assert git(registry.root, "rev-list", "--count", f"{first}..HEAD").strip() == "1"
+    assert "version 1: skip (already imported)" in third.out
+    # production is held by version 2 in modelreg now: the new version waits for a promotion PR
+    assert registry.get_version("llama-ft", 5)["stage"] == "none" and registry.aliases("llama-ft")["production"] == 2
+    assert "modelreg promote" in third.out
+
+
+def test_invalid_name_imports_with_into_and_a_collision_is_refused(run, registry, team):
+    """issue 10 bad input: an invalid MLflow name and a name collision are refused; --into renames."""
+    registry.register_model("bert-cls", "base_model")
+    before = head(registry)
+    refused = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls")
+    assert refused.code == 1 and "not imported from MLflow model 'bert-cls'" in refused.out
+    assert head(registry) == before
+    ok = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "--into", "bert-cls-ml", "-q")
+    assert ok.code == 0 and registry.get_model("bert-cls-ml")["tags"]["mlflow.name"] == "bert-cls"
+    fraud = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "Fraud Detector", "--into", "fraud", "-q")
+    assert fraud.code == 0 and registry.resolve("fraud@1").version == 1
+    both = run("import", "mlflow", "--tracking-uri", team.uri, "--into", "x")
+    assert both.code == 1 and "exactly one --model" in both.err
+
+
+def test_deleted_artifacts_write_nothing_for_that_model(run, registry, team):
+    """issue 10 bad input: a version whose artifacts were deleted fails its model whole; others import."""
+    shutil.rmtree(team.artifact_dir("llama-ft", 4))
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--model", "bert-cls", "-q")
+    assert result.code == 1
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "llama-ft" in errors[0] and "version 4" in errors[0] and "nothing was written" in errors[0]
+    assert git(registry.root, "log", "--format=%s", f"{before}..HEAD").strip() == \
+        "modelreg: import bert-cls from MLflow model bert-cls (1 version(s))"
+    assert not (registry.root / "registry" / "llama-ft").exists()
+    assert git(registry.root, "status", "--porcelain") == ""
+
+
+def test_model_without_artifacts(run, registry, team, tmp_path):
+    """issue 10 bad input: a version registered with an empty artifact folder is one clear line."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    team.client.create_registered_model("hollow")
+    team.client.create_model_version("hollow", str(empty))
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "hollow", "-q")
+    assert result.code == 1 and "version 1 has no artifacts" in result.err
+    assert not (registry.root / "registry" / "hollow").exists()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the test asserts on stderr
+        pass
+
+
+@pytest.fixture
+def not_mlflow(tmp_path):
+    """A web server that is not MLflow (serves an empty folder: 404 for the registry API)."""
+    handler = lambda *a: _QuietFiles(*a, directory=str(tmp_path))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_unreachable_and_non_mlflow_uris(run, registry, tmp_path, not_mlflow):
+    """issue 10 bad input: unreachable or non-MLflow tracking URIs: one line, exit 1, nothing written."""
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("create table t (x)").connection.commit()
+    before = head(registry)
+    cases = [(f"http://127.0.0.1:{_closed_port()}", "cannot reach MLflow"),
+             (not_mlflow, "is not an MLflow tracking server (HTTP 404"),
+             (f"sqlite:///{tmp_path / 'missing.db'}", "no MLflow database"),
+             (f"sqlite:///{other}", "is not an MLflow database")]
+    for uri, message in cases:
+        result = run("import", "mlflow", "--tracking-uri", uri)
+        assert result.code == 1 and message in result.err, (uri, result.err)
+        assert len(result.err.strip().splitlines()) == 1
+    assert not (tmp_path / "missing.db").exists()
+    assert head(registry) == before
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory, mlflow_template_db):
+    """`mlflow server` on loopback with a sqlite backend, serving artifacts itself."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    backend = fresh_db(mlflow_template_db, root / "mlflow.db")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+           "--backend-store-uri", backend, "--artifacts-destination",
+           str(root / "artifacts"), "--workers", "1"]
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    if proc.poll() is not None:
+        pytest.fail("mlflow server did not start: " + (root / "server.log").read_text()[-2000:])
+    yield SimpleNamespace(uri=uri, root=root)
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_through_mlflow_server_on_loopback(run, registry, mlflow_server, tmp_path):
+    """issue 10 part 1: the same import through `mlflow server` (REST API, proxied artifacts)."""
+    team = Team(mlflow_server.uri, tmp_path / "team", local_artifacts=False)
+    team.client.create_registered_model("llama-ft")
+    team.version("llama-ft", 1, {"lr": "0.1"}, {"loss": 0.5})
+    team.version("llama-ft", 2, stage="Production")
+    team.client.set_registered_model_alias("llama-ft", "champion", "1")
+    result = run("import", "mlflow", "--tracking-uri", mlflow_server.uri, "--model", "llama-ft", "-q")
+    assert result.code == 0, result.err
+    assert registry.aliases("llama-ft") == {"champion": 1, "production": 2}
+    assert registry.get_version("llama-ft", 1)["parameters"] == {"lr": "0.1"}
+    assert registry.get_version("llama-ft", 2)["source"]["uri"].startswith("mlflow-artifacts:")
+    folder = registry.pull("llama-ft@production").path
+    assert sha(folder / "model.safetensors") == sha(team.folders[("llama-ft", 2)] / "model.safetensors")
+
+
+@pytest.mark.github
+def test_pr_puts_each_model_on_a_pull_request(run, registry, team, github, tmp_path, monkeypatch):
+    """issue 10 part 1: --pr: one branch and pull request per model (Prism + the GitHub fake); main untouched."""
+    from tests.promotion.test_promote import set_policy
+
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(registry.root, "remote", "add", "origin", str(bare))
+    set_policy(registry.root, forge={"type": "github", "repository": "org/registry"})
+    git(registry.root, "push", "-q", "origin", "main")
+    github.add_repo("org/registry", bare)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--model", "bert-cls",
+                 "--pr", "-q")
+    assert result.code == 0, result.err
+    assert "opened pull request #1" in result.out and "opened pull request #2" in result.out
+    bodies = [github.pull("org/registry", n)["body"] for n in (1, 2)]
+    assert any("register bert-cls@1" in b for b in bodies)
+    llama = next(b for b in bodies if "llama-ft" in b)
+    assert "register llama-ft@2" in llama and "Imported by `modelreg import mlflow`" in llama
+    heads = {github.pull("org/registry", n)["head"] for n in (1, 2)}
+    assert heads == {"modelreg/llama-ft-version-1", "modelreg/bert-cls-version-1"}
+    assert head(registry) == before and registry.git.current_branch() == "main"
+    # records live on the branches only (DVC's git-ignored weights folders stay, as with version create --pr)
+    assert not (registry.root / "registry" / "llama-ft" / "model.yaml").exists()
+    assert git(registry.root, "status", "--porcelain") == ""
+
+
+def test_format_policy_applies_to_imported_versions(run, registry, team, tmp_path):
+    """issue 10 part 1: imported artifacts pass the registry's format policy like `version create`:
+    a pickle in an MLflow model is refused naming the file, and nothing is written for that model."""
+    folder = write_weights(tmp_path / "pickled", seed=3)
+    (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    run_id = team.client.create_run(team.experiment).info.run_id
+    team.client.log_artifacts(run_id, str(folder), "model")
+    team.client.create_registered_model("sk-model")
+    team.client.create_model_version("sk-model", f"{team.client.get_run(run_id).info.artifact_uri}/model", run_id)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "sk-model", "-q")
+    assert result.code == 1 and "model.pkl" in result.err and "nothing was written" in result.err
+    assert not (registry.root / "registry" / "sk-model").exists()

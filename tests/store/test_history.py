@@ -1,0 +1,196 @@
+"""Issue 13 items 5 and 9: one clock for `--as-of` and `history`, and a history that names the
+real author, the PR and the rollback reason. Identities and author/committer dates are set
+through the environment, as a user's clock and a forge's merge would set them."""
+import subprocess
+
+import pytest
+
+from modelreg import Registry
+from modelreg.promotion.releases import tag
+from modelreg.promotion.sync import sync  # noqa: F401  (imported so a broken sync module fails here too)
+
+from tests.conftest import git, write_weights
+from tests.promotion.test_promote import run_cli
+
+
+def when(monkeypatch, who: str, authored: str, committed: str | None = None):
+    email = f"{who.lower()}@example.com"
+    for var, value in (("GIT_AUTHOR_NAME", who), ("GIT_AUTHOR_EMAIL", email), ("GIT_COMMITTER_NAME", who),
+                       ("GIT_COMMITTER_EMAIL", email), ("GIT_AUTHOR_DATE", authored),
+                       ("GIT_COMMITTER_DATE", committed or authored)):
+        monkeypatch.setenv(var, value)
+
+
+@pytest.fixture
+def reg(tmp_path, monkeypatch):
+    """m@1 in production and m@2 in staging, all committed on 2026-10-30."""
+    from modelreg.registry import init_registry
+
+    when(monkeypatch, "Olga", "2026-10-30T09:00:00Z")
+    init_registry(tmp_path / "reg", remote=str(tmp_path / "remote"))
+    registry = Registry(tmp_path / "reg")
+    registry.register_model("m", "base_model")
+    registry.create_version("m", write_weights(tmp_path / "w1", seed=1))
+    registry.create_version("m", write_weights(tmp_path / "w2", seed=2))
+    registry.transition_stage("m", 1, "staging")
+    registry.transition_stage("m", 1, "production")
+    registry.transition_stage("m", 2, "staging")
+    yield registry
+    registry.close()
+
+
+def promote_on_branch(reg, monkeypatch, who, authored, committed=None, reason=None, branch="pr"):
+    git(reg.root, "checkout", "-q", "-b", branch)
+    when(monkeypatch, who, authored, committed)
+    if reason:
+        reg.transition_stage("m", 1, "archived", reason=reason)
+    else:
+        reg.transition_stage("m", 2, "production")
+    git(reg.root, "checkout", "-q", "main")
+
+
+def production_as_of(reg, as_of):
+    return reg.resolve("m@production", as_of=as_of).version
+
+
+def test_fast_forwarded_pr_counts_from_when_main_moved(reg, monkeypatch):
+    """issue 13 item 5: written on the 1st, fast-forwarded on the 20th: not in production on the 10th."""
+    when(monkeypatch, "Bot", "2026-10-30T10:00:00Z")
+    tag(reg.worktree, observe=True, now="2026-10-30T10:00:00Z")  # the tag workflow saw main here
+    promote_on_branch(reg, monkeypatch, "Ann", "2026-11-01T09:00:00Z")
+    git(reg.root, "merge", "-q", "--ff-only", "pr")
+    tag(reg.worktree, observe=True, now="2026-11-20T10:00:00Z")
+    assert production_as_of(reg, "2026-11-10T00:00:00Z") == 1
+    assert production_as_of(reg, "2026-11-20T10:00:00Z") == 2
+    moved = [e for e in reg.history("m") if e["event"] == "stage" and e["to"] == "production" and e["version"] == 2]
+    assert moved and moved[0]["date"] == "2026-11-20T10:00:00Z" and moved[0]["clock"] == "observed"
+    assert moved[0]["authored"] == "2026-11-01T09:00:00Z" and moved[0]["author"].startswith("Ann")
+
+
+def test_history_and_as_of_use_the_same_clock(reg, monkeypatch):
+    """issue 13 item 5: a rebase-merged commit authored on the 1st, committed on the 20th."""
+    promote_on_branch(reg, monkeypatch, "Ann", "2026-11-01T09:00:00Z", committed="2026-11-20T10:00:00Z")
+    git(reg.root, "merge", "-q", "--ff-only", "pr")
+    events = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"]
+    assert events[0]["date"] == "2026-11-20T10:00:00Z"
+    assert events[0]["clock"] == "claimed", "nothing but the committer's machine dates this commit"
+    assert production_as_of(reg, events[0]["date"]) == 2
+    assert production_as_of(reg, "2026-11-20T09:59:59Z") == 1
+    out = run_cli(reg.root, "history", "m").output
+    assert "2026-11-20T10:00:00Z*" in out and "author's claim only" in out
+
+
+def test_a_future_dated_commit_is_not_counted_early(reg, monkeypatch):
+    """issue 13 item 5: a commit claiming 2030 does not put its move (or later ones) in effect in 2026."""
+    promote_on_branch(reg, monkeypatch, "Skewed", "2030-01-01T00:00:00Z")
+    git(reg.root, "merge", "-q", "--ff-only", "pr")
+    when(monkeypatch, "Olga", "2026-11-25T00:00:00Z")
+    reg.set_alias("m", "canary", 1)
+    assert production_as_of(reg, "2026-11-26T00:00:00Z") == 1
+    assert production_as_of(reg, "2030-01-02T00:00:00Z") == 2
+
+
+def test_a_bare_date_means_midnight_utc(reg, monkeypatch):
+    """issue 13 item 5: --as-of 2026-11-20 is 00:00 UTC, not now's time of day on the 20th."""
+    promote_on_branch(reg, monkeypatch, "Ann", "2026-11-20T00:00:01Z")
+    git(reg.root, "merge", "-q", "--ff-only", "pr")
+    assert production_as_of(reg, "2026-11-20") == 1
+    assert production_as_of(reg, "2026-11-21") == 2
+    out = run_cli(reg.root, "resolve", "m@production", "--as-of", "2026-11-20")
+    assert out.exit_code == 0 and out.output.startswith("m@1 ")
+
+
+def test_git_pull_merge_credits_the_author_not_the_merger(reg, monkeypatch, tmp_path):
+    """issue 13 item 5: Bob's `git pull` merges Alice's move; history says Alice moved it."""
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(reg.root, "remote", "add", "origin", str(bare))
+    git(reg.root, "push", "-q", "origin", "main")
+    git(tmp_path, "clone", "-q", str(bare), "bob")
+    when(monkeypatch, "Alice", "2026-11-02T09:00:00Z")
+    reg.transition_stage("m", 2, "production")
+    git(reg.root, "push", "-q", "origin", "main")
+    when(monkeypatch, "Bob", "2026-11-03T09:00:00Z")
+    with Registry(tmp_path / "bob") as bob:
+        bob.create_version("m", write_weights(tmp_path / "w3", seed=3))
+        git(bob.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+        events = bob.history("m")
+    moved = [e for e in events if e["event"] == "stage" and e["to"] == "production" and e["version"] == 2]
+    assert moved[0]["author"] == "Alice <alice@example.com>"
+    assert moved[0]["merged_by"] == "Bob <bob@example.com>"
+    assert moved[0]["clock"] == "merged"
+
+
+def test_history_names_the_pr_author_and_the_rollback_reason(reg, monkeypatch):
+    """issue 13 item 9: a merged rollback PR shows its author and its reason, not the merger."""
+    promote_on_branch(reg, monkeypatch, "Carol", "2026-11-05T09:00:00Z", reason="latency regression",
+                      branch="carol/rollback")
+    when(monkeypatch, "GitHub", "2026-11-06T12:00:00Z")
+    git(reg.root, "merge", "-q", "--no-ff", "-m", "Merge pull request #7 from carol/rollback", "carol/rollback")
+    moved = [e for e in reg.history("m") if e["event"] == "stage" and e["to"] == "archived"][0]
+    assert moved["author"] == "Carol <carol@example.com>" and moved["merged_by"].startswith("GitHub")
+    assert moved["pr"] == 7 and moved["reason"] == "latency regression"
+    assert moved["date"] == "2026-11-06T12:00:00Z" and moved["clock"] == "merged"
+    out = run_cli(reg.root, "history", "m").output
+    assert "latency regression" in out and "Carol" in out
+
+
+def test_lineage_says_a_parent_is_soft_deleted(registry, tmp_path):
+    """issue 13 item 9: lineage marks a soft-deleted parent instead of presenting it as live."""
+    registry.register_model("base", "base_model")
+    registry.register_model("ft", "fine_tuned")
+    registry.create_version("base", write_weights(tmp_path / "b", seed=1))
+    registry.create_version("ft", write_weights(tmp_path / "f", seed=2), parent="base@1")
+    registry.delete_version("base", 1, reason="license withdrawn")
+    out = run_cli(registry.root, "lineage", "ft@1")
+    assert out.exit_code == 0
+    assert "base@1 base_model none DELETED" in out.output and "soft-deleted" in out.output
+    out = run_cli(registry.root, "lineage", "ft@1", "--json")
+    assert '"status": "deleted"' in out.output
+
+
+def test_observation_notes_only_what_main_newly_reached(reg, monkeypatch):
+    """issue 13 item 5: the first observation dates only the head (older commits were main before
+    anyone watched); later ones date every commit a push brought, all at the push's time."""
+    from modelreg.promotion.releases import observe_main
+
+    assert len(observe_main(reg.worktree, now="2026-10-31T00:00:00Z")) == 1
+    when(monkeypatch, "Ann", "2026-11-01T09:00:00Z")
+    reg.set_alias("m", "canary", 1)
+    reg.set_alias("m", "canary", 2)
+    assert len(observe_main(reg.worktree, now="2026-11-09T00:00:00Z")) == 2
+    assert observe_main(reg.worktree, now="2026-11-10T00:00:00Z") == []
+    assert reg.aliases("m", as_of="2026-11-08T23:59:59Z").get("canary") is None
+    assert reg.aliases("m", as_of="2026-11-09")["canary"] == 2  # never the intermediate state
+    events = [e for e in reg.history("m") if e["event"] == "alias" and e["alias"] == "canary"]
+    assert {e["clock"] for e in events} == {"observed"} and {e["date"] for e in events} == {"2026-11-09T00:00:00Z"}
+
+
+def test_a_git_pull_merge_does_not_hide_what_main_was_observed_at(reg, monkeypatch, tmp_path):
+    """issue 13 item 5: main was at Alice's move (observed by the tag workflow) before Bob pushed a
+    `git pull` merge whose first parent is his local work; --as-of and history still say so."""
+    from modelreg.promotion.releases import observe_main
+
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(reg.root, "remote", "add", "origin", str(bare))
+    observe_main(reg.worktree, now="2026-10-30T10:00:00Z")
+    git(reg.root, "push", "-q", "origin", "main", "refs/notes/modelreg")
+    git(tmp_path, "clone", "-q", str(bare), "bob")
+    when(monkeypatch, "Bob", "2026-11-01T09:00:00Z")
+    with Registry(tmp_path / "bob") as bob:
+        bob.create_version("m", write_weights(tmp_path / "w3", seed=3))  # Bob's local work
+    when(monkeypatch, "Alice", "2026-11-02T09:00:00Z")
+    reg.transition_stage("m", 2, "production")
+    observe_main(reg.worktree, now="2026-11-02T10:00:00Z")
+    git(reg.root, "push", "-q", "origin", "main", "refs/notes/modelreg")
+    when(monkeypatch, "Bob", "2026-11-03T09:00:00Z")
+    with Registry(tmp_path / "bob") as bob:
+        git(bob.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+        git(bob.root, "fetch", "-q", "origin", "refs/notes/*:refs/notes/*")
+        assert bob.resolve("m@production", as_of="2026-11-02T12:00:00Z").version == 2
+        assert bob.resolve("m@production", as_of="2026-11-02T09:59:59Z").version == 1
+        moved = [e for e in bob.history("m") if e["event"] == "stage" and e["to"] == "production"
+                 and e["version"] == 2][0]
+    assert moved["date"] == "2026-11-02T10:00:00Z" and moved["clock"] == "observed"
+    assert moved["author"].startswith("Alice") and moved["merged_by"].startswith("Bob")
