@@ -4,7 +4,7 @@
     python bench/ab_pull.py /tmp/old/tool [REPS]
 
 OLD's `modelreg.artifacts.pull.pull(registry, ref, dest=...)` (the API before issue 9) is timed
-against this tree's `modelreg.loading.weights.pull`, each in a fresh process, in process and as the CLI.
+against this tree's `Registry.pull`, each in a fresh process, in process and as the CLI.
 """
 import os, shutil, subprocess, sys, tempfile, time, statistics
 from pathlib import Path
@@ -30,7 +30,7 @@ try:
     run([sys.executable, "-m", "modelreg", "-C", str(reg), "model", "register", "m", "--type", "base_model"])
     run([sys.executable, "-m", "modelreg", "-C", str(reg), "version", "create", "m", str(src)])
     inproc = {"old": "from modelreg.artifacts.pull import pull as p; f=lambda: p(r, 'm@1', dest=out)",
-              "new": "from modelreg.loading.weights import pull as p; f=lambda: p(r, 'm@1', dest=out)"}
+              "new": "f=lambda: r.pull('m@1', dest=out)"}
     paths = {"old": sys.argv[1], "new": str(HERE / "tool")}
     res = {k: [] for k in ("old-in", "new-in", "old-cli", "new-cli")}
     for rep in range(int(sys.argv[2]) if len(sys.argv) > 2 else 5):

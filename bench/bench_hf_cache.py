@@ -62,7 +62,6 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-hf-"))
     os.environ.update(MODELREG_CACHE=str(work / "cache"), DVC_NO_ANALYTICS="1")
     try:
-        from modelreg.loading.weights import pull
         from modelreg.interop.hf_cache import pull_to_hf_cache
         from modelreg.registry import Registry, init_registry
 
@@ -70,8 +69,8 @@ def main() -> int:
         reg = Registry(work / "reg")
         reg.register_model("big", "base_model")
         reg.create_version("big", make_weights(work / "src", args.mb))
-        pull(reg, "big@1")  # the modelreg cache is warm from here on
-        folder = median_of(lambda i: pull(reg, "big@1", dest=work / f"out{i}"), args.reps)
+        reg.pull("big@1")  # the modelreg cache is warm from here on
+        folder = median_of(lambda i: reg.pull("big@1", dest=work / f"out{i}"), args.reps)
         hf = median_of(lambda i: pull_to_hf_cache(reg, "big@1", hf_home=work / f"hf{i}"), args.reps)
         extra = disk_bytes(work / "hf0")
         print(f"version: {args.mb} MB, {args.reps} reps, warm modelreg cache")

@@ -63,12 +63,12 @@ INPROC_PULL = """
 import sys, time
 sys.path.insert(0, {tool!r})
 from modelreg import Registry
-from modelreg import weights as wmod
 from modelreg.artifacts.remote import open_store
+from modelreg.loading.weights import remote_at
 reg = Registry({root!r})
-open_store(reg.remote(reg.resolve("m@1").commit)).close()  # warm: botocore imported, S3 model parsed
+open_store(remote_at(reg.at(), reg.root)).close()  # warm: botocore imported, S3 model parsed
 t0 = time.perf_counter()
-wmod.pull(reg, "m@1", dest={out!r})
+reg.pull("m@1", dest={out!r})
 print(time.perf_counter() - t0)
 """
 
@@ -194,6 +194,7 @@ def main():
 def report(b: Bench, opts):
     from modelreg import Registry
     from modelreg.loading import weights as wmod
+    from modelreg.artifacts.cache import Cache
     from modelreg.artifacts.hashing import md5_only, md5_sha256
     from modelreg.artifacts.remote import open_store
 
@@ -224,8 +225,9 @@ def report(b: Bench, opts):
                                    b.env)
 
     resolved = reg.resolve("m@1")
-    store = open_store(reg.remote(resolved.commit))
-    plan = wmod.plan(reg, resolved, store)
+    located = wmod.locate(reg.snapshot(resolved.commit), resolved, reg.root)
+    store = open_store(located.remote)
+    plan = wmod.plan(located, store, Cache())
     keys = [f"{store.prefix}/files/md5/{e.md5[:2]}/{e.md5[2:]}" for e in plan.entries]
     store.close()
 
@@ -272,8 +274,8 @@ def report(b: Bench, opts):
     rows.append(("md5+sha256 one pass", t_both, f"{t_md5 / t_both:.2f}x md5-alone throughput (target >= 0.9x)"))
     rows.append(("md5 alone", t_md5, ""))
 
-    wmod.pull(reg, "m@1")
-    t_warm = timed(lambda: (lambda: wmod.pull(reg, "m@1")), 5)
+    reg.pull("m@1")
+    t_warm = timed(lambda: (lambda: reg.pull("m@1")), 5)
     t_warm_cli = timed(lambda: (lambda: run([BIN / "modelreg", "-C", str(root), "pull", "m@1", "-q"], env=b.env)), 3)
     rows.append(("pull warm, in-process", t_warm, "target <= 0.2 s"))
     rows.append(("pull warm (CLI, new process)", t_warm_cli, ""))

@@ -284,3 +284,17 @@ def test_tests_are_laid_out_like_the_package():
         assert (tests / "store" / f"test_{module}.py").is_file(), module
     flat = sorted(p.name for p in tests.glob("test_*.py"))
     assert flat == ["test_architecture.py", "test_meta.py", "test_registry.py", "test_workflows.py"], flat
+
+
+def test_the_readme_code_map_names_every_package_and_module():
+    """The code map in README's "The house" is the tree: a new module must be placed in it."""
+    readme = (PACKAGE.parents[1] / "README.md").read_text()
+    house = readme.split("### The house", 1)[1].split("\n```\ntool/modelreg/", 1)[1].split("\n```", 1)[0]
+    words = set(re.findall(r"[a-z0-9_]+", house))
+    modules_found = [p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"]
+    assert len(modules_found) >= 80
+    missing = sorted({p.relative_to(PACKAGE).as_posix() for p in modules_found
+                      if p.stem not in words and not p.relative_to(PACKAGE).as_posix().startswith("cli/")})
+    assert missing == []
+    for package in PACKAGES:
+        assert f"\n  {package}/" in "\n" + house, package

@@ -1,4 +1,4 @@
-"""loader_checks.adapter_problems: an adapter's files agree with its registered parent (issue 5)."""
+"""loading.checks.adapter_problems: an adapter's files agree with its registered parent (issue 5)."""
 import json
 import shutil
 

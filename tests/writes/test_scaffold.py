@@ -493,7 +493,7 @@ def test_register_leaves_a_hand_written_codeowners_alone(fresh):
 
 @pytest.mark.models
 def test_check_judges_an_adapter_on_an_adapter_against_the_base_below(registry, tiny_models):
-    """issue 14 item 9: the rule create and check share (loader_checks.applies_to): an adapter
+    """issue 14 item 9: the rule create and check share (loading.checks.applies_to): an adapter
     on an adapter changes the modules of the first non-adapter below, as the loader merges it;
     check used to compare it with the LoRA tensors of its direct parent and fail."""
     registry.register_model("tiny", "base_model")

@@ -3,8 +3,10 @@
 Heavy modules (jsonschema, GitPython, DVC, boto3, torch) load only when used, so
 `import modelreg` stays fast.
 """
-from .core.errors import AlreadyExists, ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation, RegistryError
-from .registry import Registry, Resolved, init_registry
+from .core.errors import (AlreadyExists, ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound,
+                          PolicyViolation, RegistryError)
+from .registry import Registry, init_registry
+from .store.reads import Resolved
 
 __version__ = "0.1.0"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..core.errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord
 from ..core.records import load_yaml
 
+
 @contextlib.contextmanager
 def _no_analytics():
     """DVC reads DVC_NO_ANALYTICS from the environment; set it only while DVC runs."""

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from ..core.errors import IntegrityError, InvalidRecord
 from .cache import Cache
+from .config import RemoteConfig
 from .download import fetch_object
 from .dvc import object_key, parse_listing, safe_relpath
-from .config import RemoteConfig
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 FILE_JOBS = 4  # objects fetched at once; each also fetches its parts in parallel

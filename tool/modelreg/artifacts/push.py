@@ -13,11 +13,11 @@ import shutil
 import uuid
 from pathlib import Path
 
+from .config import RemoteConfig
 from .dvc import listing_bytes, object_key, pointer_text
 from .files import classify
 from .hashing import md5_sha256
 from .progress import start
-from .config import RemoteConfig
 from .remote import open_store
 
 

@@ -33,7 +33,8 @@ class _Stopped(Exception):
 def _body_errors() -> tuple:
     """What a broken body raises: botocore's and urllib3's read errors, and plain socket ones."""
     from botocore.exceptions import ReadTimeoutError, ResponseStreamingError
-    from urllib3.exceptions import ProtocolError, ReadTimeoutError as Urllib3Timeout
+    from urllib3.exceptions import ProtocolError
+    from urllib3.exceptions import ReadTimeoutError as Urllib3Timeout
 
     return (ResponseStreamingError, ReadTimeoutError, ProtocolError, Urllib3Timeout, ConnectionError)
 

@@ -3,8 +3,9 @@ import click
 
 from ..core.refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
+from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params,
+                     progress_bars, table, warn_deleted)
 from .promote_cmds import pr_option, write_or_propose
-from .common import emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params, progress_bars, table, warn_deleted
 
 
 @click.command("init")

@@ -33,7 +33,8 @@ def check_ref(ctx, tag_name, merge, as_json):
 
     With --commit SHA: the same for every tag that describes the merge SHA, whether or not
     it points at SHA (GTO-format stage tags point at the version's commit)."""
-    from ..promotion.releases import check_ref as one, released
+    from ..promotion.releases import check_ref as one
+    from ..promotion.releases import released
 
     if (tag_name is None) == (merge is None):
         raise click.UsageError("give a TAG or --commit SHA (one of the two)")

@@ -24,8 +24,8 @@ def site():
 @click.pass_context
 def build(ctx, out, at, repo_url, as_json):
     """Write the catalog site of the registry into OUT."""
-    from ..store.gitstore import origin_url
     from ..site import build_site
+    from ..store.gitstore import origin_url
 
     reg = open_registry(ctx)
     progress = _bar() if sys.stderr.isatty() and not as_json else None

@@ -28,7 +28,7 @@ def versions_dir(model: str) -> str:
 
 
 def version_dir(model: str, version: int) -> str:
-    if not isinstance(version, int) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"bad version number {version!r}")
     return f"{versions_dir(model)}/{version}"
 

@@ -94,4 +94,4 @@ def strict(lookup, start: Link, follow=every_parent) -> list[Link]:
 
 def _plausible(key: tuple) -> bool:
     model, number = key
-    return isinstance(model, str) and isinstance(number, int) and number >= 1
+    return isinstance(model, str) and isinstance(number, int) and not isinstance(number, bool) and number >= 1

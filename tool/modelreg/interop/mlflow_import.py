@@ -22,10 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..core import clock, layout
-from ..core.records import load_yaml, prune
-from ..writes.models import keep_codeowners
 from ..core.errors import ExternalError, InvalidInput, NotFound, RegistryError
 from ..core.names import check_alias, check_name
+from ..core.records import load_yaml, prune
+from ..writes.models import keep_codeowners
 
 IMPORT_TAG = "mlflow.name"  # on model.yaml: which MLflow model this one was imported from
 STAGE_MAP = {"Production": "production", "Staging": "staging", "Archived": "archived"}

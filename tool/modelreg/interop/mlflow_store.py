@@ -23,10 +23,9 @@ from pathlib import Path
 from mlflow.entities import FileInfo, Metric
 from mlflow.entities.model_registry import (ModelVersion, ModelVersionTag, RegisteredModel,
                                             RegisteredModelAlias, RegisteredModelTag)
-from mlflow.entities.model_registry.model_version_stages import (ALL_STAGES, get_canonical_stage)
+from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, get_canonical_stage
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import (INVALID_PARAMETER_VALUE, INTERNAL_ERROR,
-                                          RESOURCE_DOES_NOT_EXIST)
+from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore

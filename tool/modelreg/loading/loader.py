@@ -26,17 +26,18 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checks as loader_checks, lockfile, sources
 from ..core import lineage
+from ..core.errors import (ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound,
+                           PolicyViolation)
 from ..core.extras import missing_extra
-from ..core.errors import ExternalError, IntegrityError, InvalidInput, InvalidRecord, NotFound, PolicyViolation
 from ..core.refs import ModelRef, parse_ref
 from ..store import reads
 from ..store.reads import Resolved
+from . import checks, lockfile, sources
 
 log = logging.getLogger(__name__)
 
-PICKLE_SUFFIXES = loader_checks.PICKLE_SUFFIXES
+PICKLE_SUFFIXES = checks.PICKLE_SUFFIXES
 CONFIG_FILES = ("config.json", "tokenizer_config.json", "adapter_config.json", "processor_config.json",
                 "preprocessor_config.json", "generation_config.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
@@ -281,8 +282,8 @@ def _refuse_by_record(steps, allow_pickle: bool) -> None:
         if not step.record.get("artifacts"):
             raise InvalidRecord(f"{step.name} has no artifacts in the registry (its weights are kept "
                                 "elsewhere); there is nothing to load")
-        problems = [m for _, m in loader_checks.record_problems(step.record)]
-        problems += loader_checks.adapter_weights(step.record)
+        problems = [m for _, m in checks.record_problems(step.record)]
+        problems += checks.adapter_weights(step.record)
         if problems:
             raise PolicyViolation(f"{step.name}: {problems[0]}")
         _weights_kind(step, allow_pickle)
@@ -333,9 +334,9 @@ def _refuse_by_contents(steps, folders) -> None:
         paths = [a["path"] for a in step.record.get("artifacts") or []]
         for rel in paths:
             if rel.endswith(".index.json"):
-                problems = loader_checks.index_problems(_json(step, folder / rel, rel), rel, paths)
+                problems = checks.index_problems(_json(step, folder / rel, rel), rel, paths)
             elif rel.endswith(".safetensors"):
-                problems = loader_checks.header_problems(rel, loader_checks.safetensors_header(folder / rel))
+                problems = checks.header_problems(rel, checks.safetensors_header(folder / rel))
             else:
                 continue
             if problems:

@@ -19,9 +19,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from . import sources
 from ..core.errors import RegistryError
 from ..core.refs import parse_ref
+from . import sources
 
 log = logging.getLogger(__name__)
 

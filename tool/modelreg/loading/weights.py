@@ -12,7 +12,9 @@ from pathlib import Path
 
 from ..artifacts.cache import Cache
 from ..artifacts.config import RemoteConfig, local_config_bytes, remote_config
-from ..artifacts.pull import Plan, PullResult, fetch as fetch_plan, listing, make_plan
+from ..artifacts.pull import Plan, PullResult
+from ..artifacts.pull import fetch as fetch_plan
+from ..artifacts.pull import listing, make_plan
 from ..core import layout
 from ..core.errors import NotFound, RegistryError
 from ..store import reads

@@ -52,7 +52,7 @@ def scope_of(head, change: Change | None) -> tuple[list[str], str]:
 
 
 def run_check(git, at: str | None = None, base: str | None = None, pr: int | None = None,
-              comment: bool = False, remote: bool = False, client=None) -> CheckResult:
+              comment: bool = False, remote: bool = False) -> CheckResult:
     """Full check (no base) or the change-scoped check against `base`, plus the PR's policy.
 
     `git` is the clone's GitStore: without `at` or `base`, its working tree is checked."""
@@ -64,11 +64,11 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
     change = compute(git, base, commit) if base is not None else None
     settings, broken = _settings_in_force(change.base if change else head, change is not None)
     models, scope = scope_of(head, change)
-    ctx = Context(head, settings, models, change.base if change else None, change, **_services(git, head, change,
-                                                                                              remote))
+    services = _services(git, head, change, remote)
+    ctx = Context(head, settings, models, change.base if change else None, change, **services)
     problems = set(catalog.run(ctx)) | set(broken)
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
-    result.pr, result.forge = pr, client
+    result.pr = pr
     if change is not None:
         from .pull import pull_report
 

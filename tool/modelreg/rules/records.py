@@ -2,7 +2,9 @@
 import posixpath
 import re
 
-from ..core import layout, lineage as walks, schema
+from ..core import layout
+from ..core import lineage as walks
+from ..core import schema
 from ..core.names import check_name
 from .context import Problem
 

@@ -123,7 +123,7 @@ def _require_jinja() -> None:
     """Before anything is written (in CI: add site to the extras in .github/modelreg-requirements.txt)."""
     from ..core.extras import require
 
-    require("site", ("jinja2",), "the site's templates")
+    require("site", ("jinja2",), "building the site")
 
 
 def _check_out(out: Path) -> None:

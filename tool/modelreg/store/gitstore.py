@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..core.errors import ConcurrentWrite, ExternalError, InvalidInput, NotFound
 
+
 def _env() -> dict:
     # read at call time: callers (tests, the loader) may change the environment after import
     return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -106,16 +107,15 @@ class GitStore:
         return self._packed_refs().get(name)
 
     def rev_parse(self, ref: str) -> str:
-        """The commit a branch, tag, remote branch or sha names."""
+        """The commit a branch, tag, remote branch or sha names. A plain name is read as a branch
+        first (then a remote branch), from its ref file: main is the branch main, even where
+        someone pushed a tag of that name."""
         if ref in self._commits:
             return ref
-        if "/" not in ref or ref.startswith("refs/") or ref.startswith("origin/"):
-            for name in (ref, f"refs/heads/{ref}", f"refs/remotes/{ref}") if ref != "HEAD" else ("HEAD",):
-                if name.startswith("refs/tags/"):
-                    break  # annotated tags need peeling: let git do it
-                sha = self._read_ref_file(name) if ".." not in name else None
-                if sha and len(sha) == 40:
-                    return sha
+        for name in _ref_files(ref):
+            sha = self._read_ref_file(name)
+            if sha and len(sha) == 40:
+                return sha
         out = _run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], self.root, check=False).strip()
         if not out:
             raise NotFound(f"no branch, tag or commit named {ref!r} in {self.root}")
@@ -306,6 +306,19 @@ class GitStore:
         """Put tracked files back as HEAD has them (used to undo a failed write)."""
         if paths:
             _run(["checkout", "HEAD", "--", *paths], self.root, check=False)
+
+
+def _ref_files(ref: str) -> tuple[str, ...]:
+    """The ref files that may hold `ref`'s commit without asking git (tags need peeling: git)."""
+    if ref == "HEAD":
+        return ("HEAD",)
+    if ".." in ref or ref.startswith("refs/tags/"):
+        return ()
+    if ref.startswith("refs/"):
+        return (ref,)
+    if "/" not in ref or ref.startswith("origin/"):
+        return (f"refs/heads/{ref}", f"refs/remotes/{ref}")
+    return ()
 
 
 def _lock_timeout(timeout: float | None) -> float:

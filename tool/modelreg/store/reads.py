@@ -6,7 +6,8 @@ an InvalidRecord naming its file; a missing one is NotFound.
 """
 from dataclasses import dataclass, field
 
-from ..core import layout, lineage as walks
+from ..core import layout
+from ..core import lineage as walks
 from ..core.errors import InvalidRecord, NotFound
 from ..core.refs import ModelRef
 
@@ -87,7 +88,7 @@ def models(snap, filter_tags: dict | None = None) -> list[dict]:
     """The model records, by name, with every tag in `filter_tags`."""
     paths = [p for p in (f"{layout.ROOT}/{m}/model.yaml" for m in snap.models()) if snap.has(p)]
     snap.prefetch(paths)
-    found = sorted((snap.record(p) for p in paths), key=lambda m: m.get("name", ""))
+    found = sorted((_mapping(snap, p, None) for p in paths), key=lambda m: m.get("name", ""))
     wanted = filter_tags or {}
     return [m for m in found if all((m.get("tags") or {}).get(k) == v for k, v in wanted.items())]
 

@@ -11,13 +11,13 @@ import re
 import shutil
 from pathlib import Path
 
-from ..promotion import codeowners
 from ..core import layout, schema
-from ..core.extras import require
 from ..core.errors import AlreadyExists, InvalidInput
-from ..store.gitstore import commit, identity, init_repo
+from ..core.extras import require
 from ..core.records import dump_yaml
 from ..core.settings import DEFAULT_SETTINGS
+from ..promotion import codeowners
+from ..store.gitstore import commit, identity, init_repo
 
 GITIGNORE_LINES = [
     "# weights are tracked by DVC (weights.dvc beside each folder), never by git",
