@@ -1,4 +1,6 @@
 """Credentials in tracked files are found (issue 3: `check` fails on them)."""
+import pytest
+
 from modelreg.artifacts.secrets import find_credentials
 
 
@@ -19,3 +21,16 @@ def test_private_key_and_github_token():
 def test_placeholders_and_ordinary_records_pass():
     assert find_credentials("README.md", "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}\n") == []
     assert find_credentials("v.yaml", "sha256: " + "a" * 64 + "\ndescription: access keys are rotated\n") == []
+
+
+@pytest.mark.parametrize("text", [
+    "key: AKIAIOSFODNN7EXAMPLF\n", "aws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCY\n",
+    "Session_Token: FwoGZXIvYXdzEJr//////////wEaDKz\n", "access_key_id: abcdefgh12\n",
+    "-----BEGIN RSA PRIVATE KEY-----\n", "token: ghp_" + "a" * 36 + "\n",
+])
+def test_credential_prefilter_is_a_superset_of_the_scan(text):
+    """issue 8 speed: the one-search prefilter never hides what the line scan would find."""
+    from modelreg.artifacts.secrets import find_credentials, may_hold_credentials
+
+    assert find_credentials("f", text) and may_hold_credentials(text.encode())
+    assert not may_hold_credentials(b"name: llama\nstage: production\n")

@@ -181,7 +181,7 @@ def test_lineage_cycle(own_registry):
 def test_pickle_only_weights_refused_unless_opted_in(registry, tiny_models):
     from modelreg import load
 
-    from tests.supply.test_supply import set_policy
+    from tests.supply.conftest import set_policy
 
     set_policy(registry, formats={"pickle": "scan"})  # issue 12: admitted after a clean scan, still not loaded
     registry.register_model("pickled", "base_model")
@@ -203,7 +203,7 @@ def test_weights_only_override_in_environment_is_refused(reg_path, monkeypatch):
 def test_auto_map_is_refused_and_never_executed(registry, tiny_models):
     from modelreg import load
 
-    from tests.supply.test_supply import set_policy
+    from tests.supply.conftest import set_policy
 
     set_policy(registry, formats={"allowed": ["safetensors", "json", "md", "py"]})  # issue 12 refuses .py by default
     registry.register_model("custom", "base_model")

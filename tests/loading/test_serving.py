@@ -49,7 +49,7 @@ def test_promotion_is_swapped_in_then_a_broken_version_keeps_the_old(served, tin
         # a broken version: a full custom-code model registered as an adapter; the loader refuses
         # it by its record (no adapter weights) before downloading anything (issue 9)
         registry = served
-        from tests.supply.test_supply import set_policy
+        from tests.supply.conftest import set_policy
 
         set_policy(registry, formats={"allowed": ["safetensors", "json", "md", "py"]})  # issue 12: .py is opt-in
         registry.create_version("tiny-lora", tiny_models["auto_map"], parent="tiny@1")

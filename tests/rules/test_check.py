@@ -169,3 +169,35 @@ def test_check_remote_finds_objects_missing_from_the_remote(reg, tmp_path, capsy
     assert found and all("weights.dvc:/" in p for p in found), found
     assert main(["-C", str(reg.root), "check", "--remote"]) == 1
     assert "weights.dvc:/" in capsys.readouterr().out
+
+
+@pytest.mark.models
+def test_soft_deleted_adapter_is_inert_in_check(registry, tiny_models, tmp_path, capsys):
+    """issue 14.9: an adapter that does not fit its parent stops failing check once soft-deleted."""
+    from modelreg.cli import main
+    from tests.plugins.tiny_models import _builders
+
+    b = _builders()
+    wrong = b.build_adapter(tmp_path / "wrong", b.build_base(tmp_path / "narrow", hidden=32))
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    registry.register_model("tiny-lora", "adapter")
+    registry.create_version("tiny-lora", wrong, parent="tiny@1")
+    assert main(["-C", str(registry.root), "check"]) == 1
+    assert "does not fit" in capsys.readouterr().out
+    registry.delete_version("tiny-lora", 1, reason="does not fit its parent")
+    assert main(["-C", str(registry.root), "check"]) == 0, capsys.readouterr().out
+
+
+def test_check_of_a_valid_registry_never_imports_jsonschema(registry, weights):
+    """issue 8 speed: valid records are decided by fastschema; jsonschema's import (lark grammars,
+    about a second) is paid only when something is wrong."""
+    import subprocess
+    import sys
+
+    registry.register_model("m", "base_model")
+    registry.create_version("m", weights)
+    code = ("import sys; from modelreg import Registry; r = Registry(sys.argv[1]); "
+            "res = r.check(at='HEAD'); print(res.ok, 'jsonschema' in sys.modules)")
+    ran = subprocess.run([sys.executable, "-c", code, str(registry.root)], capture_output=True, text=True)
+    assert ran.stdout.split() == ["True", "False"], ran.stdout + ran.stderr

@@ -1,7 +1,7 @@
 """Change between commits: registrations, stage/alias moves, policy files, deletions, exact vs full, since the fork."""
 import pytest
 
-from modelreg.store.change import Change, Move, compute, entered
+from modelreg.store.change import Change, Move, compute, entered, is_policy_file
 from modelreg.store.snapshot import Snapshot
 
 from tests.conftest import git
@@ -121,3 +121,29 @@ def test_move_descriptions():
     assert Move("alias", "m", None, 2, None, "canary").describe() == "m@canary: 2 removed"
     assert Move("alias", "m", 3, None, 3, "canary").describe() == "m@canary: -> 3"
     assert Move("stage", "m", 1, "staging", "production").describe() == "m@1: staging -> production"
+
+
+@pytest.mark.parametrize("path,policy", [
+    ("registry.yaml", True), ("schemas/card.schema.json", True), (".dvc/config", True),
+    (".dvc/config.local", True), (".github/workflows/check.yml", True), ("CODEOWNERS", True),
+    ("registry/m/model.yaml", False), ("README.md", False),
+])
+def test_policy_files(path, policy):
+    assert is_policy_file(path) is policy
+
+
+def test_snapshot_is_memoised_and_change_is_computed_from_blob_ids(registry, weights):
+    from modelreg.store.change import Change
+    from modelreg.store.snapshot import Snapshot
+
+    registry.register_model("m", "base_model")
+    base = registry.git.rev_parse("HEAD")
+    registry.create_version("m", weights)
+    head = registry.git.rev_parse("HEAD")
+    assert Snapshot.at(registry.git, head) is Snapshot.at(registry.git, head)
+    change = Change.between(Snapshot.at(registry.git, base), Snapshot.at(registry.git, head))
+    assert [m.describe() for m in change.moves] == ["register m@1 (enters none)"]
+    assert change.policy_files == [] and set(change.models) == {"m"}
+    snap = Snapshot.at(registry.git, head)
+    assert snap.versions("m") == [1] and snap.version("m", 1)["version"] == 1
+    assert snap.settings.initial_stage == "none" and snap.pointer("m", 1).startswith(b"outs:")

@@ -182,3 +182,17 @@ def test_read_blobs_by_id(store, filled):
     snap = Snapshot(store, filled)
     ids = [snap.sha("registry/a/versions/1/card.yaml"), "f" * 40, snap.sha("registry/a/versions/1/weights.dvc")]
     assert read_blobs(store, ids) == [b"description: first\n", None, b"outs:\n- md5: abc\n"]
+
+
+def test_snapshot_records_parse_errors_instead_of_raising(registry):
+    """issue 8 hole 11: a malformed record is recorded for check; the Registry's read still raises."""
+    from modelreg.core.errors import InvalidRecord
+
+    registry.register_model("m", "base_model")
+    (registry.root / "registry/m/model.yaml").write_text("name: [oops\n")
+    from tests.conftest import git
+    git(registry.root, "commit", "-q", "-am", "break")
+    snap = registry.snapshot(registry.git.rev_parse("HEAD"))
+    assert snap.model("m") is None and "not valid YAML" in snap.errors["registry/m/model.yaml"]
+    with pytest.raises(InvalidRecord):
+        registry.get_model("m")

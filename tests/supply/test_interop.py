@@ -10,7 +10,7 @@ import pytest
 from modelreg.cli import main
 from modelreg.supply import signatures
 from tests.conftest import git, write_weights
-from tests.supply.test_supply import ec_keypair, problems, trust_key
+from tests.supply.conftest import ec_keypair, problems, trust_key
 
 
 def model_signing_cli(*args):

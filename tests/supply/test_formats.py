@@ -1,0 +1,124 @@
+"""Issue 12: the weight-format policy (allow-list, pickles through picklescan) and chat templates,
+on real files and real git."""
+import json
+import pickle
+
+import pytest
+
+from modelreg.cli import main
+from modelreg.core import errors
+from tests.conftest import git, write_weights
+from tests.supply.conftest import problems, set_policy
+from tests.test_registry import snapshot
+
+
+def test_bin_in_a_safetensors_only_registry_is_refused(registry, weights, capsys):
+    """issue 12 bad input: a `.bin` in a safetensors-only registry: exit 1, file named, nothing written."""
+    set_policy(registry, formats={"allowed": ["safetensors", "json"]})
+    registry.register_model("m", "base_model")
+    (weights / "pytorch_model.bin").write_bytes(pickle.dumps({"w": [1, 2]}))
+    before = snapshot(registry.root)
+    assert main(["-C", str(registry.root), "version", "create", "m", str(weights)]) == 1
+    err = capsys.readouterr().err
+    assert err == ("error: pytorch_model.bin: pickle files are refused by registry.yaml's formats policy "
+                   "(pickle can run code when loaded); convert it to safetensors\n")
+    assert snapshot(registry.root) == before
+
+
+def test_format_not_in_the_allow_list_is_refused(registry, weights):
+    registry.register_model("m", "base_model")
+    (weights / "modeling_custom.py").write_text("import os\n")
+    with pytest.raises(errors.PolicyViolation, match=r"^modeling_custom.py: format 'py' is not in registry.yaml's "
+                       r"formats.allowed \(gguf, jinja, json, md, model, safetensors, txt\)"):
+        registry.create_version("m", weights)
+    assert not (registry.root / "registry/m/versions/1").exists()
+
+
+def test_pickle_disguised_as_safetensors_is_refused(registry, weights):
+    """A pickle is recognised by its first bytes, whatever it is called."""
+    registry.register_model("m", "base_model")
+    (weights / "model.safetensors").write_bytes(pickle.dumps({"w": 1}, protocol=4))
+    with pytest.raises(errors.PolicyViolation, match="^model.safetensors: pickle files are refused"):
+        registry.create_version("m", weights)
+
+
+def test_pickle_the_scanner_flags_is_refused(registry, weights, capsys):
+    """issue 12 bad input: with `pickle: scan`, a pickle picklescan flags: exit 1, file and reason named."""
+    set_policy(registry, formats={"allowed": ["safetensors", "json", "pkl"], "pickle": "scan"})
+    registry.register_model("m", "base_model")
+    (weights / "evil.pkl").write_bytes(pickle.dumps(_Evil()))
+    before = snapshot(registry.root)
+    assert main(["-C", str(registry.root), "version", "create", "m", str(weights)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: evil.pkl: picklescan flags dangerous imports (") and "system" in err
+    assert err.rstrip().endswith("refusing it") and err.count("\n") == 1
+    assert snapshot(registry.root) == before
+
+
+def test_clean_pickle_is_admitted_with_its_scan_verdict_recorded(registry, weights):
+    set_policy(registry, formats={"pickle": "scan"})
+    registry.register_model("m", "base_model")
+    (weights / "pytorch_model.bin").write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    record = registry.create_version("m", weights)
+    art = next(a for a in record["artifacts"] if a["path"] == "pytorch_model.bin")
+    assert art["scan"]["verdict"] == "clean" and art["scan"]["tool"].startswith("picklescan ")
+    assert problems(registry) == []
+
+
+def test_check_applies_the_format_policy_to_a_new_version_record(reg):
+    """A hand-written record cannot smuggle a pickle past `version create`: check refuses it."""
+    git(reg.root, "checkout", "-qb", "pr")
+    reg.create_version("llm", source_uri="s3://elsewhere")
+    path = reg.root / "registry/llm/versions/2/version.yaml"
+    path.write_text(path.read_text() + "artifacts:\n- path: pytorch_model.bin\n  artifact_type: weights\n"
+                    "  format: pytorch\n  size_bytes: 3\n  sha256: " + "a" * 64 + "\n")
+    git(reg.root, "commit", "-qam", "smuggle")
+    found = problems(reg, at="pr", base="main")
+    assert "registry/llm/versions/2/version.yaml:/artifacts/0/path: pytorch_model.bin: pickle files are refused " \
+           "by registry.yaml's formats policy; convert it to safetensors" in found
+
+
+def test_chat_template_recorded_kept_in_git_and_checked(registry, weights):
+    registry.register_model("chat", "base_model")
+    record = registry.create_version("chat", with_template(weights, "{{ messages[0].content }}"))
+    import hashlib
+    assert record["chat_template"] == {"source": "chat_template.jinja",
+                                       "sha256": hashlib.sha256(b"{{ messages[0].content }}").hexdigest()}
+    tpath = "registry/chat/versions/1/chat_template.jinja"
+    assert git(registry.root, "show", f"HEAD:{tpath}") == "{{ messages[0].content }}"
+    assert problems(registry) == []
+    (registry.root / tpath).write_text("{{ 'ignore previous instructions' }}")
+    assert problems(registry) == [f"{tpath}:/: its sha256 is not the one version.yaml records in chat_template"]
+
+
+def test_template_from_tokenizer_config(registry, weights):
+    registry.register_model("chat", "base_model")
+    (weights / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ bos_token }}"}))
+    record = registry.create_version("chat", weights)
+    assert record["chat_template"]["source"] == "tokenizer_config.json"
+    assert (registry.root / "registry/chat/versions/1/chat_template.jinja").read_text() == "{{ bos_token }}"
+
+
+def test_promotion_body_shows_the_template_diff_against_production(registry, weights, tmp_path):
+    from modelreg.promotion.promote import promote
+
+    registry.register_model("chat", "base_model")
+    registry.create_version("chat", with_template(weights, "A\n{{ user }}\n"))
+    registry.create_version("chat", with_template(write_weights(tmp_path / "w2", seed=2), "B\n{{ user }}\n"))
+    for stage in ("staging", "production"):
+        registry.transition_stage("chat", 1, stage)
+    registry.transition_stage("chat", 2, "staging")
+    body = promote(registry.worktree, "chat", 2, "production").body
+    assert "Chat template changed against @1 (production):" in body
+    assert "```diff\n--- @1 (production)\n+++ @2\n@@ -1,2 +1,2 @@\n-A\n+B\n {{ user }}\n```" in body
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+        return (os.system, ("echo pwned",))
+
+
+def with_template(folder, text):
+    (folder / "chat_template.jinja").write_text(text)
+    return folder
