@@ -15,7 +15,12 @@ records comes in as a service, set by `check.run_check` and None where it does n
 judges itself by the policy it brings.
 """
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Protocol
+
+from ..core.settings import Settings
+from ..store.change import Change
+from ..store.snapshot import Snapshot
 
 
 @dataclass(frozen=True, order=True)
@@ -32,19 +37,21 @@ class Problem:
 
 
 class LocalFiles(Protocol):
-    def path(self, model: str, version: int, artifact: dict): ...
+    """Where a version's file is on this machine (loading.checks.LocalFiles), never fetched."""
+
+    def path(self, model: str, version: int, artifact: dict) -> Path | None: ...
 
 
 @dataclass
 class Context:
-    head: object  # store.snapshot.Snapshot: the records being judged
-    settings: object  # core.settings.Settings in force (the base's with --base)
+    head: Snapshot  # the records being judged (a commit's, or the working tree's)
+    settings: Settings  # the policy in force: the base's registry.yaml with --base
     models: list[str]  # the models in scope
-    base: object | None = None  # Snapshot of the base, with --base
-    change: object | None = None  # store.change.Change(base, head), with --base
+    base: Snapshot | None = None  # with --base
+    change: Change | None = None  # Change(base, head), with --base
     files: LocalFiles | None = None
-    remote: Callable[[str, int, bool], list[str]] | None = None
-    stages_held: Callable[[str, int], set] | None = None
+    remote: Callable[[str, int, bool], list[str]] | None = None  # (model, number, deep) -> problems
+    stages_held: Callable[[str, int], set[str]] | None = None  # (model, number) -> stages held on the base
 
     @property
     def head_settings(self):

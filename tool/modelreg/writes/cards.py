@@ -37,7 +37,7 @@ def parse_fields(pairs: dict[str, str]) -> dict:
         if kind == "array":
             fields[key] = [item.strip() for item in text.split(",") if item.strip()]
         elif kind == "object":
-            fields[key] = load_yaml(text.encode(), f"--field {key}")
+            fields[key] = load_yaml(text.encode(), f"card field {key}")
         else:
             fields[key] = text
     return fields
