@@ -32,7 +32,8 @@ node_modules/.installed: package.json
 	touch $@
 
 # Debian's headless Chromium and its matching driver, for the catalog site's browser tests
-# (tests/test_site_browser.py); installed only when missing. Without them those tests skip.
+# (tests/site/test_browser.py); installed only when missing. Without them those tests skip
+# locally; CI sets MODELREG_REQUIRE_BROWSER and MODELREG_STRICT_SKIPS, and there they fail.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \

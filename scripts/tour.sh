@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's tour of the CLI, runnable end to end: it creates everything it uses (checkpoints,
 # a registry, a bare `origin`, a release tag) under WORKDIR (default: a new temporary folder).
-# The test suite runs it (tests/test_tour.py), and README.md shows the lines between the
+# The test suite runs it (tests/cli/test_tour.py), and README.md shows the lines between the
 # "tour" markers verbatim, so the README cannot drift from what works.
 #   bash scripts/tour.sh [WORKDIR]
 set -euo pipefail
