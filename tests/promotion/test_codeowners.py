@@ -22,6 +22,23 @@ def test_generate_and_match(registry):
     assert generate(registry.worktree, check=True)["changed"] is False
 
 
+def test_policy_paths_and_named_keys_are_owned_by_the_approvers(registry):
+    """issue 19.1: .dvc/, .dvcignore, a root CODEOWNERS and every key file the signature policy
+    names are owned by the approvers, after the model folders (the last match wins on GitHub), so
+    a key kept in a model's folder is still the approvers'."""
+    registry.register_model("llama-ft", "fine_tuned", owners=["@alice"])
+    set_policy(registry.root, approvals=POLICY["approvals"], signatures={"production": {"signers": [
+        {"key": "keys/release.pub"}, {"key": "registry/llama-ft/ci.pub"},
+        {"key": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"}]}})
+    generate(registry.worktree)
+    leads = ["@org/ml-leads", "@org/qa"]
+    for path in (".dvc/config", ".dvcignore", "CODEOWNERS", "keys/release.pub", "registry/llama-ft/ci.pub",
+                 ".github/workflows/check.yml", "schemas/version.schema.json"):
+        assert owners_of(registry.root, path) == leads, path
+    assert owners_of(registry.root, "registry/llama-ft/model.yaml") == ["@alice", *leads]
+    assert "BEGIN" not in (registry.root / PATH).read_text()
+
+
 def test_stale_codeowners_fails_check(registry):
     registry.register_model("llama-ft", "fine_tuned", owners=["@org/llm-team"])
     assert generate(registry.worktree)["changed"] is False  # register kept it current

@@ -229,6 +229,55 @@ def test_hole3_explicit_policy_rule(world, forge):
     assert_refused(code, output, "CODEOWNERS:/: a change of policy files needs an approval from one of @org/admins")
 
 
+@pytest.mark.github
+def test_a_signer_key_the_policy_names_is_a_policy_file(world, forge, tmp_path):
+    """issue 19.1: a PR that replaces the key registry.yaml trusts (keys/release.pub) changes the
+    trust policy: it needs the policy groups, checks every model, and the comment says so."""
+    from tests.supply.conftest import ec_keypair
+
+    _private, public = ec_keypair(tmp_path / "real")
+    (world.reg.root / "keys").mkdir()
+    (world.reg.root / "keys/release.pub").write_bytes(public.read_bytes())
+    set_main_policy(world.reg, signatures={"production": {"required": False,
+                                                          "signers": [{"key": "keys/release.pub"}]}})
+    git(world.reg.root, "add", "keys")
+    git(world.reg.root, "commit", "-q", "-m", "trust a key")
+    refresh(world)
+    _evil, forged = ec_keypair(tmp_path / "mallory")
+    (world.clone / "keys/release.pub").write_bytes(forged.read_bytes())
+    commit(world.clone, "rotate the key")
+    number = open_pr(world, forge)
+    code, output = check(world, "--pr", number, "--comment", "--json")
+    assert code == 1, output
+    report = json.loads(output)
+    assert report["scope"] == "all"
+    assert {"file": "keys/release.pub", "pointer": "/", "message": "a change of policy files needs an "
+            "approval from one of @org/ml-leads"} in report["problems"], output
+    assert "`keys/release.pub`" in forge.pull_comments("org/registry", number)[0]["body"]
+    forge.add_review("org/registry", number, "lead", "APPROVED")
+    forge.add_review("org/registry", number, "tester", "APPROVED")
+    code, output = check(world, "--pr", number)
+    assert "policy files needs an approval" not in output, output
+
+
+def test_every_policy_path_needs_an_owner_in_codeowners(world):
+    """issue 19.1: with approval groups, a hand-written CODEOWNERS that leaves .dvc/ or a named key
+    without an owner fails check: GitHub would request no review for them."""
+    set_main_policy(world.reg, signatures={"production": {"signers": [{"key": "keys/release.pub"}]}})
+    refresh(world)
+    (world.clone / ".github").mkdir(exist_ok=True)
+    (world.clone / ".github/CODEOWNERS").write_text("/registry.yaml @org/ml-leads\n/schemas/ @org/ml-leads\n"
+                                                    "/.github/ @org/ml-leads\n/registry/ @org/llm\n")
+    commit(world.clone, "hand-written owners")
+    code, output = run(world.clone, "check")
+    assert_refused(code, output, ".github/CODEOWNERS:/: no owner for the policy files .dvc/config, .dvcignore, "
+                   "CODEOWNERS, keys/release.pub")
+    (world.clone / ".github/CODEOWNERS").write_text("* @org/ml-leads\n")
+    commit(world.clone, "owners for everything")
+    code, output = run(world.clone, "check")
+    assert "no owner" not in output, output
+
+
 # -- hole 4: deleting a whole model ------------------------------------------------------------
 def test_hole4_deleting_a_model_folder_is_refused(world):
     """issue 8 hole 4: removing registry/<model>/ (production included) is refused."""
@@ -320,6 +369,20 @@ def test_hole8_tracked_dvc_config_local_is_refused(world, content):
     git(world.clone, "add", "-f", ".dvc/config.local")
     commit(world.clone)
     assert_refused(*check(world), ".dvc/config.local:/: is tracked by git", "git rm --cached")
+
+
+def test_plain_check_of_the_working_tree_refuses_a_tracked_config_local(world):
+    """issue 19.12: `modelreg check` with no base reads the working tree, and a tracked (even
+    if git-ignored) .dvc/config.local is refused there as in a commit's check."""
+    (world.clone / ".dvc").mkdir(exist_ok=True)
+    (world.clone / ".dvc/config.local").write_text("['remote \"storage\"']\n    access_key_id = AKIAIOSFODNN7EXAMPLE\n")
+    (world.clone / ".gitignore").write_text(".dvc/config.local\n")
+    git(world.clone, "add", "-f", ".dvc/config.local")
+    code, output = run(world.clone, "check")
+    assert_refused(code, output, ".dvc/config.local:/: is tracked by git")
+    git(world.clone, "rm", "-q", "--cached", ".dvc/config.local")
+    code, output = run(world.clone, "check")
+    assert "config.local" not in output, output
 
 
 # -- hole 9: the bytes a new version claims ----------------------------------------------------

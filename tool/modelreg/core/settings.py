@@ -1,4 +1,5 @@
 """registry.yaml: registry-wide settings, with the defaults `init` writes."""
+import posixpath
 from dataclasses import dataclass, field
 
 from .errors import InvalidInput, InvalidRecord, PolicyViolation
@@ -127,6 +128,20 @@ class Settings:
     @property
     def remote_name(self) -> str:
         return (self.get("remote") or {}).get("name", "storage")
+
+    @property
+    def named_files(self) -> list[str]:
+        """Files in the registry this policy reads as policy: the signers' keys and certificate
+        chains (inline PEMs name no file). Replacing one changes the policy, so it is judged
+        and owned as registry.yaml is."""
+        found = []
+        for rule in (self.get("signatures") or {}).values():
+            for signer in (rule or {}).get("signers") or [] if isinstance(rule, dict) else ():
+                for key in ("key", "certificate_chain"):
+                    ref = signer.get(key) if isinstance(signer, dict) else None
+                    if isinstance(ref, str) and ref.strip() and not ref.lstrip().startswith("-----BEGIN"):
+                        found.append(posixpath.normpath(ref.strip()).lstrip("/"))
+        return sorted(set(found))
 
     def check_stage(self, stage: str) -> str:
         if stage not in self.stages:

@@ -25,7 +25,11 @@ HEADER = """\
 def is_generated(root: Path) -> bool:
     """A CODEOWNERS this tool wrote (a team's own hand-written file is never rewritten)."""
     path = root / PATH
-    return path.is_file() and path.read_text().startswith(HEADER.splitlines()[0])
+    return path.is_file() and is_generated_text(path.read_text())
+
+
+def is_generated_text(text: str) -> bool:
+    return text.startswith(HEADER.splitlines()[0])
 
 
 def approvers(settings) -> list[str]:
@@ -49,20 +53,45 @@ def render_text(root: Path, raw_settings: dict, pending: dict | None = None) -> 
     """The file for these settings and the models in `root` (plus `pending`: name -> owners)."""
     # owners become CODEOWNERS lines: only schema-checked names may get there
     schema.validate("registry", raw_settings, layout.REGISTRY_FILE)
-    policy_owners = approvers(Settings(raw_settings))
+    settings = Settings(raw_settings)
+    policy_owners = approvers(settings)
     lines = [HEADER]
-    if policy_owners:
-        everyone = " ".join(policy_owners)
-        lines += ["# the policy, the schemas and the workflows: the approvers",
-                  f"/registry.yaml {everyone}", f"/schemas/ {everyone}", f"/.github/ {everyone}", ""]
     models = model_owners(root, pending)
     if models:
-        lines.append("# each model: its owners and the approvers (later lines win on GitHub)")
+        lines.append("# each model: its owners and the approvers")
     for model, owners in models.items():
         names = list(dict.fromkeys(owners + policy_owners))
         if names:
             lines.append(f"/{layout.ROOT}/{model}/ {' '.join(names)}")
+    if policy_owners:
+        # last: on GitHub the last matching line wins, and a signer's key may sit in a model's folder
+        everyone = " ".join(policy_owners)
+        lines += ["", "# the policy, the schemas, the workflows, DVC's config and the files the policy "
+                  "names: the approvers"]
+        lines += [f"{pattern} {everyone}" for pattern in policy_patterns(settings)]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def policy_patterns(settings) -> list[str]:
+    """CODEOWNERS patterns for every policy path (store.change.is_policy_file) and every file
+    the policy names."""
+    fixed = [f"/{layout.REGISTRY_FILE}", f"/{layout.SCHEMA_DIR}/", "/.github/", "/.dvc/", "/.dvcignore",
+             "/CODEOWNERS", "/docs/CODEOWNERS"]
+    named = [f"/{path}".replace(" ", "\\ ") for path in settings.named_files]
+    return fixed + [p for p in named if p not in fixed]
+
+
+def policy_samples(settings) -> list[str]:
+    """One path per policy pattern, to ask a CODEOWNERS file who owns it."""
+    return [layout.REGISTRY_FILE, f"{layout.SCHEMA_DIR}/registry.schema.json", ".github/workflows/check.yml",
+            ".dvc/config", ".dvcignore", "CODEOWNERS", ".github/CODEOWNERS", *settings.named_files]
+
+
+def owners_in(text: str, relpath: str) -> list[str]:
+    """Who a CODEOWNERS text says owns `relpath`, read with GitHub's matching rules."""
+    from codeowners import CodeOwners
+
+    return [name for _kind, name in CodeOwners(text).of(relpath)]
 
 
 def generate(tree, check: bool = False) -> dict:
@@ -84,7 +113,4 @@ def generate(tree, check: bool = False) -> dict:
 
 def owners_of(root: Path, relpath: str) -> list[str]:
     """Who a CODEOWNERS file says owns `relpath`, read with GitHub's matching rules."""
-    from codeowners import CodeOwners
-
-    text = (root / PATH).read_text()
-    return [name for _kind, name in CodeOwners(text).of(relpath)]
+    return owners_in((root / PATH).read_text(), relpath)

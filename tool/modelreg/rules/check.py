@@ -45,7 +45,9 @@ class CheckResult:
 
 def scope_of(head, change: Change | None) -> tuple[list[str], str]:
     """The models to check, and why: all of them, or those the change touches."""
-    if change is None or any(p == layout.REGISTRY_FILE or p.startswith(layout.SCHEMA_DIR + "/")
+    named = set(change.base.settings.named_files) if change is not None else set()
+    # a signer's key is read for every version's signature: replacing one can change any verdict
+    if change is None or any(p == layout.REGISTRY_FILE or p.startswith(layout.SCHEMA_DIR + "/") or p in named
                              for p in change.policy_files):
         return head.models(), "all"
     return sorted(m for m in change.models if head.model_paths(m)), "changed"
@@ -57,7 +59,8 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
 
     `git` is the clone's GitStore: without `at` or `base`, its working tree is checked."""
     if base is None and at is None:
-        head, commit = WorkdirSnapshot(git.root), _head_or_none(git)
+        commit = _head_or_none(git)
+        head = WorkdirSnapshot(git.root, git.tracked_outside(layout.ROOT))
     else:
         commit = git.rev_parse(at or "HEAD")
         head = Snapshot.at(git, commit)

@@ -204,6 +204,29 @@ def credentials(ctx):
     return found
 
 
+CODEOWNERS_FILES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # the order GitHub reads them
+
+
+def policy_owners(ctx):
+    """With approval groups, every policy path and every file the policy names has an owner in a
+    hand-written CODEOWNERS file GitHub reads: GitHub requests a review only from a file's owners
+    (19.1). A generated file covers them all; `codeowners --check` in the check workflow keeps it
+    current."""
+    from ..promotion.codeowners import approvers, is_generated_text, owners_in, policy_samples
+
+    path = next((p for p in CODEOWNERS_FILES if ctx.head.has(p)), None)
+    if path is None or not approvers(ctx.settings):
+        return []  # no CODEOWNERS, or no one named to own the policy: approvals alone decide
+    text = (ctx.head.read(path) or b"").decode("utf-8", "replace")
+    if is_generated_text(text):
+        return []
+    missing = [p for p in policy_samples(ctx.settings) if not owners_in(text, p)]
+    if not missing:
+        return []
+    return [Problem(path, "/", f"no owner for the policy files {', '.join(missing)}: every policy file "
+                    "needs a line naming the approvers: run 'modelreg codeowners' or add the lines")]
+
+
 _CREDENTIAL_OPTIONS = re.compile(r"^\s*(credentialpath|configpath|keyfile|key_path|cert_path|kerb_ticket|"
                                  r"gdrive_user_credentials_file|gdrive_service_account_json_file_path)"
                                  r"\s*=\s*(.+?)\s*$", re.M)

@@ -18,8 +18,9 @@ POLICY_FILES = {layout.REGISTRY_FILE, "CODEOWNERS", "docs/CODEOWNERS", ".dvcigno
 POLICY_PREFIXES = (f"{layout.SCHEMA_DIR}/", ".github/", ".dvc/")
 
 
-def is_policy_file(path: str) -> bool:
-    return path in POLICY_FILES or path.startswith(POLICY_PREFIXES)
+def is_policy_file(path: str, named=()) -> bool:
+    """`named`: the files a policy names (its signers' keys): policy too (issue 19.1)."""
+    return path in POLICY_FILES or path.startswith(POLICY_PREFIXES) or path in named
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,12 @@ class Change:
     def removed(self) -> set[str]:
         return {p for s, p in self.changed if s == "D"}
 
-    @property
+    @cached_property
     def policy_files(self) -> list[str]:
-        return [p for p in self.paths if is_policy_file(p)]
+        """Changed files that are policy: by their path, or named by the base's policy (a
+        signer's key replaced by a PR is the trust policy changed)."""
+        named = set(self.base.settings.named_files) | set(self.head.settings.named_files)
+        return [p for p in self.paths if is_policy_file(p, named)]
 
     @property
     def deleted_models(self) -> list[str]:

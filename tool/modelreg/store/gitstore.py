@@ -295,6 +295,11 @@ class GitStore:
         out = _run(["status", "--porcelain", "-z", "--untracked-files=all", "--", *paths], self.root)
         return [item[3:] for item in out.split("\0") if item]
 
+    def tracked_outside(self, folder: str) -> list[str]:
+        """Paths git tracks (the index, ignored files included) outside `folder`."""
+        out = _run(["ls-files", "-z", "--", ".", f":(exclude){folder}/"], self.root, check=False)
+        return [p for p in out.split("\0") if p]
+
     def commit_paths(self, paths: list[str], message: str) -> str:
         """Stage exactly `paths` (additions, edits, deletions) and commit only them."""
         return commit(self.root, paths, message)

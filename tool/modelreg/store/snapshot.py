@@ -238,12 +238,15 @@ def read_blobs(git, shas: list[str]) -> list[bytes | None]:
 class WorkdirSnapshot(Snapshot):
     """The working tree as a snapshot (uncommitted edits included): `check` without --at."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, tracked: list[str] = ()):
         super().__init__(None, "working tree")
         self.root = Path(root)
+        # files git tracks outside registry/: a tracked .dvc/config.local must be seen here
+        # even though it is git-ignored (a plain `check` refuses it as a commit's check does)
+        self.tracked = list(tracked)
 
     def _list(self) -> dict[str, str]:
-        found = {}
+        found = {p: p for p in self.tracked if (self.root / p).is_file()}
         for top in (layout.REGISTRY_FILE, ".dvc/config"):  # config.local is git-ignored here
             if (self.root / top).is_file():
                 found[top] = top
