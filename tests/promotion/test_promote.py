@@ -180,7 +180,17 @@ def test_gate_below_threshold(staged, tmp_path):
                        metrics=[{"benchmark": "mmlu", "metric": "accuracy", "value": 0.55}])
     reg.transition_stage("llama-ft", 3, "staging")
     git(reg.root, "checkout", "-q", "-b", "weak")
-    reg.transition_stage("llama-ft", 3, "production")
+    # issue 19.14: the write names every failing gate and writes nothing
+    with pytest.raises(PolicyViolation, match=r"llama-ft@3 cannot enter production: its gates fail: "
+                       r"mmlu/accuracy >= 0.6 \(mmlu/accuracy = 0.55\); card.license \(empty\)"):
+        reg.transition_stage("llama-ft", 3, "production")
+    assert not git(reg.root, "status", "--porcelain")
+    ran = run_cli(reg.root, "stage", "set", "llama-ft", "3", "production")
+    assert ran.exit_code == 1 and "its gates fail: mmlu/accuracy >= 0.6" in ran.output
+    # a branch that edits the stage by hand is still judged by check
+    path = reg.root / "registry/llama-ft/versions/3/version.yaml"
+    path.write_text(path.read_text().replace("stage: staging", "stage: production"))
+    git(reg.root, "commit", "-qam", "by hand")
     git(reg.root, "checkout", "-q", "main")
     problems = check_pr(reg, "weak", None)
     assert "gate for production failed: mmlu/accuracy >= 0.6 (mmlu/accuracy = 0.55)" in problems

@@ -278,6 +278,63 @@ def test_every_policy_path_needs_an_owner_in_codeowners(world):
     assert "no owner" not in output, output
 
 
+def _adapter_on(world, parent: str, stage: str | None = None) -> None:
+    world.reg.register_model("llama-lora", "adapter")
+    world.reg.create_version("llama-lora", source_uri="s3://elsewhere/lora", parent=parent)
+    if stage:
+        world.reg.transition_stage("llama-lora", 1, stage)
+    refresh(world)
+
+
+def test_deleting_the_base_of_a_live_adapter_is_refused(world):
+    """issue 19.13: soft-deleting llama@2 would strand llama-lora@1 (staging, another model): the
+    write refuses, and a hand-made delete in a PR fails check though it touches only llama."""
+    _adapter_on(world, "llama@2", "staging")
+    code, output = run(world.clone, "version", "delete", "llama@2", "--reason", "old")
+    assert_refused(code, output, "llama@2 is the parent of llama-lora@1 (staging), which would no longer load")
+    assert "deleted" not in (world.clone / "registry/llama/versions/2/version.yaml").read_text()
+    edit_yaml(world.clone, "registry/llama/versions/2/version.yaml", lambda d: d.update(
+        status="deleted", deleted={"reason": "old", "at": "2026-01-01T00:00:00Z", "by": "mallory"}))
+    commit(world.clone, "delete by hand")
+    assert_refused(*check(world), "registry/llama/versions/2/version.yaml:/status: deletes llama@2, the parent "
+                   "of llama-lora@1 (staging), which would no longer load")
+
+
+def test_a_version_standing_on_a_deleted_parent_cannot_enter_a_stage(world):
+    """issue 19.13: the dependents are judged too: an archived adapter whose base was deleted
+    (before this rule) cannot be rolled back into service."""
+    _adapter_on(world, "llama@3", "archived")
+    edit_yaml(world.reg.root, "registry/llama/versions/3/version.yaml", lambda d: d.update(
+        status="deleted", deleted={"reason": "old", "at": "2026-01-01T00:00:00Z", "by": "admin"}))
+    git(world.reg.root, "commit", "-q", "-am", "an old delete")
+    refresh(world)
+    edit_yaml(world.clone, "registry/llama-lora/versions/1/version.yaml", lambda d: d.update(stage="staging"))
+    commit(world.clone, "roll back the adapter")
+    assert_refused(*check(world), "registry/llama-lora/versions/1/version.yaml:/stage: enters staging, but its "
+                   "lineage includes deleted llama@3")
+
+
+def test_a_version_in_a_gated_stage_that_fails_its_gates_fails_plain_check(world):
+    """issue 19.14: a move committed past the PR's check (by hand, straight to main) is caught by
+    the plain check of main, naming the gate."""
+    edit_yaml(world.reg.root, "registry/llama/versions/1/version.yaml", lambda d: d.update(
+        metrics=[{"benchmark": "mmlu", "metric": "accuracy", "value": 0.5}]))
+    git(world.reg.root, "commit", "-q", "-am", "straight to main")
+    code, output = run(world.reg.root, "check")
+    assert_refused(code, output, "registry/llama/versions/1/version.yaml:/metrics: llama@1 is in production but "
+                   "fails its gate mmlu/accuracy >= 0.6 (mmlu/accuracy = 0.5)")
+
+
+def test_new_gates_must_hold_for_the_versions_already_in_the_stage(world):
+    """issue 19.14: a policy PR raising production's gate above what llama@1 shows would turn main's
+    own check red after the merge: refused, as removing a held stage is."""
+    edit_yaml(world.clone, "registry.yaml", lambda d: d["gates"]["production"].update(
+        metrics=["mmlu/accuracy >= 0.9"]))
+    commit(world.clone, "raise the bar")
+    assert_refused(*check(world), "registry.yaml:/gates/production: the new gates of production fail for 1 "
+                   "version(s) in it (llama@1)")
+
+
 # -- hole 4: deleting a whole model ------------------------------------------------------------
 def test_hole4_deleting_a_model_folder_is_refused(world):
     """issue 8 hole 4: removing registry/<model>/ (production included) is refused."""

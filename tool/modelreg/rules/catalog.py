@@ -10,11 +10,13 @@ from . import changes, records
 from .context import Context, Problem
 
 RECORD_RULES = (records.settings_file, records.layout_files, records.models, records.credentials,
-                records.credential_files, records.policy_owners, records.lineage, records.schema_drift)
+                records.credential_files, records.policy_owners, records.gates_held, records.lineage,
+                records.schema_drift)
 VERSION_RULES = (records.adapter_fit, records.local_files, records.remote_objects, records.finite_numbers,
                  supply.signature, supply.weight_formats, supply.chat_template)
-CHANGE_RULES = (changes.removed_models, changes.versions, changes.protected_aliases, changes.rollbacks,
-                changes.new_policy_fits, supply.signature_required, supply.signature_kept)
+CHANGE_RULES = (changes.removed_models, changes.versions, changes.deleted_parents, changes.deleted_lineage,
+                changes.protected_aliases, changes.rollbacks, changes.new_policy_fits, supply.signature_required,
+                supply.signature_kept)
 
 
 def run(ctx: Context) -> list[Problem]:

@@ -32,6 +32,48 @@ def versions(ctx):
     return found
 
 
+def deleted_parents(ctx):
+    """A soft delete may not strand what depends on the version: a version whose parent is deleted
+    no longer loads, whichever model it is in and whether or not the change touches it (19.13)."""
+    from ..store.reads import dependents
+
+    found = []
+    for model, number in ctx.change.deleted_versions:
+        record = ctx.head.version(model, number) if ctx.head.has(layout.version_file(model, number)) else None
+        if not isinstance(record, dict) or record.get("status") != "deleted":
+            continue  # removed outright: merged_version refuses that
+        children = dependents(ctx.head, model, number)
+        if children:
+            named = ", ".join(f"{m}@{n} ({stage})" for m, n, stage in children)
+            found.append(Problem(layout.version_file(model, number), "/status",
+                                 f"deletes {model}@{number}, the parent of {named}, which would no longer "
+                                 "load: delete or replace those first"))
+    return found
+
+
+def deleted_lineage(ctx):
+    """A version entering a stage (a rollback of an archived adapter, say) may not stand on a
+    deleted version: it could not load there."""
+    from ..core import lineage as walks
+
+    def lookup(model, number):
+        try:
+            return ctx.head.version(model, number)
+        except Exception:  # a malformed parent field: the lineage rule reports it
+            return None
+
+    found = []
+    for move in ctx.change.entered():
+        start = walks.Link(move.model, move.version, lookup(move.model, move.version) or {})
+        chain, _ = walks.walk(lookup, start, walks.adapters_only)  # what loading it needs
+        gone = [link.name for link in chain[1:] if link.record.get("status") == "deleted"]
+        if gone:
+            found.append(Problem(layout.version_file(move.model, move.version), "/stage",
+                                 f"enters {move.after}, but its lineage includes deleted {', '.join(gone)}, "
+                                 "so it could not load: register it on a live parent"))
+    return found
+
+
 def merged_version(ctx, model, number, old: dict, new: dict | None, entered: set) -> list[Problem]:
     path = layout.version_file(model, number)
     if new is None:
@@ -138,6 +180,32 @@ def new_policy_fits(ctx):
             stage = record.get("stage")
             if isinstance(stage, str) and stage not in after.stages:
                 stranded.setdefault(stage, []).append(f"{model}@{number}")
-    return [Problem(layout.REGISTRY_FILE, "/stages", f"the new stages leave out {stage!r}, which "
-                    f"{len(held)} version(s) are in ({', '.join(held[:3])}{', ...' if len(held) > 3 else ''}); "
-                    "move them out first") for stage, held in sorted(stranded.items())]
+    found = [Problem(layout.REGISTRY_FILE, "/stages", f"the new stages leave out {stage!r}, which "
+                     f"{len(held)} version(s) are in ({_few(held)}); move them out first")
+             for stage, held in sorted(stranded.items())]
+    return found + _gates_fit(ctx, after)
+
+
+def _few(names: list[str]) -> str:
+    return f"{', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
+
+
+def _gates_fit(ctx, after) -> list[Problem]:
+    """New gates hold for the versions already in their stage (a gate is what a stage's holders
+    meet, and main's own check judges them by it)."""
+    from .gates import check_gates
+
+    failing: dict[str, list[str]] = {}
+    for stage in after.get("gates") or {}:
+        if (after.get("gates") or {}).get(stage) == (ctx.settings.get("gates") or {}).get(stage):
+            continue  # unchanged gates: their holders were judged when they entered
+        for model in ctx.models:
+            for number, record in ctx.head.all_versions(model).items():
+                if record.get("stage") != stage or record.get("status") == "deleted":
+                    continue
+                card = ctx.head.card(model, number) or {}
+                if not all(g.ok for g in check_gates(after, stage, model, number, record, card)):
+                    failing.setdefault(stage, []).append(f"{model}@{number}")
+    return [Problem(layout.REGISTRY_FILE, f"/gates/{stage}", f"the new gates of {stage} fail for "
+                    f"{len(held)} version(s) in it ({_few(held)}); move them out first or loosen the gates")
+            for stage, held in sorted(failing.items())]

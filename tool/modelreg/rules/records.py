@@ -204,6 +204,26 @@ def credentials(ctx):
     return found
 
 
+def gates_held(ctx):
+    """Without a base, every version in a gated stage meets that stage's gates: a move committed
+    past the pull request's check (a hand edit, a push to main) is caught by the next check."""
+    from .gates import check_gates
+
+    if ctx.change is not None or not ctx.settings.get("gates"):
+        return []  # with a base, the change's gates are judged on what it moves (pull.py)
+    found = []
+    for model in valid_models(ctx):
+        for number, record in ctx.head.all_versions(model).items():
+            stage = record.get("stage")
+            if record.get("status") == "deleted" or stage not in (ctx.settings.get("gates") or {}):
+                continue
+            for gate in check_gates(ctx.settings, stage, model, number, record, ctx.head.card(model, number) or {}):
+                if not gate.ok:
+                    found.append(Problem(gate.file, gate.pointer, f"{model}@{number} is in {stage} but fails its "
+                                         f"gate {gate.condition} ({gate.detail})"))
+    return found
+
+
 CODEOWNERS_FILES = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # the order GitHub reads them
 
 

@@ -134,6 +134,24 @@ def lineage(snap, start: Resolved) -> list[Resolved]:
     return [start] + [pinned(snap, link.model, link.version) for link in chain[1:]]
 
 
+def dependents(snap, name: str, number: int) -> list[tuple[str, int, str]]:
+    """(model, version, stage) of every adapter not deleted whose parent is `name`@`number`, in
+    any model: what stops loading if that version goes (a fine-tuned child's weights stand alone;
+    one batch over every version record)."""
+    wanted = [(m, n) for m in snap.models() if _is_name(m) for n in snap.versions(m)]
+    snap.prefetch(layout.version_file(m, n) for m, n in wanted)
+    found = []
+    for m, n in wanted:
+        try:
+            record = snap.version(m, n)
+        except Exception:  # an unreadable record: the record rules report it
+            continue
+        if isinstance(record, dict) and record.get("status") != "deleted" \
+                and walks.Link(m, n, record).model_type == "adapter" and walks.parent_of(record) == (name, number):
+            found.append((m, n, record.get("stage", "none")))
+    return found
+
+
 def lookup(snap):
     """A lineage lookup over `snap` that reports a malformed parent (InvalidRecord) rather than
     calling it missing: for strict callers."""

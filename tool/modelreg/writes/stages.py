@@ -24,6 +24,7 @@ def transition_stage(tree, model: str, version, stage: str, archive_existing: bo
         if current == stage:
             raise InvalidInput(f"{what} is already in {stage}")
         settings.check_transition(what, current, stage)
+        _gates_pass(tree, settings, model, number, record, stage)
         exclusive = stage in settings.exclusive_stages
         archive = exclusive if archive_existing is None else archive_existing
         holders = _holders(tree, model, stage, besides=number)
@@ -46,6 +47,18 @@ def transition_stage(tree, model: str, version, stage: str, archive_existing: bo
         write.commit(f"move {model}@{number} to {stage}", trailers, body=detail)
         return {"model": model, "version": number, "stage": stage,
                 "moved": {n: list(v) for n, v in moved.items()}, "aliases": aliases}
+
+
+def _gates_pass(tree, settings, model: str, number: int, record: dict, stage: str) -> None:
+    """A stage's gates are checked before the move is written, not only by a pull request's
+    check: a registry without a forge commits the move to main directly (issue 19.14)."""
+    from ..rules.gates import check_gates
+
+    card = tree.record(layout.card_file(model, number)) or {}
+    failed = [g for g in check_gates(settings, stage, model, number, record, card) if not g.ok]
+    if failed:
+        raise PolicyViolation(f"{model}@{number} cannot enter {stage}: its gates fail: "
+                              + "; ".join(f"{g.condition} ({g.detail})" for g in failed))
 
 
 def _holders(tree, model: str, stage: str, besides: int) -> list[int]:

@@ -120,6 +120,10 @@ def delete_version(tree, model: str, version, reason: str) -> dict:
             raise InvalidInput(f"{model}@{number} is already deleted")
         if record.get("stage") in tree.settings.exclusive_stages:
             raise PolicyViolation(f"{model}@{number} is in {record['stage']}; move it to archived first")
+        children = reads.dependents(tree.snapshot(), model, number)
+        if children:
+            raise PolicyViolation(f"{model}@{number} is the parent of {_named(children)}, which would no "
+                                  "longer load; delete those first")
         aliases = tree.aliases(model)
         dropped = sorted(a for a, v in aliases.items() if v == number)
         write = tree.begin_write([layout.model_dir(model)])
@@ -131,3 +135,7 @@ def delete_version(tree, model: str, version, reason: str) -> dict:
         write.commit(f"delete {model}@{number}", {"Action": "version.delete", "Model": model,
                                                   "Version": str(number), "Reason": reason.strip()})
         return {"model": model, "version": number, "aliases_removed": dropped}
+
+
+def _named(children) -> str:
+    return ", ".join(f"{m}@{n} ({stage})" for m, n, stage in children)
