@@ -186,6 +186,26 @@ def test_a_signer_must_name_exactly_one_kind(reg):
     assert any(p.startswith("registry.yaml:/signatures/production/signers/1: name exactly one") for p in found)
 
 
+def test_a_required_signature_with_no_signer_is_a_schema_problem(reg):
+    """issue 19.6: `required: true` with no signer anywhere in the policy would leave every
+    bundle unverified: check names it."""
+    set_policy(reg, signatures={"production": {"required": True}})
+    assert "registry.yaml:/signatures/production/required: a required signature needs at least one " \
+           "signer in signers (a key, a certificate chain or a sigstore identity)" in problems(reg)
+
+
+def test_a_pull_request_bundle_is_accepted_only_verified_against_a_named_signer(reg, tmp_path):
+    """issue 19.6: with no signer on the base, a bundle the PR brings (signed by any key at all)
+    is not accepted as a signature: check --base refuses it."""
+    private, _ = ec_keypair(tmp_path / "mallory")
+    git(reg.root, "checkout", "-q", "-b", "pr")
+    signatures.sign_version(reg.worktree, "llm", 1, key=private)
+    git(reg.root, "checkout", "-q", "main")
+    assert problems(reg, at="pr", base="main") == [
+        f"{SIG}:/: cannot be verified: registry.yaml on the base names no signer; add one under signatures, "
+        "or leave the version unsigned"]
+
+
 def test_sign_with_pr_commits_on_a_branch(reg, keys, capsys):
     private, public = keys
     assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(private), "--pr"]) == 0
@@ -207,6 +227,23 @@ def test_sign_folder_must_be_exactly_the_record(reg, keys, weights, capsys):
     assert snapshot(reg.root) == before
     assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(private),
                  "--folder", str(reg.root / "registry/llm/versions/1/weights")]) == 0
+
+
+def test_sign_with_an_rsa_key_is_refused_clearly(reg, tmp_path, capsys):
+    """issue 19.14: an RSA key was exit 3 (a traceback from inside model-signing); it is one line,
+    exit 1, naming the key kinds that sign, and nothing is written."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    path = tmp_path / "rsa.pem"
+    path.write_bytes(rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    before = snapshot(reg.root)
+    assert main(["-C", str(reg.root), "sign", "llm@1", "--key", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: RSA keys cannot sign a version; signatures use elliptic-curve keys " \
+                  "(P-256, P-384 or P-521), e.g. 'openssl ecparam -name prime256v1 -genkey -noout'\n"
+    assert snapshot(reg.root) == before
 
 
 def test_sign_with_a_missing_key_writes_nothing(reg, tmp_path, capsys):
@@ -339,3 +376,49 @@ def test_load_verifies_a_signed_adapter_and_its_base(registry, tiny_models, keys
         assert "loaded tiny-lora@1 (adapter on tiny@1)" in capsys.readouterr().out
     finally:
         unload()
+
+
+@pytest.mark.models
+def test_a_production_adapter_under_a_signature_policy_needs_its_base_signed(registry, tiny_models, keys, capsys):
+    """issue 19.7: the policy of the stage asked for covers what loads: a signed production adapter
+    on an unsigned base (in a stage of its own with no policy) is refused, without any flag."""
+    from modelreg.artifacts.cache import Cache
+    from modelreg.loading.loader import unload
+
+    private, public = keys
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    registry.register_model("tiny-lora", "adapter")
+    registry.create_version("tiny-lora", tiny_models["adapter"], parent="tiny@1")
+    registry.transition_stage("tiny-lora", 1, "staging")
+    registry.transition_stage("tiny-lora", 1, "production")
+    trust_key(registry, public, required=True)
+    signatures.sign_version(registry.worktree, "tiny-lora", 1, key=private)
+    try:
+        assert main(["-C", str(registry.root), "load", "tiny-lora@production", "--device", "cpu"]) == 1
+        err = capsys.readouterr().err
+        assert "tiny@1 has no signature (model.sig); refusing it because registry.yaml requires one for " \
+               "production" in err, err
+        assert not (Cache().root / "trees").exists()  # refused before any byte of either is fetched
+        signatures.sign_version(registry.worktree, "tiny", 1, key=private)
+        assert main(["-C", str(registry.root), "load", "tiny-lora@production", "--device", "cpu"]) == 0
+    finally:
+        unload()
+
+
+@pytest.mark.models
+def test_verify_signature_holds_on_an_in_process_cache_hit(registry, tiny_models):
+    """issue 19.7: a model first loaded without asking is not thereby verified: asking on the next
+    load of the same thing (an in-process cache hit) still refuses an unsigned version."""
+    from modelreg.loading.loader import load, unload
+
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    try:
+        first = load("tiny@1", registry=registry.root, device="cpu")
+        assert load("tiny@1", registry=registry.root, device="cpu") is first  # the cache hit
+        with pytest.raises(errors.PolicyViolation, match="tiny@1 has no signature"):
+            load("tiny@1", registry=registry.root, device="cpu", verify_signature=True)
+    finally:
+        unload()
+

@@ -119,12 +119,13 @@ def load(ref: str, registry=None, device: str = "auto", dtype=None, at: str | No
     _refuse_by_record(steps, allow_pickle)
     dev = _device(device, steps)
     key = _key(steps, dev, dtype_name)
+    # before the in-process cache too: a model loaded without asking is not thereby verified
+    _verify_signatures(origin, steps, verify_signature)
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
     if hit is not None and hit.model is not None:
         _check_pinned(pinned, steps, hit.resolved, lock)
         return hit
-    _verify_signatures(origin, steps, verify_signature)
     folders = _fetch_all(origin, steps, progress)
     _refuse_by_contents(steps, folders)
     with _quiet_hf():
@@ -308,11 +309,13 @@ def _check_pinned(pinned, steps, resolved: dict, lock) -> None:
 
 # -- fetching and checking the files --------------------------------------------------------
 def _verify_signatures(origin: Origin, steps, force: bool) -> None:
-    """Every signature the load needs, before any byte is fetched (issue 12)."""
+    """Every signature the load needs, before any byte is fetched (issue 12): the version asked
+    for and each version under it, all by the policy of the asked-for version's stage (19.7)."""
     from ..supply.signatures import verify_version
 
     for step in steps:
-        verify_version(origin.snap, step, force=force)
+        if verify_version(origin.snap, step, force=force, stage=steps[0].stage) is None and step is not steps[0]:
+            verify_version(origin.snap, step)  # a base in a stage of its own that requires one
 
 
 def _fetch_all(origin: Origin, steps, progress=None) -> list[Path]:

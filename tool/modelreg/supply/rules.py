@@ -18,8 +18,12 @@ def signature(ctx, model, number, record):
     if record.get("status") == "deleted" or not ctx.head.has(path):
         return []
     policy_commit = ctx.base or ctx.head
-    verdict = signatures.verify_bundle(ctx.head.read(path), record,
-                                       signatures.signers_for(ctx.settings, record.get("stage")),
+    signers = signatures.signers_for(ctx.settings, record.get("stage"))
+    if not signers and ctx.change is not None and path in ctx.change.paths:
+        # a pull request's bundle is accepted only once verified against a signer main trusts (19.6)
+        return [Problem(path, "/", "cannot be verified: registry.yaml on the base names no signer; add one "
+                        "under signatures, or leave the version unsigned")]
+    verdict = signatures.verify_bundle(ctx.head.read(path), record, signers,
                                        lambda key: _read_key(policy_commit, key))
     return [Problem(path, "/", message) for message in verdict.problems]
 

@@ -62,6 +62,22 @@ def sign_record(record: dict, name: str, *, key=None, password: str | None = Non
     return signature.bundle.to_json().encode()
 
 
+def _require_ec(path: Path, password: str | None) -> None:
+    """model-signing signs with elliptic-curve keys only; any other kind is refused by name here
+    (the library fails on an RSA key with an AttributeError)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password.encode() if password else None)
+    except (ValueError, TypeError):
+        return  # not a readable PEM: the library's own message says why
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        kind = type(key).__name__.replace("_", "").replace("PrivateKey", "") or "this"
+        raise InvalidInput(f"{path}: {kind} keys cannot sign a version; signatures use elliptic-curve keys "
+                           "(P-256, P-384 or P-521), e.g. 'openssl ecparam -name prime256v1 -genkey -noout'")
+
+
 def _manifest(name: str, artifacts: list[dict]):
     from model_signing import manifest
     from model_signing._hashing import hashing
@@ -85,6 +101,7 @@ def _signer(key, password, cert, chain, sigstore):
         if key is None:
             raise InvalidInput("give a private key, or a certificate with its key and chain, or sign "
                                "keylessly with Sigstore in GitHub Actions", hint="signer")
+        _require_ec(Path(key), password)
         if cert is not None:
             return sign_certificate.Signer(Path(key), Path(cert), [Path(c) for c in chain])
         return sign_ec_key.Signer(Path(key), password.encode() if password else None)
@@ -411,25 +428,27 @@ def check_folder(folder, record: dict, what: str) -> None:
              .replace("signed sha256", "sha256") for p in held.problems[:3]))
 
 
-def verify_version(snap, resolved, force: bool = False) -> Verdict | None:
-    """Before a pull or load: verify the version's bundle when its stage's policy (at the
-    resolved commit; `snap` is its snapshot) requires a signature or `force` asks. None when
-    nothing asked.
+def verify_version(snap, resolved, force: bool = False, stage: str | None = None) -> Verdict | None:
+    """Before a pull or load: verify the version's bundle when the policy of `stage` (default:
+    its own; at the resolved commit, `snap` being its snapshot) requires a signature or `force`
+    asks. None when nothing asked. A load passes the stage of the version asked for, so an
+    adapter's base is held to the adapter's policy: what loads is what was signed.
 
     Raises on a missing bundle, an untrusted signer, or a manifest that is not the record.
     """
     from ..core import layout
 
     settings = snap.settings_in_force
+    stage = stage or resolved.stage
     what = f"{resolved.model}@{resolved.version}"
-    if not (force or required(settings, resolved.stage)):
+    if not (force or required(settings, stage)):
         return None
     bundle = snap.read(layout.signature_file(resolved.model, resolved.version))
     if bundle is None:
         raise PolicyViolation(f"{what} has no signature ({BUNDLE_NAME}); refusing it because "
                               + ("a verified signature was asked for" if force else
-                                 f"registry.yaml requires one for {resolved.stage}"))
-    signers = signers_for(settings, resolved.stage)
+                                 f"registry.yaml requires one for {stage}"))
+    signers = signers_for(settings, stage)
     if not signers:
         raise PolicyViolation(f"{what}: registry.yaml names no signers to verify its signature against; "
                               "add signatures.<stage>.signers")
