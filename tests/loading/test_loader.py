@@ -143,9 +143,22 @@ def test_adapter_whose_base_is_deleted(own_registry):
 
     reg = own_registry
     reg.transition_stage("tiny", 1, "archived")
-    reg.delete_version("tiny", 1, reason="license problem")
+    with pytest.raises(errors.PolicyViolation, match="tiny@1 is the parent of tiny-lora@1"):
+        reg.delete_version("tiny", 1, reason="license problem")  # issue 19.13
+    _delete_by_hand(reg, "tiny", 1, "license problem")
     with pytest.raises(errors.NotFound, match="deleted .license problem"):
         load("tiny-lora@1", registry=reg.root, device="cpu")
+
+
+def _delete_by_hand(reg, model, version, reason):
+    """A soft delete the registry refuses (a live adapter stands on it), made by a hand edit."""
+    import yaml
+
+    path = reg.root / "registry" / model / "versions" / str(version) / "version.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc.update(status="deleted", deleted={"reason": reason, "at": "2026-01-01T00:00:00Z", "by": "someone"})
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    git(reg.root, "commit", "-qam", "hand delete")
 
 
 def _rewrite_parent(reg, model, version, parent_model, parent_version):
@@ -300,7 +313,7 @@ def test_stale_lock_is_refused(own_registry, tmp_path):
     lock = tmp_path / "models.lock"
     lockfile.write_lock(loader.lock_refs(["tiny-lora@1"], registry=reg.root), lock)
     reg.transition_stage("tiny", 1, "archived")
-    reg.delete_version("tiny", 1, reason="recalled")
+    _delete_by_hand(reg, "tiny", 1, "recalled")
     with pytest.raises(errors.IntegrityError, match="no longer matches.*tiny@1 was deleted"):
         load("tiny-lora@1", registry=reg.root, device="cpu", lock=lock)
 

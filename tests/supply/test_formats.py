@@ -1,9 +1,11 @@
 """Issue 12: the weight-format policy (allow-list, pickles through picklescan) and chat templates,
 on real files and real git."""
 import json
+import shutil
 import pickle
 
 import pytest
+import yaml
 
 from modelreg.cli import main
 from modelreg.core import errors
@@ -91,6 +93,69 @@ def test_chat_template_recorded_kept_in_git_and_checked(registry, weights):
     assert problems(registry) == [f"{tpath}:/: its sha256 is not the one version.yaml records in chat_template"]
 
 
+def test_a_committed_template_cannot_front_another_served_one(registry, weights):
+    """issue 19.4: the weights carry one template, the PR commits a benign one beside version.yaml
+    and records its sha256: check refuses, since chat_template.jinja's bytes are in the weights."""
+    import hashlib
+
+    registry.register_model("chat", "base_model")
+    registry.create_version("chat", with_template(weights, "{{ 'exfiltrate' }}{{ messages }}"))
+    benign = "{{ messages[0].content }}"
+    tpath, vpath = "registry/chat/versions/1/chat_template.jinja", "registry/chat/versions/1/version.yaml"
+    (registry.root / tpath).write_text(benign)
+    doc = yaml.safe_load((registry.root / vpath).read_text())
+    doc["chat_template"]["sha256"] = hashlib.sha256(benign.encode()).hexdigest()
+    (registry.root / vpath).write_text(yaml.safe_dump(doc, sort_keys=False))
+    shutil.rmtree(registry.root / "registry/chat/versions/1/weights")  # the record alone tells
+    from modelreg.artifacts.cache import Cache
+    shutil.rmtree(Cache().root, ignore_errors=True)
+    found = problems(registry)
+    assert any(p.startswith(f"{vpath}:/artifacts/") and "chat_template.jinja in the weights is not the template "
+               "version.yaml records" in p for p in found), found
+
+
+def test_a_template_in_tokenizer_config_is_compared_where_the_files_are_local(registry, weights):
+    """issue 19.4: a template embedded in tokenizer_config.json is read from the local files and
+    compared with the record."""
+    import hashlib
+
+    registry.register_model("chat", "base_model")
+    (weights / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ 'evil' }}"}))
+    registry.create_version("chat", weights)
+    tpath, vpath = "registry/chat/versions/1/chat_template.jinja", "registry/chat/versions/1/version.yaml"
+    (registry.root / tpath).write_text("{{ bos_token }}")
+    doc = yaml.safe_load((registry.root / vpath).read_text())
+    doc["chat_template"]["sha256"] = hashlib.sha256(b"{{ bos_token }}").hexdigest()
+    (registry.root / vpath).write_text(yaml.safe_dump(doc, sort_keys=False))
+    assert f"{vpath}:/chat_template: tokenizer_config.json in the weights carries a chat template that " \
+           "version.yaml does not record" in problems(registry)
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({"additional_chat_templates/tool_use.jinja": "{{ tools }}"},
+     "additional_chat_templates/tool_use.jinja: named chat templates are not recorded or reviewed"),
+    ({"chat_template.json": json.dumps({"chat_template": "{{ other }}"})},
+     "chat_template.jinja and chat_template.json carry different chat templates"),
+    ({"tokenizer_config.json": json.dumps({"chat_template": "{{ other }}"})},
+     "chat_template.jinja and tokenizer_config.json carry different chat templates"),
+])
+def test_templates_a_loader_would_apply_unrecorded_are_refused(registry, weights, extra, message, capsys):
+    """issue 19.4: every template transformers would find is the recorded one, or the version is refused."""
+    from modelreg.cli import main
+    from tests.test_registry import snapshot
+
+    registry.register_model("chat", "base_model")
+    with_template(weights, "{{ messages }}")
+    for rel, text in extra.items():
+        (weights / rel).parent.mkdir(parents=True, exist_ok=True)
+        (weights / rel).write_text(text)
+    before = snapshot(registry.root)
+    assert main(["-C", str(registry.root), "version", "create", "chat", str(weights)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert snapshot(registry.root) == before
+
+
 def test_template_from_tokenizer_config(registry, weights):
     registry.register_model("chat", "base_model")
     (weights / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ bos_token }}"}))
@@ -122,3 +187,36 @@ class _Evil:
 def with_template(folder, text):
     (folder / "chat_template.jinja").write_text(text)
     return folder
+
+
+@pytest.mark.models
+def test_the_loader_refuses_a_template_the_record_did_not_review(registry, tiny_models, tmp_path, capsys):
+    """issue 19.4: the loader re-derives the template from what the tokenizer will apply: a record
+    (and the text beside it) claiming another template than the weights carry is refused."""
+    import hashlib
+
+    from modelreg.loading.loader import unload
+    from tests.plugins.tiny_models import copy_model
+
+    folder = copy_model(tiny_models["base"], tmp_path / "chat")
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["chat_template"] = "{% for m in messages %}{{ m.content }}{% endfor %}"
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", folder)
+    try:
+        assert main(["-C", str(registry.root), "load", "tiny@1", "--device", "cpu"]) == 0
+        unload()
+        tpath, vpath = "registry/tiny/versions/1/chat_template.jinja", "registry/tiny/versions/1/version.yaml"
+        (registry.root / tpath).write_text("{{ 'reviewed' }}")
+        doc = yaml.safe_load((registry.root / vpath).read_text())
+        doc["chat_template"]["sha256"] = hashlib.sha256(b"{{ 'reviewed' }}").hexdigest()
+        (registry.root / vpath).write_text(yaml.safe_dump(doc, sort_keys=False))
+        git(registry.root, "commit", "-qam", "claim another template")
+        capsys.readouterr()
+        assert main(["-C", str(registry.root), "load", "tiny@1", "--device", "cpu"]) == 1
+        assert "tiny@1: the chat template in its files is not the one version.yaml records; refusing to load it" \
+            in capsys.readouterr().err
+    finally:
+        unload()
+

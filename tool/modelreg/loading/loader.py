@@ -172,7 +172,7 @@ def load_adapters(refs: list[str], registry=None, device: str = "auto", dtype=No
             name = _adapter_name(steps[0])
             shared = _attach(base if shared is None else shared, fl[0], name, allow_pickle, first=shared is None)
             key = _key(steps, dev, dtype_name) + ("shared", _key(base_steps, dev, dtype_name))
-            out.append(LoadedModel(shared, _tokenizer([fl[0]]) or tok, steps[0].record,
+            out.append(LoadedModel(shared, _tokenizer(steps[:1], [fl[0]]) or tok, steps[0].record,
                                    _resolved(origin, ref, steps), fl[0], dev, dtype_name, name, key))
     with _CACHE_LOCK:
         for item in out:
@@ -448,7 +448,7 @@ def _build(steps, folders, device, dtype_name, allow_pickle):
         if i > 0:  # an adapter under another adapter: the upper one was trained on it merged
             model = model.merge_and_unload()
     model.eval()
-    tok = _tokenizer(folders)
+    tok = _tokenizer(steps, folders)
     return model, tok
 
 
@@ -499,16 +499,24 @@ def _attach(model, folder: Path, name: str, allow_pickle: bool, first: bool):
         raise InvalidRecord(f"adapter {name} does not fit its base: {_first_line(exc)}") from exc
 
 
-def _tokenizer(folders):
-    """The tokenizer from the first folder that has one (an adapter usually borrows its base's)."""
+def _tokenizer(steps, folders):
+    """The tokenizer from the first folder that has one (an adapter usually borrows its base's),
+    refused when the chat template it would apply is not the one that version's record reviewed
+    (whatever file it came from: chat_template.jinja/.json, tokenizer_config.json, named ones)."""
     from transformers import AutoTokenizer
 
-    for folder in folders:
+    from ..supply.formats import applied_template_problem
+
+    for step, folder in zip(steps, folders):
         if any((folder / n).exists() for n in TOKENIZER_FILES):
             try:
-                return AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
+                tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
             except (OSError, ValueError) as exc:
                 raise InvalidRecord(f"{folder}: tokenizer cannot be loaded: {_first_line(exc)}") from exc
+            problem = applied_template_problem(step.record, getattr(tok, "chat_template", None))
+            if problem:
+                raise PolicyViolation(f"{step.name}: {problem}; refusing to load it")
+            return tok
     return None
 
 

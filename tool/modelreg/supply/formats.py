@@ -9,6 +9,7 @@ bypassed, which is why the allow-list is the policy and the scan only a second l
 loader still never unpickles without `allow_pickle`.
 """
 import hashlib
+import json
 import os
 import zipfile
 from pathlib import Path
@@ -106,23 +107,76 @@ def scan_pickle(rel: str, path: Path) -> dict:
             "globals": sorted({f"{g.module}.{g.name}" for g in result.globals})[:50]}
 
 
+NAMED_TEMPLATES = "additional_chat_templates/"
+
+
+def templates_in(files: list[tuple[str, Path]]) -> list[tuple[str, str]]:
+    """(source, text) of every chat template transformers would find among these files:
+    chat_template.jinja, chat_template.json, tokenizer_config.json's chat_template, and each
+    additional_chat_templates/NAME.jinja."""
+    found = []
+    for rel, path in sorted(files):
+        if rel == "chat_template.jinja" or rel.startswith(NAMED_TEMPLATES):
+            found.append((rel, _template_text(rel, path)))
+        elif rel in ("chat_template.json", "tokenizer_config.json"):
+            text = template_in_config(path)
+            if text is not None:
+                found.append((rel, text))
+    return found
+
+
+def _template_text(rel: str, path: Path) -> str:
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PolicyViolation(f"{rel}: a chat template must be UTF-8 text") from None
+    if "\r" in text:  # read back with universal newlines it would not be these bytes
+        raise PolicyViolation(f"{rel}: a chat template must use LF line endings; convert it")
+    return text
+
+
 def chat_template(files: list[tuple[str, Path]]) -> tuple[dict, str] | None:
-    """The chat template a folder carries (chat_template.jinja, else tokenizer_config.json's
-    chat_template field): ({source, sha256}, text). It is executable text that changes the
-    model's behaviour, so its text is kept in Git beside version.yaml where reviews see it."""
-    by_name = {rel: path for rel, path in files}
-    if "chat_template.jinja" in by_name:
-        source, text = "chat_template.jinja", by_name["chat_template.jinja"].read_text("utf-8", "replace")
-    else:
-        source, text = "tokenizer_config.json", template_in_config(by_name.get("tokenizer_config.json"))
-    if text is None:
+    """The one chat template a folder carries: ({source, sha256}, text). It is executable text
+    that changes the model's behaviour, so its text is kept in Git beside version.yaml where
+    reviews see it, and a folder whose templates disagree, or that carries named templates
+    (which would be applied unrecorded), is refused (19.4)."""
+    found = templates_in(files)
+    named = [source for source, _ in found if source.startswith(NAMED_TEMPLATES)]
+    if named:
+        raise PolicyViolation(f"{named[0]}: named chat templates are not recorded or reviewed; keep one "
+                              f"template (chat_template.jinja) and remove {NAMED_TEMPLATES}")
+    texts = list(dict.fromkeys(text for _, text in found))
+    if len(texts) > 1:
+        raise PolicyViolation(f"{found[0][0]} and {found[1][0]} carry different chat templates; keep one "
+                              "(which one transformers applies depends on its version)")
+    if not found:
         return None
-    return {"source": source, "sha256": hashlib.sha256(text.encode()).hexdigest()}, text
+    source, text = found[0]
+    return {"source": source, "sha256": template_sha256(text)}, text
+
+
+def template_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def applied_template_problem(record: dict, applied) -> str | None:
+    """Why the template a loaded tokenizer will apply is not the one the record reviewed, or
+    None: `applied` is the tokenizer's chat_template (None, text, or {name: text})."""
+    if isinstance(applied, dict):  # named templates, as template_in_config records a list of them
+        applied = json.dumps([{"name": k, "template": v} for k, v in applied.items()], sort_keys=True)
+    recorded = (record.get("chat_template") or {}).get("sha256") if isinstance(record.get("chat_template"), dict) \
+        else None
+    if applied is None:
+        return None  # nothing will be applied
+    if recorded is None:
+        return "its files carry a chat template that version.yaml does not record"
+    if template_sha256(str(applied)) != recorded:
+        return "the chat template in its files is not the one version.yaml records"
+    return None
 
 
 def template_in_config(path: Path | None) -> str | None:
-    import json
-
     if path is None:
         return None
     try:

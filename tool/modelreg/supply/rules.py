@@ -39,18 +39,53 @@ def weight_formats(ctx, model, number, record):
 
 
 def chat_template(ctx, model, number, record):
-    """chat_template.jinja beside version.yaml is the text whose sha256 version.yaml records."""
+    """chat_template.jinja beside version.yaml is the text whose sha256 version.yaml records,
+    and that is the template in the weights: the file a reviewer read is the one served (19.4)."""
     tpath = layout.template_file(model, number)
     info = record.get("chat_template")
     text = ctx.head.read(tpath) if ctx.head.has(tpath) else None
+    found = _weights_templates(ctx, model, number, record, info if isinstance(info, dict) else {})
     if not isinstance(info, dict):
-        return [Problem(tpath, "/", "a chat template without chat_template in version.yaml")] if text is not None else []
+        if text is not None:
+            found.append(Problem(tpath, "/", "a chat template without chat_template in version.yaml"))
+        return found
     if text is None:
-        return [Problem(layout.version_file(model, number), "/chat_template",
-                        f"records a chat template, but {tpath} is missing")]
+        return found + [Problem(layout.version_file(model, number), "/chat_template",
+                                f"records a chat template, but {tpath} is missing")]
     if hashlib.sha256(text).hexdigest() != info.get("sha256"):
-        return [Problem(tpath, "/", "its sha256 is not the one version.yaml records in chat_template")]
-    return []
+        found.append(Problem(tpath, "/", "its sha256 is not the one version.yaml records in chat_template"))
+    return found
+
+
+def _weights_templates(ctx, model, number, record, info: dict) -> list[Problem]:
+    """The templates among the version's files: named ones are refused; chat_template.jinja's
+    bytes are the template text, so its artifact sha256 must be the recorded one; where the
+    files are on this machine, every template they carry is read and compared."""
+    vpath = layout.version_file(model, number)
+    found, local = [], []
+    for i, art in enumerate(record.get("artifacts") or []):
+        rel = art.get("path") if isinstance(art, dict) else None
+        if not isinstance(rel, str):
+            continue
+        if rel.startswith(formats.NAMED_TEMPLATES):
+            found.append(Problem(vpath, f"/artifacts/{i}/path", f"{rel}: named chat templates are not recorded "
+                                 "or reviewed; register the version without them"))
+        elif rel == "chat_template.jinja" and art.get("sha256") != info.get("sha256"):
+            found.append(Problem(vpath, f"/artifacts/{i}/sha256", "chat_template.jinja in the weights is not the "
+                                 "template version.yaml records (and chat_template.jinja beside it shows)"))
+        if rel in ("chat_template.jinja", "chat_template.json", "tokenizer_config.json") and ctx.files is not None:
+            path = ctx.files.path(model, number, art)
+            if path is not None:
+                local.append((rel, path))
+    try:
+        carried = formats.templates_in(local)
+    except Exception as exc:  # a template that is not UTF-8 text: the loader refuses it too
+        return found + [Problem(vpath, "/chat_template", str(exc))]
+    for source, text in carried:
+        if formats.template_sha256(text) != info.get("sha256"):
+            found.append(Problem(vpath, "/chat_template", f"{source} in the weights carries a chat template "
+                                 "that version.yaml does not record"))
+    return sorted(set(found))
 
 
 def signature_required(ctx):
