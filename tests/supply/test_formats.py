@@ -67,6 +67,27 @@ def test_clean_pickle_is_admitted_with_its_scan_verdict_recorded(registry, weigh
     assert problems(registry) == []
 
 
+def test_check_remote_rescans_a_new_pickle_whatever_the_record_says(registry, weights, monkeypatch):
+    """issue 19.5: a modified client recorded `verdict: clean` for a dangerous pickle (the bytes in
+    the remote hash to the recorded sha256): `check --base --remote` scans the remote's bytes again."""
+    from modelreg.supply import formats
+
+    set_policy(registry, formats={"allowed": ["safetensors", "json", "pkl"], "pickle": "scan"})
+    registry.register_model("m", "base_model")
+    git(registry.root, "checkout", "-qb", "pr")
+    (weights / "evil.pkl").write_bytes(pickle.dumps(_Evil()))
+    with monkeypatch.context() as patched:  # the attacker's client: its scan says clean
+        patched.setattr(formats, "scan_pickle", lambda rel, path: {"tool": "picklescan 0.0.0", "verdict": "clean",
+                                                                   "globals": []})
+        record = registry.create_version("m", weights)
+    assert next(a for a in record["artifacts"] if a["path"] == "evil.pkl")["scan"]["verdict"] == "clean"
+    git(registry.root, "checkout", "-q", "main")
+    assert problems(registry, at="pr", base="main") == []  # the record alone looks clean
+    found = problems(registry, at="pr", base="main", remote=True)
+    assert any("evil.pkl: picklescan flags dangerous imports" in p and "re-scanned from the remote's bytes" in p
+               for p in found), found
+
+
 def test_check_applies_the_format_policy_to_a_new_version_record(reg):
     """A hand-written record cannot smuggle a pickle past `version create`: check refuses it."""
     git(reg.root, "checkout", "-qb", "pr")

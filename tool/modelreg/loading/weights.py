@@ -92,14 +92,14 @@ def pull(snap, resolved, clone: Path, dest=None, progress=None, jobs: int | None
     return fetch(locate(snap, resolved, clone), dest=dest, progress=progress, jobs=jobs)
 
 
-def verify(located: Located, deep: bool = False):
+def verify(located: Located, deep: bool = False, inspect=None):
     """Every object in the remote with the recorded size (deep: streamed and re-hashed)."""
     from ..artifacts.verify import verify as verify_plan
 
     cache = Cache()
     with lazy_store(located.remote) as store:
         store().check()
-        return verify_plan(plan(located, store, cache), store(), deep)
+        return verify_plan(plan(located, store, cache), store(), deep, inspect)
 
 
 class RemoteCheck:
@@ -107,14 +107,15 @@ class RemoteCheck:
     all in the remote, or (deep) are not the bytes its record claims. A version without
     weights.dvc (weights kept elsewhere) has none."""
 
-    def __init__(self, snap, clone: Path):
-        self.snap, self.clone = snap, clone
+    def __init__(self, snap, clone: Path, inspect=None):
+        self.snap, self.clone, self.inspect = snap, clone, inspect  # inspect: see artifacts.verify
 
     def __call__(self, model: str, number: int, deep: bool) -> list[str]:
         if self.snap.pointer(model, number) is None:
             return []
         try:
-            result = verify(locate(self.snap, reads.pinned(self.snap, model, number), self.clone), deep=deep)
+            located = locate(self.snap, reads.pinned(self.snap, model, number), self.clone)
+            result = verify(located, deep=deep, inspect=self.inspect if deep else None)
         except RegistryError as exc:
             return [str(exc)]
         return result.problems

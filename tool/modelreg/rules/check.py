@@ -67,7 +67,7 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
     change = compute(git, base, commit) if base is not None else None
     settings, broken = _settings_in_force(change.base if change else head, change is not None)
     models, scope = scope_of(head, change)
-    services = _services(git, head, change, remote)
+    services = _services(git, head, change, remote, settings)
     ctx = Context(head, settings, models, change.base if change else None, change, **services)
     problems = set(catalog.run(ctx)) | set(broken)
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
@@ -86,17 +86,19 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
     return result
 
 
-def _services(git, head, change: Change | None, remote: bool) -> dict:
+def _services(git, head, change: Change | None, remote: bool, settings) -> dict:
     """What the rules may reach beyond the records: this machine's copies of the files, the
-    remote (with --remote), and the base branch's history (with a base)."""
+    remote (with --remote; a deep look re-scans pickles by the policy in force), and the base
+    branch's history (with a base)."""
     from ..loading.checks import LocalFiles
     from ..store.history import stages_held
 
     services = {"files": LocalFiles(git.root)}
     if remote:
         from ..loading.weights import RemoteCheck
+        from ..supply.formats import PickleRescan
 
-        services["remote"] = RemoteCheck(head, git.root)
+        services["remote"] = RemoteCheck(head, git.root, PickleRescan(settings))
     if change is not None:
         services["stages_held"] = stages_held(git, change.base.commit)
     return services

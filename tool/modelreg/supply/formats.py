@@ -189,6 +189,31 @@ def template_in_config(path: Path | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
+# -- in `check --remote`: the bytes again, never the record's verdict --------------------------
+class PickleRescan:
+    """For the deep remote check of a new version: every object that is a pickle by its name or
+    its first bytes is judged again by the policy in force (refused, or scanned here and now),
+    whatever verdict version.yaml records: the record is the PR author's claim (19.5)."""
+
+    def __init__(self, settings):
+        self.policy = FormatPolicy.of(settings)
+
+    def wants(self, relpath: str, first: bytes) -> bool:
+        magic = len(first) >= 2 and first[0] == 0x80 and 2 <= first[1] <= 5
+        return is_pickle_name(relpath) or magic or first[:4] == b"PK\x03\x04"
+
+    def problems(self, relpath: str, path: Path) -> list[str]:
+        if not (is_pickle_name(relpath) or looks_like_pickle(path)):
+            return []
+        if self.policy.pickle != "scan":
+            return [f"{relpath}: its bytes are a pickle, which registry.yaml's formats policy refuses"]
+        try:
+            scan_pickle(relpath, path)
+        except PolicyViolation as exc:
+            return [f"{exc} (re-scanned from the remote's bytes)"]
+        return []
+
+
 # -- in `check`: the record alone, no bytes ---------------------------------------------------
 def record_problems(settings, record: dict) -> list[tuple[str, str]]:
     """(pointer, message) for each artifact a version.yaml lists that the policy refuses."""
