@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from modelreg.core.errors import ExternalError, InvalidInput
+from modelreg.core.errors import ExternalError, IntegrityError, InvalidInput
 from modelreg.promotion.releases import check_ref, cut_release, tag
 
 from tests.conftest import git, write_weights
@@ -119,3 +119,60 @@ def test_tag_push_in_a_clone_without_tags(reg, tmp_path, monkeypatch):
     assert out.exit_code == 0, out.output
     assert set(git(fresh, "tag", "--list").split()) == pushed
     assert set(git(bare, "tag", "--list").split()) == pushed
+
+
+def forge_tag(reg, name: str, commit: str, **facts) -> None:
+    """What anyone with push access can do: an annotated tag with modelreg's trailers, made by hand."""
+    lines = ["modelreg: forged", ""] + [f"Modelreg-{k.capitalize()}: {v}" for k, v in facts.items()]
+    git(reg.root, "tag", "-a", "-m", "\n".join(lines + [f"Modelreg-Commit: {commit}"]), name, commit)
+
+
+def test_a_forged_tag_is_not_a_release(reg):
+    """issue 19.2: trailers claiming bert@1 entered production on main's tip (it never did) are
+    refused by check-ref, and `check-ref --commit` does not list the forged tag."""
+    tag(reg.worktree)
+    head = git(reg.root, "rev-parse", "main").strip()
+    forge_tag(reg, "bert#production#7", head, event="stage", model="bert", version="1", stage="production")
+    out = run_cli(reg.root, "check-ref", "bert#production#7", "--json")
+    assert out.exit_code == 1
+    assert "tag 'bert#production#7' says bert@1 entered production at " in out.output
+    assert "the registry's records there show no such move" in out.output
+    listed = run_cli(reg.root, "check-ref", "--commit", head, "--json")
+    assert listed.exit_code == 0 and '"tag": "bert#production#7"' not in listed.output
+    assert '"tag": "bert@champion#1"' in listed.output  # the true tag of that commit still answers
+
+
+def test_a_move_made_on_a_branch_and_undone_before_merging_was_never_on_main(reg):
+    """issue 19.2: a tag naming a real move on a branch commit that main only merged (reverted
+    before the merge) is not "on main": only main's first-parent history is."""
+    git(reg.root, "checkout", "-q", "-b", "side")
+    reg.transition_stage("bert", 1, "production")
+    moved = git(reg.root, "rev-parse", "HEAD").strip()
+    git(reg.root, "revert", "--no-edit", "HEAD")
+    git(reg.root, "checkout", "-q", "main")
+    git(reg.root, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    forge_tag(reg, "bert#production#1", moved, event="stage", model="bert", version="1", stage="production")
+    facts = check_ref(reg.worktree, "bert#production#1")
+    assert facts["on_main"] is False and "warning" in facts
+    assert "bert#production#1" not in {t["tag"] for t in tag(reg.worktree)}
+
+
+def test_decoy_tags_pushed_in_advance_do_not_stop_the_real_ones(reg, tmp_path):
+    """issue 19.2: decoys holding the names the next moves would take (pointing at main, with
+    false trailers) do not make `tag` skip the real moves: the stage move takes the next free
+    name, the version tag replaces its decoy, and check-ref verifies the real ones only."""
+    tag(reg.worktree)
+    head = git(reg.root, "rev-parse", "main").strip()
+    forge_tag(reg, "bert#production#1", head, event="stage", model="bert", version="1", stage="production")
+    forge_tag(reg, "bert@v2", head, event="version", model="bert", version="2")
+    reg.transition_stage("bert", 1, "production")
+    reg.create_version("bert", write_weights(tmp_path / "w2", seed=2))
+    created = {t["tag"]: t for t in tag(reg.worktree)}
+    assert "bert#production#2" in created and "bert#production#1" not in created
+    assert created["bert@v2"]["replaces"] == head
+    assert check_ref(reg.worktree, "bert#production#2")["on_main"] is True
+    assert check_ref(reg.worktree, "bert@v2")["commit"] == git(reg.root, "rev-parse", "main").strip()
+    with pytest.raises(IntegrityError, match="no such move"):
+        check_ref(reg.worktree, "bert#production#1")
+    assert tag(reg.worktree) == []  # and the next run is a no-op
+

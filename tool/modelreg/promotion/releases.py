@@ -17,7 +17,7 @@ import time
 from collections import Counter
 
 from ..core.clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
-from ..core.errors import AlreadyExists, InvalidInput, NotFound
+from ..core.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound
 from ..store import reads
 from ..store.change import Move, compute
 from ..store.snapshot import Snapshot
@@ -106,22 +106,82 @@ def _move_key(move: Move) -> tuple[str, str, str, str]:
     return event, move.model, str(version), key
 
 
-def _existing(ops, on_main: set[str]) -> tuple[dict, set, Counter, Counter]:
-    """Modelreg tags: name -> commit, the (key, commit) pairs on main, orphaned keys, slot counts."""
+class MovesAt:
+    """The moves a commit made on top of its first parent, recomputed from the records (memoised):
+    what a tag's trailers are checked against. A tag is anyone's claim; this is the registry's."""
+
+    def __init__(self, git):
+        self.git, self._keys = git, {}
+
+    def keys(self, commit: str) -> set:
+        if commit not in self._keys:
+            found = set()
+            try:
+                parents = self.git.branches.parents(commit)
+            except Exception:  # not a commit of this repository
+                parents = None
+            if parents:
+                for move in compute(self.git, parents[0], commit).moves:
+                    key = _move_key(move)
+                    found.add(key)
+                    if move.kind == "stage" and move.before:  # what a gto unassignment tag says
+                        found.add(("unstage", move.model, str(move.version), move.before))
+            self._keys[commit] = found
+        return self._keys[commit]
+
+
+def _tag_key(facts: dict) -> tuple:
+    return (facts.get("event"), facts.get("model"), facts.get("version"),
+            facts.get("stage") or facts.get("alias") or "")
+
+
+def _verified(moves: MovesAt, facts: dict, commit: str, target: str) -> bool:
+    """The tag's move is one its commit really made, and the tag points at that commit (or, for a
+    gto stage tag, at an ancestor of it: the version's own commit)."""
+    if _tag_key(facts) not in moves.keys(commit):
+        return False
+    return target == commit or moves.git.branches.is_ancestor(target, commit)
+
+
+def _existing(tree, ops, on_main: set[str], moves: MovesAt) -> tuple[dict, set, set, Counter, Counter]:
+    """Modelreg tags: name -> commit, the names that verify, the (key, commit) pairs on main,
+    orphaned keys, slot counts. A tag whose trailers its commit does not bear out (a decoy pushed
+    in advance) neither marks a move done nor counts as an orphan."""
     existing = ops.tags()
-    done, orphaned, counters = set(), Counter(), Counter()
-    for name, commit in existing.items():
+    trusted, done, orphaned, counters = set(), set(), Counter(), Counter()
+    for name, target in existing.items():
         facts = read_facts(ops.tag_message(name) or "")
         if facts.get("event") not in ("version", "stage", "alias", "unstage"):
             continue
-        key = (facts["event"], facts.get("model"), facts.get("version"), facts.get("stage") or facts.get("alias") or "")
+        key = _tag_key(facts)
+        commit = facts.get("commit") or target  # the move's commit (a gto stage tag sits on its version's)
+        if not _verified(moves, facts, commit, target):
+            log.warning("tag %s claims a move its commit %s did not make: ignoring it", name, commit[:12])
+            continue
+        trusted.add(name)
         counters[("stage",) + key[1:2] + key[3:] if key[0] == "unstage" else key[:2] + key[3:]] += 1
-        commit = facts.get("commit") or commit  # the move's commit (a gto stage tag sits on its version's)
         if commit in on_main:
             done.add((key, commit))
-        else:  # main was rewritten under it: the same move on main is this tag's move
-            orphaned[key] += 1
-    return existing, done, orphaned, counters
+        elif _same_records(tree, key[1], commit, on_main):
+            orphaned[key] += 1  # main was rewritten under it: the same move on main is this tag's move
+    return existing, trusted, done, orphaned, counters
+
+
+def _same_records(tree, model: str, commit: str, on_main: set[str]) -> bool:
+    """Whether some commit on main holds exactly the model's records `commit` holds: a rewrite
+    of main keeps them; another branch's commit that happens to make the move need not."""
+    ops = tree.git.branches
+    try:
+        folder = ops.run("rev-parse", f"{commit}:registry/{model}").strip()
+    except Exception:
+        return False
+    found = ops.run("log", "--first-parent", "--format=%H %T", tree.main_branch, "--", f"registry/{model}",
+                    check=False).split("\n")
+    for line in found:
+        sha = line.split(" ")[0]
+        if sha in on_main and ops.run("rev-parse", f"{sha}:registry/{model}", check=False).strip() == folder:
+            return True
+    return False
 
 
 def plan(tree, limit: int = 500) -> list[tuple[str, str, str]]:
@@ -140,7 +200,8 @@ def _plan(tree, limit: int):
     formats = tag_formats(tree.settings)
     commits = list(reversed(ops.first_parent_merges(tree.main_branch, limit)))
     on_main = set(ops.first_parent_merges(tree.main_branch, 0))
-    existing, done, orphaned, counters = _existing(ops, on_main)
+    moves_at = MovesAt(tree.git)
+    existing, trusted, done, orphaned, counters = _existing(tree, ops, on_main, moves_at)
     gto = _gto(tree.settings)
     version_commits = {}  # gto: (model, version) -> the commit its version tag points at
     wanted = []
@@ -158,7 +219,7 @@ def _plan(tree, limit: int):
                 orphaned[key] -= 1
                 continue
             counters[key[:2] + key[3:]] += 1
-            item = _wanted(tree, move, formats, counters[key[:2] + key[3:]], commit, existing, on_main)
+            item = _wanted(tree, move, formats, counters, key, commit, existing, on_main, trusted)
             if item is not None and gto:
                 item = _on_version_commit(tree, item, move, version_commits, existing)
             if item is not None:
@@ -203,15 +264,25 @@ def _gto_unassign(tree, move, commit, counters, done, existing, version_commits)
     return [(name, target, _message(f"{move.model}@{version} leaves {before}", facts, commit), None)]
 
 
-def _wanted(tree, move, formats, n, commit, existing, on_main):
+def _wanted(tree, move, formats, counters, key, commit, existing, on_main, trusted):
+    slot = key[:2] + key[3:]
     try:
-        name, facts = _tag_for(move, formats, n)
+        name, facts = _tag_for(move, formats, counters[slot])
+        # a stage or alias tag's slot taken by a tag that does not verify (a decoy pushed in
+        # advance): the real move takes the next free slot, and the decoy stays unverifiable
+        while move.kind != "version" and name in existing and name not in trusted:
+            log.warning("tag %s exists but does not describe a move: tagging %s under the next name",
+                        name, move.describe())
+            counters[slot] += 1
+            name, facts = _tag_for(move, formats, counters[slot])
     except InvalidInput as exc:
         log.warning("not tagging %s at %s: %s", move.describe(), commit[:12], exc)
         return None
     replaces = None
     if name in existing:
-        if move.kind != "version" or existing[name] in on_main or _same_version(tree, move, existing[name], commit):
+        untrusted = name not in trusted  # a decoy version tag is replaced by the real one
+        if not untrusted and (move.kind != "version" or existing[name] in on_main
+                              or _same_version(tree, move, existing[name], commit)):
             return None
         replaces = existing[name]
         facts = dict(facts, Replaces=replaces)
@@ -281,8 +352,11 @@ def observe_main(tree, now: str | None = None) -> list[str]:
     return fresh
 
 
-def check_ref(tree, name: str) -> dict:
-    """What a tag means, from its annotation (for deploy workflows), and whether main still has it."""
+def check_ref(tree, name: str, moves: MovesAt | None = None, on_main: set | None = None) -> dict:
+    """What a tag means (for deploy workflows), recomputed: its trailers are a claim anyone with
+    push access can write, so the move they name must be one the registry's records show at the
+    commit they name (else IntegrityError), and `on_main` says whether that commit is on main's
+    first-parent history (a commit only merged in from a branch never was main)."""
     check_tag_name(name)
     ops = tree.git.branches
     message = ops.tag_message(name)
@@ -291,17 +365,35 @@ def check_ref(tree, name: str) -> dict:
     facts = read_facts(message)
     if not facts.get("event"):
         raise InvalidInput(f"tag {name!r} was not made by modelreg (no Modelreg-Event in its message)")
+    target = tree.git.rev_parse(f"refs/tags/{name}^{{commit}}")
     # the commit that made the move (a gto-preset stage tag points at its version's commit)
-    commit = facts.get("commit") or tree.git.rev_parse(f"refs/tags/{name}")
+    commit = facts.get("commit") or target
+    on_main = set(ops.first_parent_merges(tree.main_branch, 0)) if on_main is None else on_main
+    if facts["event"] == "release":
+        commit = target  # a release names a state, not a move: the commit it points at is what it means
+    elif not _verified(moves or MovesAt(tree.git), facts, commit, target):
+        raise IntegrityError(f"tag {name!r} says {_claim(facts)} at {commit[:12]}, but the registry's records "
+                             "there show no such move: it is not a true release tag; do not deploy from it")
     out = {"tag": name, "event": facts["event"], "commit": commit}
     for key in ("model", "version", "stage", "alias", "release"):
         if key in facts:
             out[key] = int(facts[key]) if key == "version" else facts[key]
-    out["on_main"] = ops.is_ancestor(commit, tree.main_branch)
+    out["on_main"] = commit in on_main
     if not out["on_main"]:
-        out["warning"] = (f"{commit[:12]} is no longer on {tree.main_branch} (history was rewritten): "
-                          "what this tag describes may not be what main has")
+        out["warning"] = (f"{commit[:12]} is no longer on {tree.main_branch} (history was rewritten), or never was "
+                          "on its first-parent history: what this tag describes may not be what main has")
     return out
+
+
+def _claim(facts: dict) -> str:
+    what = f"{facts.get('model')}@{facts.get('version')}"
+    if facts.get("event") == "stage":
+        return f"{what} entered {facts.get('stage')}"
+    if facts.get("event") == "alias":
+        return f"alias {facts.get('alias')} moved to {what}"
+    if facts.get("event") == "unstage":
+        return f"{what} left {facts.get('stage')}"
+    return f"{what} was registered"
 
 
 def released(tree, commit: str) -> list[dict]:
@@ -322,7 +414,14 @@ def released(tree, commit: str) -> list[dict]:
     for name in sorted(pointing - set(names)):  # older tags made before Modelreg-Commit was written
         if read_facts(tree.git.branches.tag_message(name) or "").get("event"):
             names.append(name)
-    return [check_ref(tree, name) for name in sorted(names)]
+    moves, on_main = MovesAt(tree.git), set(tree.git.branches.first_parent_merges(tree.main_branch, 0))
+    out = []
+    for name in sorted(names):
+        try:
+            out.append(check_ref(tree, name, moves, on_main))
+        except IntegrityError as exc:  # a forged tag claiming this merge: never an answer
+            log.warning("%s", exc)
+    return out
 
 
 def _not_a_move_tag(name: str, formats: dict) -> None:
