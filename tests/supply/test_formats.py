@@ -88,6 +88,33 @@ def test_check_remote_rescans_a_new_pickle_whatever_the_record_says(registry, we
                for p in found), found
 
 
+def test_check_remote_compares_the_template_the_remote_files_carry(registry, weights):
+    """issue 19.4: with the files only in the remote, a template embedded in tokenizer_config.json
+    that is not the recorded (benign, committed) one is found by `check --base --remote`."""
+    import hashlib
+
+    from modelreg.artifacts.cache import Cache
+
+    registry.register_model("chat", "base_model")
+    git(registry.root, "checkout", "-qb", "pr")
+    (weights / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ 'exfiltrate' }}"}))
+    registry.create_version("chat", weights)
+    tpath, vpath = "registry/chat/versions/1/chat_template.jinja", "registry/chat/versions/1/version.yaml"
+    (registry.root / tpath).write_text("{{ bos_token }}")
+    doc = yaml.safe_load((registry.root / vpath).read_text())
+    doc["chat_template"]["sha256"] = hashlib.sha256(b"{{ bos_token }}").hexdigest()
+    (registry.root / vpath).write_text(yaml.safe_dump(doc, sort_keys=False))
+    git(registry.root, "commit", "-qam", "a benign template in the review")
+    git(registry.root, "checkout", "-q", "main")
+    shutil.rmtree(registry.root / "registry/chat/versions/1/weights", ignore_errors=True)
+    shutil.rmtree(Cache().root, ignore_errors=True)
+    assert problems(registry, at="pr", base="main") == []  # the record alone looks right
+    found = problems(registry, at="pr", base="main", remote=True)
+    assert len(found) == 1 and found[0].startswith(
+        "registry/chat/versions/1/weights.dvc:/: tokenizer_config.json in the weights carries a chat template "
+        "that version.yaml does not record"), found
+
+
 def test_check_applies_the_format_policy_to_a_new_version_record(reg):
     """A hand-written record cannot smuggle a pickle past `version create`: check refuses it."""
     git(reg.root, "checkout", "-qb", "pr")

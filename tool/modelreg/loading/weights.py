@@ -108,14 +108,16 @@ class RemoteCheck:
     weights.dvc (weights kept elsewhere) has none."""
 
     def __init__(self, snap, clone: Path, inspect=None):
-        self.snap, self.clone, self.inspect = snap, clone, inspect  # inspect: see artifacts.verify
+        # inspect(record) -> what judges a new version's bytes as they stream (artifacts.verify)
+        self.snap, self.clone, self.inspect = snap, clone, inspect
 
     def __call__(self, model: str, number: int, deep: bool) -> list[str]:
         if self.snap.pointer(model, number) is None:
             return []
         try:
             located = locate(self.snap, reads.pinned(self.snap, model, number), self.clone)
-            result = verify(located, deep=deep, inspect=self.inspect if deep else None)
+            inspect = self.inspect(located.resolved.record) if deep and self.inspect else None
+            result = verify(located, deep=deep, inspect=inspect)
         except RegistryError as exc:
             return [str(exc)]
         return result.problems

@@ -96,9 +96,9 @@ def _services(git, head, change: Change | None, remote: bool, settings) -> dict:
     services = {"files": LocalFiles(git.root)}
     if remote:
         from ..loading.weights import RemoteCheck
-        from ..supply.formats import PickleRescan
+        from ..supply.formats import RemoteBytes
 
-        services["remote"] = RemoteCheck(head, git.root, PickleRescan(settings))
+        services["remote"] = RemoteCheck(head, git.root, RemoteBytes.factory(settings))
     if change is not None:
         services["stages_held"] = stages_held(git, change.base.commit)
     return services

@@ -19,7 +19,7 @@ from ..core.errors import InvalidRecord, PolicyViolation
 DEFAULT_ALLOWED = ("safetensors", "gguf", "json", "txt", "model", "jinja", "md")
 PICKLE_SUFFIXES = frozenset({"bin", "pt", "pth", "pkl", "pickle", "ckpt", "joblib"})
 PICKLE_MODES = ("refuse", "scan")
-CHAT_TEMPLATE_FILES = ("chat_template.jinja", "tokenizer_config.json")
+TEMPLATE_CARRIERS = ("chat_template.jinja", "chat_template.json", "tokenizer_config.json")  # and named ones
 
 
 class FormatPolicy:
@@ -189,29 +189,57 @@ def template_in_config(path: Path | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-# -- in `check --remote`: the bytes again, never the record's verdict --------------------------
-class PickleRescan:
-    """For the deep remote check of a new version: every object that is a pickle by its name or
-    its first bytes is judged again by the policy in force (refused, or scanned here and now),
-    whatever verdict version.yaml records: the record is the PR author's claim (19.5)."""
+# -- in `check --remote`: the bytes again, never the record's claims ---------------------------
+def carries_template(relpath: str) -> bool:
+    """A file a chat template is read from (named templates are refused by the record alone)."""
+    return relpath in TEMPLATE_CARRIERS
 
-    def __init__(self, settings):
-        self.policy = FormatPolicy.of(settings)
+
+def unrecorded_templates(files: list[tuple[str, Path]], record: dict) -> list[str]:
+    """Each of these files that carries a chat template other than the one version.yaml records
+    (none recorded: any template at all), named; a template that is not text is named too."""
+    info = record.get("chat_template")
+    recorded = info.get("sha256") if isinstance(info, dict) else None
+    found = []
+    for rel, path in files:
+        try:
+            carried = templates_in([(rel, path)])
+        except PolicyViolation as exc:
+            found.append(str(exc))
+            continue
+        found += [f"{source} in the weights carries a chat template that version.yaml does not record"
+                  for source, text in carried if template_sha256(text) != recorded]
+    return found
+
+
+class RemoteBytes:
+    """The deep remote check of one new version, on the bytes as they stream: an object that is
+    a pickle by its name or first bytes is judged again by the policy in force (refused, or
+    scanned here and now) whatever verdict version.yaml records (19.5), and a file carrying a
+    chat template must carry the recorded one (19.4): the record is the PR author's claim."""
+
+    def __init__(self, settings, record: dict):
+        self.policy, self.record = FormatPolicy.of(settings), record
+
+    @classmethod
+    def factory(cls, settings):
+        return lambda record: cls(settings, record)
 
     def wants(self, relpath: str, first: bytes) -> bool:
         magic = len(first) >= 2 and first[0] == 0x80 and 2 <= first[1] <= 5
-        return is_pickle_name(relpath) or magic or first[:4] == b"PK\x03\x04"
+        return is_pickle_name(relpath) or magic or first[:4] == b"PK\x03\x04" or carries_template(relpath)
 
     def problems(self, relpath: str, path: Path) -> list[str]:
+        found = unrecorded_templates([(relpath, path)], self.record) if carries_template(relpath) else []
         if not (is_pickle_name(relpath) or looks_like_pickle(path)):
-            return []
+            return found
         if self.policy.pickle != "scan":
-            return [f"{relpath}: its bytes are a pickle, which registry.yaml's formats policy refuses"]
+            return found + [f"{relpath}: its bytes are a pickle, which registry.yaml's formats policy refuses"]
         try:
             scan_pickle(relpath, path)
         except PolicyViolation as exc:
-            return [f"{exc} (re-scanned from the remote's bytes)"]
-        return []
+            found.append(f"{exc} (re-scanned from the remote's bytes)")
+        return found
 
 
 # -- in `check`: the record alone, no bytes ---------------------------------------------------

@@ -73,18 +73,11 @@ def _weights_templates(ctx, model, number, record, info: dict) -> list[Problem]:
         elif rel == "chat_template.jinja" and art.get("sha256") != info.get("sha256"):
             found.append(Problem(vpath, f"/artifacts/{i}/sha256", "chat_template.jinja in the weights is not the "
                                  "template version.yaml records (and chat_template.jinja beside it shows)"))
-        if rel in ("chat_template.jinja", "chat_template.json", "tokenizer_config.json") and ctx.files is not None:
+        if formats.carries_template(rel) and ctx.files is not None:
             path = ctx.files.path(model, number, art)
             if path is not None:
                 local.append((rel, path))
-    try:
-        carried = formats.templates_in(local)
-    except Exception as exc:  # a template that is not UTF-8 text: the loader refuses it too
-        return found + [Problem(vpath, "/chat_template", str(exc))]
-    for source, text in carried:
-        if formats.template_sha256(text) != info.get("sha256"):
-            found.append(Problem(vpath, "/chat_template", f"{source} in the weights carries a chat template "
-                                 "that version.yaml does not record"))
+    found += [Problem(vpath, "/chat_template", m) for m in formats.unrecorded_templates(local, record)]
     return sorted(set(found))
 
 
