@@ -186,12 +186,17 @@ def test_a_signer_must_name_exactly_one_kind(reg):
     assert any(p.startswith("registry.yaml:/signatures/production/signers/1: name exactly one") for p in found)
 
 
-def test_a_required_signature_with_no_signer_is_a_schema_problem(reg):
-    """issue 19.6: `required: true` with no signer anywhere in the policy would leave every
-    bundle unverified: check names it."""
-    set_policy(reg, signatures={"production": {"required": True}})
-    assert "registry.yaml:/signatures/production/required: a required signature needs at least one " \
-           "signer in signers (a key, a certificate chain or a sigstore identity)" in problems(reg)
+@pytest.mark.parametrize("policy", [
+    {"production": {"required": True}},
+    {"production": {"required": True, "signers": []}},
+    {"production": {"required": True}, "staging": {"signers": [{"key": "keys/x.pub"}]}},
+])
+def test_a_required_signature_with_no_signer_is_a_schema_problem(reg, policy):
+    """issue 19.6: `required: true` on a stage that names no signer of its own is a schema error
+    in registry.yaml (a signer listed for another stage does not make it one)."""
+    set_policy(reg, signatures=policy)
+    assert problems(reg) == ["registry.yaml:/signatures/production: a required signature needs at least one "
+                             "signer in signers (a key, a certificate chain or a sigstore identity)"]
 
 
 def test_a_pull_request_bundle_is_accepted_only_verified_against_a_named_signer(reg, tmp_path):
