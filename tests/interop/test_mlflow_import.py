@@ -25,13 +25,13 @@ from mlflow import MlflowClient  # noqa: E402
 class Team:
     """An MLflow registry as a team has it, built through MLflow's client."""
 
-    def __init__(self, uri: str, root: Path, local_artifacts: bool = True):
+    def __init__(self, uri: str, root: Path, local_artifacts: bool = True, experiment: str = "support"):
         self.uri, self.root = uri, root
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         # sqlite: an explicit artifact location (the default is ./mlruns in the current folder);
         # a server: its own default, artifacts proxied through it (mlflow-artifacts:/).
         location = (root / "artifacts").as_uri() if local_artifacts else None
-        self.experiment = self.client.create_experiment("support", artifact_location=location)
+        self.experiment = self.client.create_experiment(experiment, artifact_location=location)
         self.folders = {}
 
     def version(self, name, seed, params=None, metrics=None, tags=None, stage=None, description=None):
@@ -192,10 +192,11 @@ def test_deleted_artifacts_write_nothing_for_that_model(run, registry, team):
 
 def test_model_without_artifacts(run, registry, team, tmp_path):
     """issue 10 bad input: a version registered with an empty artifact folder is one clear line."""
-    empty = tmp_path / "empty"
-    empty.mkdir()
+    run_id = team.client.create_run(team.experiment).info.run_id
+    artifacts = team.client.get_run(run_id).info.artifact_uri
+    (Path(urlparse(artifacts).path) / "model").mkdir(parents=True)
     team.client.create_registered_model("hollow")
-    team.client.create_model_version("hollow", str(empty))
+    team.client.create_model_version("hollow", f"{artifacts}/model", run_id)
     result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "hollow", "-q")
     assert result.code == 1 and "version 1 has no artifacts" in result.err
     assert not (registry.root / "registry" / "hollow").exists()
@@ -330,3 +331,129 @@ def test_format_policy_applies_to_imported_versions(run, registry, team, tmp_pat
     result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "sk-model", "-q")
     assert result.code == 1 and "model.pkl" in result.err and "nothing was written" in result.err
     assert not (registry.root / "registry" / "sk-model").exists()
+
+
+# -- issue 19 item 8: an import brings nothing from the importing machine ----------------------
+def _secret(tmp_path) -> Path:
+    """A file of the importing machine that must never enter the registry."""
+    secret = tmp_path / "home" / ".ssh" / "id_ed25519"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("-----PRIVATE KEY OF THE IMPORTER-----\n")
+    return secret
+
+
+def _nothing_written(registry, before, name):
+    assert head(registry) == before and git(registry.root, "status", "--porcelain") == ""
+    assert not (registry.root / "registry" / name).exists()
+
+
+def test_symlink_in_the_artifact_tree_is_refused(run, registry, team, tmp_path):
+    """issue 19 item 8: a symlink in a version's artifact folder (MLflow's copy follows it) is
+    refused, naming it; the linked file of this machine goes nowhere."""
+    secret = _secret(tmp_path)
+    (team.artifact_dir("bert-cls", 1) / "tokenizer.model").symlink_to(secret)
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q")
+    assert result.code == 1
+    assert "holds a symlink, tokenizer.model" in result.err and "nothing was written" in result.err
+    _nothing_written(registry, before, "bert-cls")
+    remote = tmp_path / "remote"
+    assert not any(p.is_file() and p.read_bytes() == secret.read_bytes() for p in remote.rglob("*"))
+
+
+@pytest.mark.parametrize("form", ["path", "file-uri", "dotdot"])
+def test_local_source_outside_the_artifact_location_is_refused(run, registry, team, tmp_path, form):
+    """issue 19 item 8: a version whose source is a local folder outside its experiment's artifact
+    location (a bare path, a file: URI, or a path that climbs out with '..') is refused; nothing
+    of that folder is imported."""
+    secret = _secret(tmp_path)
+    write_weights(secret.parent)
+    run_id = team.client.create_run(team.experiment).info.run_id
+    artifacts = team.client.get_run(run_id).info.artifact_uri
+    depth = len(Path(urlparse(artifacts).path).relative_to(tmp_path).parts)
+    source = {"path": str(secret.parent), "file-uri": secret.parent.as_uri(),
+              "dotdot": f"{artifacts}/{'../' * depth}home/.ssh"}[form]
+    team.client.create_registered_model("stolen")
+    team.client.create_model_version("stolen", source, run_id)
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "stolen", "-q")
+    assert result.code == 1, result.out
+    assert "outside the artifact location of its MLflow experiment" in result.err
+    _nothing_written(registry, before, "stolen")
+
+
+def test_a_link_out_of_the_artifact_location_is_refused(run, registry, team, tmp_path):
+    """issue 19 item 8: a runs:/ source whose folder inside the artifact location is a symlink to
+    a folder of this machine is followed to where it really is, and refused; a runs:/ source
+    that really is the run's artifacts still imports."""
+    secret = _secret(tmp_path)
+    write_weights(secret.parent)
+    run_id = team.client.create_run(team.experiment).info.run_id
+    artifacts = Path(urlparse(team.client.get_run(run_id).info.artifact_uri).path)
+    artifacts.mkdir(parents=True)
+    (artifacts / "model").symlink_to(secret.parent)
+    team.client.create_registered_model("linked")
+    team.client.create_model_version("linked", f"runs:/{run_id}/model", run_id)
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "linked", "-q")
+    assert result.code == 1 and "outside the artifact location" in result.err
+    _nothing_written(registry, before, "linked")
+    mv = team.client.get_model_version("bert-cls", "1")
+    team.client.create_registered_model("via-runs")
+    team.client.create_model_version("via-runs", f"runs:/{mv.run_id}/model", mv.run_id)
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "via-runs", "-q").code == 0
+    folder = registry.pull("via-runs@1").path
+    assert sha(folder / "model.safetensors") == sha(team.folders[("bert-cls", 1)] / "model.safetensors")
+
+
+# -- issue 19 item 11: credentials in MLflow sources and tracking URIs are never recorded -------
+SIGNED = "https://alice:s3cr3t-pw@127.0.0.1:9/bucket/model?X-Amz-Signature=deadbeefsig&X-Amz-Date=20261201"
+
+
+def test_source_credentials_are_stripped_from_plan_json_and_errors(run, registry, team):
+    """issue 19 item 11: a version source with userinfo and a presigned signature is shown in the
+    dry run (--json) and in the download error without either."""
+    team.client.create_registered_model("signed")
+    team.client.create_model_version("signed", SIGNED)
+    planned = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "signed", "--dry-run", "--json")
+    assert planned.code == 0, planned.err
+    import json
+
+    version = json.loads(planned.out)["models"][0]["versions"][0]
+    assert version["source"] == "https://127.0.0.1:9/bucket/model?X-Amz-Date=20261201"
+    failed = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "signed")
+    assert failed.code == 1 and "127.0.0.1:9/bucket/model" in failed.err
+    for out in (planned.out + planned.err, failed.out + failed.err):
+        assert "s3cr3t-pw" not in out and "deadbeefsig" not in out and "alice" not in out
+
+
+def test_recorded_source_has_no_credentials(run, registry, team):
+    """issue 19 item 11: the recorded source.uri of an imported version carries no credentials
+    (an MLflow source URI with a token query parameter)."""
+    mv = team.client.get_model_version("bert-cls", "1")
+    team.client.create_registered_model("tokened")
+    team.client.create_model_version("tokened", f"runs:/{mv.run_id}/model?token=tok-123", mv.run_id)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "tokened", "-q")
+    assert result.code == 0, result.err
+    text = (registry.root / "registry" / "tokened" / "versions" / "1" / "version.yaml").read_text()
+    assert "tok-123" not in text and f"runs:/{mv.run_id}/model" in text
+    assert run("check").code == 0
+
+
+def test_tracking_uri_credentials_reach_the_server_but_no_output(run, registry, mlflow_server, tmp_path):
+    """issue 19 item 11: `--tracking-uri http://user:pw@host` works (the probe sends them as MLflow's
+    client does) and neither --json nor an error line shows the password."""
+    team = Team(mlflow_server.uri, tmp_path / "team", local_artifacts=False, experiment="basic-auth")
+    team.client.create_registered_model("basic-auth")
+    team.version("basic-auth", 1)
+    with_pw = mlflow_server.uri.replace("http://", "http://bob:hunter2-pw@")
+    result = run("import", "mlflow", "--tracking-uri", with_pw, "--model", "basic-auth", "--dry-run", "--json")
+    assert result.code == 0, result.err
+    assert "hunter2-pw" not in result.out + result.err, result.out
+    import json
+
+    doc = json.loads(result.out[result.out.index("{\n"):])  # after MLflow's "View run" lines
+    assert doc["tracking_uri"] == mlflow_server.uri
+    down = run("import", "mlflow", "--tracking-uri", f"http://bob:hunter2-pw@127.0.0.1:{_closed_port()}")
+    assert down.code == 1 and "cannot reach MLflow at http://127.0.0.1:" in down.err
+    assert "hunter2-pw" not in down.out + down.err

@@ -1,10 +1,14 @@
-"""Credentials that must never be committed: AWS keys, secrets in DVC config, private keys.
+"""Credentials that must never be committed: AWS keys, secrets in DVC config, private keys,
+passwords and signatures in URLs.
 
 `find_credentials(path, text)` returns (where, message) pairs for `check`; `where` is
 "line N". The value itself is never echoed back, only a masked prefix.
 """
 import re
 
+_QUERY_KEYS = (r"(?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|"
+               r"sig|signature|token|access_token|id_token|refresh_token|api_key|apikey|client_secret|"
+               r"private_token|password)")
 _RULES = [
     (re.compile(r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})\b"), "an AWS access key id"),
     (re.compile(r"(?i)\b(?:aws_)?secret_access_key\b\s*[=:]\s*['\"]?([^\s'\"#]{8,})"), "an AWS secret access key"),
@@ -12,10 +16,14 @@ _RULES = [
     (re.compile(r"(?i)\baccess_key_id\b\s*[=:]\s*['\"]?([^\s'\"#]{8,})"), "an access key id"),
     (re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----()"), "a private key"),
     (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,})\b"), "a GitHub token"),
+    # scheme://user:password@host: a password (or token) in a URL's userinfo
+    (re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@'\"]*:([^/\s@'\"]+)@"), "a URL with a password"),
+    # ?X-Amz-Signature=... / &sig=... / &access_token=...: a presigned or token-bearing URL
+    (re.compile(r"(?i)://[^\s'\"]*[?&]" + _QUERY_KEYS + r"=([^&#\s'\"]+)"), "a URL with a credential in its query"),
 ]
 # A superset of _RULES (their key prefixes, key names, PEM header, token prefixes): keep in step.
 _ANY = re.compile(rb"(?i)AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|secret_access_key|session_token|"
-                  rb"access_key_id|PRIVATE KEY|gh[pousr]_")
+                  rb"access_key_id|PRIVATE KEY|gh[pousr]_|://[^/\s@]*@|[?&]" + _QUERY_KEYS.encode() + rb"=")
 _PLACEHOLDER = re.compile(r"(?i)^(?:\$\{?[A-Z_]+\}?|<[^>]*>|x+|\*+|changeme|example|none|null|\.\.\.)$")
 
 

@@ -9,6 +9,11 @@ becomes a soft-deleted placeholder record, so later numbers still line up.
 
 The plan (what becomes what, what is dropped and why) is computed before anything is
 written; `--dry-run` returns it alone.
+
+An import brings nothing from the importing machine: artifacts at a local path are read only
+when the MLflow store itself is local (sqlite, a file store) and the path lies inside the
+artifact location of the version's experiment, with no symlink anywhere in the tree (MLflow's
+copy would follow one out). URLs are recorded and reported without their credentials.
 """
 import math
 import os
@@ -25,6 +30,7 @@ from ..core import clock, layout
 from ..core.errors import ExternalError, InvalidInput, NotFound, RegistryError
 from ..core.names import check_alias, check_name
 from ..core.records import load_yaml, prune
+from ..core.urls import redact_url, scrub_text
 from ..writes.models import keep_codeowners
 
 IMPORT_TAG = "mlflow.name"  # on model.yaml: which MLflow model this one was imported from
@@ -96,15 +102,17 @@ def check_tracking_uri(uri: str, timeout: float = 10.0) -> None:
 
 
 def _probe_http(uri: str, timeout: float) -> None:
-    url = uri.rstrip("/") + "/api/2.0/mlflow/registered-models/search?max_results=1"
+    request = _probe_request(uri.rstrip("/") + "/api/2.0/mlflow/registered-models/search?max_results=1")
+    uri = redact_url(uri)  # what the messages below show
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
             body = resp.read(1 << 20)
     except urllib.error.HTTPError as exc:
         raise ExternalError(f"{uri} is not an MLflow tracking server (HTTP {exc.code} from its registry API)") from exc
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: http.client.InvalidURL
         reason = getattr(exc, "reason", exc)
-        raise ExternalError(f"cannot reach MLflow at {uri}: {reason}; check the URI and that the server runs") from exc
+        raise ExternalError(f"cannot reach MLflow at {uri}: {scrub_text(str(reason))}; "
+                            "check the URI and that the server runs") from exc
     import json
 
     try:
@@ -113,6 +121,20 @@ def _probe_http(uri: str, timeout: float) -> None:
         doc = None
     if not isinstance(doc, dict):
         raise ExternalError(f"{uri} is not an MLflow tracking server (its registry API did not answer JSON)")
+
+
+def _probe_request(url: str) -> urllib.request.Request:
+    """`url` as a request: userinfo (as MLflow's client accepts it) becomes a Basic header."""
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    headers = {}
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return urllib.request.Request(url, headers=headers)
 
 
 def _probe_sqlite(uri: str) -> None:
@@ -150,7 +172,7 @@ def _mlflow_call(what: str, fn, *args, **kwargs):
 
 
 def _first_line(exc) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
+    text = scrub_text(str(getattr(exc, "message", None) or exc).strip())
     return text.splitlines()[0] if text else type(exc).__name__
 
 
@@ -251,7 +273,7 @@ def _plan_version(number: int, mv, have: set, stages: dict) -> VersionPlan:
         return VersionPlan(number, "drop", mlflow_stage=mv.current_stage,
                            reason=f"MLflow status {mv.status}: only READY versions are imported")
     return VersionPlan(number, "create", stage=stages[number], mlflow_stage=mv.current_stage,
-                       source=mv.source, run_id=mv.run_id)
+                       source=redact_url(mv.source), run_id=mv.run_id)
 
 
 def _aliases(tree, rm, plan: ModelPlan) -> dict[str, int]:
@@ -286,7 +308,7 @@ def import_mlflow(tree, tracking_uri: str, registry_uri: str | None = None, name
     branch of its own with a pull request. Failures are collected per model."""
     client = open_client(tracking_uri, registry_uri)
     plans = plan_import(tree, client, tuple(names), into)
-    result = ImportResult(tracking_uri, plans, dry_run)
+    result = ImportResult(redact_url(tracking_uri), plans, dry_run)
     if dry_run:
         return result
     for plan in plans:
@@ -302,7 +324,7 @@ def import_mlflow(tree, tracking_uri: str, registry_uri: str | None = None, name
             else:
                 result.commits[plan.target] = write()
         except RegistryError as exc:
-            result.failures.append(f"{plan.mlflow_name}: {exc}; nothing was written for it")
+            result.failures.append(scrub_text(f"{plan.mlflow_name}: {exc}; nothing was written for it"))
     return result
 
 
@@ -416,7 +438,7 @@ def _version_record(tree, client, tracking_uri, plan, vp: VersionPlan, model_typ
         tags["mlflow.stage"] = mv.current_stage
     return {"version": vp.number, "model_type": model_type, "stage": vp.stage, "status": "active",
             "source": {k: v for k, v in {"experiment_id": experiment, "run_id": mv.run_id,
-                                        "uri": mv.source}.items() if v},
+                                        "uri": redact_url(mv.source)}.items() if v},
             "parameters": params or None, "metrics": metrics or None, "tags": tags,
             "description": mv.description or None,
             "created_at": _iso(mv.creation_timestamp) or clock.now(),
@@ -450,19 +472,124 @@ def _metrics(values: dict, plan, vp) -> list[dict]:
 
 
 def _download(client, tracking_uri: str, plan, vp: VersionPlan, dest: Path) -> Path:
-    """The version's files through MLflow's own artifact client; a missing or empty set is an error."""
+    """The version's files through MLflow's own artifact client; a missing or empty set is an error.
+
+    `runs:/` and `models:/` locations are resolved here first, so what is checked (a local path
+    inside its experiment's artifact location, no symlinks: `_check_local`) is what is copied."""
     import mlflow.artifacts
 
     what = f"version {vp.number}"
     uri = _mlflow_call(f"resolve the artifacts of {what}", client.get_model_version_download_uri,
                        plan.mlflow_name, str(vp.number))
+    uri, experiment = _located(client, uri, what, lambda: _experiment_of(client, plan, vp))
+    shown = redact_url(uri)
+    local = _local_path(uri)
+    if local is not None:
+        _check_local(client, tracking_uri, local, experiment, what)
     dest.mkdir(parents=True)
     try:
         path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest),
                                                         tracking_uri=tracking_uri))
     except Exception as exc:  # MLflow raises OSError, MlflowException or HTTP errors here
-        raise ExternalError(f"{what}: its artifacts at {uri} could not be downloaded "
+        raise ExternalError(f"{what}: its artifacts at {shown} could not be downloaded "
                             f"({_first_line(exc)}); were they deleted?") from exc
     if not path.is_dir() or not any(p.is_file() for p in path.rglob("*")):
-        raise NotFound(f"{what} has no artifacts at {uri}")
+        raise NotFound(f"{what} has no artifacts at {shown}")
+    _refuse_links(path, what, "its downloaded artifacts")
     return path
+
+
+def _located(client, uri: str, what: str, experiment) -> tuple[str, str | None]:
+    """(the store location MLflow would download from, the experiment id it belongs to).
+
+    `runs:/RUN/PATH` -> the run's artifact location + PATH; `models:/m-ID` (an MLflow 3 logged
+    model) -> its artifact location. Another registered model's URI is refused: one version, one
+    source."""
+    from mlflow.exceptions import MlflowException
+
+    scheme = uri.partition(":")[0].lower() if ":" in uri else ""
+    try:
+        if scheme == "runs":
+            run_id, _, sub = uri[len("runs:"):].lstrip("/").partition("/")
+            run = client.get_run(run_id)
+            base = run.info.artifact_uri.rstrip("/")
+            return (f"{base}/{sub}" if sub else base), run.info.experiment_id
+        if scheme == "models":
+            model_id, _, sub = uri[len("models:"):].lstrip("/").partition("/")
+            if not model_id.startswith("m-") or sub:
+                raise InvalidInput(f"{what}: its source {redact_url(uri)} is another registered model, "
+                                   "not artifacts; register the artifacts' own location in MLflow")
+            logged = client.get_logged_model(model_id)
+            return logged.artifact_location, logged.experiment_id
+        return uri, (experiment() if _local_path(uri) is not None else None)
+    except MlflowException as exc:
+        raise ExternalError(f"{what}: MLflow failed to resolve {redact_url(uri)}: {_first_line(exc)}") from exc
+
+
+def _experiment_of(client, plan, vp: VersionPlan) -> str | None:
+    """The experiment of the version's run, else of its logged model (None without either)."""
+    if vp.run_id:
+        return client.get_run(vp.run_id).info.experiment_id
+    mv = client.get_model_version(plan.mlflow_name, str(vp.number))
+    model_id = getattr(mv, "model_id", None)
+    return client.get_logged_model(model_id).experiment_id if model_id else None
+
+
+def _local_path(uri: str) -> Path | None:
+    """The path a `file:` URI or a bare path names (None for any other scheme)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme.lower() == "file":
+        return Path(unquote(parts.path))
+    if not parts.scheme or len(parts.scheme) == 1:  # a bare path
+        return Path(uri)
+    return None
+
+
+def _is_local_store(tracking_uri: str) -> bool:
+    """sqlite, a file store or a bare folder; not a server, a database server or Databricks."""
+    from urllib.parse import urlsplit
+
+    scheme = urlsplit(tracking_uri).scheme.lower()
+    return scheme in ("file", "sqlite") or (not scheme and not tracking_uri.startswith("databricks"))
+
+
+def _check_local(client, tracking_uri: str, path: Path, experiment: str | None, what: str) -> None:
+    """A local source is read only from a local MLflow store, inside its experiment's artifact
+    location, and with no symlink in it: nothing else on this machine enters the registry."""
+    if not _is_local_store(tracking_uri):
+        raise InvalidInput(f"{what}: its artifacts are at the local path {path}, but MLflow at "
+                           f"{redact_url(tracking_uri)} is not on this machine; a path would read this "
+                           "machine's files: serve the artifacts through MLflow (mlflow-artifacts:) or a store")
+    root = _artifact_root(client, experiment)
+    real = Path(os.path.realpath(path))
+    if root is None or not real.is_relative_to(root):
+        raise InvalidInput(f"{what}: its source {path} is outside the artifact location of its MLflow "
+                           "experiment; only artifacts MLflow stored are imported")
+    _refuse_links(path, what, f"its artifacts at {path}")
+
+
+def _artifact_root(client, experiment: str | None) -> Path | None:
+    if experiment is None:
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        location = client.get_experiment(experiment).artifact_location
+    except MlflowException:
+        return None
+    local = _local_path(location or "")
+    return Path(os.path.realpath(local)) if local is not None else None
+
+
+def _refuse_links(path: Path, what: str, where: str) -> None:
+    """A symlink anywhere in the tree (MLflow's copy follows it, whatever it points at) is refused."""
+    if path.is_symlink():
+        raise InvalidInput(f"{what}: {where} is a symlink; only regular files are imported")
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in dirnames + filenames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                rel = Path(dirpath, name).relative_to(path).as_posix()
+                raise InvalidInput(f"{what}: {where} holds a symlink, {rel}; only regular files are "
+                                   "imported (a link could bring in any file of this machine)")

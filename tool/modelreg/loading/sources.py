@@ -61,13 +61,11 @@ def where(reg: Registry) -> str:
 
 
 def redact(url: str) -> str:
-    """`url` without userinfo (`https://user:token@host/x` -> `https://host/x`); an scp-like
+    """`url` without userinfo or credential query parameters (core/urls.py); an scp-like
     `git@host:path` keeps its user, which is not a secret."""
-    if "://" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+    from ..core.urls import redact_url
+
+    return redact_url(url)
 
 
 def _open_local(where: str) -> Registry:

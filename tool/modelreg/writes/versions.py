@@ -12,6 +12,7 @@ from ..core.errors import InvalidInput, PolicyViolation
 from ..core.names import check_name
 from ..core.records import non_finite, prune
 from ..core.refs import parse_ref, parse_version
+from ..core.urls import redact_url
 from ..store import reads
 from .models import check_model_type, tags
 
@@ -48,7 +49,7 @@ def create_version(tree, model: str, weights_dir: str | os.PathLike | None = Non
         record = prune({
             "version": number, "model_type": model_type, "stage": tree.settings.initial_stage,
             "status": "active", "artifacts": None, "parent": parent_rec,
-            "source": prune({"experiment_id": experiment_id, "run_id": run_id, "uri": source_uri}) or None,
+            "source": prune({"experiment_id": experiment_id, "run_id": run_id, "uri": redact_url(source_uri)}) or None,
             "training": prune({"data_version": data_version}) or None,
             "parameters": dict(parameters) if parameters else None,
             "metrics": [dict(m) for m in metrics] or None, "tags": tags(tags_),
