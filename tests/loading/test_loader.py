@@ -236,7 +236,7 @@ def test_gguf_without_the_extra_names_what_to_install(registry, tmp_path):
         pass
     folder = tmp_path / "q"
     folder.mkdir()
-    (folder / "model-q4.gguf").write_bytes(b"GGUF" + bytes(60))
+    (folder / "model-q4.gguf").write_bytes(b"GGUF" + (3).to_bytes(4, "little") + bytes(56))  # v3, no metadata
     registry.register_model("tiny-q", "quantized")
     registry.create_version("tiny-q", folder)
     with pytest.raises(errors.ExternalError, match="needs gguf, from modelreg's gguf extra") as raised:

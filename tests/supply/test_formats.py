@@ -232,6 +232,101 @@ class _Evil:
         return (os.system, ("echo pwned",))
 
 
+def gguf(path, **strings):
+    """A little-endian GGUF v3 header: a vocabulary array, a number, and the given string keys
+    (dots for underscores), no tensors: what llama.cpp reads a chat template from."""
+    import struct
+
+    def text(value):
+        data = value.encode()
+        return struct.pack("<Q", len(data)) + data
+
+    kvs = [text("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 3) + b"".join(map(text, ["a", "b", "c"])),
+           text("general.file_type") + struct.pack("<II", 4, 15)]
+    kvs += [text(key.replace("__", ".")) + struct.pack("<I", 8) + text(v) for key, v in strings.items()]
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kvs)) + b"".join(kvs) + bytes(64))
+    return path
+
+
+def test_a_gguf_template_is_recorded_and_kept_in_git(registry, weights):
+    """issue 19.4: llama.cpp applies the template in a GGUF's metadata: it is recorded like any other."""
+    import hashlib
+
+    registry.register_model("q", "base_model")
+    gguf(weights / "model-q4.gguf", tokenizer__chat_template="{{ messages }}")
+    record = registry.create_version("q", weights)
+    assert record["chat_template"] == {"source": "model-q4.gguf",
+                                       "sha256": hashlib.sha256(b"{{ messages }}").hexdigest()}
+    assert (registry.root / "registry/q/versions/1/chat_template.jinja").read_text() == "{{ messages }}"
+    assert problems(registry) == []
+
+
+def test_a_template_only_in_chat_template_json_is_recorded(registry, weights):
+    """issue 19.4: chat_template.json alone is a template source the record names (it was a schema error)."""
+    registry.register_model("chat", "base_model")
+    (weights / "chat_template.json").write_text(json.dumps({"chat_template": "{{ bos_token }}"}))
+    assert registry.create_version("chat", weights)["chat_template"]["source"] == "chat_template.json"
+
+
+@pytest.mark.parametrize("keys,message", [
+    ({"tokenizer__chat_template": "{{ a }}", "tokenizer__chat_template__tool_use": "{{ tools }}"},
+     "model.gguf: named chat templates in its GGUF metadata (tokenizer.chat_template.tool_use) are not recorded"),
+    ({"tokenizer__chat_template": "{{ other }}"}, "chat_template.jinja and model.gguf carry different chat templates"),
+])
+def test_gguf_templates_a_loader_would_apply_unrecorded_are_refused(registry, weights, keys, message, capsys):
+    """issue 19.4: a GGUF's named templates, or one that disagrees with chat_template.jinja: exit 1, nothing written."""
+    from modelreg.cli import main
+    from tests.test_registry import snapshot
+
+    registry.register_model("q", "base_model")
+    gguf(with_template(weights, "{{ messages }}") / "model.gguf", **keys)
+    before = snapshot(registry.root)
+    assert main(["-C", str(registry.root), "version", "create", "q", str(weights)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert snapshot(registry.root) == before
+
+
+def test_a_gguf_whose_metadata_cannot_be_read_here_is_refused(registry, weights):
+    """issue 19.4: a big-endian GGUF (another byte order some llama.cpp builds read) could carry
+    a template this reader cannot see: refused, not waved through as template-free."""
+    import struct
+
+    registry.register_model("q", "base_model")
+    (weights / "model.gguf").write_bytes(b"GGUF" + struct.pack(">IQQ", 3, 0, 0))
+    with pytest.raises(errors.PolicyViolation, match=r"^model.gguf: GGUF version 50331648 is not one whose chat "
+                       r"template can be read here \(2 or 3, little-endian\); convert the file$"):
+        registry.create_version("q", weights)
+    assert not (registry.root / "registry/q/versions/1").exists()
+
+
+def test_a_gguf_serving_another_template_than_the_record_is_found(registry, weights, tmp_path):
+    """issue 19.4: a PR records a benign template for a GGUF whose metadata carries another:
+    `check` finds it from the local file, and `check --base --remote` from the remote's bytes."""
+    import hashlib
+
+    from modelreg.artifacts.cache import Cache
+
+    registry.register_model("q", "base_model")
+    git(registry.root, "checkout", "-qb", "pr")
+    gguf(weights / "model.gguf", tokenizer__chat_template="{{ 'exfiltrate' }}{{ messages }}")
+    registry.create_version("q", weights)
+    tpath, vpath = "registry/q/versions/1/chat_template.jinja", "registry/q/versions/1/version.yaml"
+    (registry.root / tpath).write_text("{{ messages }}")
+    doc = yaml.safe_load((registry.root / vpath).read_text())
+    doc["chat_template"]["sha256"] = hashlib.sha256(b"{{ messages }}").hexdigest()
+    (registry.root / vpath).write_text(yaml.safe_dump(doc, sort_keys=False))
+    git(registry.root, "commit", "-qam", "a benign template in the review")
+    unrecorded = "model.gguf in the weights carries a chat template that version.yaml does not record"
+    assert f"{vpath}:/chat_template: {unrecorded}" in problems(registry)
+    git(registry.root, "checkout", "-q", "main")
+    shutil.rmtree(registry.root / "registry/q/versions/1/weights", ignore_errors=True)
+    shutil.rmtree(Cache().root, ignore_errors=True)
+    assert problems(registry, at="pr", base="main") == []  # the record alone cannot tell
+    found = problems(registry, at="pr", base="main", remote=True)
+    assert len(found) == 1 and f"weights.dvc:/: {unrecorded}" in found[0], found
+
+
 def with_template(folder, text):
     (folder / "chat_template.jinja").write_text(text)
     return folder

@@ -34,8 +34,9 @@ class VerifyResult:
 def verify(plan, store, deep: bool = False, inspect=None) -> VerifyResult:
     """Every object of the plan (and its folder listing) in the store with the recorded size;
     with `deep`, streamed and re-hashed. `inspect` (deep only): an object with `.wants(relpath,
-    first_bytes)` and `.problems(relpath, path)`; a wanted object is spooled to a temporary file
-    as it streams and judged from it (check's pickle re-scan)."""
+    first_bytes)`, `.problems(relpath, path)` and optionally `.limit(relpath, first_bytes)` (bytes
+    to keep, None: all); a wanted object is spooled to a temporary file as it streams and judged
+    from it (check's pickle re-scan and template comparison)."""
     result = VerifyResult(plan.model, plan.version, plan.commit, len(plan.entries), plan.total, deep)
     store.check()
     sizes = store.sizes([object_key(e.md5) for e in plan.entries] + [object_key(plan.dir_md5)])
@@ -53,25 +54,38 @@ def verify(plan, store, deep: bool = False, inspect=None) -> VerifyResult:
 
 
 def _deep(store, entry, inspect) -> list[str]:
-    digest = hashlib.sha256()
     with tempfile.TemporaryDirectory(prefix="modelreg-inspect-") as tmp:
-        spool = {"file": None, "first": True}
-        path = Path(tmp) / "object"
-
-        def take(chunk):
-            digest.update(chunk)
-            if spool["first"]:
-                spool["first"] = False
-                if inspect is not None and inspect.wants(entry.relpath, bytes(chunk[:4])):
-                    spool["file"] = open(path, "wb")
-            if spool["file"] is not None:
-                spool["file"].write(chunk)
-
+        spool = _Spool(entry.relpath, inspect, Path(tmp) / "object")
         try:
-            store.stream(object_key(entry.md5), 0, entry.size, take)
+            store.stream(object_key(entry.md5), 0, entry.size, spool.take)
         finally:
-            if spool["file"] is not None:
-                spool["file"].close()
-        if digest.hexdigest() != entry.sha256:
-            return [f"{entry.relpath}: sha256 mismatch: expected {entry.sha256}, got {digest.hexdigest()}"]
-        return inspect.problems(entry.relpath, path) if spool["file"] is not None else []
+            spool.close()
+        if spool.digest.hexdigest() != entry.sha256:
+            return [f"{entry.relpath}: sha256 mismatch: expected {entry.sha256}, got {spool.digest.hexdigest()}"]
+        return inspect.problems(entry.relpath, spool.path) if spool.kept else []
+
+
+class _Spool:
+    """One object as it streams: hashed whole; kept in a file (up to the inspector's limit)
+    when the inspector wants it by its name and first bytes."""
+
+    def __init__(self, relpath: str, inspect, path: Path):
+        self.relpath, self.inspect, self.path = relpath, inspect, path
+        self.digest, self.file, self.left, self.first, self.kept = hashlib.sha256(), None, None, True, False
+
+    def take(self, chunk) -> None:
+        self.digest.update(chunk)
+        if self.first:
+            self.first = False
+            head = bytes(chunk[:4])
+            if self.inspect is not None and self.inspect.wants(self.relpath, head):
+                self.file, self.kept = open(self.path, "wb"), True
+                self.left = getattr(self.inspect, "limit", lambda *_: None)(self.relpath, head)
+        if self.file is not None:
+            keep = chunk if self.left is None else chunk[:max(self.left, 0)]
+            self.file.write(keep)
+            self.left = None if self.left is None else self.left - len(keep)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()

@@ -19,7 +19,7 @@ from ..core.errors import InvalidRecord, PolicyViolation
 DEFAULT_ALLOWED = ("safetensors", "gguf", "json", "txt", "model", "jinja", "md")
 PICKLE_SUFFIXES = frozenset({"bin", "pt", "pth", "pkl", "pickle", "ckpt", "joblib"})
 PICKLE_MODES = ("refuse", "scan")
-TEMPLATE_CARRIERS = ("chat_template.jinja", "chat_template.json", "tokenizer_config.json")  # and named ones
+TEMPLATE_CARRIERS = ("chat_template.jinja", "chat_template.json", "tokenizer_config.json")  # and *.gguf, named
 
 
 class FormatPolicy:
@@ -117,16 +117,78 @@ def templates_in(files: list[tuple[str, Path]]) -> list[tuple[str, str]]:
     found = []
     for rel, path in sorted(files):
         if rel == "chat_template.jinja" or rel.startswith(NAMED_TEMPLATES):
-            found.append((rel, _template_text(rel, path)))
+            found.append((rel, _template_text(rel, path.read_bytes())))
         elif rel in ("chat_template.json", "tokenizer_config.json"):
             text = template_in_config(path)
             if text is not None:
                 found.append((rel, text))
+        elif suffix(rel) == "gguf":
+            found += [(rel, text) for text in _gguf_template(rel, path)]
     return found
 
 
-def _template_text(rel: str, path: Path) -> str:
-    data = path.read_bytes()
+GGUF_TEMPLATE = "tokenizer.chat_template"
+GGUF_HEAD = 256 << 20  # check --remote reads this much of a GGUF for its metadata (vocabularies are MBs)
+# GGUF value types: fixed sizes, 8 string, 9 array (gguf.md in ggml's repository)
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def _gguf_template(rel: str, path: Path) -> list[str]:
+    """The chat template in a GGUF file's metadata ([] or [text]), read from its header
+    without the gguf package: llama.cpp and transformers (gguf_file=) apply it. Named ones
+    (tokenizer.chat_template.NAME) are refused like additional_chat_templates/."""
+    import struct
+
+    found = {}
+    with open(path, "rb") as fh:
+        def take(n):
+            data = fh.read(n) if n < 1 << 30 else b""  # no GGUF string or header part is a GiB
+            if len(data) != n:
+                raise PolicyViolation(f"{rel}: its GGUF metadata is cut short or malformed; cannot read "
+                                      "its chat template")
+            return data
+
+        def string():
+            (n,) = struct.unpack("<Q", take(8))
+            return take(n)
+
+        def skip(kind):
+            if kind in _GGUF_SIZES:
+                take(_GGUF_SIZES[kind])
+            elif kind == 8:
+                string()
+            elif kind == 9:
+                inner, count = struct.unpack("<IQ", take(12))
+                if inner in _GGUF_SIZES:
+                    fh.seek(_GGUF_SIZES[inner] * count, 1)
+                else:
+                    for _ in range(count):
+                        skip(inner)
+            else:
+                raise PolicyViolation(f"{rel}: its GGUF header has an unknown value type {kind}")
+
+        if fh.read(4) != b"GGUF":
+            return []  # not a GGUF file at all: no loader reads a template from it
+        (version,) = struct.unpack("<I", take(4))
+        if version not in (2, 3):  # e.g. a big-endian file: some llama.cpp builds would read it
+            raise PolicyViolation(f"{rel}: GGUF version {version} is not one whose chat template can be read "
+                                  "here (2 or 3, little-endian); convert the file")
+        _tensors, count = struct.unpack("<QQ", take(16))
+        for _ in range(count):
+            key = string().decode("utf-8", "replace")
+            (kind,) = struct.unpack("<I", take(4))
+            if key.startswith(GGUF_TEMPLATE) and kind == 8:
+                found[key] = string()
+            else:
+                skip(kind)
+    named = sorted(k for k in found if k != GGUF_TEMPLATE)
+    if named:
+        raise PolicyViolation(f"{rel}: named chat templates in its GGUF metadata ({', '.join(named)}) are not "
+                              "recorded or reviewed; remove them from the file")
+    return [_template_text(rel, found[GGUF_TEMPLATE])] if GGUF_TEMPLATE in found else []
+
+
+def _template_text(rel: str, data: bytes) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -192,7 +254,7 @@ def template_in_config(path: Path | None) -> str | None:
 # -- in `check --remote`: the bytes again, never the record's claims ---------------------------
 def carries_template(relpath: str) -> bool:
     """A file a chat template is read from (named templates are refused by the record alone)."""
-    return relpath in TEMPLATE_CARRIERS
+    return relpath in TEMPLATE_CARRIERS or suffix(relpath) == "gguf"
 
 
 def unrecorded_templates(files: list[tuple[str, Path]], record: dict) -> list[str]:
@@ -228,6 +290,11 @@ class RemoteBytes:
     def wants(self, relpath: str, first: bytes) -> bool:
         magic = len(first) >= 2 and first[0] == 0x80 and 2 <= first[1] <= 5
         return is_pickle_name(relpath) or magic or first[:4] == b"PK\x03\x04" or carries_template(relpath)
+
+    def limit(self, relpath: str, first: bytes) -> int | None:
+        """How many bytes to keep: a GGUF (not a pickle) only for its metadata, at its head."""
+        pickled = len(first) >= 2 and first[0] == 0x80 or first[:4] == b"PK\x03\x04" or is_pickle_name(relpath)
+        return GGUF_HEAD if suffix(relpath) == "gguf" and not pickled else None
 
     def problems(self, relpath: str, path: Path) -> list[str]:
         found = unrecorded_templates([(relpath, path)], self.record) if carries_template(relpath) else []
