@@ -3,6 +3,7 @@
     objects/sha256/<2>/<62>   file bytes, read-only, named by their sha256
     meta/sha256/<2>/<62>      "size mtime_ns inode ctime_ns" noted when the object was put in
     dirs/<md5>.dir            verified DVC folder listings
+    pulls/<sha256 of path>    the files a pull put in a folder it was given (artifacts/pull.py)
     partial/<sha256>          downloads in progress (kept for resume, locked while written)
     trees/<md5>               materialized version folders (hard links into objects/)
 
@@ -59,6 +60,11 @@ class Cache:
 
     def tree_path(self, dir_md5: str) -> Path:
         return self.root / "trees" / dir_md5.removesuffix(".dir")
+
+    def pull_note(self, folder: Path) -> Path:
+        """Where the files a pull put in `folder` are noted (keyed by its real path)."""
+        key = hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()
+        return self.root / "pulls" / f"{key}.json"
 
     # -- objects -----------------------------------------------------------------------
     def lookup(self, sha256: str, size: int) -> Path | None:

@@ -7,7 +7,14 @@ cache lacks (parallel ranged GETs written at their offsets and hashed in order b
 download.py), renames only a matching object into the content-addressed cache, and returns
 the verified folder. Nothing
 here knows about Git or the Registry; DVC itself is never imported.
+
+A folder given as `dest` ends up holding exactly the version's files; the cache notes which
+files it put there (`Cache.pull_note`, keyed by the folder's real path). A later pull into it
+removes the noted files the new version lacks; a folder holding anything else (a file no
+note lists, a symlink) is refused before anything is fetched or written, so a pull never
+deletes what it did not write.
 """
+import json
 import os
 import re
 import shutil
@@ -17,13 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.errors import IntegrityError, InvalidRecord
+from ..core.errors import IntegrityError, InvalidInput, InvalidRecord
 from .cache import Cache
 from .config import RemoteConfig
 from .download import fetch_object
 from .dvc import object_key, parse_listing, safe_relpath
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_LEFTOVER = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # materialize's temp files
 FILE_JOBS = 4  # objects fetched at once; each also fetches its parts in parallel
 
 
@@ -112,14 +120,18 @@ def fetch(plan: Plan, store, cache: Cache, dest=None, progress=None) -> PullResu
     `store`: a store, or a function returning one, called only if something must be
     downloaded (a warm fetch opens no connection). `progress`: see progress.py.
     """
+    wanted = {e.relpath for e in plan.entries}
+    owned = claim(Path(dest), wanted, cache) if dest else None  # refuses before any byte is fetched
     missing = [e for e in _unique(plan.entries) if cache.lookup(e.sha256, e.size) is None]
     fetched = sum(e.size for e in missing)
     if missing:
         _fetch_all(_store(store), cache, missing, progress)
     target = Path(dest) if dest else cache.tree_path(plan.dir_md5)
-    materialize(cache, plan.entries, target)
-    if dest is None:  # the cache's own folder holds the version's files and nothing else
-        _prune(target, {e.relpath for e in plan.entries})
+    if owned is None:
+        materialize(cache, plan.entries, target)
+        _prune(target, wanted)  # the cache's own folder holds the version's files and nothing else
+    else:
+        _replace_owned(cache, plan, target, owned, wanted)
     return PullResult(target, plan.model, plan.version, plan.commit, len(plan.entries), plan.total,
                       len(missing), fetched)
 
@@ -199,6 +211,84 @@ def _prune(folder: Path, keep: set[str]) -> None:
                 shutil.rmtree(path, ignore_errors=True)
         elif rel not in keep:
             path.unlink(missing_ok=True)
+
+
+def claim(dest: Path, wanted: set[str], cache: Cache) -> set[str]:
+    """The files in `dest` a pull may replace or remove: those the cache noted (a previous pull
+    wrote them) and those of the version. Anything else there, or any symlink, is refused."""
+    if dest.exists() and not dest.is_dir():
+        raise InvalidInput(f"destination {dest} is a file; give a folder")
+    listed = _noted_files(cache.pull_note(dest))
+    for rel, kind in _entries(dest):
+        if kind == "file" and _LEFTOVER.fullmatch(rel.rsplit("/", 1)[-1]):
+            listed.add(rel)  # a temp file of an interrupted pull: ours, removed
+        elif kind != "file":
+            raise InvalidInput(f"destination {dest} holds {'a symlink' if kind == 'symlink' else 'a special file'}, "
+                               f"{rel}, which modelreg did not put there; "
+                               "give an empty folder (or one an earlier pull filled)")
+        elif rel not in listed and rel not in wanted:
+            raise InvalidInput(f"destination {dest} holds {rel}, which no earlier pull put there; "
+                               "give an empty folder (or one an earlier pull filled) so nothing of yours is removed")
+    return listed
+
+
+def _noted_files(note: Path) -> set[str]:
+    try:
+        files = json.loads(note.read_text())["files"]
+        return {safe_relpath(f, str(note)) for f in files} if isinstance(files, list) else set()
+    except (FileNotFoundError, ValueError, KeyError, TypeError, InvalidRecord):
+        return set()  # no note (or an unreadable one): nothing there counts as ours
+
+
+def _entries(dest: Path):
+    """(relpath, "file" | "symlink" | "other") of everything but folders under `dest`; symlinked
+    folders are not entered."""
+    if not dest.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(dest):
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            rel = path.relative_to(dest).as_posix()
+            if path.is_symlink():
+                yield rel, "symlink"
+            elif name in filenames:
+                yield rel, "file" if path.is_file() else "other"
+
+
+def _replace_owned(cache: Cache, plan: Plan, dest: Path, owned: set[str], wanted: set[str]) -> None:
+    """Marker first (old and new files: a crash leaves a folder the next pull can still claim),
+    then the stale files out, the version in, and the marker naming exactly the version."""
+    dest.mkdir(parents=True, exist_ok=True)
+    note = cache.pull_note(dest)
+    _write_note(note, dest, plan, owned | wanted)
+    for rel in sorted(owned - wanted):
+        path = dest / rel
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+        _remove_empty_parents(dest, path.parent)
+    materialize(cache, plan.entries, dest)
+    _write_note(note, dest, plan, wanted)
+
+
+def _remove_empty_parents(dest: Path, folder: Path) -> None:
+    while folder != dest and folder.is_relative_to(dest):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or not ours to judge): stop
+            return
+        folder = folder.parent
+
+
+def _write_note(note: Path, dest: Path, plan: Plan, files: set[str]) -> None:
+    doc = {"folder": str(dest.resolve()), "model": plan.model, "version": plan.version,
+           "commit": plan.commit, "files": sorted(files)}
+    note.parent.mkdir(parents=True, exist_ok=True)
+    tmp = note.with_name(f"{note.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(json.dumps(doc, indent=1) + "\n")
+        os.replace(tmp, note)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _same_file(src: Path, target: Path) -> bool:

@@ -9,23 +9,37 @@ The snapshot id is a 40-hex name derived from the version's content (model, numb
 path and sha256), so pulling the same version twice lands in the same snapshot. A snapshot
 is built in a staging folder and renamed in; refs are written last, so an interrupted run
 never leaves a revision pointing at a half-written snapshot.
+
+What is there already is never trusted: a blob that is not the verified cache object itself
+is linked (or, across filesystems, re-hashed and copied) again; a snapshot holding anything
+but the version's links is rebuilt. `.modelreg-refs.json` beside refs/ notes which refs
+modelreg wrote and for what; an alias ref whose alias has left that version (moved or
+removed) is deleted at the next pull into the repo, so no revision serves a version its
+alias no longer names. Ref names the hub gives a meaning to are refused for aliases:
+`main` (the revision loaded when none is given) and 40 hex digits (read as a commit id).
 """
+import json
 import errno
 import hashlib
 import logging
 import os
 import re
 import shutil
+import stat
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.errors import InvalidInput, InvalidRecord
+from ..core.errors import InvalidInput, InvalidRecord, RegistryError
 
 log = logging.getLogger(__name__)
 
 _REPO_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 _REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_COMMIT_LIKE = re.compile(r"[0-9a-fA-F]{40}")
+_VERSION_REF = re.compile(r"v\d+")
+DEFAULT_REVISION = "main"
+REFS_NOTE = ".modelreg-refs.json"
 DEFAULT_ORG = "modelreg"
 
 
@@ -76,7 +90,26 @@ def check_repo_id(repo_id: str) -> str:
 def check_revision(name: str) -> str:
     if not isinstance(name, str) or not _REVISION.fullmatch(name) or ".." in name:
         raise InvalidInput(f"invalid revision name {name!r}: use letters, digits, '.', '_' or '-'")
+    if _COMMIT_LIKE.fullmatch(name):
+        raise InvalidInput(f"invalid revision name {name!r}: 40 hex digits name a commit in the Hugging Face "
+                           "cache, not a ref")
     return name
+
+
+def check_refs(resolved, extra) -> None:
+    """Refuse a ref that would shadow what the hub cache already means by that name: an alias
+    `main` (the revision loaded when none is given) or 40 hex digits (a commit id), or a
+    revision v<N> naming another version's ref."""
+    for alias in sorted(resolved.aliases):
+        if alias == DEFAULT_REVISION or _COMMIT_LIKE.fullmatch(alias):
+            meaning = "the revision loaded when none is given" if alias == DEFAULT_REVISION else "a commit id"
+            raise InvalidInput(f"{resolved.model}@{resolved.version} has the alias {alias!r}, which the Hugging "
+                               f"Face cache reads as {meaning}; rename the alias before laying the version "
+                               "out there")
+    for name in extra:
+        if _VERSION_REF.fullmatch(name) and name != f"v{resolved.version}":
+            raise InvalidInput(f"revision {name!r} names version {name[1:]}'s ref, not "
+                               f"{resolved.model}@{resolved.version}'s; choose another name")
 
 
 def snapshot_id(model: str, version: int, artifacts: list[dict]) -> str:
@@ -114,21 +147,41 @@ def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at
             if step.record.get("model_type") != "adapter":
                 break  # full weights: nothing below is needed to load
     # everything fetched and verified before the first byte goes into the HF cache
+    for r, _, names in jobs:
+        check_refs(r, names)  # before anything is fetched or written
     folders = [weights.pull(snap, r, registry.root, progress=progress, verify_signature=verify_signature).path
                for r, _, _ in jobs]
-    written = [_write_one(r, folder, repo, root, names) for (r, repo, names), folder in zip(jobs, folders)]
+    written = [_write_one(r, folder, repo, root, names, _alias_snapshots(snap, r.model))
+               for (r, repo, names), folder in zip(jobs, folders)]
     for upper, lower in zip(written, written[1:]):
         upper.base = lower
     return written[0]
 
 
-def _write_one(resolved, folder: Path, repo_id, root: Path, extra) -> HFCacheResult:
+def _alias_snapshots(snap, model: str) -> dict[str, str]:
+    """alias -> the snapshot id of the version it names now, for every alias of `model`."""
+    from ..store import reads
+
+    found = {}
+    for alias, number in reads.aliases(snap, model).items():
+        try:
+            artifacts = reads.version(snap, model, int(number)).get("artifacts") or []
+        except (RegistryError, TypeError, ValueError):
+            continue  # an alias naming no readable version: its ref (if any) is stale
+        found[alias] = snapshot_id(model, int(number), artifacts)
+    return found
+
+
+def _write_one(resolved, folder: Path, repo_id, root: Path, extra, alias_snapshots: dict) -> HFCacheResult:
     artifacts = resolved.record.get("artifacts") or []
     if not artifacts:
         raise InvalidRecord(f"{resolved.model}@{resolved.version} has no artifacts to lay out")
-    refs = sorted(set(resolved.aliases) | {f"v{resolved.version}"} | set(extra))
-    written = write_snapshot(folder, artifacts, repo_id, root,
-                             snapshot_id(resolved.model, resolved.version, artifacts), refs)
+    kinds = {**{name: "revision" for name in extra}, f"v{resolved.version}": "version",
+             **{alias: "alias" for alias in resolved.aliases}}
+    refs = sorted(kinds)
+    commit = snapshot_id(resolved.model, resolved.version, artifacts)
+    written = write_snapshot(folder, artifacts, repo_id, root, commit, refs)
+    _note_refs(repo_folder(root, repo_id), resolved.model, commit, kinds, alias_snapshots)
     return HFCacheResult(repo_id, resolved.model, resolved.version, files=len(artifacts),
                          bytes=sum(int(a.get("size_bytes", 0)) for a in artifacts), **written)
 
@@ -166,12 +219,12 @@ def _restamp(sha256: str, size: int) -> None:
 
 
 def _put_blob(src: Path, blob: Path, size: int) -> str | None:
-    """Hard-link the verified file in as the blob, or copy it across filesystems."""
-    try:
-        if blob.stat().st_size == size:
-            return None  # already there (blobs are named by their sha256)
-    except FileNotFoundError:
-        pass
+    """Hard-link the verified file in as the blob, or copy it across filesystems.
+
+    A blob already there is kept only when it is the verified file itself (same inode), or,
+    where links cannot be made, when its bytes hash to its name: never on its size alone."""
+    if _same_inode(src, blob):
+        return None
     blob.parent.mkdir(parents=True, exist_ok=True)
     tmp = blob.with_name(f".{blob.name}.{uuid.uuid4().hex}.incomplete")
     try:
@@ -181,6 +234,8 @@ def _put_blob(src: Path, blob: Path, size: int) -> str | None:
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
                 raise
+            if _holds(blob, blob.name, size):
+                return None
             shutil.copyfile(src, tmp)
             how = "copied"
         os.replace(tmp, blob)
@@ -189,12 +244,41 @@ def _put_blob(src: Path, blob: Path, size: int) -> str | None:
     return how
 
 
+def _same_inode(src: Path, blob: Path) -> bool:
+    try:
+        a, b = src.stat(), blob.lstat()  # a symlink as the blob is never the verified file
+    except FileNotFoundError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _holds(blob: Path, sha256: str, size: int) -> bool:
+    """The blob is a regular file whose bytes hash to `sha256` (a copy made on another filesystem)."""
+    from ..artifacts.cache import sha256_file
+
+    try:
+        st = blob.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size and sha256_file(blob) == sha256
+
+
 def _link_target(snapshot: Path, art: dict) -> str:
     link = snapshot / art["path"]
     return os.path.relpath(snapshot.parent.parent / "blobs" / art["sha256"], link.parent)
 
 
 def _snapshot_complete(snapshot: Path, artifacts: list[dict]) -> bool:
+    """The snapshot is a real folder holding the version's links and nothing else."""
+    if snapshot.is_symlink() or not snapshot.is_dir():
+        return False
+    wanted = {a["path"] for a in artifacts}
+    folders = {"/".join(p.split("/")[:i]) for p in wanted for i in range(1, p.count("/") + 1)}
+    for dirpath, dirnames, filenames in os.walk(snapshot):
+        for name in dirnames + filenames:
+            rel = Path(dirpath, name).relative_to(snapshot).as_posix()
+            if rel not in wanted and (rel not in folders or os.path.islink(os.path.join(dirpath, name))):
+                return False
     try:
         return all(os.readlink(snapshot / a["path"]) == _link_target(snapshot, a) for a in artifacts)
     except OSError:
@@ -210,7 +294,9 @@ def _stage_snapshot(repo: Path, snapshot: Path, artifacts: list[dict]) -> None:
             link.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(_link_target(snapshot, art), link)
         snapshot.parent.mkdir(parents=True, exist_ok=True)
-        if snapshot.exists():  # an older, broken layout of the same content: replace it
+        if snapshot.is_symlink() or snapshot.is_file():  # not ours: a snapshot is a real folder
+            snapshot.unlink()
+        elif snapshot.exists():  # an older, broken or added-to layout of the same content: replace it
             shutil.rmtree(snapshot)
         os.replace(staging, snapshot)
     finally:
@@ -234,3 +320,37 @@ def _write_ref(repo: Path, name: str, commit: str) -> None:
         staging.rmdir()
     except OSError:
         pass
+
+
+def _note_refs(repo: Path, model: str, commit: str, kinds: dict, alias_snapshots: dict) -> None:
+    """Note the refs just written, then delete every alias ref of `model` noted before whose
+    alias no longer names the version it points at (a moved or removed alias)."""
+    note = _read_note(repo)
+    for name, kind in kinds.items():
+        note[name] = {"model": model, "kind": kind, "snapshot": commit}
+    for name, entry in sorted(note.items()):
+        if entry.get("model") != model or entry.get("kind") != "alias":
+            continue
+        if alias_snapshots.get(name) != entry.get("snapshot"):
+            ref = repo / "refs" / name
+            try:
+                if ref.read_text() == entry.get("snapshot"):  # still what modelreg wrote there
+                    ref.unlink()
+            except (FileNotFoundError, IsADirectoryError):
+                pass
+            del note[name]
+    tmp = repo / f"{REFS_NOTE}.{uuid.uuid4().hex}.tmp"
+    try:
+        tmp.write_text(json.dumps(note, indent=1, sort_keys=True) + "\n")
+        os.replace(tmp, repo / REFS_NOTE)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_note(repo: Path) -> dict:
+    try:
+        note = json.loads((repo / REFS_NOTE).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {k: v for k, v in note.items() if isinstance(v, dict) and _REVISION.fullmatch(str(k))} \
+        if isinstance(note, dict) else {}

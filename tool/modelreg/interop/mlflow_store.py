@@ -278,8 +278,12 @@ class ModelregArtifactRepository(ArtifactRepository):
 
     @_mlflow_errors
     def download_artifacts(self, artifact_path, dst_path=None):
-        dest = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="modelreg-mlflow-"))
-        folder = _open(self.location).pull(self.ref, dest=dest).path
+        if dst_path:  # MLflow's contract: the files go in beside whatever dst_path holds
+            registry = _open(self.location)
+            resolved = registry.resolve(self.ref)
+            folder = _place(registry.pull(self.ref).path, Path(dst_path), resolved.record.get("artifacts") or [])
+        else:
+            folder = _open(self.location).pull(self.ref, dest=Path(tempfile.mkdtemp(prefix="modelreg-mlflow-"))).path
         target = folder / (artifact_path or "").strip("/") if artifact_path else folder
         if not target.exists():
             raise NotFound(f"{self.ref} has no artifact {artifact_path!r}")
@@ -292,3 +296,29 @@ class ModelregArtifactRepository(ArtifactRepository):
     log_artifact = _read_only("log an artifact", "`modelreg version create NAME WEIGHTS_DIR`")
     log_artifacts = _read_only("log artifacts", "`modelreg version create NAME WEIGHTS_DIR`")
     delete_artifacts = _read_only("delete artifacts", "`modelreg version delete NAME@N --reason ...`")
+
+
+def _place(verified: Path, dest: Path, artifacts: list[dict]) -> Path:
+    """The verified folder's files linked (or copied) into `dest`, each replacing what had its name."""
+    import shutil
+
+    from ..artifacts.cache import Cache
+
+    cache = Cache()
+    for art in artifacts:
+        src, target = verified / art["path"], dest / art["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.modelreg.tmp")
+        try:
+            try:
+                os.link(src, tmp)
+                linked = True
+            except OSError:
+                shutil.copy2(src, tmp)
+                linked = False
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if linked:  # a new link changes the cache object's ctime: note it, or the next pull re-hashes
+            cache.restamp(art["sha256"], int(art["size_bytes"]))
+    return dest
