@@ -287,15 +287,19 @@ def test_gguf_templates_a_loader_would_apply_unrecorded_are_refused(registry, we
     assert snapshot(registry.root) == before
 
 
-def test_a_gguf_whose_metadata_cannot_be_read_here_is_refused(registry, weights):
-    """issue 19.4: a big-endian GGUF (another byte order some llama.cpp builds read) could carry
-    a template this reader cannot see: refused, not waved through as template-free."""
+@pytest.mark.parametrize("header,message", [
+    ((">IQQ", 3, 0, 0), r"GGUF version 50331648 is not one whose chat template can be read here \(2 or 3, "
+                        r"little-endian\); convert the file"),
+    (("<IQQQ", 3, 0, 1, 10 ** 12), "its GGUF metadata is cut short or malformed; cannot read its chat template"),
+])
+def test_a_gguf_whose_metadata_cannot_be_read_here_is_refused(registry, weights, header, message):
+    """issue 19.4: a GGUF whose metadata this reader cannot walk (another byte order some llama.cpp
+    builds read; a key claiming a terabyte) could hide a template: refused, not waved through."""
     import struct
 
     registry.register_model("q", "base_model")
-    (weights / "model.gguf").write_bytes(b"GGUF" + struct.pack(">IQQ", 3, 0, 0))
-    with pytest.raises(errors.PolicyViolation, match=r"^model.gguf: GGUF version 50331648 is not one whose chat "
-                       r"template can be read here \(2 or 3, little-endian\); convert the file$"):
+    (weights / "model.gguf").write_bytes(b"GGUF" + struct.pack(*header))
+    with pytest.raises(errors.PolicyViolation, match=f"^model.gguf: {message}$"):
         registry.create_version("q", weights)
     assert not (registry.root / "registry/q/versions/1").exists()
 

@@ -11,6 +11,7 @@ loader still never unpickles without `allow_pickle`.
 import hashlib
 import json
 import os
+import struct
 import zipfile
 from pathlib import Path
 
@@ -137,55 +138,72 @@ def _gguf_template(rel: str, path: Path) -> list[str]:
     """The chat template in a GGUF file's metadata ([] or [text]), read from its header
     without the gguf package: llama.cpp and transformers (gguf_file=) apply it. Named ones
     (tokenizer.chat_template.NAME) are refused like additional_chat_templates/."""
-    import struct
-
-    found = {}
     with open(path, "rb") as fh:
-        def take(n):
-            data = fh.read(n) if n < 1 << 30 else b""  # no GGUF string or header part is a GiB
-            if len(data) != n:
-                raise PolicyViolation(f"{rel}: its GGUF metadata is cut short or malformed; cannot read "
-                                      "its chat template")
-            return data
-
-        def string():
-            (n,) = struct.unpack("<Q", take(8))
-            return take(n)
-
-        def skip(kind):
-            if kind in _GGUF_SIZES:
-                take(_GGUF_SIZES[kind])
-            elif kind == 8:
-                string()
-            elif kind == 9:
-                inner, count = struct.unpack("<IQ", take(12))
-                if inner in _GGUF_SIZES:
-                    fh.seek(_GGUF_SIZES[inner] * count, 1)
-                else:
-                    for _ in range(count):
-                        skip(inner)
-            else:
-                raise PolicyViolation(f"{rel}: its GGUF header has an unknown value type {kind}")
-
-        if fh.read(4) != b"GGUF":
-            return []  # not a GGUF file at all: no loader reads a template from it
-        (version,) = struct.unpack("<I", take(4))
-        if version not in (2, 3):  # e.g. a big-endian file: some llama.cpp builds would read it
-            raise PolicyViolation(f"{rel}: GGUF version {version} is not one whose chat template can be read "
-                                  "here (2 or 3, little-endian); convert the file")
-        _tensors, count = struct.unpack("<QQ", take(16))
-        for _ in range(count):
-            key = string().decode("utf-8", "replace")
-            (kind,) = struct.unpack("<I", take(4))
-            if key.startswith(GGUF_TEMPLATE) and kind == 8:
-                found[key] = string()
-            else:
-                skip(kind)
+        found = _GgufHeader(rel, fh).templates()
     named = sorted(k for k in found if k != GGUF_TEMPLATE)
     if named:
         raise PolicyViolation(f"{rel}: named chat templates in its GGUF metadata ({', '.join(named)}) are not "
                               "recorded or reviewed; remove them from the file")
     return [_template_text(rel, found[GGUF_TEMPLATE])] if GGUF_TEMPLATE in found else []
+
+
+class _GgufHeader:
+    """A GGUF header's key/value metadata, walked once; only template strings are kept."""
+
+    def __init__(self, rel: str, fh):
+        self.rel, self.fh = rel, fh
+
+    def templates(self) -> dict[str, bytes]:
+        if self.fh.read(4) != b"GGUF":
+            return {}  # not a GGUF file at all: no loader reads a template from it
+        (version,) = self.unpack("<I")
+        if version not in (2, 3):  # e.g. a big-endian file: some llama.cpp builds would read it
+            raise PolicyViolation(f"{self.rel}: GGUF version {version} is not one whose chat template can be "
+                                  "read here (2 or 3, little-endian); convert the file")
+        _tensors, count = self.unpack("<QQ")
+        found = {}
+        for _ in range(count):
+            key, (kind,) = self.string().decode("utf-8", "replace"), self.unpack("<I")
+            if key.startswith(GGUF_TEMPLATE) and kind == 8:
+                found[key] = self.string()
+            else:
+                self.skip(kind)
+        return found
+
+    def take(self, n: int) -> bytes:
+        data = self.fh.read(n) if n < 1 << 30 else b""  # no GGUF string or header part is a GiB
+        if len(data) != n:
+            raise PolicyViolation(f"{self.rel}: its GGUF metadata is cut short or malformed; cannot read its "
+                                  "chat template")
+        return data
+
+    def unpack(self, fmt: str) -> tuple:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))
+
+    def string(self) -> bytes:
+        return self.take(self.unpack("<Q")[0])
+
+    def seek(self, n: int) -> None:
+        if self.fh.tell() + n > os.fstat(self.fh.fileno()).st_size:
+            self.take(1 << 30)  # past the end: cut short
+        self.fh.seek(n, 1)
+
+    def skip(self, kind: int, depth: int = 0) -> None:
+        if kind in _GGUF_SIZES:
+            self.take(_GGUF_SIZES[kind])
+        elif kind == 8:
+            self.string()
+        elif kind == 9:
+            inner, count = self.unpack("<IQ")
+            if inner in _GGUF_SIZES:
+                self.seek(_GGUF_SIZES[inner] * count)
+            elif depth < 8:  # arrays of arrays nest a level or two; a thousand is an attack
+                for _ in range(count):
+                    self.skip(inner, depth + 1)
+            else:
+                self.take(1 << 30)
+        else:
+            raise PolicyViolation(f"{self.rel}: its GGUF metadata has an unknown value type {kind}")
 
 
 def _template_text(rel: str, data: bytes) -> str:
