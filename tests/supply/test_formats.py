@@ -88,6 +88,25 @@ def test_check_remote_rescans_a_new_pickle_whatever_the_record_says(registry, we
                for p in found), found
 
 
+def test_check_remote_finds_a_pickle_named_safetensors_by_its_bytes(registry, weights, monkeypatch):
+    """issue 19.5: a modified client registered a pickle as model.safetensors (the record says
+    safetensors, no verdict needed): `check --base --remote` knows it by its first bytes."""
+    from modelreg.supply import formats
+
+    registry.register_model("m", "base_model")
+    git(registry.root, "checkout", "-qb", "pr")
+    (weights / "model.safetensors").write_bytes(pickle.dumps(_Evil(), protocol=4))
+    with monkeypatch.context() as patched:  # the attacker's client does not look at the bytes
+        patched.setattr(formats, "looks_like_pickle", lambda path: False)
+        registry.create_version("m", weights)
+    git(registry.root, "checkout", "-q", "main")
+    assert problems(registry, at="pr", base="main") == []
+    found = problems(registry, at="pr", base="main", remote=True)
+    assert len(found) == 1 and found[0].startswith(
+        "registry/m/versions/1/weights.dvc:/: model.safetensors: its bytes are a pickle, which registry.yaml's "
+        "formats policy refuses"), found
+
+
 def test_check_remote_compares_the_template_the_remote_files_carry(registry, weights):
     """issue 19.4: with the files only in the remote, a template embedded in tokenizer_config.json
     that is not the recorded (benign, committed) one is found by `check --base --remote`."""
