@@ -27,6 +27,7 @@ def test_placeholders_and_ordinary_records_pass():
     "key: AKIAIOSFODNN7EXAMPLF\n", "aws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCY\n",
     "Session_Token: FwoGZXIvYXdzEJr//////////wEaDKz\n", "access_key_id: abcdefgh12\n",
     "-----BEGIN RSA PRIVATE KEY-----\n", "token: ghp_" + "a" * 36 + "\n",
+    "uri: https://alice:s3cr3t-pw@git.example.com/r.git\n", "url: https://h/k?X-Amz-Signature=abcdef\n",
 ])
 def test_credential_prefilter_is_a_superset_of_the_scan(text):
     """issue 8 speed: the one-search prefilter never hides what the line scan would find."""
@@ -34,3 +35,27 @@ def test_credential_prefilter_is_a_superset_of_the_scan(text):
 
     assert find_credentials("f", text) and may_hold_credentials(text.encode())
     assert not may_hold_credentials(b"name: llama\nstage: production\n")
+
+
+@pytest.mark.parametrize("text,what", [
+    ("  uri: https://alice:s3cr3t-pw@git.example.com/r.git\n", "a URL with a password"),
+    ("url = http://bob:hunter2@minio.local:9000/bucket\n", "a URL with a password"),
+    ("uri: https://b.s3.amazonaws.com/m?X-Amz-Date=1&X-Amz-Signature=0123abcd\n", "a URL with a credential in its query"),
+    ("uri: https://acct.blob.core.windows.net/c/m?sv=2024&sig=abc%3D\n", "a URL with a credential in its query"),
+    ("uri: https://hub.example.com/m?access_token=hf_abcdefgh\n", "a URL with a credential in its query"),
+])
+def test_credentials_in_urls_are_found(text, what):
+    """issue 19 item 11: the credential scan catches scheme://user:pass@host and signed or
+    token-bearing URLs in scanned files, without echoing the secret."""
+    found = find_credentials("registry/m/versions/1/version.yaml", text)
+    assert len(found) == 1 and what in found[0][1]
+    assert "s3cr3t-pw" not in found[0][1] and "hunter2" not in found[0][1] and "0123abcd" not in found[0][1]
+
+
+@pytest.mark.parametrize("text", [
+    "uri: https://git.example.com/r.git\n", "uri: ssh://git@github.com/org/r\n",
+    "uri: https://user:${GIT_TOKEN}@host/r\n", "uri: s3://bucket/run-1/?versionId=3\n",
+    "uri: mlflow-artifacts:/1/abc/artifacts/model\n",
+])
+def test_urls_without_credentials_pass(text):
+    assert find_credentials("v.yaml", text) == []

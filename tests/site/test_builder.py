@@ -432,3 +432,21 @@ def test_signature_and_chat_template_files_are_listed_as_text(tmp_path):
     html = (tmp_path / "site/models/support-bot/2.html").read_text()
     assert "<code>chat_template.jinja</code>" in html and "<code>model.sig</code>" in html
     assert "&lt;script&gt;alert" in html and html.count("<script") == 1
+
+
+def test_a_url_credential_in_a_record_is_never_published(registry, tmp_path):
+    """issue 19 item 11: a record holding a URL with a password or a signature (written by hand,
+    or before URLs were redacted) and a --repo-url with a token: no page, JSON file or the
+    manifest of the built site carries either secret."""
+    registry.register_model("external", "base_model", description="mirror at https://bob:hunter2-pw@h.example/m")
+    registry.create_version("external", source_uri="https://models.example.com/llama")
+    path = registry.root / "registry" / "external" / "versions" / "1" / "version.yaml"
+    path.write_text(path.read_text().replace("https://models.example.com/llama",
+                                             "https://alice:s3cr3t-pw@models.example.com/llama?sig=deadbeefsig"))
+    git(registry.root, "commit", "-qam", "a record holding credentials")
+    site = tmp_path / "site"
+    build_site(registry, site, repo_url="https://x-access-token:ghs_tokentoken@github.com/acme/registry")
+    texts = [p.read_text(errors="replace") for p in site.rglob("*") if p.is_file()]
+    assert any("models.example.com/llama" in t for t in texts)  # the source is shown, without its secrets
+    for secret in ("s3cr3t-pw", "deadbeefsig", "hunter2-pw", "ghs_tokentoken"):
+        assert not any(secret in t for t in texts), secret

@@ -104,6 +104,19 @@ def test_bom_is_valid_cyclonedx_with_lineage_licences_datasets_and_metrics(linea
     assert "model:base@1" in deps["model:ft@1"]
 
 
+def test_bom_carries_no_url_credentials(registry, weights, tmp_path, capsys):
+    """issue 19 item 11: a card or description quoting a URL with a password or a signature is
+    written to the BOM without them (and the BOM still validates)."""
+    registry.register_model("base", "base_model")
+    registry.create_version("base", weights, description="from https://bob:hunter2-pw@mirror.example/base",
+                            card={"license": "apache-2.0", "training_data": "https://d.example/set?sig=deadbeefsig"})
+    out = tmp_path / "bom.json"
+    assert main(["-C", str(registry.root), "bom", "base@1", "-o", str(out)]) == 0, capsys.readouterr().err
+    text = out.read_text()
+    assert "https://mirror.example/base" in text and "https://d.example/set" in text
+    assert "hunter2-pw" not in text and "deadbeefsig" not in text and strict_validate(text) is None
+
+
 def test_bom_model_hash_is_the_signature_subject_digest(lineage, tmp_path):
     """The BOM's model hash and the OMS bundle's subject digest name the same bytes."""
     import base64

@@ -16,7 +16,7 @@ SECRET_PARAMS = frozenset({
     "auth", "authorization", "api_key", "apikey", "api-key", "key", "password", "passwd", "pwd",
     "secret", "client_secret", "private_token", "sas",
 })
-URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]*[^\s'\"<>`.,;:)\]]")  # not a final '.' etc.
 
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")

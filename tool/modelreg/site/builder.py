@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import InvalidInput
+from ..core.urls import redact_url
 from . import pages
 from .catalog import read_catalog
 
@@ -57,7 +58,7 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     _require_jinja()
     out = Path(out)
     _check_out(out)
-    repo_url = repo_url.rstrip("/") if repo_url else None
+    repo_url = redact_url(repo_url.rstrip("/")) if repo_url else None  # published: never with credentials
     manifest = _read_manifest(out)
     stamp = {"build": build_id(), "commit": commit, "ref": ref, "repo_url": repo_url}
     if _up_to_date(out, manifest, stamp):

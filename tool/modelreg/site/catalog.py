@@ -2,13 +2,16 @@
 
 Every record keeps its blob sha (the incremental build keys pages on them), its raw text
 (shown when the record cannot be rendered) and the problems `check` reports for its file,
-so a broken record becomes a problem on its page instead of a failed build.
+so a broken record becomes a problem on its page instead of a failed build. Every URL in a
+record is shown without its credentials (core/urls.py): a published site never repeats a
+token a record should not hold (`check` flags the record itself).
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ..core import layout, schema
 from ..core.settings import Settings
+from ..core.urls import scrub, scrub_text
 
 HISTORY_COMMITS = 5000
 YAML_KINDS = ("model", "aliases", "version", "card")  # how far back the timelines read main's first-parent history
@@ -104,7 +107,7 @@ def read_catalog(git, commit: str, ref: str) -> Catalog:
 def _record(snap, path: str, blob: bytes, flagged: bool) -> Record:
     """Parsed (by the snapshot); a record check flagged is schema-checked here, and shown as
     text if it fails."""
-    text = blob.decode("utf-8", "replace")
+    text = scrub_text(blob.decode("utf-8", "replace"))
     kind = layout.classify(path)[0]
     if kind not in YAML_KINDS:  # a DVC pointer, a signature bundle, a chat template: kept as text
         return Record(path, snap.sha(path), text, None, [])
@@ -114,7 +117,7 @@ def _record(snap, path: str, blob: bytes, flagged: bool) -> Record:
     if not isinstance(data, dict):
         return Record(path, snap.sha(path), text, None, ["/: expected a mapping of fields"])
     found = [f"{ptr}: {msg}" for ptr, msg in schema.problems(kind, data)] if flagged else []
-    return Record(path, snap.sha(path), text, data, found)
+    return Record(path, snap.sha(path), text, scrub(data), found)
 
 
 def _place(models: dict, path: str, record: Record) -> None:

@@ -14,6 +14,7 @@ import uuid
 
 from ..core.errors import InvalidInput, RegistryError
 from ..core.extras import missing_extra
+from ..core.urls import scrub
 from ..store import reads
 
 SPEC = "1.6"
@@ -40,7 +41,7 @@ def build_bom(snap, chain) -> dict:
         "dependencies": _dependencies(models, datasets),
     }
     doc["metadata"] = {k: v for k, v in doc["metadata"].items() if v}
-    return doc
+    return scrub(doc)  # a URL a record or card quotes goes out without its credentials
 
 
 def write_bom(snap, chain, path) -> dict:
