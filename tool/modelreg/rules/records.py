@@ -345,8 +345,13 @@ def remote_objects(ctx, model, number, record):
     mc = ctx.change.models.get(model) if ctx.change is not None else None
     if mc is None or number in mc.before:
         return [Problem(path, "/", m) for m in ctx.remote(model, number, False)]
-    return [Problem(path, "/", f"{m}; the version's artifacts must be the bytes it claims: push "
-                    "the right files ('modelreg version create' does)") for m in ctx.remote(model, number, True)]
+    return [Problem(path, "/", f"{m}; the version's artifacts must be the bytes it claims: push the right files "
+                    "('modelreg version create' does)" if _about_bytes(m) else m) for m in ctx.remote(model, number, True)]
+
+
+def _about_bytes(message: str) -> bool:
+    """A missing, short or other object (the pickle and template verdicts say what to do themselves)."""
+    return any(mark in message for mark in ("sha256 mismatch", "missing from", "bytes in the remote"))
 
 
 def local_files(ctx, model, number, record):
