@@ -266,3 +266,65 @@ def test_one_pass_hashing_reports_progress_and_matches_hashlib(tmp_path):
     assert (size, md5_hex, sha_hex) == (len(data), hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest())
     assert sum(seen) == len(data) and len(seen) >= 2
     assert (tmp_path / "copy").read_bytes() == data
+
+
+# -- issue 19 item 9: a pulled-into folder holds exactly the version -------------------------------
+def _files(folder):
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+
+
+def _other_shape(tmp_path):
+    """Weights whose file set differs from write_weights': no tokenizer.json, a nested extra file."""
+    folder = write_weights(tmp_path / "w2", seed=4)
+    (folder / "tokenizer.json").unlink()
+    (folder / "extra").mkdir()
+    (folder / "extra" / "generation_config.json").write_text('{"top_p": 0.9}\n')
+    return folder
+
+
+def test_pull_into_a_used_folder_leaves_exactly_the_new_version(version, tmp_path, run_cli):
+    """issue 19 item 9: `pull -o DIR` over an earlier pull removes the files the new version lacks
+    (a stale tokenizer would otherwise be loaded beside the new weights)."""
+    version.create_version("llama-ft", _other_shape(tmp_path))
+    out = tmp_path / "out"
+    assert run_cli("-C", version.root, "pull", "llama-ft@1", "-o", out, "-q").exit_code == 0
+    assert _files(out) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert run_cli("-C", version.root, "pull", "llama-ft@2", "-o", out, "-q").exit_code == 0
+    assert _files(out) == ["config.json", "extra/generation_config.json", "model.safetensors"]
+    assert b'"seed": 4' in (out / "config.json").read_bytes()
+    assert run_cli("-C", version.root, "pull", "llama-ft@1", "-o", out, "-q").exit_code == 0
+    assert _files(out) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert not (out / "extra").exists()
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_pull_refuses_a_folder_holding_what_it_did_not_write(version, tmp_path, run_cli, planted):
+    """issue 19 item 9: a folder holding a file no pull put there (or a symlink) is refused in one
+    line, exit 1, before anything is fetched: nothing of the user's is removed, nothing added."""
+    out = tmp_path / "home"
+    out.mkdir()
+    if planted == "file":
+        (out / "notes.txt").write_text("mine\n")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        (out / "link").symlink_to(tmp_path / "elsewhere")
+    before = _files(out)
+    result = run_cli("-C", version.root, "pull", "llama-ft@1", "-o", out)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: destination") and len(result.stderr.strip().splitlines()) == 1
+    assert ("notes.txt" if planted == "file" else "a symlink, link") in result.stderr
+    assert _files(out) == before and not list((tmp_path / "home").glob("*.json"))
+    assert not Cache().object_path(sha(tmp_path / "weights-src" / "model.safetensors")).exists()
+
+
+def test_a_forgotten_pull_is_not_a_licence_to_delete(version, tmp_path, run_cli):
+    """issue 19 item 9: files left by an earlier pull whose note is gone (another cache) count as
+    the user's: a pull of a version lacking them refuses rather than deletes them."""
+    version.create_version("llama-ft", _other_shape(tmp_path))
+    out = tmp_path / "out"
+    assert run_cli("-C", version.root, "pull", "llama-ft@1", "-o", out, "-q").exit_code == 0
+    for note in (Cache().root / "pulls").iterdir():
+        note.unlink()
+    result = run_cli("-C", version.root, "pull", "llama-ft@2", "-o", out, "-q")
+    assert result.exit_code == 1 and "tokenizer.json, which no earlier pull put there" in result.stderr
+    assert (out / "tokenizer.json").exists()

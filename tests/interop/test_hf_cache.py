@@ -275,3 +275,70 @@ def test_a_warm_pull_after_hf_cache_hashes_nothing(llama, tmp_path, monkeypatch)
     assert llama.pull("llama-ft@1").fetched_files == 0
     hf_cache.pull_to_hf_cache(llama, "llama-ft@1", hf_home=tmp_path / "hf2")
     assert llama.pull("llama-ft@1").fetched_files == 0
+
+
+# -- issue 19 item 9: what --hf-cache leaves is exactly the version ------------------------------
+def test_a_blob_of_the_right_size_is_relinked_from_the_verified_cache(llama, weights, tmp_path):
+    """issue 19 item 9: a blob swapped for other bytes of the same size is not trusted by its
+    size: the next pull links the verified cache object in again."""
+    hf = tmp_path / "hf"
+    first = hf_cache.pull_to_hf_cache(llama, "llama-ft@production", repo_id="acme/llama-ft", hf_home=hf)
+    digest = sha(weights / "model.safetensors")
+    blob = hf / "hub" / "models--acme--llama-ft" / "blobs" / digest
+    size = blob.stat().st_size
+    blob.unlink()
+    blob.write_bytes(b"\0" * size)  # same size, other bytes
+    again = hf_cache.pull_to_hf_cache(llama, "llama-ft@production", repo_id="acme/llama-ft", hf_home=hf)
+    assert again.linked == 1
+    assert sha(first.snapshot / "model.safetensors") == digest
+    assert os.path.samefile(blob, Cache().object_path(digest))
+
+
+def test_a_file_added_to_the_snapshot_is_removed(llama, tmp_path):
+    """issue 19 item 9: a file dropped into the version's snapshot (custom code transformers
+    would import with trust_remote_code) is gone after the next pull."""
+    hf = tmp_path / "hf"
+    first = hf_cache.pull_to_hf_cache(llama, "llama-ft@production", hf_home=hf)
+    (first.snapshot / "modeling_evil.py").write_text("import os\n")
+    (first.snapshot / "sub").mkdir()
+    (first.snapshot / "sub" / "x.json").write_text("{}")
+    hf_cache.pull_to_hf_cache(llama, "llama-ft@production", hf_home=hf)
+    assert tree(first.snapshot) == ["config.json", "model.safetensors", "tokenizer.json"]
+
+
+def test_a_moved_or_removed_alias_leaves_no_stale_ref(llama, tmp_path):
+    """issue 19 item 9: refs/champion written for v1 is deleted when champion moves to v2 (or is
+    removed), so revision='champion' never loads a version the alias no longer names; refs
+    modelreg did not write stay."""
+    hf = tmp_path / "hf"
+    llama.set_alias("llama-ft", "champion", 1)
+    llama.set_alias("llama-ft", "canary", 1)
+    first = hf_cache.pull_to_hf_cache(llama, "llama-ft@1", hf_home=hf)
+    refs = hf / "hub" / "models--modelreg--llama-ft" / "refs"
+    (refs / "mine").write_text(first.commit)  # written by someone else: not ours to judge
+    assert {"champion", "canary"} <= {p.name for p in refs.iterdir()}
+    llama.create_version("llama-ft", write_weights(tmp_path / "w2", seed=9))
+    llama.set_alias("llama-ft", "champion", 2)
+    llama.remove_alias("llama-ft", "canary")
+    hf_cache.pull_to_hf_cache(llama, "llama-ft@1", hf_home=hf)
+    assert sorted(p.name for p in refs.iterdir()) == ["mine", "production", "v1"]
+    second = hf_cache.pull_to_hf_cache(llama, "llama-ft@champion", hf_home=hf)
+    assert (refs / "champion").read_text() == second.commit and (refs / "v1").read_text() == first.commit
+
+
+@pytest.mark.parametrize("alias,extra,message", [
+    ("main", (), "reads as the revision loaded when none is given"),
+    ("deadbeef" * 5, (), "reads as a commit id"),
+    (None, ("v2",), "names version 2's ref"),
+    (None, ("c0ffee" * 6 + "abcd",), "40 hex digits name a commit"),
+])
+def test_names_the_hub_cache_gives_a_meaning_are_refused(run, llama, tmp_path, alias, extra, message):
+    """issue 19 item 9: an alias `main` or of 40 hex digits, a --revision of 40 hex digits or
+    naming another version's v<N>: one line, exit 1, nothing written to the HF cache."""
+    if alias:
+        llama.set_alias("llama-ft", alias, 1)
+    args = [a for name in extra for a in ("--revision", name)]
+    result = run("-C", str(llama.root), "pull", "llama-ft@1", "--hf-cache", "--hf-home", str(tmp_path / "hf"), *args)
+    assert result.exit_code == 1 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "hf").exists()

@@ -162,3 +162,20 @@ def test_deploy_manifests_name_the_initializer():
     assert parse_uri(isvc["spec"]["predictor"]["model"]["storageUri"]).ref == "llama-ft@production"
     dockerfile = (ROOT / "deploy/kserve/Dockerfile").read_text()
     assert 'ENTRYPOINT ["modelreg-storage-initializer"]' in dockerfile
+
+
+def test_fetch_into_a_used_folder_leaves_exactly_the_version_and_refuses_a_foreign_one(served, tmp_path, capsys):
+    """issue 19 item 9: fetch-into over an earlier fetch leaves exactly the new version's files;
+    a folder holding a file no fetch put there is refused (one line, exit 1) and left as it was."""
+    dest = tmp_path / "mnt" / "models"
+    assert initializer(capsys, "modelreg://acme/models/llama-ft@1", dest)[0] == 0
+    (dest / "tokenizer.json").unlink()  # as if an older version had a file the new one lacks...
+    (dest / "stale.bin").write_bytes(b"old weights")  # ...and this one is nobody's: refused
+    code, _, err = initializer(capsys, "modelreg://acme/models/llama-ft@2", dest)
+    assert code == 1 and "stale.bin, which no earlier pull put there" in err
+    assert listing(dest) == ["config.json", "model.safetensors", "stale.bin"]
+    (dest / "stale.bin").unlink()
+    code, _, err = initializer(capsys, "modelreg://acme/models/llama-ft@2", dest)
+    assert code == 0, err
+    assert listing(dest) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert b'"seed": 3' in (dest / "config.json").read_bytes()

@@ -366,13 +366,12 @@ def test_local_source_outside_the_artifact_location_is_refused(run, registry, te
     """issue 19 item 8: a version whose source is a local folder outside its experiment's artifact
     location (a bare path, a file: URI, or a path that climbs out with '..') is refused; nothing
     of that folder is imported."""
-    secret = _secret(tmp_path)
-    write_weights(secret.parent)
+    private = write_weights(tmp_path / "home" / "private-model")  # files any format policy admits
     run_id = team.client.create_run(team.experiment).info.run_id
     artifacts = team.client.get_run(run_id).info.artifact_uri
     depth = len(Path(urlparse(artifacts).path).relative_to(tmp_path).parts)
-    source = {"path": str(secret.parent), "file-uri": secret.parent.as_uri(),
-              "dotdot": f"{artifacts}/{'../' * depth}home/.ssh"}[form]
+    source = {"path": str(private), "file-uri": private.as_uri(),
+              "dotdot": f"{artifacts}/{'../' * depth}home/private-model"}[form]
     team.client.create_registered_model("stolen")
     team.client.create_model_version("stolen", source, run_id)
     before = head(registry)
