@@ -35,6 +35,7 @@ from ..core import layout
 from ..core.errors import InvalidInput, NotFound, RegistryError
 from ..core.names import check_alias, check_name
 from ..core.refs import ModelRef, parse_version
+from ..core.urls import redact_url
 
 SCHEME = "modelreg"
 MAX_RESULTS = 100_000
@@ -143,7 +144,7 @@ class ModelregStore(AbstractStore):
             name=name, version=str(number), creation_timestamp=created, last_updated_timestamp=created,
             description=record.get("description"), user_id=record.get("created_by"),
             current_stage=STAGES.get(record.get("stage"), "None"),
-            source=source.get("uri") or self.download_uri(name, number), run_id=source.get("run_id"),
+            source=redact_url(source.get("uri")) or self.download_uri(name, number), run_id=source.get("run_id"),
             tags=[ModelVersionTag(k, str(v)) for k, v in (record.get("tags") or {}).items()],
             aliases=sorted(a for a, v in aliases.items() if v == number), metrics=metrics or None)
 
