@@ -390,6 +390,19 @@ def test_remote_show_and_set(s3_registry, s3_env):
     assert res.exit_code != 0
 
 
+def test_remote_set_refuses_a_credential_in_a_url(s3_registry, s3_env, capsys):
+    """issue 19.11: .dvc/config is tracked: a key in the endpoint (or the URL) would be committed."""
+    from modelreg.cli import main
+
+    before = (s3_registry.root / ".dvc" / "config").read_text()
+    assert main(["-C", str(s3_registry.root), "remote", "set", "s3://other/p",
+                 "--endpoint-url", "http://minio:s3cr3tkey@127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert "s3cr3tkey" not in err and err.count("\n") == 1
+    assert "http://127.0.0.1:1: the URL carries a credential, which would be committed" in err
+    assert (s3_registry.root / ".dvc" / "config").read_text() == before
+
+
 @pytest.mark.s3
 def test_failed_upload_cancels_the_others_cleanly(s3_bucket, s3_env, tmp_path):
     """A failure while other uploads are in flight is one ExternalError, with no multipart

@@ -97,7 +97,14 @@ def show_remote(config: RemoteConfig) -> dict:
 
 
 def checked_url(url: str, endpoint_url: str | None = None) -> str:
-    """A remote URL `remote set` accepts: s3://BUCKET/PREFIX, or a folder made absolute."""
+    """A remote URL `remote set` accepts: s3://BUCKET/PREFIX, or a folder made absolute. Neither it
+    nor the endpoint may carry a credential: .dvc/config is tracked, so it would be committed."""
+    from ..core.urls import redact_url
+
+    for given in (url, endpoint_url):
+        if given and redact_url(given) != given:
+            raise InvalidInput(f"{redact_url(given)}: the URL carries a credential, which would be committed in "
+                               ".dvc/config; give it through the environment or .dvc/config.local instead")
     if endpoint_url and not url.startswith("s3://"):
         raise InvalidInput("an endpoint URL applies to an s3:// remote only", hint="endpoint")
     if url.startswith("s3://"):
