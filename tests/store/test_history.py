@@ -166,9 +166,11 @@ def test_observation_notes_only_what_main_newly_reached(reg, monkeypatch):
     assert {e["clock"] for e in events} == {"observed"} and {e["date"] for e in events} == {"2026-11-09T00:00:00Z"}
 
 
-def test_a_git_pull_merge_does_not_hide_what_main_was_observed_at(reg, monkeypatch, tmp_path):
-    """issue 13 item 5: main was at Alice's move (observed by the tag workflow) before Bob pushed a
-    `git pull` merge whose first parent is his local work; --as-of and history still say so."""
+def test_a_note_off_mains_first_parent_line_is_no_witness(reg, monkeypatch, tmp_path):
+    """issue 19.3 (was issue 13 item 5): main was at Alice's move (observed) before Bob pushed a
+    `git pull` merge whose first parent is his local work. A note off the first-parent line
+    cannot be told from one on a branch commit that never was main (notes are not protected),
+    so it is no witness: the move counts from Bob's merge, and history still credits Alice."""
     from modelreg.promotion.releases import observe_main
 
     bare = tmp_path / "origin.git"
@@ -188,9 +190,46 @@ def test_a_git_pull_merge_does_not_hide_what_main_was_observed_at(reg, monkeypat
     with Registry(tmp_path / "bob") as bob:
         git(bob.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
         git(bob.root, "fetch", "-q", "origin", "refs/notes/*:refs/notes/*")
-        assert bob.resolve("m@production", as_of="2026-11-02T12:00:00Z").version == 2
-        assert bob.resolve("m@production", as_of="2026-11-02T09:59:59Z").version == 1
+        assert bob.resolve("m@production", as_of="2026-11-02T12:00:00Z").version == 1
+        assert bob.resolve("m@production", as_of="2026-11-03T09:00:00Z").version == 2
         moved = [e for e in bob.history("m") if e["event"] == "stage" and e["to"] == "production"
                  and e["version"] == 2][0]
-    assert moved["date"] == "2026-11-02T10:00:00Z" and moved["clock"] == "observed"
+    assert moved["date"] == "2026-11-03T09:00:00Z" and moved["clock"] == "merged"
     assert moved["author"].startswith("Alice") and moved["merged_by"].startswith("Bob")
+
+
+def note(reg, commit: str, text: str) -> None:
+    """What anyone who can push the notes ref can write."""
+    git(reg.root, "notes", "--ref=refs/notes/modelreg", "add", "-f", "-m", text, commit)
+
+
+def test_a_forged_note_cannot_put_a_never_merged_state_in_effect(reg, monkeypatch):
+    """issue 19.3: m@2 entered production on a branch and was reverted before the merge; a note on
+    that branch commit (shaped like the workflow's) does not make m@2 "in production" as of then."""
+    git(reg.root, "checkout", "-q", "-b", "side")
+    when(monkeypatch, "Mallory", "2026-11-01T09:00:00Z")
+    reg.transition_stage("m", 2, "production")
+    moved = git(reg.root, "rev-parse", "HEAD").strip()
+    git(reg.root, "revert", "--no-edit", "HEAD")
+    git(reg.root, "checkout", "-q", "main")
+    when(monkeypatch, "Olga", "2026-11-05T09:00:00Z")
+    git(reg.root, "merge", "-q", "--no-ff", "-m", "merge side", "side")
+    note(reg, moved, "Modelreg-Observed: 2026-11-03T00:00:00Z\nModelreg-Branch: main\n")
+    for as_of in ("2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z", "2026-11-06T00:00:00Z"):
+        assert production_as_of(reg, as_of) == 1, as_of
+
+
+def test_only_notes_shaped_and_dated_as_the_workflow_writes_them_count(reg, monkeypatch):
+    """issue 19.3: on main's own line, a note without the workflow's Modelreg-Branch line, or one
+    claiming main reached a commit before the commit existed, is no witness."""
+    when(monkeypatch, "Ann", "2026-11-20T10:00:00Z")
+    reg.transition_stage("m", 2, "production")
+    head = git(reg.root, "rev-parse", "HEAD").strip()
+    note(reg, head, "Modelreg-Observed: 2026-11-01T00:00:00Z\nModelreg-Branch: main\n")  # before it existed
+    assert production_as_of(reg, "2026-11-10T00:00:00Z") == 1
+    note(reg, head, "Modelreg-Observed: 2026-11-25T00:00:00Z\n")  # not the workflow's shape
+    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    assert event["clock"] == "claimed" and event["date"] == "2026-11-20T10:00:00Z"
+    note(reg, head, "Modelreg-Observed: 2026-11-25T00:00:00Z\nModelreg-Branch: main\n")
+    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    assert event["clock"] == "observed" and event["date"] == "2026-11-25T00:00:00Z"

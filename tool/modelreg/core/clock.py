@@ -8,9 +8,16 @@ Git records no push time, so "main at T" needs a witness. In order of trust:
   claimed   otherwise the commit's own committer date: only what the author's machine said.
 A commit never counts before its first parent did (times are made monotonic along main's
 first-parent line), so a back-dated commit fast-forwarded in later is not "in effect" early,
-and a future-dated one is not in effect until its date. An observed commit that a later
-`git pull` merge pushed off the first-parent line still counts from its observation. A date
-with no time means 00:00 UTC; a time with no zone means UTC.
+and a future-dated one is not in effect until its date. A date with no time means 00:00 UTC;
+a time with no zone means UTC.
+
+Notes are claims (issue 19.3): the notes ref is not branch-protected, so anyone who can push
+can write one. An observation counts only as the tag workflow writes it (both its
+`Modelreg-Observed` and `Modelreg-Branch` lines), only on a commit of main's first-parent line
+(with main protected, every tip main ever had is on that line; a note on a commit merged in
+from a branch, which was never main, is ignored), and never for a time before the commit
+existed. A forged note can therefore move a commit main really had within what its dates
+allow, and cannot put a state main never had in effect.
 """
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +26,7 @@ from .errors import InvalidInput, NotFound
 
 NOTES_REF = "refs/notes/modelreg"
 OBSERVED = "Modelreg-Observed"
+BRANCH = "Modelreg-Branch"
 
 
 @dataclass(frozen=True)
@@ -64,11 +72,21 @@ def observed_at(note: str) -> int | None:
     return None
 
 
+def workflow_observation(note: str, committed: int) -> int | None:
+    """The observed time of a note shaped as the tag workflow writes it, unless it claims main
+    reached the commit before the commit existed (then it is no witness: None)."""
+    if not any(line.startswith(f"{BRANCH}: ") and line[len(BRANCH) + 2:].strip()
+               for line in (note or "").splitlines()):
+        return None
+    seen = observed_at(note)
+    return seen if seen is not None and seen >= committed else None
+
+
 def timeline(git, ref: str) -> list[Tick]:
     """Main's first-parent commits, oldest first, each with when it became main and why we think so."""
     ticks, floor = [], 0
     for sha, committed, parents, note in reversed(git.first_parent_line(ref, NOTES_REF)):
-        seen = observed_at(note)
+        seen = workflow_observation(note, committed)
         source = "observed" if seen is not None else "merged" if len(parents) > 1 else "claimed"
         at = seen if seen is not None else committed
         floor = max(floor, at)
@@ -76,29 +94,14 @@ def timeline(git, ref: str) -> list[Tick]:
     return ticks
 
 
-def observations(git, ref: str) -> dict[str, int]:
-    """commit -> observed time, for observed commits `ref` reaches off its first-parent line:
-    tips a `git pull` merge later pushed aside (main really was there at that time)."""
-    found = {}
-    for commit, note in git.notes_off_line(NOTES_REF, ref).items():
-        seen = observed_at(note)
-        if seen is not None:
-            found[commit] = seen
-    return found
-
-
 def commit_before(git, ref: str, when: str) -> str:
-    """The commit `ref` (main) pointed at, at time `when`, by the clock above: the latest of the
-    first-parent line's answer and any observed tip (the latest witness wins)."""
+    """The commit `ref` (main) pointed at, at time `when`, by the clock above."""
     limit = parse_when(when)
-    best, best_at = None, None
+    best = None
     for tick in timeline(git, ref):
         if tick.at > limit:
             break
-        best, best_at = tick.commit, tick.at
-    for commit, seen in observations(git, ref).items():
-        if seen <= limit and (best_at is None or seen > best_at):
-            best, best_at = commit, seen
+        best = tick.commit
     if best is None:
         raise NotFound(f"{ref} has no commit before {when}")
     return best

@@ -67,7 +67,6 @@ class GitStore:
         self._commits: set[str] = set()  # full shas already verified as commits (immutable)
         self._lock_depth = 0
         self._lines: dict = {}  # (head, notes head) -> first-parent line with times
-        self._notes: tuple | None = None  # ((head, notes head), commit -> note) for the clock
 
     # -- locating refs -------------------------------------------------------------
     def _git_dirs(self) -> tuple[Path, Path]:
@@ -210,26 +209,6 @@ class GitStore:
                     rows.append((fields[0], int(fields[1]), tuple(fields[2].split()), fields[3]))
             self._lines = {key: rows}  # one line kept: the newest head is what readers ask about
         return self._lines[key]
-
-    def notes_off_line(self, notes_ref: str, ref: str) -> dict[str, str]:
-        """commit -> note text under `notes_ref`, for notes on commits `ref` reaches that are not on
-        its first-parent line (those come with `first_parent_line`). Usually none: cheap."""
-        head, notes = self.rev_parse(ref), self._read_ref_file(notes_ref) or ""
-        if not notes:
-            return {}
-        key = (head, notes)
-        if self._notes is None or self._notes[0] != key:
-            line = {row[0] for row in self.first_parent_line(ref, notes_ref)}
-            listed = (row.split() for row in _run(["notes", f"--ref={notes_ref}", "list"], self.root).splitlines())
-            pairs = [(blob, commit) for blob, commit in listed if commit not in line]
-            if len(pairs) > 32:  # many: one walk beats a process per commit
-                reachable = set(_run(["rev-list", head], self.root).split())
-                pairs = [(b, c) for b, c in pairs if c in reachable]
-            else:
-                pairs = [(b, c) for b, c in pairs if self.branches.is_ancestor(c, head)]
-            texts = self.read_objects([blob for blob, _ in pairs])
-            self._notes = (key, {commit: (text or b"").decode() for (_, commit), text in zip(pairs, texts)})
-        return self._notes[1]
 
     def log(self, ref: str, paths: list[str], limit: int | None = None, first_parent: bool = True) -> list[Commit]:
         """Commits of `ref` (a name or a range such as A..B) touching `paths`, newest first."""

@@ -15,7 +15,7 @@ touched the record, not the person who merged; the merger is kept as `merged_by`
 import re
 
 from ..core import layout
-from ..core.clock import iso, observations, parse_when, timeline
+from ..core.clock import iso, parse_when, timeline
 from .change import Change
 from .snapshot import Snapshot, record_history
 
@@ -28,7 +28,6 @@ def events(git, model: str | None, limit: int, ref: str) -> list[dict]:
     """The events of the last `limit` commits on `ref` touching `model` (or any model), newest first."""
     prefix = layout.model_dir(model) if model else layout.ROOT
     clock = {tick.commit: tick for tick in timeline(git, ref)}
-    seen = observations(git, ref)
     found = []
     for commit in git.log(ref, [prefix], limit=limit):
         tick = clock.get(commit.sha)
@@ -37,7 +36,7 @@ def events(git, model: str | None, limit: int, ref: str) -> list[dict]:
                 "clock": tick.source if tick else "claimed", "subject": commit.subject,
                 "pr": int(pr.group(1)) if pr else None}
         for path, event in change_events(commit_change(git, commit, prefix)):
-            found.append({**base, **_who(git, commit, path, seen), **event})
+            found.append({**base, **_who(git, commit, path), **event})
     return found
 
 
@@ -92,9 +91,8 @@ def _alias_events(model, old: dict, new: dict):
                    "to": new.get(alias)}
 
 
-def _who(git, commit, path: str, seen: dict) -> dict:
-    """The author of the change to `path` that `commit` brought to main, and its reason; when
-    that change was observed on main before a merge pushed it aside, that time."""
+def _who(git, commit, path: str) -> dict:
+    """The author of the change to `path` that `commit` brought to main, and its reason."""
     source = commit
     if len(commit.parents) > 1:  # a merge: credit the merged side's commit, not the merger
         touched = git.log(f"{commit.parents[0]}..{commit.parents[1]}", [path], limit=1, first_parent=False)
@@ -104,8 +102,6 @@ def _who(git, commit, path: str, seen: dict) -> dict:
            "reason": reason.group(1).strip() if reason else None}
     if source is not commit:
         who.update(merged_by=f"{commit.author} <{commit.email}>", via=source.sha)
-        if source.sha in seen:
-            who.update(date=iso(seen[source.sha]), clock="observed")
     return who
 
 
