@@ -179,3 +179,19 @@ def test_fetch_into_a_used_folder_leaves_exactly_the_version_and_refuses_a_forei
     assert code == 0, err
     assert listing(dest) == ["config.json", "model.safetensors", "tokenizer.json"]
     assert b'"seed": 3' in (dest / "config.json").read_bytes()
+
+
+def test_at_a_tag_off_main_is_refused(registry, weights, tmp_path, monkeypatch, capsys):
+    """issue 19.10: ?at= a tag pushed on an unreviewed branch delivers nothing: the storage
+    initializer says whose records they are, exit 1, and the folder stays empty."""
+    registry.register_model("llama-ft", "fine_tuned")
+    registry.create_version("llama-ft", weights)
+    git(registry.root, "checkout", "-q", "-b", "unreviewed")
+    registry.set_alias("llama-ft", "canary", 1)
+    git(registry.root, "tag", "canary-tag")
+    git(registry.root, "checkout", "-q", "main")
+    monkeypatch.setenv("MODELREG_GIT_BASE", publish(registry, tmp_path / "forge"))
+    dest = tmp_path / "mnt"
+    code, _, err = initializer(capsys, "modelreg://acme/models/llama-ft@canary?at=canary-tag", dest)
+    assert code == 1 and "canary-tag (" in err and "is not a commit main ever had" in err
+    assert listing(dest) == []

@@ -471,3 +471,34 @@ def test_cli_pull_errors_keep_their_cause(registry, weights, run_cli, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "modelreg", "-C", str(registry.root), "--traceback", "pull",
                            "m@1", "-o", str(tmp_path / "o")], capture_output=True, text=True, env=_env())
     assert "FileNotFoundError" in proc.stderr and "direct cause" in proc.stderr
+
+
+# -- issue 19.10: weights come only from commits main had ------------------------------------
+@pytest.mark.models
+def test_at_a_ref_off_main_delivers_no_weights(registry, tiny_models, tmp_path, run_cli, fresh_loader):
+    """A branch (or a tag on it) holds records nobody reviewed: pull, load, lock and the HF cache
+    refuse `--at` it, naming the ref; a release tag on main, or a commit main had, is served."""
+    from modelreg.loading.loader import load, lock_refs
+    from modelreg.promotion.releases import cut_release
+
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    cut_release(registry.worktree, "2026-q4")
+    git(registry.root, "checkout", "-q", "-b", "unreviewed")
+    registry.set_alias("tiny", "canary", 1)
+    git(registry.root, "tag", "decoy")
+    git(registry.root, "checkout", "-q", "main")
+    for ref in ("unreviewed", "decoy"):
+        ran = run_cli("-C", registry.root, "pull", "tiny@canary", "--at", ref, "-o", tmp_path / ref)
+        assert ran.exit_code == 1 and f"{ref} (" in ran.output and "is not a commit main ever had" in ran.output
+        assert not (tmp_path / ref).exists()
+        with pytest.raises(errors.PolicyViolation, match="never judged by main's policy"):
+            load("tiny@canary", registry=registry.root, device="cpu", at=ref)
+        with pytest.raises(errors.PolicyViolation, match="is not a commit main ever had"):
+            lock_refs(["tiny@canary"], registry=registry.root, at=ref)
+        ran = run_cli("-C", registry.root, "pull", "tiny@canary", "--at", ref, "--hf-cache",
+                      "--hf-home", tmp_path / "hf")
+        assert ran.exit_code == 1 and "is not a commit main ever had" in ran.output
+    assert run_cli("-C", registry.root, "pull", "tiny@1", "--at", "2026-q4", "-o", tmp_path / "rel").exit_code == 0
+    assert run_cli("-C", registry.root, "resolve", "tiny@1", "--at", "unreviewed").exit_code == 0  # reads may
+    assert load("tiny@1", registry=registry.root, device="cpu", at="2026-q4").version == 1

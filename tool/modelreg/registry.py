@@ -9,7 +9,7 @@ take a Snapshot, a Resolved, a Worktree or a Located, so each can be read and te
 import os
 from pathlib import Path
 
-from .core.errors import NotFound
+from .core.errors import NotFound, PolicyViolation
 from .core.names import check_name
 from .core.refs import ModelRef, parse_ref, parse_version
 from .core.settings import Settings
@@ -64,6 +64,17 @@ class Registry:
         if as_of:
             return self.git.commit_before(ref, as_of)
         return self.git.rev_parse(ref)
+
+    def require_on_main(self, commit: str, at: str | None) -> str:
+        """`commit` (what `at` resolved to), if main ever had it: weights are delivered (pull, load,
+        fetch-into, lock) only from records main's policy judged. A branch or a tag off main's
+        first-parent history holds records nobody reviewed (issue 19.10)."""
+        main = self.git.rev_parse(self.main_branch)
+        if at is None or commit == main or commit in set(self.git.branches.first_parent_merges(main, 0)):
+            return commit
+        raise PolicyViolation(f"{at} ({commit[:10]}) is not a commit {self.main_branch} ever had: its records were "
+                              f"never judged by {self.main_branch}'s policy, so no weights are delivered from it; "
+                              f"give a release tag or a commit of {self.main_branch}")
 
     def snapshot(self, commit: str):
         """The records at `commit` (memoised per commit)."""
@@ -146,6 +157,7 @@ class Registry:
         from .loading import weights
 
         resolved = self.resolve(ref, at=at)
+        self.require_on_main(resolved.commit, at)
         return weights.pull(self.snapshot(resolved.commit), resolved, self.root, dest=dest, progress=progress,
                             jobs=jobs, verify_signature=verify_signature)
 

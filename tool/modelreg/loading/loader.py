@@ -225,6 +225,7 @@ def _plan(ref, registry, at, as_of, lock):
     target = parse_ref(ref) if isinstance(ref, str) else ref
     reg = sources.open_registry(registry)
     resolved = reg.resolve(target, at=at, as_of=as_of)
+    reg.require_on_main(resolved.commit, at)
     if resolved.status == "deleted":
         raise NotFound(f"{resolved.name} is deleted; load another version")
     origin = Origin(reg.snapshot(resolved.commit), reg.root, sources.where(reg))
