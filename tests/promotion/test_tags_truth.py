@@ -176,3 +176,47 @@ def test_decoy_tags_pushed_in_advance_do_not_stop_the_real_ones(reg, tmp_path):
         check_ref(reg.worktree, "bert#production#1")
     assert tag(reg.worktree) == []  # and the next run is a no-op
 
+
+
+def test_a_true_tag_on_a_branch_commit_does_not_stop_the_merged_move_being_tagged(reg):
+    """issue 19.2: a tag pushed in advance on a PR's branch commit (its trailers true there) is
+    not the tag of the same move once main makes it: the squash-merged move on main is tagged."""
+    tag(reg.worktree)
+    git(reg.root, "checkout", "-q", "-b", "pr")
+    reg.transition_stage("bert", 1, "production")
+    branch = git(reg.root, "rev-parse", "HEAD").strip()
+    git(reg.root, "tag", "-a", "-m", "\n".join([
+        "modelreg: bert@1 enters production", "", "Modelreg-Event: stage", "Modelreg-Model: bert",
+        "Modelreg-Version: 1", "Modelreg-Stage: production", f"Modelreg-Commit: {branch}"]),
+        "bert#production#1", branch)
+    git(reg.root, "checkout", "-q", "main")
+    git(reg.root, "merge", "-q", "--squash", "pr")
+    git(reg.root, "commit", "-q", "-m", "Move bert@1 to production (#12)")
+    merged = git(reg.root, "rev-parse", "main").strip()
+    assert check_ref(reg.worktree, "bert#production#1")["on_main"] is False
+    created = {t["tag"]: t for t in tag(reg.worktree)}
+    assert created["bert#production#2"]["commit"] == merged
+    assert [t["tag"] for t in run_released(reg, merged) if t.get("stage") == "production"] == ["bert#production#2"]
+
+
+def run_released(reg, commit):
+    from modelreg.promotion.releases import released
+
+    return released(reg.worktree, commit)
+
+
+def test_a_tag_pointing_away_from_its_move_is_not_a_release(reg, tmp_path):
+    """issue 19.2: trailers naming a real move's commit on a tag that points at an older commit
+    (where the version does not exist) are refused, and `tag` still makes the real tag."""
+    tag(reg.worktree)
+    old = git(reg.root, "rev-parse", "main").strip()
+    reg.create_version("bert", write_weights(tmp_path / "w2", seed=2))
+    real = git(reg.root, "rev-parse", "main").strip()
+    forge_tag(reg, "bert@v2", real, event="version", model="bert", version="2")
+    git(reg.root, "tag", "-f", "-a", "-m", git(reg.root, "tag", "-l", "--format=%(contents)", "bert@v2"),
+        "bert@v2", old)
+    with pytest.raises(IntegrityError, match="no such move"):
+        check_ref(reg.worktree, "bert@v2")
+    created = {t["tag"]: t for t in tag(reg.worktree)}
+    assert created["bert@v2"]["commit"] == real
+    assert check_ref(reg.worktree, "bert@v2")["on_main"] is True

@@ -137,10 +137,15 @@ def _tag_key(facts: dict) -> tuple:
 
 def _verified(moves: MovesAt, facts: dict, commit: str, target: str) -> bool:
     """The tag's move is one its commit really made, and the tag points at that commit (or, for a
-    gto stage tag, at an ancestor of it: the version's own commit)."""
+    gto stage tag, at the commit that registered its version, an ancestor: nothing else, so a tag
+    naming a true move's commit cannot point a checkout at other records)."""
     if _tag_key(facts) not in moves.keys(commit):
         return False
-    return target == commit or moves.git.branches.is_ancestor(target, commit)
+    if target == commit:
+        return True
+    registered = ("version", facts.get("model"), facts.get("version"), "")
+    return facts.get("event") in ("stage", "unstage") and registered in moves.keys(target) \
+        and moves.git.branches.is_ancestor(target, commit)
 
 
 def _existing(tree, ops, on_main: set[str], moves: MovesAt) -> tuple[dict, set, set, Counter, Counter]:
@@ -162,24 +167,33 @@ def _existing(tree, ops, on_main: set[str], moves: MovesAt) -> tuple[dict, set, 
         counters[("stage",) + key[1:2] + key[3:] if key[0] == "unstage" else key[:2] + key[3:]] += 1
         if commit in on_main:
             done.add((key, commit))
-        elif _same_records(tree, key[1], commit, on_main):
+        elif _rewritten_onto_main(tree, key[1], commit, on_main):
             orphaned[key] += 1  # main was rewritten under it: the same move on main is this tag's move
     return existing, trusted, done, orphaned, counters
 
 
-def _same_records(tree, model: str, commit: str, on_main: set[str]) -> bool:
-    """Whether some commit on main holds exactly the model's records `commit` holds: a rewrite
-    of main keeps them; another branch's commit that happens to make the move need not."""
+def _rewritten_onto_main(tree, model: str, commit: str, on_main: set[str]) -> bool:
+    """Whether `commit` (off main) is a commit main had before a rewrite: main no longer reaches
+    it, and a commit on main is the same commit rewritten (same author, author date and message,
+    and the same records of the model). Holding the same records is not enough: a tag pushed in
+    advance on a PR's branch commit (true there) would then stop the merged move being tagged
+    (issue 19.2); a squash or merge commit has its own message and date. A rebase-merged PR keeps
+    its commits' identity, so a tag on one of them pushed before the merge still counts as that
+    move's tag (check-ref says it is not on main)."""
     ops = tree.git.branches
+    if ops.is_ancestor(commit, tree.main_branch):
+        return False  # merged from a branch: never main
+    fmt = "--format=%H%x1f%an%x1f%ae%x1f%at%x1f%B%x1e"
     try:
         folder = ops.run("rev-parse", f"{commit}:registry/{model}").strip()
+        identity = ops.run("show", "-s", fmt, commit).split("\x1f", 1)[1].strip()
     except Exception:
         return False
-    found = ops.run("log", "--first-parent", "--format=%H %T", tree.main_branch, "--", f"registry/{model}",
-                    check=False).split("\n")
-    for line in found:
-        sha = line.split(" ")[0]
-        if sha in on_main and ops.run("rev-parse", f"{sha}:registry/{model}", check=False).strip() == folder:
+    found = ops.run("log", "--first-parent", fmt, tree.main_branch, "--", f"registry/{model}", check=False)
+    for record in found.split("\x1e"):
+        sha, _, rest = record.strip().partition("\x1f")
+        if sha in on_main and rest.strip() == identity \
+                and ops.run("rev-parse", f"{sha}:registry/{model}", check=False).strip() == folder:
             return True
     return False
 
