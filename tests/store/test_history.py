@@ -233,3 +233,36 @@ def test_only_notes_shaped_and_dated_as_the_workflow_writes_them_count(reg, monk
     note(reg, head, "Modelreg-Observed: 2026-11-25T00:00:00Z\nModelreg-Branch: main\n")
     event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
     assert event["clock"] == "observed" and event["date"] == "2026-11-25T00:00:00Z"
+
+
+def test_a_note_cannot_hold_main_back_past_a_newer_observation_or_now(reg, monkeypatch):
+    """issue 19.3: the workflow notes main's commits in the order main reached them, never in the
+    future. A note on an older commit later than a newer commit's observation, or one from the
+    future on the tip, is no witness: it cannot keep a reviewed move out of effect."""
+    when(monkeypatch, "Ann", "2026-11-20T09:00:00Z")
+    reg.transition_stage("m", 2, "production")
+    tag(reg.worktree, observe=True, now="2026-11-20T10:00:00Z")  # the workflow saw main reach the move
+    head = git(reg.root, "rev-parse", "HEAD").strip()
+    note(reg, f"{head}~1", "Modelreg-Observed: 2026-11-25T00:00:00Z\nModelreg-Branch: main\n")
+    assert production_as_of(reg, "2026-11-21T00:00:00Z") == 2
+    git(reg.root, "notes", "--ref=refs/notes/modelreg", "remove", f"{head}~1")
+    note(reg, head, "Modelreg-Observed: 2099-01-01T00:00:00Z\nModelreg-Branch: main\n")
+    assert production_as_of(reg, "2026-11-21T00:00:00Z") == 2  # from its own date, not 2099
+    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    assert event["date"] == "2026-11-20T09:00:00Z" and event["clock"] == "claimed"
+
+
+@pytest.mark.parametrize("planted", ["hello\n", "Modelreg-Observed: 2099-01-01T00:00:00Z\nModelreg-Branch: main\n"])
+def test_the_workflow_observes_a_tip_whose_note_is_no_witness(reg, monkeypatch, planted):
+    """issue 19.3: a note planted on main's tip before the tag workflow runs (junk, or an
+    observation the clock refuses) neither fails the run nor stops the real observation."""
+    from modelreg.promotion.releases import observe_main
+
+    when(monkeypatch, "Ann", "2026-11-20T09:00:00Z")
+    reg.transition_stage("m", 2, "production")
+    head = git(reg.root, "rev-parse", "HEAD").strip()
+    note(reg, head, planted)
+    assert observe_main(reg.worktree, now="2026-11-20T10:00:00Z") == [head]
+    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    assert event["date"] == "2026-11-20T10:00:00Z" and event["clock"] == "observed"
+    assert observe_main(reg.worktree, now="2026-11-21T10:00:00Z") == []

@@ -16,9 +16,16 @@ can write one. An observation counts only as the tag workflow writes it (both it
 `Modelreg-Observed` and `Modelreg-Branch` lines), only on a commit of main's first-parent line
 (with main protected, every tip main ever had is on that line; a note on a commit merged in
 from a branch, which was never main, is ignored), and never for a time before the commit
-existed. A forged note can therefore move a commit main really had within what its dates
-allow, and cannot put a state main never had in effect.
+existed. The workflow notes main's commits in the order main reached them, never from the
+future, so along the line (read newest first) an observation also counts only if it is not
+later than any newer commit's counted observation, nor than now: a note cannot hold a
+reviewed move out of effect past the time a newer commit was seen, or into the future. A
+note that does not count leaves its commit to the merged/claimed dates, as if it were absent,
+and the workflow observes that commit again. A forged note can therefore move a commit main
+really had only within what its dates and its neighbours' observations allow (never before
+the commit existed), and cannot put a state main never had in effect.
 """
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -82,11 +89,26 @@ def workflow_observation(note: str, committed: int) -> int | None:
     return seen if seen is not None and seen >= committed else None
 
 
+def witnessed(line, now: int | None = None) -> dict[str, int]:
+    """commit -> observed time, for the notes on a first-parent line (newest first, as
+    `first_parent_line` gives it) that count: shaped and dated as the tag workflow writes them,
+    and not later than now or than any newer commit's counted observation."""
+    ceiling = int(time.time()) if now is None else now
+    found = {}
+    for sha, committed, _parents, note in line:
+        seen = workflow_observation(note, committed)
+        if seen is not None and seen <= ceiling:
+            found[sha] = ceiling = seen
+    return found
+
+
 def timeline(git, ref: str) -> list[Tick]:
     """Main's first-parent commits, oldest first, each with when it became main and why we think so."""
     ticks, floor = [], 0
-    for sha, committed, parents, note in reversed(git.first_parent_line(ref, NOTES_REF)):
-        seen = workflow_observation(note, committed)
+    line = git.first_parent_line(ref, NOTES_REF)
+    observed = witnessed(line)
+    for sha, committed, parents, _note in reversed(line):
+        seen = observed.get(sha)
         source = "observed" if seen is not None else "merged" if len(parents) > 1 else "claimed"
         at = seen if seen is not None else committed
         floor = max(floor, at)

@@ -16,7 +16,7 @@ import string
 import time
 from collections import Counter
 
-from ..core.clock import NOTES_REF, OBSERVED, iso, observed_at, parse_when
+from ..core.clock import BRANCH, NOTES_REF, OBSERVED, iso, parse_when, witnessed
 from ..core.errors import AlreadyExists, IntegrityError, InvalidInput, NotFound
 from ..store import reads
 from ..store.change import Move, compute
@@ -351,18 +351,22 @@ def _undo(ops, created, replaced, noted) -> None:
 
 def observe_main(tree, now: str | None = None) -> list[str]:
     """Note `now` on each first-parent commit of main newer than the last observed one (only
-    the head, the first time: older commits were main before anyone watched)."""
+    the head, the first time: older commits were main before anyone watched). Only a note the
+    clock counts is an observation (clock.witnessed): one it refuses (a planted note, a time
+    from the future) is overwritten, so it neither stops nor fails the real observation."""
     line = tree.git.first_parent_line(tree.main_branch, NOTES_REF)
     stamp = iso(parse_when(now)) if now else iso(int(time.time()))
+    counted = witnessed(line)
     fresh = []
-    for sha, _committed, _parents, note in line:
-        if observed_at(note) is not None:
+    for sha, _committed, _parents, _note in line:
+        if sha in counted:
             break
         fresh.append(sha)
     if len(fresh) == len(line):
         fresh = fresh[:1]
     for sha in fresh:
-        tree.git.branches.add_note(NOTES_REF, sha, f"{OBSERVED}: {stamp}\nModelreg-Branch: {tree.main_branch}\n")
+        tree.git.branches.add_note(NOTES_REF, sha, f"{OBSERVED}: {stamp}\n{BRANCH}: {tree.main_branch}\n",
+                                   force=True)
     return fresh
 
 

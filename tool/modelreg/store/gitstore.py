@@ -536,8 +536,8 @@ class BranchOps:
     def fetch_notes(self, ref: str, remote: str = "origin") -> None:
         self.run("fetch", "--quiet", remote, f"+{ref}:{ref}", check=False)  # none yet is fine
 
-    def add_note(self, ref: str, commit: str, text: str) -> None:
-        self.run("notes", f"--ref={ref}", "add", "-m", text, commit)
+    def add_note(self, ref: str, commit: str, text: str, force: bool = False) -> None:
+        self.run("notes", f"--ref={ref}", "add", *(["-f"] if force else []), "-m", text, commit)
 
     def remove_note(self, ref: str, commit: str) -> None:
         self.run("notes", f"--ref={ref}", "remove", "--ignore-missing", commit, check=False)
