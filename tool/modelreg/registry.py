@@ -65,16 +65,29 @@ class Registry:
             return self.git.commit_before(ref, as_of)
         return self.git.rev_parse(ref)
 
-    def require_on_main(self, commit: str, at: str | None) -> str:
+    def require_on_main(self, commit: str, at: str | None, versions=()) -> str:
         """`commit` (what `at` resolved to), if main ever had it: weights are delivered (pull, load,
         fetch-into, lock) only from records main's policy judged. A branch or a tag off main's
-        first-parent history holds records nobody reviewed (issue 19.10)."""
+        first-parent history holds records nobody reviewed (issue 19.10). From a past state of
+        main (`at`, or a time), none of `versions` ((model, number): what will be delivered) may
+        have been deleted on main since: a deletion revokes the weights for every past state too,
+        as it does for a lock."""
         main = self.git.rev_parse(self.main_branch)
-        if at is None or commit == main or commit in set(self.git.branches.first_parent_merges(main, 0)):
+        if commit == main:
             return commit
-        raise PolicyViolation(f"{at} ({commit[:10]}) is not a commit {self.main_branch} ever had: its records were "
-                              f"never judged by {self.main_branch}'s policy, so no weights are delivered from it; "
-                              f"give a release tag or a commit of {self.main_branch}")
+        if at is not None and commit not in set(self.git.branches.first_parent_merges(main, 0)):
+            raise PolicyViolation(f"{at} ({commit[:10]}) is not a commit {self.main_branch} ever had: its records "
+                                  f"were never judged by {self.main_branch}'s policy, so no weights are delivered "
+                                  f"from it; give a release tag or a commit of {self.main_branch}")
+        now = self.snapshot(main)
+        for model, number in versions:
+            record = now.version(model, number) or {"status": "deleted", "deleted": {"reason": "not on main now"}}
+            if record.get("status") == "deleted":
+                reason = (record.get("deleted") or {}).get("reason") or "no reason given"
+                raise PolicyViolation(f"{model}@{number} was deleted on {self.main_branch} since {at or commit[:10]} "
+                                      f"({reason}): a deletion revokes it for past states too, so no weights are "
+                                      f"delivered; use a version {self.main_branch} still has")
+        return commit
 
     def snapshot(self, commit: str):
         """The records at `commit` (memoised per commit)."""
@@ -157,7 +170,7 @@ class Registry:
         from .loading import weights
 
         resolved = self.resolve(ref, at=at)
-        self.require_on_main(resolved.commit, at)
+        self.require_on_main(resolved.commit, at, [(resolved.model, resolved.version)])
         return weights.pull(self.snapshot(resolved.commit), resolved, self.root, dest=dest, progress=progress,
                             jobs=jobs, verify_signature=verify_signature)
 

@@ -134,7 +134,7 @@ def pull_to_hf_cache(registry, ref, repo_id: str | None = None, hf_home=None, at
     from ..store import reads
 
     resolved = registry.resolve(ref, at=at)
-    registry.require_on_main(resolved.commit, at)
+    registry.require_on_main(resolved.commit, at, [(resolved.model, resolved.version)])
     snap = registry.snapshot(resolved.commit)
     repo_id = check_repo_id(repo_id or f"{DEFAULT_ORG}/{resolved.model}")
     extra = [check_revision(r) for r in revisions]

@@ -75,7 +75,7 @@ def fetch_into(uri: str, dest: str | os.PathLike, progress=None) -> FetchResult:
         raise InvalidInput(f"destination {dest} is a file; give a folder")
     registry = sources.open_registry(source.registry_url)
     resolved = registry.resolve(source.ref, at=source.at)
-    registry.require_on_main(resolved.commit, source.at)
+    registry.require_on_main(resolved.commit, source.at, [(resolved.model, resolved.version)])
     folder = weights.pull(registry.snapshot(resolved.commit), resolved, registry.root, dest=target,
                           progress=progress).path
     artifacts = resolved.record.get("artifacts") or []

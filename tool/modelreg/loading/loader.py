@@ -229,7 +229,9 @@ def _plan(ref, registry, at, as_of, lock):
     if resolved.status == "deleted":
         raise NotFound(f"{resolved.name} is deleted; load another version")
     origin = Origin(reg.snapshot(resolved.commit), reg.root, sources.where(reg))
-    return origin, _walk(origin.snap, resolved), None
+    steps = _walk(origin.snap, resolved)
+    reg.require_on_main(resolved.commit, at, [(step.model, step.version) for step in steps])
+    return origin, steps, None
 
 
 def _plan_locked(ref, registry, lock):
