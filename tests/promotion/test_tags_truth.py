@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from modelreg.core.errors import ExternalError, IntegrityError, InvalidInput
-from modelreg.promotion.releases import check_ref, cut_release, tag
+from modelreg.promotion.releases import check_ref, cut_release, released, tag
 
 from tests.conftest import git, write_weights
 from tests.promotion.test_promote import run_cli
@@ -196,13 +196,7 @@ def test_a_true_tag_on_a_branch_commit_does_not_stop_the_merged_move_being_tagge
     assert check_ref(reg.worktree, "bert#production#1")["on_main"] is False
     created = {t["tag"]: t for t in tag(reg.worktree)}
     assert created["bert#production#2"]["commit"] == merged
-    assert [t["tag"] for t in run_released(reg, merged) if t.get("stage") == "production"] == ["bert#production#2"]
-
-
-def run_released(reg, commit):
-    from modelreg.promotion.releases import released
-
-    return released(reg.worktree, commit)
+    assert [t["tag"] for t in released(reg.worktree, merged) if t.get("stage") == "production"] == ["bert#production#2"]
 
 
 def test_a_tag_pointing_away_from_its_move_is_not_a_release(reg, tmp_path):
