@@ -146,3 +146,31 @@ def test_bom_of_an_unknown_ref_writes_nothing(lineage, tmp_path, capsys):
     assert main(["-C", str(lineage.root), "bom", "nope@1", "-o", str(out)]) == 1
     assert capsys.readouterr().err.startswith("error: no model named 'nope'")
     assert not out.exists()
+
+
+def test_bom_lists_the_cards_datasets_as_data_components(registry, weights, tmp_path, capsys):
+    """issue 20: the card's `datasets` (Hugging Face dataset ids) and its benchmark results'
+    datasets are CycloneDX `data` components the model depends on and its card references; the
+    document still validates against CycloneDX 1.6."""
+    registry.register_model("ft", "fine_tuned")
+    registry.create_version("ft", weights, data_version="2026-11",
+                            card={"datasets": ["acme/support-tickets", "HuggingFaceH4/ultrachat_200k"],
+                                  "training_data": "- acme/support-tickets",  # named twice: listed once
+                                  "benchmark_results": [{"benchmark": "mmlu", "metric": "accuracy", "value": 0.6,
+                                                         "dataset": "cais/mmlu"}]})
+    out = tmp_path / "bom.json"
+    assert main(["-C", str(registry.root), "bom", "ft@1", "-o", str(out)]) == 0, capsys.readouterr().err
+    text = out.read_text()
+    assert strict_validate(text) is None
+    doc = json.loads(text)
+    data = {(c["name"], c["data"][0]["classification"]): c for c in doc["components"] if c["type"] == "data"}
+    assert sorted(data) == [("HuggingFaceH4/ultrachat_200k", "training"), ("acme/support-tickets", "training"),
+                            ("cais/mmlu", "evaluation")]
+    tickets = data[("acme/support-tickets", "training")]
+    assert tickets["version"] == "2026-11"
+    assert tickets["externalReferences"][0]["url"] == "https://huggingface.co/datasets/acme/support-tickets"
+    subject = doc["metadata"]["component"]
+    refs = {d["ref"] for d in subject["modelCard"]["modelParameters"]["datasets"]}
+    assert refs == {c["bom-ref"] for c in data.values()}
+    deps = {d["ref"]: set(d.get("dependsOn", [])) for d in doc["dependencies"]}
+    assert refs <= deps["model:ft@1"]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import uuid
+from urllib.parse import quote
 
 from ..core.errors import InvalidInput, RegistryError
 from ..core.extras import missing_extra
@@ -147,26 +148,31 @@ def _model_card(record: dict, card: dict, datasets) -> dict | None:
 
 
 def _datasets(record: dict, card: dict) -> list[tuple[dict, str]]:
-    """(component, role) for each dataset the card names (one per line) and each benchmark."""
+    """(component, role) for each dataset the card names: its `datasets` (Hugging Face dataset
+    ids, trained on), its training and evaluation data (one per line), the datasets of its
+    benchmark results, and each benchmark the version's metrics name."""
     found, seen = [], set()
     version = (record.get("training") or {}).get("data_version")
+    named = [("training", str(d), True) for d in card.get("datasets") or [] if d]
     for role, text in (("training", card.get("training_data")), ("evaluation", card.get("evaluation_data"))):
-        for line in str(text or "").splitlines():
-            name = _BULLET.sub("", line).strip()[:256]
-            if name and (role, name) not in seen:
-                seen.add((role, name))
-                found.append((_dataset(name, role, version if role == "training" else None), role))
-    for metric in record.get("metrics") or []:
-        name = metric.get("benchmark") if isinstance(metric, dict) else None
-        if name and ("evaluation", name) not in seen:
-            seen.add(("evaluation", name))
-            found.append((_dataset(name, "evaluation", None), "evaluation"))
+        named += [(role, _BULLET.sub("", line).strip()[:256], False) for line in str(text or "").splitlines()]
+    named += [("evaluation", str(r.get("dataset")), False) for r in card.get("benchmark_results") or []
+              if isinstance(r, dict) and r.get("dataset")]
+    named += [("evaluation", str(m.get("benchmark")), False) for m in record.get("metrics") or []
+              if isinstance(m, dict) and m.get("benchmark")]
+    for role, name, hub_id in named:
+        if name and (role, name) not in seen:
+            seen.add((role, name))
+            found.append((_dataset(name, role, version if role == "training" else None, hub_id), role))
     return found
 
 
-def _dataset(name: str, role: str, version: str | None) -> dict:
+def _dataset(name: str, role: str, version: str | None, hub_id: bool = False) -> dict:
     ref = f"data:{role}:{hashlib.sha256(name.encode()).hexdigest()[:16]}"
     component = {"type": "data", "bom-ref": ref, "name": name, "version": version,
+                 "externalReferences": [{"type": "distribution", "url": "https://huggingface.co/datasets/" + quote(name, safe="/"),
+                                         "comment": "the card's datasets: a Hugging Face dataset id"}]
+                 if hub_id else None,
                  "data": [{"type": "dataset", "name": name, "classification": role}]}
     return {k: v for k, v in component.items() if v}
 
