@@ -181,9 +181,13 @@ with torch.no_grad():
     direct = AutoModelForCausalLM.from_pretrained(sys.argv[1])(**ids).logits
     tuned = PeftModel.from_pretrained(base, "acme/tiny-lora", revision="production")
     adapted = tuned(**ids).logits
+    recipe = {}
+    exec(sys.argv[3], recipe)  # what the command printed: the base pinned to its snapshot id
+    pinned = recipe["model"](**ids).logits
     reference = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(sys.argv[1]), sys.argv[2])(**ids).logits
 info = scan_cache_dir()
 print(json.dumps({"base_equal": torch.equal(by_id, direct), "adapter_equal": torch.equal(adapted, reference),
+                  "recipe_equal": torch.equal(pinned, reference),
                   "adapter_changes": not torch.equal(adapted, by_id), "warnings": [str(w) for w in info.warnings],
                   "repos": sorted(r.repo_id for r in info.repos)}))
 """
@@ -201,14 +205,15 @@ def test_transformers_and_peft_load_by_repo_id_offline(run, registry, tiny_model
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["base"]["repo_id"] == "acme/tiny" and "production" in out["base"]["refs"]
+    assert f'"acme/tiny", revision="{out["base"]["commit"]}"' in out["load"]
     env = dict(os.environ, HF_HOME=str(hf), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env.pop("HF_HUB_CACHE", None)
-    proc = subprocess.run([sys.executable, "-c", LOAD_BY_REPO_ID, str(tiny_models["base"]), str(tiny_models["adapter"])],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", LOAD_BY_REPO_ID, str(tiny_models["base"]), str(tiny_models["adapter"]),
+                           out["load"]], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report == {"base_equal": True, "adapter_equal": True, "adapter_changes": True, "warnings": [],
-                      "repos": ["acme/tiny", "acme/tiny-lora"]}
+    assert report == {"base_equal": True, "adapter_equal": True, "recipe_equal": True, "adapter_changes": True,
+                      "warnings": [], "repos": ["acme/tiny", "acme/tiny-lora"]}
 
 
 LOAD_CHAIN_BY_REPO_ID = r"""
@@ -342,3 +347,45 @@ def test_names_the_hub_cache_gives_a_meaning_are_refused(run, llama, tmp_path, a
     assert result.exit_code == 1 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "hf").exists()
+
+
+@pytest.fixture
+def lora(registry, weights, tmp_path):
+    """A base in production and an adapter registered on it (torch-free files)."""
+    registry.register_model("base", "base_model")
+    registry.create_version("base", weights)
+    for stage in ("staging", "production"):
+        registry.transition_stage("base", 1, stage)
+    registry.register_model("lora", "adapter")
+    folder = write_weights(tmp_path / "lora-src", seed=4)
+    (folder / "adapter_config.json").write_text('{"peft_type": "LORA", "target_modules": []}\n')
+    registry.create_version("lora", folder, parent="base@production")
+    return registry
+
+
+def test_an_adapters_recipe_pins_its_base_and_survives_a_production_move(run, lora, tmp_path):
+    """issue 20: the recipe printed for an adapter loads its base by the snapshot laid out for
+    the adapter's parent (its 40-hex id), never by `production`: after the base's production
+    moves and is pulled into the same cache, the pinned revision still opens the parent's bytes."""
+    from huggingface_hub import try_to_load_from_cache
+
+    hf = tmp_path / "hf"
+    result = run("-C", str(lora.root), "pull", "lora@1", "--hf-cache", "--hf-home", str(hf), "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    pinned = out["base"]["commit"]
+    assert f'AutoModelForCausalLM.from_pretrained("modelreg/base", revision="{pinned}")  # base@1' in out["load"]
+    assert f'PeftModel.from_pretrained(model, "modelreg/lora", revision="{out["commit"]}")' in out["load"]
+    assert "production" not in out["load"]
+    text = run("-C", str(lora.root), "pull", "lora@1", "--hf-cache", "--hf-home", str(hf))
+    assert out["load"] in text.stderr
+    lora.create_version("base", write_weights(tmp_path / "w2", seed=9))
+    for stage in ("staging", "production"):
+        lora.transition_stage("base", 2, stage)
+    moved = hf_cache.pull_to_hf_cache(lora, "base@production", hf_home=hf)
+    hub = hf / "hub"
+    assert (hub / "models--modelreg--base" / "refs" / "production").read_text() == moved.commit != pinned
+    found = try_to_load_from_cache("modelreg/base", "config.json", cache_dir=hub, revision=pinned)
+    assert '"seed": 0' in Path(found).read_text()
+    now = try_to_load_from_cache("modelreg/base", "config.json", cache_dir=hub, revision="production")
+    assert '"seed": 9' in Path(now).read_text()

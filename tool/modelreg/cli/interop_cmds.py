@@ -10,7 +10,7 @@ from .common import emit_json, json_option, open_registry, progress_bars
 def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisions, as_json,
                   verify_signature=False):
     """`modelreg pull --hf-cache`: the version (and an adapter's base) in the hub cache."""
-    from ..interop.hf_cache import pull_to_hf_cache
+    from ..interop.hf_cache import load_recipe, pull_to_hf_cache
 
     if not hf_cache:
         raise InvalidInput("--repo-id, --hf-home and --revision go with --hf-cache; add --hf-cache")
@@ -23,10 +23,8 @@ def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisio
     if as_json:
         emit_json(result.to_dict())
         return
-    chain = [result]
-    while chain[-1].base is not None:
-        chain.append(chain[-1].base)
-    for item in reversed(chain):  # the full weights first, the requested version last
+    chain = result.chain()
+    for item in chain:  # the full weights first, the requested version last
         if item.copied:
             click.echo(f"warning: {item.repo_id}: the HF cache is on another filesystem than "
                        f"modelreg's cache: copied {item.copied} file(s) instead of linking", err=True)
@@ -34,6 +32,8 @@ def pull_hf_cache(ctx, ref, dest, at, quiet, hf_cache, repo_id, hf_home, revisio
             click.echo(f"{item.model}@{item.version} -> {item.repo_id} revisions "
                        f"{', '.join(item.refs)} ({item.files} file(s))", err=True)
     if not quiet:
+        if len(chain) > 1:  # an adapter: how to load it on the exact base it was laid out with
+            click.echo("load it, every step pinned to its snapshot:\n" + load_recipe(result), err=True)
         click.echo(str(result.snapshot))
 
 

@@ -57,13 +57,37 @@ class HFCacheResult:
     copied: int = 0  # blobs copied (another filesystem, or links not allowed)
     base: "HFCacheResult | None" = field(default=None)
 
+    def chain(self) -> list["HFCacheResult"]:
+        """The full weights first, this version last (one item unless this is an adapter)."""
+        found = [self]
+        while found[-1].base is not None:
+            found.append(found[-1].base)
+        return found[::-1]
+
     def to_dict(self) -> dict:
         out = {"repo_id": self.repo_id, "model": self.model, "version": self.version,
                "snapshot": str(self.snapshot), "commit": self.commit, "refs": self.refs,
                "files": self.files, "bytes": self.bytes, "linked": self.linked, "copied": self.copied}
         if self.base is not None:
             out["base"] = self.base.to_dict()
+            out["load"] = load_recipe(self)
         return out
+
+
+def load_recipe(result: HFCacheResult) -> str:
+    """Python that loads `result` by repo id from the hub cache, each step of an adapter's
+    lineage pinned to the snapshot laid out for it (its 40-hex id, which huggingface_hub reads
+    as a commit): a later move of the base's `production`, or of any alias, changes nothing it
+    loads. Never an alias: the base an adapter was registered on is a version, not a stage."""
+    base, *adapters = result.chain()
+    lines = ["from transformers import AutoModelForCausalLM"] + (["from peft import PeftModel"] if adapters else [])
+    lines.append(f'model = AutoModelForCausalLM.from_pretrained("{base.repo_id}", revision="{base.commit}")'
+                 f"  # {base.model}@{base.version}")
+    for i, step in enumerate(adapters):
+        merge = ".merge_and_unload()" if i < len(adapters) - 1 else ""
+        lines.append(f'model = PeftModel.from_pretrained(model, "{step.repo_id}", revision="{step.commit}"){merge}'
+                     f"  # {step.model}@{step.version}")
+    return "\n".join(lines)
 
 
 def hub_cache(hf_home: str | os.PathLike | None = None) -> Path:
