@@ -3,9 +3,23 @@
 # a registry, a bare `origin`, a release tag) under WORKDIR (default: a new temporary folder).
 # The test suite runs it (tests/cli/test_tour.py), and README.md shows the lines between the
 # "tour" markers verbatim, so the README cannot drift from what works.
-#   bash scripts/tour.sh [WORKDIR]
+#   bash scripts/tour.sh [WORKDIR]           run every line of the tour in WORKDIR
+#   bash scripts/tour.sh --setup WORKDIR     only make the checkpoints the tour registers, to type the lines yourself
 set -euo pipefail
+SETUP_ONLY=
+if [ "${1:-}" = "--setup" ]; then SETUP_ONLY=1; shift; fi
 if [ -n "${1:-}" ]; then mkdir -p "$1" && WORK=$(cd "$1" && pwd); else WORK=$(mktemp -d); fi
+# `modelreg` from PATH, else from this checkout's venv (what `make demo` made): the README's set-up.
+if ! command -v modelreg >/dev/null 2>&1; then
+  VENV_BIN="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin"
+  if [ ! -x "$VENV_BIN/modelreg" ]; then
+    echo "error: modelreg is not on PATH: run 'make demo' (or 'make install') in the checkout, then" \
+         "'source .venv/bin/activate'; or install it as a tool (README, 'Install')" >&2
+    exit 1
+  fi
+  echo "note: modelreg is not on PATH; using $VENV_BIN/modelreg ('source .venv/bin/activate' puts it there)" >&2
+  export PATH="$VENV_BIN:$PATH"
+fi
 export DVC_NO_ANALYTICS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 git config user.name >/dev/null 2>&1 || export GIT_AUTHOR_NAME="modelreg tour" GIT_COMMITTER_NAME="modelreg tour"
 git config user.email >/dev/null 2>&1 || export GIT_AUTHOR_EMAIL="tour@example.com" GIT_COMMITTER_EMAIL="tour@example.com"
@@ -26,11 +40,16 @@ for name, seed in (("base", 3), ("checkpoint", 7), ("checkpoint-2", 11), ("lora"
     with open(os.path.join(name, config), "w") as f:
         json.dump(body, f)
 PY
+if [ -n "$SETUP_ONLY" ]; then
+  set +x
+  echo "checkpoints ready in $WORK (base, checkpoint, checkpoint-2, lora): cd $WORK and type the tour's lines"
+  exit 0
+fi
 
 # --- tour ---
 modelreg init myreg --remote ./dvc-remote            # git, DVC, registry.yaml, schemas, CI, CODEOWNERS: one commit
 cd myreg
-git init -q --bare ../origin.git && git remote add origin ../origin.git   # where the team pushes
+git init -q --bare -b main ../origin.git && git remote add origin ../origin.git   # where the team pushes
 modelreg model register llama-base --type base_model --description "upstream Llama"
 modelreg version create llama-base ../base --source-uri hf://meta-llama/Llama-3.2-1B
 modelreg model register llama-ft --type fine_tuned --owner @acme/ml-leads --tag team=support

@@ -52,7 +52,7 @@ def test_full_flow(populated, registry_dir):
     code, out, _ = run("model", "list", "--tag", "team=support", "--json")
     assert [m["name"] for m in json.loads(out)] == ["llama-ft"]
     code, out, _ = run("history", "llama-ft", "--json")
-    assert {"event": "alias", "alias": "canary"}.items() <= json.loads(out)[0].items()
+    assert {"event": "alias.set", "alias": "canary"}.items() <= json.loads(out)[0].items()
     code, out, err = run("check")
     assert code == 0 and "ok" in err
     code, out, _ = run("version", "delete", "llama-ft@2", "--reason", "bad eval")

@@ -47,7 +47,7 @@ def test_the_pyproject_fallback_agrees_with_the_installed_metadata(monkeypatch):
 def test_require_refuses_a_missing_module_naming_the_extra():
     with pytest.raises(ExternalError) as caught:
         extras.require("s3", ("no_such_module_for_modelreg_tests", "json"), "pushing weights")
-    assert caught.value.hint == "extra" and caught.value.hint_args == {"extra": "s3"}
+    assert caught.value.hint == "extra" and caught.value.hint_args == {"extra": "s3", "install": extras.install_command("s3")}
     message = str(caught.value)
     assert "pushing weights needs no_such_module_for_modelreg_tests, from modelreg's s3 extra" in message
     assert "json" not in message, "only the missing module is named"

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.plugins.ports import claim_block
 from tests.conftest import git, write_weights
 from tests.plugins.mlflow_env import fresh_db
 
@@ -245,9 +246,7 @@ def mlflow_server(tmp_path_factory, mlflow_template_db):
     """`mlflow server` on loopback with a sqlite backend, serving artifacts itself."""
     root = tmp_path_factory.mktemp("mlflow-server")
     backend = fresh_db(mlflow_template_db, root / "mlflow.db")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = claim_block(1)  # outside the ephemeral range: no client socket takes it before mlflow binds
     cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
            "--backend-store-uri", backend, "--artifacts-destination",
            str(root / "artifacts"), "--workers", "1"]

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -25,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from .ports import claim_block
 
 SPEC = Path(__file__).resolve().parent.parent / "resources" / "github-openapi-subset.json"
 STAMP = "2026-01-01T00:00:00Z"
@@ -419,9 +420,7 @@ def _handler(fake: FakeGitHub):
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return claim_block(1)  # outside the ephemeral range: no client socket takes it before prism binds
 
 
 def _prism() -> str:

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from .ports import claim_block
 
 ACCESS_KEY = "modelregtestkey"
 SECRET_KEY = "modelregtestsecret0123456789abcdefghijkl"
@@ -31,26 +32,8 @@ def weed_binary() -> str | None:
     return shutil.which("weed")
 
 
-def _free_base_port() -> int:
-    """A port P with P..P+9 all free on loopback (weed mini needs ten)."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + 9 > 65535:
-            continue
-        if all(_port_free(base + i) for i in range(10)):
-            return base
-    raise RuntimeError("no block of ten free loopback ports for SeaweedFS")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+class PortTaken(Exception):
+    """Another process bound one of the server's ports first."""
 
 
 @dataclass
@@ -70,7 +53,18 @@ class S3Server:
         config.write_text(json.dumps({"identities": [{
             "name": "admin", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
             "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
-        self.port = self.port or _free_base_port()
+        fixed = bool(self.port)  # a restart must come back on the same ports (registries name them)
+        for _ in range(20):
+            self.port = self.port or claim_block(10)
+            try:
+                return self._start_once(config, timeout)
+            except PortTaken:
+                if not fixed:
+                    self.port = 0  # another block
+                time.sleep(0.5)  # a restart: the old listener's ports are released in a moment
+        raise RuntimeError(f"SeaweedFS could not bind its ports; see {self.data}/weed.log")
+
+    def _start_once(self, config: Path, timeout: float) -> None:
         p = self.port
         args = [self.binary, "mini", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 "-master.telemetry=false", f"-s3.port={p}", f"-s3.port.grpc={p + 5}",
@@ -81,6 +75,7 @@ class S3Server:
                 f"-s3.config={config}"]
         env = {**os.environ, "GOMEMLIMIT": "512MiB"}
         log = open(self.data / "weed.log", "ab")
+        self._log_from = log.tell()  # this attempt's lines only
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True, cwd=self.data)
         log.close()
@@ -92,7 +87,14 @@ class S3Server:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self.proc.returncode}; see {self.data}/weed.log")
+                code = self.proc.returncode
+                self.stop()
+                if "address already in use" in self._log_tail():
+                    raise PortTaken(self.port)
+                raise RuntimeError(f"weed mini exited with {code}; see {self.data}/weed.log")
+            if "address already in use" in self._log_tail():  # one server of the ten failed to bind
+                self.stop()
+                raise PortTaken(self.port)
             try:
                 self.client().list_buckets()
                 return
@@ -101,6 +103,11 @@ class S3Server:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"SeaweedFS did not answer within {timeout}s: {last}")
+
+    def _log_tail(self) -> str:
+        with open(self.data / "weed.log", "rb") as log:
+            log.seek(self._log_from)
+            return log.read().decode(errors="replace")
 
     def client(self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):
         import boto3

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from modelreg.core.extras import install_command
 from modelreg import Registry
 from modelreg.cli import main
 from modelreg.registry import init_registry

@@ -62,7 +62,7 @@ def test_fast_forwarded_pr_counts_from_when_main_moved(reg, monkeypatch):
     tag(reg.worktree, observe=True, now="2026-11-20T10:00:00Z")
     assert production_as_of(reg, "2026-11-10T00:00:00Z") == 1
     assert production_as_of(reg, "2026-11-20T10:00:00Z") == 2
-    moved = [e for e in reg.history("m") if e["event"] == "stage" and e["to"] == "production" and e["version"] == 2]
+    moved = [e for e in reg.history("m") if e["event"] == "version.stage" and e["to"] == "production" and e["version"] == 2]
     assert moved and moved[0]["date"] == "2026-11-20T10:00:00Z" and moved[0]["clock"] == "observed"
     assert moved[0]["authored"] == "2026-11-01T09:00:00Z" and moved[0]["author"].startswith("Ann")
 
@@ -71,7 +71,7 @@ def test_history_and_as_of_use_the_same_clock(reg, monkeypatch):
     """issue 13 item 5: a rebase-merged commit authored on the 1st, committed on the 20th."""
     promote_on_branch(reg, monkeypatch, "Ann", "2026-11-01T09:00:00Z", committed="2026-11-20T10:00:00Z")
     git(reg.root, "merge", "-q", "--ff-only", "pr")
-    events = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"]
+    events = [e for e in reg.history("m") if e["event"] == "version.stage" and e["version"] == 2 and e["to"] == "production"]
     assert events[0]["date"] == "2026-11-20T10:00:00Z"
     assert events[0]["clock"] == "claimed", "nothing but the committer's machine dates this commit"
     assert production_as_of(reg, events[0]["date"]) == 2
@@ -115,7 +115,7 @@ def test_git_pull_merge_credits_the_author_not_the_merger(reg, monkeypatch, tmp_
         bob.create_version("m", write_weights(tmp_path / "w3", seed=3))
         git(bob.root, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
         events = bob.history("m")
-    moved = [e for e in events if e["event"] == "stage" and e["to"] == "production" and e["version"] == 2]
+    moved = [e for e in events if e["event"] == "version.stage" and e["to"] == "production" and e["version"] == 2]
     assert moved[0]["author"] == "Alice <alice@example.com>"
     assert moved[0]["merged_by"] == "Bob <bob@example.com>"
     assert moved[0]["clock"] == "merged"
@@ -127,7 +127,7 @@ def test_history_names_the_pr_author_and_the_rollback_reason(reg, monkeypatch):
                       branch="carol/rollback")
     when(monkeypatch, "GitHub", "2026-11-06T12:00:00Z")
     git(reg.root, "merge", "-q", "--no-ff", "-m", "Merge pull request #7 from carol/rollback", "carol/rollback")
-    moved = [e for e in reg.history("m") if e["event"] == "stage" and e["to"] == "archived"][0]
+    moved = [e for e in reg.history("m") if e["event"] == "version.stage" and e["to"] == "archived"][0]
     assert moved["author"] == "Carol <carol@example.com>" and moved["merged_by"].startswith("GitHub")
     assert moved["pr"] == 7 and moved["reason"] == "latency regression"
     assert moved["date"] == "2026-11-06T12:00:00Z" and moved["clock"] == "merged"
@@ -162,7 +162,7 @@ def test_observation_notes_only_what_main_newly_reached(reg, monkeypatch):
     assert observe_main(reg.worktree, now="2026-11-10T00:00:00Z") == []
     assert reg.aliases("m", as_of="2026-11-08T23:59:59Z").get("canary") is None
     assert reg.aliases("m", as_of="2026-11-09")["canary"] == 2  # never the intermediate state
-    events = [e for e in reg.history("m") if e["event"] == "alias" and e["alias"] == "canary"]
+    events = [e for e in reg.history("m") if e["event"] == "alias.set" and e["alias"] == "canary"]
     assert {e["clock"] for e in events} == {"observed"} and {e["date"] for e in events} == {"2026-11-09T00:00:00Z"}
 
 
@@ -192,7 +192,7 @@ def test_a_note_off_mains_first_parent_line_is_no_witness(reg, monkeypatch, tmp_
         git(bob.root, "fetch", "-q", "origin", "refs/notes/*:refs/notes/*")
         assert bob.resolve("m@production", as_of="2026-11-02T12:00:00Z").version == 1
         assert bob.resolve("m@production", as_of="2026-11-03T09:00:00Z").version == 2
-        moved = [e for e in bob.history("m") if e["event"] == "stage" and e["to"] == "production"
+        moved = [e for e in bob.history("m") if e["event"] == "version.stage" and e["to"] == "production"
                  and e["version"] == 2][0]
     assert moved["date"] == "2026-11-03T09:00:00Z" and moved["clock"] == "merged"
     assert moved["author"].startswith("Alice") and moved["merged_by"].startswith("Bob")
@@ -228,10 +228,10 @@ def test_only_notes_shaped_and_dated_as_the_workflow_writes_them_count(reg, monk
     note(reg, head, "Modelreg-Observed: 2026-11-01T00:00:00Z\nModelreg-Branch: main\n")  # before it existed
     assert production_as_of(reg, "2026-11-10T00:00:00Z") == 1
     note(reg, head, "Modelreg-Observed: 2026-11-25T00:00:00Z\n")  # not the workflow's shape
-    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    event = [e for e in reg.history("m") if e["event"] == "version.stage" and e["version"] == 2 and e["to"] == "production"][0]
     assert event["clock"] == "claimed" and event["date"] == "2026-11-20T10:00:00Z"
     note(reg, head, "Modelreg-Observed: 2026-11-25T00:00:00Z\nModelreg-Branch: main\n")
-    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    event = [e for e in reg.history("m") if e["event"] == "version.stage" and e["version"] == 2 and e["to"] == "production"][0]
     assert event["clock"] == "observed" and event["date"] == "2026-11-25T00:00:00Z"
 
 
@@ -248,7 +248,7 @@ def test_a_note_cannot_hold_main_back_past_a_newer_observation_or_now(reg, monke
     git(reg.root, "notes", "--ref=refs/notes/modelreg", "remove", f"{head}~1")
     note(reg, head, "Modelreg-Observed: 2099-01-01T00:00:00Z\nModelreg-Branch: main\n")
     assert production_as_of(reg, "2026-11-21T00:00:00Z") == 2  # from its own date, not 2099
-    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    event = [e for e in reg.history("m") if e["event"] == "version.stage" and e["version"] == 2 and e["to"] == "production"][0]
     assert event["date"] == "2026-11-20T09:00:00Z" and event["clock"] == "claimed"
 
 
@@ -263,6 +263,6 @@ def test_the_workflow_observes_a_tip_whose_note_is_no_witness(reg, monkeypatch, 
     head = git(reg.root, "rev-parse", "HEAD").strip()
     note(reg, head, planted)
     assert observe_main(reg.worktree, now="2026-11-20T10:00:00Z") == [head]
-    event = [e for e in reg.history("m") if e["event"] == "stage" and e["version"] == 2 and e["to"] == "production"][0]
+    event = [e for e in reg.history("m") if e["event"] == "version.stage" and e["version"] == 2 and e["to"] == "production"][0]
     assert event["date"] == "2026-11-20T10:00:00Z" and event["clock"] == "observed"
     assert observe_main(reg.worktree, now="2026-11-21T10:00:00Z") == []

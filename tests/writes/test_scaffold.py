@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from modelreg.core.extras import install_command
 from modelreg.promotion.codeowners import PATH as CODEOWNERS
 from modelreg.writes.scaffold import REQUIREMENTS, WORKFLOWS
 
@@ -201,7 +202,7 @@ def test_init_with_s3_remote_refuses_up_front_without_the_s3_extra(tmp_path):
     ran = blocked("boto3,dvc_s3", "init", tmp_path / "r", "--remote", "s3://bucket/x", cwd=tmp_path)
     assert ran.returncode == 1, ran.stderr
     assert ran.stderr.strip() == ("error: an s3:// remote needs boto3, dvc_s3, from modelreg's s3 extra, which "
-                                  "is not installed (pip install 'modelreg[s3]')")
+                                  f"is not installed ({install_command('s3')})")
     assert not (tmp_path / "r").exists()
 
 
@@ -211,7 +212,7 @@ def test_load_without_torch_names_the_hf_extra(registry, weights):
     registry.create_version("m", weights)
     ran = blocked("torch,transformers", "-C", registry.root, "load", "m@1", "--device", "cpu")
     assert ran.returncode == 1, ran.stderr
-    assert "pip install 'modelreg[hf]'" in ran.stderr and "bug" not in ran.stderr
+    assert install_command("hf") in ran.stderr and "bug" not in ran.stderr
     as_json = blocked("torch,transformers", "-C", registry.root, "load", "m@1", "--device", "cpu", "--json")
     assert json.loads(as_json.stderr.strip().splitlines()[-1])["exit_code"] == 1
 
@@ -459,7 +460,7 @@ def test_s3_version_create_without_boto3_names_the_s3_extra(tmp_path):
     assert run_cli(root, "model", "register", "m", "--type", "base_model").exit_code == 0
     ran = blocked("boto3,botocore,dvc_s3,s3fs", "version", "create", "m", write_weights(tmp_path / "w"), cwd=root)
     assert ran.returncode == 1, ran.stderr
-    assert "pip install 'modelreg[s3]'" in ran.stderr and "bug" not in ran.stderr
+    assert install_command("s3") in ran.stderr and "bug" not in ran.stderr
     assert git(root, "status", "--porcelain") == "" and not (root / "registry" / "m" / "versions").exists()
 
 

@@ -147,13 +147,12 @@ def main(argv=None) -> int:
     except ImportError as exc:
         if "--traceback" in args:
             raise
-        from ..core.extras import extra_for
+        from ..core.extras import extra_for, install_command
 
         extra = extra_for(getattr(exc, "name", None))
         if extra is None:
             return _unexpected(args, exc)
-        return _fail(args, f"this needs {exc.name}, from the {extra} extra: "
-                           f"pip install 'modelreg[{extra}]'", 1)
+        return _fail(args, f"this needs {exc.name}, from the {extra} extra: {install_command(extra)}", 1)
     except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
         if "--traceback" in args:
             raise

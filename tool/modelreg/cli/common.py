@@ -32,6 +32,11 @@ def emit_json(data) -> None:
     click.echo(json.dumps(_finite(data), indent=2, sort_keys=False, default=str))
 
 
+def written(reg, result: dict) -> dict:
+    """A write's JSON: what it did and the commit it made (HEAD of the working tree's branch)."""
+    return {**result, "commit": reg.git.rev_parse("HEAD")}
+
+
 def _finite(data):
     """NaN and infinities are not JSON: print them as text rather than emit invalid JSON (hole 10)."""
     if isinstance(data, float) and not math.isfinite(data):

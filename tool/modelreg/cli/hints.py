@@ -10,7 +10,7 @@ HINTS = {
     "check": "'modelreg check' lists every problem",
     "codeowners": "'modelreg codeowners'",
     "endpoint": "--endpoint-url",
-    "extra": "pip install 'modelreg[{extra}]'",
+    "extra": "{install}",
     "init": "'modelreg init'",
     "into": "--into NAME with exactly one --model NAME",
     "keep_existing": "drop --keep-existing",

@@ -58,14 +58,17 @@ def load_cmd(ctx, ref, registry, device, dtype, at, lock_path, prompt, max_new_t
 @click.option("--at", metavar="GITREF", help="Pin what this ref says instead of main.")
 @click.option("-o", "--output", default="models.lock", show_default=True,
               help="Lock file to write (.json for JSON, else YAML).")
+@json_option
 @click.pass_context
-def lock_cmd(ctx, refs, registry, at, output):
+def lock_cmd(ctx, refs, registry, at, output, as_json):
     """Pin REFs (commit, version, sha256 of every file, and bases) for reproducible loads."""
     from ..loading.loader import lock_refs
     from ..loading.lockfile import write_lock
 
     doc = lock_refs(list(refs), registry=_where(ctx, registry), at=at)
     write_lock(doc, output)
+    if as_json:
+        return emit_json({"path": output, **doc})
     for ref, entry in doc["models"].items():
         click.echo(f"{ref} -> {entry['model']}@{entry['version']} ({len(entry['sha256'])} files)")
     click.echo(f"wrote {output} (commit {doc['commit'][:12]})")

@@ -53,8 +53,9 @@ def sign(ctx, ref, key, password_env, cert, chain, sigstore, folder, as_pr, as_j
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
               help="Where to write the CycloneDX JSON (bom.json).")
 @click.option("--at", metavar="GITREF", help="Read at this branch, tag or commit.")
+@json_option
 @click.pass_context
-def bom(ctx, ref, output, at):
+def bom(ctx, ref, output, at, as_json):
     """Write a CycloneDX 1.6 AI bill of materials for REF and its lineage."""
     from ..supply.bom import write_bom
 
@@ -62,5 +63,8 @@ def bom(ctx, ref, output, at):
     chain = reg.lineage(ref, at=at)
     doc = write_bom(reg.snapshot(chain[0].commit), chain, output)
     subject = doc["metadata"]["component"]
+    if as_json:
+        return emit_json({"path": output, "model": chain[0].model, "version": chain[0].version,
+                          "commit": chain[0].commit, "components": len(doc["components"])})
     click.echo(f"{output}: {subject['name']}@{subject['version']}, {len(doc['components'])} other component(s)",
                err=True)

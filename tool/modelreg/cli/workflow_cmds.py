@@ -6,12 +6,16 @@ from .common import emit_json, json_option, open_registry
 
 @click.command()
 @click.option("--check", "check_only", is_flag=True, help="Fail if .github/CODEOWNERS is stale.")
+@json_option
 @click.pass_context
-def codeowners(ctx, check_only):
+def codeowners(ctx, check_only, as_json):
     """Generate .github/CODEOWNERS from model owners and the policy's approvers."""
     from ..promotion.codeowners import generate
 
-    result = generate(open_registry(ctx).worktree, check=check_only)
+    reg = open_registry(ctx)
+    result = generate(reg.worktree, check=check_only)
+    if as_json:
+        return emit_json({**result, "commit": reg.git.rev_parse("HEAD")})
     if check_only:
         click.echo(f"{result['path']} is up to date")
     else:

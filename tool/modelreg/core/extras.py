@@ -61,7 +61,48 @@ def require(extra: str, modules: tuple[str, ...], what: str) -> None:
 
 def missing_extra(extra: str, what: str, modules) -> ExternalError:
     return ExternalError(f"{what} needs {', '.join(modules)}, from modelreg's {extra} extra, which is not "
-                         "installed", hint="extra", extra=extra)
+                         "installed", hint="extra", extra=extra, install=install_command(extra))
+
+
+def install_command(extra: str) -> str:
+    """The pip line that adds `extra` to THIS installation, the way it was installed (PEP 610's
+    direct_url.json): a checkout (editable or not) by its path, a git install by its URL and commit,
+    anything else by name. modelreg is not on PyPI, so a bare `pip install 'modelreg[hf]'` would
+    fetch nothing, or worse, whatever someone published under that name. The interpreter is named
+    too: `pip` on PATH may belong to another environment than the one running modelreg."""
+    import shlex
+    import sys
+
+    pip = f"{shlex.quote(sys.executable)} -m pip install"
+    where = install_origin()
+    if where is None:
+        return f"{pip} 'modelreg[{extra}]'"
+    kind, url = where
+    if kind == "git":
+        return f"{pip} 'modelreg[{extra}] @ {url}'"
+    return f"{pip} {'-e ' if kind == 'editable' else ''}{shlex.quote(f'{url}[{extra}]')}"
+
+
+def install_origin() -> tuple[str, str] | None:
+    """("editable" | "dir", path) or ("git", git+URL@commit) or None (an index, or unknown)."""
+    import json
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    try:
+        direct = json.loads(metadata.distribution("modelreg").read_text("direct_url.json") or "{}")
+    except metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "editable", str(Path(__file__).resolve().parents[3])
+    except ValueError:
+        return None
+    url = direct.get("url") or ""
+    vcs = direct.get("vcs_info") or {}
+    if vcs.get("vcs") == "git" and vcs.get("commit_id"):
+        return "git", f"git+{url}@{vcs['commit_id']}"
+    if "dir_info" in direct and url.startswith("file://"):
+        path = unquote(urlparse(url).path)
+        return ("editable" if direct["dir_info"].get("editable") else "dir"), path
+    return None
 
 
 def installed(module: str) -> bool:

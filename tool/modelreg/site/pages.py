@@ -184,7 +184,8 @@ class Site:
         alias = self.catalog.settings.stage_aliases.get("production", "production")
         rows = []
         for model in self.models.values():
-            moves = [e for e in reversed(model.events) if e["event"] == "alias" and e.get("alias") == alias]
+            moves = [e for e in reversed(model.events)
+                     if e["event"] in ("alias.set", "alias.remove") and e.get("alias") == alias]
             spans = [{"from": e["date"], "until": nxt["date"] if nxt else None, "version": e.get("to"),
                       "commit": e["commit"]} for e, nxt in zip(moves, [*moves[1:], None])]
             rows.append({"name": model.name, "now": model.aliases.get(alias), "spans": spans})

@@ -117,10 +117,30 @@ class GitStore:
                 return sha
         out = _run(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], self.root, check=False).strip()
         if not out:
-            raise NotFound(f"no branch, tag or commit named {ref!r} in {self.root}")
+            raise NotFound(self._not_found(ref))
         if out == ref:
             self._commits.add(out)
         return out
+
+    def tracking(self, branch: str) -> list[tuple[str, str]]:
+        """(name, commit) of every remote-tracking branch called `branch`: origin/main, upstream/main."""
+        if "/" in branch or branch.startswith("-"):
+            return []
+        out = _run(["for-each-ref", "--format=%(objectname) %(refname:short)", f"refs/remotes/*/{branch}"],
+                   self.root, check=False)
+        return [(name, sha) for sha, _, name in (line.partition(" ") for line in out.splitlines()) if name]
+
+    def _not_found(self, ref: str) -> str:
+        """Why `ref` names nothing, and the way out when a remote has that branch: a clone of an
+        origin whose HEAD names another branch (a `git init --bare` made with master) checks
+        nothing out and has origin/main only."""
+        tracking = self.tracking(ref)
+        if tracking:
+            name = tracking[0][0]
+            return (f"no branch named {ref!r} in {self.root}, but {name} exists: run 'git checkout {ref}' "
+                    f"to make it (a clone of an origin whose HEAD names another branch checks nothing out), "
+                    f"or read it with --at {name}")
+        return f"no branch, tag or commit named {ref!r} in {self.root}"
 
     # -- reading objects -----------------------------------------------------------
     def _batch_proc(self):

@@ -8,6 +8,7 @@ failed command leaves no partial commit and no stray file.
 """
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from ..core import layout, schema
@@ -95,6 +96,17 @@ class Worktree:
                 dropped.append(int(path.name))
         return dropped
 
+    def shared(self, relpath: str) -> bool | None:
+        """Whether `relpath` ever left this clone on the main branch: in a remote-tracking main
+        (origin/main), or in local main when writing on another branch. None: no remote is known,
+        so nothing says it was not shared."""
+        tips = [sha for _, sha in self.git.tracking(self.main_branch)]
+        if not tips:
+            return None
+        if self.git.current_branch() != self.main_branch and self.git.branches.exists(f"refs/heads/{self.main_branch}"):
+            tips.append(self.git.rev_parse(self.main_branch))
+        return any(self.git.read(tip, relpath) is not None for tip in tips)
+
     # -- writing ---------------------------------------------------------------------------
     def write_lock(self):
         """Held by every write from its first read to its commit (re-entrant)."""
@@ -122,6 +134,8 @@ class Write:
         self.created: list[Path] = []
         self.modified: list[str] = []
         self.pending: dict[str, bytes] = {}
+        self.removals: list[str] = []
+        self.aside: list[tuple[Path, Path]] = []  # (where it was, where it waits until the commit lands)
         self.done = False
 
     def __enter__(self):
@@ -158,7 +172,20 @@ class Write:
             self.created.append(top)
         return full
 
+    def remove(self, relpath: str) -> None:
+        """Remove a file or folder (ignored contents too) when the change commits; put back on rollback."""
+        self.removals.append(relpath)
+
     def _flush(self) -> None:
+        for relpath in self.removals:
+            full = self.tree.root / relpath
+            if full.exists():
+                git_dir = self.tree.root / ".git"
+                aside = Path(tempfile.mkdtemp(prefix="modelreg-removed-",
+                                              dir=git_dir if git_dir.is_dir() else None)) / "item"
+                shutil.move(full, aside)  # in .git: the same filesystem, so a rename
+                self.aside.append((full, aside))
+            self.paths.append(relpath)
         for relpath, blob in self.pending.items():
             full = self.track(relpath)
             full.parent.mkdir(parents=True, exist_ok=True)
@@ -176,12 +203,18 @@ class Write:
             self._flush()
             sha = self.tree.git.commit_paths(self.paths, "\n".join(lines))
         self.done = True
+        for _, aside in self.aside:
+            shutil.rmtree(aside.parent, ignore_errors=True)
         return sha
 
     def rollback(self) -> None:
         self.done = True
         self.tree.git.unstage(self.paths)
         self.tree.git.restore(self.modified)
+        for full, aside in reversed(self.aside):
+            full.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(aside, full)
+            shutil.rmtree(aside.parent, ignore_errors=True)
         for path in reversed(self.created):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

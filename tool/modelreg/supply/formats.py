@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from ..core.errors import InvalidRecord, PolicyViolation
+from ..core.extras import install_command
 
 DEFAULT_ALLOWED = ("safetensors", "gguf", "json", "txt", "model", "jinja", "md")
 PICKLE_SUFFIXES = frozenset({"bin", "pt", "pth", "pkl", "pickle", "ckpt", "joblib"})
@@ -96,7 +97,8 @@ def scan_pickle(rel: str, path: Path) -> dict:
         from picklescan.scanner import SafetyLevel, scan_file_path
     except ImportError as exc:
         raise PolicyViolation(f"{rel}: registry.yaml asks for pickle files to be scanned, but picklescan "
-                              "is not installed; install modelreg[supply]") from exc
+                              "is not installed", hint="extra", extra="supply",
+                              install=install_command("supply")) from exc
     result = scan_file_path(str(path))
     flagged = sorted({f"{g.module}.{g.name}" for g in result.globals if g.safety == SafetyLevel.Dangerous})
     if result.scan_err:

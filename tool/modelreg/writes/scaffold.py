@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..core import layout, schema
 from ..core.errors import AlreadyExists, InvalidInput
-from ..core.extras import require
-from ..core.records import dump_yaml
+from ..core.extras import install_origin, require
+from ..core.records import dump_yaml, load_yaml
 from ..core.settings import DEFAULT_SETTINGS
 from ..promotion import codeowners
 from ..store.gitstore import commit, identity, init_repo
@@ -42,15 +42,19 @@ _PINNED_INSTALL = f"""\
           grep -q '^modelreg' {REQUIREMENTS} || {{ echo "::error file={REQUIREMENTS}::no modelreg pinned; see the comment in the file"; exit 1; }}
           pip install -r {REQUIREMENTS}
 """
+_GITHUB_OWNER = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9._-]+)?")  # as model.schema.json's owners
 _GIT_SOURCE = re.compile(r"git\+https://[^\s@]+(?:@[^\s@]+)?@[0-9a-f]{40}")
 REQUIREMENTS_HEADER = """\
 # The modelreg that this registry's CI workflows install (pip install -r this file).
 # Pin a git URL to a full commit sha, e.g.
 #   modelreg[github,site] @ git+https://github.com/ORG/modelreg@<40-hex commit>
-# A commit names exact code, and a change to this file is a reviewed pull request
-# (CODEOWNERS covers /.github/). Never list a bare `modelreg`: whoever publishes that name
-# on an index would run code with this repository's token.
+# A commit names exact code. Never list a bare `modelreg`: whoever publishes that name on an
+# index would run code with this repository's token.
 """
+# What protects this file: true only when registry.yaml names approvers (init --approver).
+_REQUIREMENTS_OWNED = "# A change to this file is a pull request the approvers review (CODEOWNERS gives them /.github/).\n"
+_REQUIREMENTS_UNOWNED = ("# NOTHING reviews a change to this file yet: registry.yaml names no approvers, so CODEOWNERS\n"
+                         "# gives /.github/ to nobody. Add `approvals:` to registry.yaml and run `modelreg codeowners`.\n")
 
 
 def workflow_dir() -> Path:
@@ -76,26 +80,19 @@ def check_tool_source(source: str) -> str:
 
 
 def installed_source() -> str | None:
-    """The git URL and commit this modelreg was installed from (PEP 610), if it was."""
-    from importlib import metadata
-
-    try:
-        direct = json.loads(metadata.distribution("modelreg").read_text("direct_url.json") or "{}")
-    except (metadata.PackageNotFoundError, ValueError):
+    """The git URL and commit this modelreg was installed from (PEP 610), if it was, over https."""
+    kind, source = install_origin() or (None, "")
+    if kind != "git" or not source.startswith("git+https://"):
         return None
-    vcs = direct.get("vcs_info") or {}
-    url = direct.get("url") or ""
-    if vcs.get("vcs") != "git" or not url.startswith("https://"):
-        return None
-    source = f"git+{url}@{vcs.get('commit_id')}"
     return source if _GIT_SOURCE.fullmatch(source) else None
 
 
-def requirements_text(source: str | None, remote: str) -> str:
+def requirements_text(source: str | None, remote: str, owned: bool = False) -> str:
+    header = REQUIREMENTS_HEADER + (_REQUIREMENTS_OWNED if owned else _REQUIREMENTS_UNOWNED)
     if source is None:
-        return REQUIREMENTS_HEADER
+        return header
     extras = "github,s3,site" if remote.startswith("s3://") else "github,site"
-    return REQUIREMENTS_HEADER + f"modelreg[{extras}] @ {source}\n"
+    return header + f"modelreg[{extras}] @ {source}\n"
 
 
 def pinned_source(root: Path) -> str | None:
@@ -116,6 +113,11 @@ def notes(root: Path) -> list[str]:
         found.append(f"weights go to the local folder {config.url}: it exists on this machine only, "
                      "so teammates and CI cannot pull them; for a shared remote run "
                      "'modelreg remote set s3://BUCKET/PREFIX' (and --endpoint-url for MinIO/SeaweedFS)")
+    if not Settings.load(load_yaml((root / layout.REGISTRY_FILE).read_bytes())).get("approvals"):
+        found.append("nothing is protected yet: registry.yaml names no approvers, so CODEOWNERS gives "
+                     "registry.yaml, the workflows and production to nobody and any write access can "
+                     "promote; add 'approvals:' to registry.yaml and run 'modelreg codeowners' "
+                     "(a new registry: 'modelreg init --approver @ORG/TEAM')")
     if pinned_source(root) is None:
         found.append(f"CI cannot install modelreg yet: pin it in {REQUIREMENTS} "
                      "(modelreg @ git+https://...@<commit>), or run init with --tool-source")
@@ -130,9 +132,11 @@ def default_remote(root: Path) -> str:
 
 
 def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
-             tool_source: str | None = None) -> Path:
+             tool_source: str | None = None, approvers=()) -> Path:
     root = root.resolve()
     source = check_tool_source(tool_source) if tool_source else installed_source()
+    settings = initial_settings(approvers)
+    remote = os.fspath(remote) if remote else None  # a Path from a library caller
     if remote and remote.startswith("s3://"):
         require("s3", ("boto3", "dvc_s3"), "an s3:// remote")
     if (root / layout.REGISTRY_FILE).exists():
@@ -150,7 +154,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
     if "://" not in remote:
         remote = str(Path(remote).expanduser().resolve())
         Path(remote).mkdir(parents=True, exist_ok=True)
-    written = _write_files(root, requirements_text(source, remote))
+    written = _write_files(root, settings, requirements_text(source, remote, bool(approvers)))
     from ..artifacts import dvc
 
     if not (root / ".dvc").exists():
@@ -160,8 +164,23 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
     return root
 
 
-def _write_files(root: Path, requirements: str) -> list[str]:
-    settings = dump_yaml(DEFAULT_SETTINGS, layout.schema_ref(layout.REGISTRY_FILE, "registry"),
+def initial_settings(approvers=()) -> dict:
+    """registry.yaml for a new registry. With approvers, production takes one of their approvals
+    (never the author's own) and CODEOWNERS gives them the policy files; without, nothing is
+    protected until `approvals:` is added (notes() says so)."""
+    settings = json.loads(json.dumps(DEFAULT_SETTINGS))
+    for who in approvers:
+        if not _GITHUB_OWNER.fullmatch(who):
+            raise InvalidInput(f"invalid approver {who!r}: give a GitHub @user or @org/team")
+    if approvers:
+        settings["approvals"] = {"production": {"groups": [sorted(set(approvers), key=str.lower)],
+                                                "allow_self_approval": False}}
+    schema.validate("registry", settings, layout.REGISTRY_FILE)  # owner handles checked before any write
+    return settings
+
+
+def _write_files(root: Path, raw_settings: dict, requirements: str) -> list[str]:
+    settings = dump_yaml(raw_settings, layout.schema_ref(layout.REGISTRY_FILE, "registry"),
                          schema.key_order("registry"))
     (root / layout.REGISTRY_FILE).write_bytes(settings)
     (root / layout.ROOT).mkdir(exist_ok=True)
@@ -184,7 +203,7 @@ def _write_files(root: Path, requirements: str) -> list[str]:
             workflow.write_text(workflow_text(name))
             written.append(f".github/workflows/{name}")
     for relpath, text in ((REQUIREMENTS, requirements),
-                          (codeowners.PATH, codeowners.render_text(root, DEFAULT_SETTINGS))):
+                          (codeowners.PATH, codeowners.render_text(root, raw_settings))):
         if not (root / relpath).exists():
             (root / relpath).parent.mkdir(parents=True, exist_ok=True)
             (root / relpath).write_text(text)
