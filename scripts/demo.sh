@@ -107,3 +107,7 @@ echo
 echo "The registry as a static catalog site (plain files: open it in a browser, no server needed):"
 mr site build -o "$DEMO/site"
 echo "Open file://$DEMO/site/index.html"
+
+echo
+echo "Next: 'source .venv/bin/activate' puts modelreg on PATH in this shell; then 'bash scripts/tour.sh /tmp/tour'"
+echo "walks the README's tour (README, 'Install', for a pinned install as a tool)."
