@@ -389,3 +389,70 @@ def test_an_adapters_recipe_pins_its_base_and_survives_a_production_move(run, lo
     assert '"seed": 0' in Path(found).read_text()
     now = try_to_load_from_cache("modelreg/base", "config.json", cache_dir=hub, revision="production")
     assert '"seed": 9' in Path(now).read_text()
+
+
+def hf_snapshot(hub: Path, repo: str, files: dict[str, bytes], rev: str = "a" * 40) -> Path:
+    """A snapshot as huggingface_hub lays it out: bytes in blobs/<sha256>, relative links in
+    snapshots/<rev>/, refs/main naming the revision."""
+    folder = hub / ("models--" + repo.replace("/", "--"))
+    snapshot = folder / "snapshots" / rev
+    for rel, data in files.items():
+        blob = folder / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(data)
+        link = snapshot / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    (folder / "refs").mkdir(exist_ok=True)
+    (folder / "refs" / "main").write_text(rev)
+    return snapshot
+
+
+def cache_state(hub: Path) -> list:
+    return sorted((str(p.relative_to(hub)), os.readlink(p) if p.is_symlink() else p.read_bytes(), p.lstat().st_mtime_ns)
+                  for p in hub.rglob("*") if not p.is_dir() or p.is_symlink())
+
+
+def test_version_create_from_a_hub_cache_snapshot_tracks_the_blobs_bytes(run, registry, tmp_path):
+    """issue 20: `version create MODEL .../models--org--name/snapshots/REV` follows the snapshot's
+    links into the repo's blobs/; the version records (and DVC tracks) the bytes as real files,
+    and the cache is left as it was."""
+    hub = tmp_path / "hub"
+    files = {"config.json": b'{"model_type": "llama"}\n', "model.safetensors": bytes(range(256)) * 8,
+             "sub/tokenizer.json": b'{"version": "1.0"}\n'}
+    snapshot = hf_snapshot(hub, "org/name", files)
+    before = cache_state(hub)
+    registry.register_model("name", "base_model")
+    result = run("-C", registry.root, "version", "create", "name", snapshot)
+    assert result.exit_code == 0, result.output
+    record = registry.get_version("name", 1)
+    assert {a["path"]: a["sha256"] for a in record["artifacts"]} == \
+        {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+    tracked = registry.root / "registry/name/versions/1/weights"
+    for rel, data in files.items():
+        assert not (tracked / rel).is_symlink() and (tracked / rel).read_bytes() == data
+    assert cache_state(hub) == before
+    pulled = registry.pull("name@1", dest=tmp_path / "pulled").path
+    assert (pulled / "model.safetensors").read_bytes() == files["model.safetensors"]
+
+
+@pytest.mark.parametrize("target", ["outside", "other-repo"])
+def test_a_link_leaving_the_cache_repo_is_refused_and_nothing_is_committed(run, registry, tmp_path, target):
+    """issue 20: a snapshot link pointing outside its repo's blobs/ (a file of the machine, or
+    another repo's blob) is one line, exit 1, and no commit."""
+    hub = tmp_path / "hub"
+    snapshot = hf_snapshot(hub, "org/name", {"config.json": b"{}\n"})
+    other = hf_snapshot(hub, "org/other", {"model.safetensors": b"other"})
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a model file")
+    wanted = secret if target == "outside" else (other / "model.safetensors").resolve()
+    (snapshot / "model.safetensors").symlink_to(os.path.relpath(wanted, snapshot))
+    registry.register_model("name", "base_model")
+    head = registry.git.rev_parse("HEAD")
+    result = run("-C", registry.root, "version", "create", "name", snapshot)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "model.safetensors is a symlink to" in line and "outside the folder and" in line
+    assert str(hub / "models--org--name" / "blobs") in line
+    assert registry.git.rev_parse("HEAD") == head
+    assert not (registry.root / "registry/name/versions/1").exists()
