@@ -238,9 +238,9 @@ def test_missing_bucket_one_clear_line(s3_env, tmp_path, weights, capsys):
 def test_unreachable_endpoint_one_clear_line(s3_env, tmp_path, weights, capsys):
     from modelreg.registry import init_registry
 
-    from tests.plugins.s3server import _free_base_port
+    from tests.plugins.ports import claim_block
 
-    port = _free_base_port()  # nothing listens there
+    port = claim_block(1)  # claimed by this process, nothing listens there
     root = init_registry(tmp_path / "r", remote="s3://b/x", endpoint_url=f"http://127.0.0.1:{port}")
     Registry(root).register_model("m", "base_model")
     rc = main(["-C", str(root), "version", "create", "m", str(weights)])
