@@ -341,7 +341,7 @@ def test_hole4_deleting_a_model_folder_is_refused(world):
     git(world.clone, "rm", "-q", "-r", "registry/llama")
     commit(world.clone)
     assert_refused(*check(world), "registry/llama/model.yaml:/: a registered model cannot be removed",
-                   "set deprecated: true")
+                   "modelreg model deprecate NAME --reason TEXT")
 
 
 # -- hole 5: protected aliases by hand ---------------------------------------------------------

@@ -126,8 +126,9 @@ class Registry:
     def get_model_by_alias(self, model: str, alias: str, at: str | None = None) -> dict:
         return self.resolve(ModelRef(check_name(model), alias=alias), at=at).record
 
-    def list_models(self, filter_tags: dict | None = None, at: str | None = None) -> list[dict]:
-        return reads.models(self.at(at), filter_tags)
+    def list_models(self, filter_tags: dict | None = None, at: str | None = None, active: bool = False) -> list[dict]:
+        """Every model (a deprecated one too, its `deprecated` field set); `active`: not deprecated."""
+        return reads.models(self.at(at), filter_tags, active)
 
     def resolve(self, ref: str | ModelRef, at: str | None = None, as_of: str | None = None) -> Resolved:
         """NAME@ALIAS / NAME@N / NAME@latest / NAME (=@production) -> a version at a commit."""
@@ -187,6 +188,18 @@ class Registry:
 
         return weights.doctor(self.git, self.root, self.commit_of(None), gc=gc, yes=yes)
 
+    def gc(self, apply: bool = False, orphans: bool = False, locks=(), now: str | None = None, progress=None):
+        """`modelreg gc`: the weights registry.yaml's `retention` lets go and nothing keeps (an
+        alias, a stage, a branch or tag, a lock file, keep_last, an adapter on it); deleted from
+        the remote only with `apply`. `orphans`: also objects no weights.dvc names. `locks`: more
+        lock files to honour. `now` (ISO 8601): measure the windows to then. Records stay."""
+        from .core.clock import parse_when
+        from .loading import weights
+
+        return weights.gc(self.git, self.root, self.commit_of(None), apply=apply, orphans=orphans, locks=locks,
+                          now=parse_when(now) if now else None, worktree=self.root if self.checkout else None,
+                          progress=progress)
+
     # -- writes: one commit each, on the working tree's branch (writes/) -------------------
     def register_model(self, name: str, model_type: str, description: str | None = None,
                        owners=(), tags: dict | None = None) -> dict:
@@ -221,6 +234,24 @@ class Registry:
         """Soft delete: the record stays, marked deleted; aliases pointing at it are removed."""
         return versions.delete_version(self.worktree, model, version, reason)
 
+    def update_model(self, name: str, description: str | None = None, owners=None, add_owners=(),
+                     remove_owners=(), tags: dict | None = None, untag=(), reason: str | None = None) -> dict:
+        """Edit model.yaml (description, owners, tags); one commit. Returns what changed."""
+        return models.update_model(self.worktree, name, description, owners, add_owners, remove_owners, tags,
+                                   untag, reason)
+
+    def deprecate_model(self, name: str, reason: str) -> dict:
+        """Mark a model deprecated: it still resolves, and `Resolved.deprecated` says why."""
+        return models.deprecate_model(self.worktree, name, reason)
+
+    def undeprecate_model(self, name: str, reason: str | None = None) -> dict:
+        return models.undeprecate_model(self.worktree, name, reason)
+
+    def tag_version(self, model: str, version, tags: dict | None = None, untag=(),
+                    reason: str | None = None) -> dict:
+        """Set and remove a version's tags (allowed on a merged version too); one commit."""
+        return versions.tag_version(self.worktree, model, version, tags, untag, reason)
+
     def set_card(self, model: str, version, card: dict) -> dict:
         return cards.set_card(self.worktree, model, version, card)
 
@@ -232,12 +263,13 @@ class Registry:
 
 
 def init_registry(path: str | os.PathLike, remote: str | None = None,
-                  endpoint_url: str | None = None, tool_source: str | None = None) -> Path:
+                  endpoint_url: str | None = None, tool_source: str | None = None, approvers=()) -> Path:
     """Make `path` a registry: git init if needed, DVC with a remote, registry.yaml, schemas,
-    CI workflows installing modelreg from `tool_source` (a git URL pinned to a commit), CODEOWNERS."""
+    CI workflows installing modelreg from `tool_source` (a git URL pinned to a commit), CODEOWNERS.
+    `approvers` (@user, @org/team): production needs one of them, and they own the policy files."""
     from .writes.scaffold import scaffold
 
-    return scaffold(Path(path), remote, endpoint_url=endpoint_url, tool_source=tool_source)
+    return scaffold(Path(path), remote, endpoint_url=endpoint_url, tool_source=tool_source, approvers=approvers)
 
 
 __all__ = ["Registry", "Resolved", "init_registry"]

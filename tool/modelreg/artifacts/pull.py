@@ -107,11 +107,13 @@ class PullResult:
     bytes: int
     fetched_files: int
     fetched_bytes: int
+    deprecated: dict | None = None  # the model's deprecation, set by the caller that resolved it
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "model": self.model, "version": self.version,
                 "commit": self.commit, "files": self.files, "bytes": self.bytes,
-                "fetched_files": self.fetched_files, "fetched_bytes": self.fetched_bytes}
+                "fetched_files": self.fetched_files, "fetched_bytes": self.fetched_bytes,
+                "deprecated": self.deprecated}
 
 
 def fetch(plan: Plan, store, cache: Cache, dest=None, progress=None) -> PullResult:

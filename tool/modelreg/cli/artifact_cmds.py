@@ -1,7 +1,7 @@
 """Commands for weights: pull, verify, doctor, remote."""
 import click
 
-from .common import emit_json, json_option, open_registry, progress_bars
+from .common import emit_json, json_option, open_registry, progress_bars, warn_deprecated
 
 
 def _size(n: int) -> str:
@@ -35,6 +35,7 @@ def pull(ctx, ref, dest, at, quiet, verify_signature, hf_cache, repo_id, hf_home
                              verify_signature)
     result = open_registry(ctx).pull(ref, at=at, dest=dest, progress=progress_bars(not (quiet or as_json)),
                                      verify_signature=verify_signature)
+    warn_deprecated(result.model, result.deprecated)
     if as_json:
         emit_json(result.to_dict())
     elif not quiet:

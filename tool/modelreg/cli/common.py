@@ -56,6 +56,14 @@ def warn_deleted(resolved) -> None:
                    + (f" ({reason})" if reason else "") + "; do not deploy it", err=True)
 
 
+def warn_deprecated(model: str, deprecated: dict | None) -> None:
+    """A deprecated model still resolves and loads (production keeps serving), with a warning."""
+    if deprecated:
+        reason = deprecated.get("reason") or "no reason given"
+        click.echo(f"warning: model {model} is deprecated ({reason}); it still resolves, but move off it",
+                   err=True)
+
+
 def parse_pairs(values, what: str) -> dict:
     """K=V options (--tag, --param) into a dict; a malformed one is a clear error."""
     result = {}

@@ -16,6 +16,7 @@ HINTS = {
     "keep_existing": "drop --keep-existing",
     "lock": "'modelreg lock REF -o FILE'",
     "lock_write": "'modelreg lock REF -o {path}'",
+    "model_set": "--description TEXT, --owner/--add-owner/--remove-owner @WHO, --tag K=V or --untag K",
     "models": "'modelreg model list' shows them",
     "parent": "--parent REF",
     "reason": "--reason TEXT",
@@ -25,6 +26,7 @@ HINTS = {
     "signer": "--key KEY.pem; or --cert CERT --key KEY --chain CHAIN; or --sigstore",
     "stage_set": "'modelreg stage set {model} {version} STAGE'",
     "tracking_uri": "--tracking-uri URI",
+    "version_tags": "'modelreg version tag MODEL@N K=V ...' or 'modelreg version untag MODEL@N K ...'",
     "versions": "'modelreg version list {model}' shows them",
     "weights": "WEIGHTS_DIR, or --source-uri URI",
 }

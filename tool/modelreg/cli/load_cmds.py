@@ -3,7 +3,7 @@ import json
 
 import click
 
-from .common import emit_json, json_option, progress_bars
+from .common import emit_json, json_option, progress_bars, warn_deprecated
 
 _registry_option = click.option(
     "--registry", "-r", metavar="PATH_OR_URL",
@@ -40,6 +40,7 @@ def load_cmd(ctx, ref, registry, device, dtype, at, lock_path, prompt, max_new_t
 
     loaded = load(ref, registry=_where(ctx, registry), device=device, dtype=dtype, at=at, lock=lock_path,
                   allow_pickle=allow_pickle, verify_signature=verify_signature, progress=progress_bars(not as_json))
+    warn_deprecated(loaded.resolved["model"], loaded.resolved.get("deprecated"))
     answer = loaded.generate(prompt, max_new_tokens) if prompt is not None else None
     if as_json:
         return emit_json({**loaded.resolved, "device": loaded.device, "dtype": loaded.dtype,

@@ -1,7 +1,7 @@
 """Read-only commands: resolve, lineage, history, check. They import neither DVC nor boto3."""
 import click
 
-from .common import emit_json, json_option, open_registry, table, warn_deleted
+from .common import emit_json, json_option, open_registry, table, warn_deleted, warn_deprecated
 
 
 def _at_options(func):
@@ -21,6 +21,7 @@ def resolve(ctx, ref, at, as_of, as_json):
     reg = open_registry(ctx)
     resolved = reg.resolve(ref, at=at, as_of=as_of)
     warn_deleted(resolved)
+    warn_deprecated(resolved.model, resolved.deprecated)
     if as_json:
         return emit_json(resolved.to_dict())
     aliases = f" [{', '.join(resolved.aliases)}]" if resolved.aliases else ""

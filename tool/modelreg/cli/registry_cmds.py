@@ -4,7 +4,7 @@ import click
 from ..core.refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
 from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params,
-                     progress_bars, table, warn_deleted)
+                     progress_bars, table, warn_deleted, written)
 from .promote_cmds import pr_option, write_or_propose
 
 
@@ -17,13 +17,23 @@ from .promote_cmds import pr_option, write_or_propose
 @click.option("--tool-source", metavar="GIT_URL@COMMIT", help="Where CI installs modelreg from: "
               "git+https://HOST/ORG/modelreg@<40-hex commit> (default: the source this modelreg "
               "was installed from, when it was installed from git).")
+@click.option("--approver", "approvers", multiple=True, metavar="@USER|@ORG/TEAM",
+              help="Who approves production and owns the policy files in CODEOWNERS (repeatable; "
+                   "one of them must approve). Without it, nothing is protected until registry.yaml "
+                   "names approvals.")
+@json_option
 @click.pass_context
-def init_cmd(ctx, directory, remote, endpoint_url, tool_source):
+def init_cmd(ctx, directory, remote, endpoint_url, tool_source, approvers, as_json):
     """Make DIRECTORY a registry: git, DVC, registry.yaml, schemas, CI workflows, CODEOWNERS;
     one commit."""
+    from ..store.gitstore import GitStore
     from ..writes.scaffold import notes
 
-    root = init_registry(directory, remote=remote, endpoint_url=endpoint_url, tool_source=tool_source)
+    root = init_registry(directory, remote=remote, endpoint_url=endpoint_url, tool_source=tool_source,
+                         approvers=approvers)
+    if as_json:
+        return emit_json({"path": str(root), "commit": GitStore(root).rev_parse("HEAD"),
+                          "approvers": sorted(approvers), "notes": notes(root)})
     click.echo(f"Initialized modelreg registry in {root}")
     for note in notes(root):
         click.echo(f"note: {note}", err=True)
@@ -54,17 +64,92 @@ def model_register(ctx, name, model_type, description, owners, tags, as_json):
 @model.command("list")
 @click.option("--tag", "tags", multiple=True, metavar="K=V", help="Only models with this tag.")
 @click.option("--at", metavar="GITREF", help="Read at a branch, tag or commit.")
+@click.option("--active", is_flag=True, help="Leave out deprecated models.")
 @json_option
 @click.pass_context
-def model_list(ctx, tags, at, as_json):
-    """List registered models."""
-    models = open_registry(ctx).list_models(parse_pairs(tags, "--tag"), at=at)
+def model_list(ctx, tags, at, active, as_json):
+    """List registered models (deprecated ones marked DEPRECATED)."""
+    models = open_registry(ctx).list_models(parse_pairs(tags, "--tag"), at=at, active=active)
     if as_json:
         # `model` is the key every other command uses; `name` stays for older scripts.
         return emit_json([{"model": m.get("name"), **m} for m in models])
-    rows = [[m["name"], m["model_type"], ",".join(m.get("owners", [])), m.get("description", "")]
-            for m in models]
+    rows = [[m["name"], m["model_type"], ",".join(m.get("owners", [])), _described(m)] for m in models]
     click.echo(table(rows, ["NAME", "TYPE", "OWNERS", "DESCRIPTION"]) if rows else "No models.")
+
+
+def _described(record: dict) -> str:
+    """The description, led by DEPRECATED (reason) for a deprecated model."""
+    from ..store.reads import deprecation
+
+    marked = deprecation(record)
+    flag = f"DEPRECATED ({marked.get('reason') or 'no reason given'})" if marked else ""
+    return ": ".join(part for part in (flag, record.get("description", "")) if part)
+
+
+@model.command("set")
+@click.argument("name")
+@click.option("--description", "-d", help="What the model is for ('' removes it).")
+@click.option("--owner", "owners", multiple=True, metavar="@USER|@ORG/TEAM",
+              help="Replace the owners with these (repeatable).")
+@click.option("--add-owner", "add_owners", multiple=True, metavar="@USER|@ORG/TEAM", help="Add an owner (repeatable).")
+@click.option("--remove-owner", "remove_owners", multiple=True, metavar="@USER|@ORG/TEAM",
+              help="Remove an owner (repeatable).")
+@click.option("--tag", "tags", multiple=True, metavar="K=V", help="Set a tag (repeatable).")
+@click.option("--untag", "untags", multiple=True, metavar="K", help="Remove a tag (repeatable).")
+@click.option("--reason", help="Why (kept in the commit; 'history' shows it).")
+@pr_option
+@json_option
+@click.pass_context
+def model_set(ctx, name, description, owners, add_owners, remove_owners, tags, untags, reason, as_pr, as_json):
+    """Edit NAME's model.yaml: description, owners, tags; one commit (or --pr)."""
+    reg = open_registry(ctx)
+    result = write_or_propose(reg, as_pr, name, "model", f"Update model {name}", lambda: reg.update_model(
+        name, description, owners or None, add_owners, remove_owners, parse_pairs(tags, "--tag"), untags, reason),
+        as_json)
+    if result is None:
+        return
+    if as_json:
+        return emit_json(written(reg, {"event": "model.update", "model": name, "changed": result["changed"],
+                                       "reason": reason, "record": result["record"]}))
+    click.echo(f"Updated model {name}: {', '.join(result['changed'])}")
+
+
+@model.command("deprecate")
+@click.argument("name")
+@click.option("--reason", help="Why, and what to use instead (required; shown by resolve, load and pull).")
+@pr_option
+@json_option
+@click.pass_context
+def model_deprecate(ctx, name, reason, as_pr, as_json):
+    """Mark NAME deprecated: it still resolves and loads, with a warning naming the reason."""
+    reg = open_registry(ctx)
+    result = write_or_propose(reg, as_pr, name, "deprecate", f"Deprecate model {name}",
+                              lambda: reg.deprecate_model(name, reason), as_json)
+    if result is None:
+        return
+    if as_json:
+        return emit_json(written(reg, {"event": "model.deprecate", "model": name, "reason": result["reason"],
+                                       "deprecated": result["deprecated"]}))
+    click.echo(f"Deprecated model {name} ({result['reason']})")
+
+
+@model.command("undeprecate")
+@click.argument("name")
+@click.option("--reason", help="Why (kept in the commit).")
+@pr_option
+@json_option
+@click.pass_context
+def model_undeprecate(ctx, name, reason, as_pr, as_json):
+    """Lift NAME's deprecation."""
+    reg = open_registry(ctx)
+    result = write_or_propose(reg, as_pr, name, "deprecate", f"Undeprecate model {name}",
+                              lambda: reg.undeprecate_model(name, reason), as_json)
+    if result is None:
+        return
+    if as_json:
+        return emit_json(written(reg, {"event": "model.undeprecate", "model": name, "reason": result["reason"],
+                                       "deprecated": None}))
+    click.echo(f"Model {name} is no longer deprecated")
 
 
 @model.command("show")
@@ -81,9 +166,11 @@ def model_show(ctx, name, at, as_json):
     if as_json:
         # the record's fields at the top, like `version show`; `model` is the name everywhere
         return emit_json({"model": name, **record, "aliases": aliases, "versions": versions})
-    for key in ("name", "model_type", "description", "owners", "tags", "created_at", "created_by"):
-        if record.get(key):
-            click.echo(f"{key}: {record[key]}")
+    import yaml
+
+    shown = {key: record[key] for key in ("name", "model_type", "description", "owners", "tags", "deprecated",
+                                          "created_at", "created_by") if record.get(key)}
+    click.echo(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True).rstrip())  # YAML, as the record is
     click.echo("aliases: " + (", ".join(f"{a} -> {v}" for a, v in sorted(aliases.items())) or "none"))
     rows = [[v["version"], v["stage"], v["status"], v.get("created_at", "")] for v in versions]
     click.echo(table(rows, ["VERSION", "STAGE", "STATUS", "CREATED"]) if rows else "No versions.")
@@ -175,15 +262,69 @@ def version_show(ctx, ref, at, as_json):
 @version.command("delete")
 @click.argument("ref")
 @click.option("--reason", required=True, help="Why (kept in the record).")
+@json_option
 @click.pass_context
-def version_delete(ctx, ref, reason):
+def version_delete(ctx, ref, reason, as_json):
     """Soft-delete a version: the record stays, marked deleted."""
     target = parse_ref(ref)
     reg = open_registry(ctx)
     number = target.version if target.version is not None else reg.resolve(ref).version
     result = reg.delete_version(target.model, number, reason)
+    if as_json:
+        return emit_json(written(reg, {"event": "version.delete", "model": target.model, "version": number,
+                                       "reason": reason, **result}))
     extra = f"; removed aliases {', '.join(result['aliases_removed'])}" if result["aliases_removed"] else ""
-    click.echo(f"Deleted {target.model}@{number}{extra}")
+    if result.get("removed"):
+        click.echo(f"Removed {target.model}@{number}: the remote's main never had it, so no record of it is "
+                   f"kept{extra}")
+    else:
+        click.echo(f"Deleted {target.model}@{number}{extra}")
+
+
+def _tag_target(reg, ref: str) -> tuple[str, int]:
+    """MODEL@N as typed; MODEL@ALIAS as the working tree's branch has it."""
+    from ..writes.cards import target
+
+    parsed = parse_ref(ref)
+    return (parsed.model, parsed.version) if parsed.version is not None else target(reg.worktree, ref)
+
+
+def _tag_command(ctx, ref, pairs, keys, reason, as_pr, as_json, event):
+    reg = open_registry(ctx)
+    model_name, number = _tag_target(reg, ref)
+    title = f"{'Tag' if event == 'version.tag' else 'Untag'} {model_name}@{number}"
+    result = write_or_propose(reg, as_pr, model_name, "tag", title, lambda: reg.tag_version(
+        model_name, number, pairs, keys, reason), as_json)
+    if result is None:
+        return
+    if as_json:
+        return emit_json(written(reg, {"event": event, "reason": reason, **result}))
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(result["tags"].items())) or "none"
+    click.echo(f"{model_name}@{number} tags: {shown}")
+
+
+@version.command("tag")
+@click.argument("ref")
+@click.argument("pairs", nargs=-1, metavar="KEY=VALUE...")
+@click.option("--reason", help="Why (kept in the commit; 'history' shows it).")
+@pr_option
+@json_option
+@click.pass_context
+def version_tag(ctx, ref, pairs, reason, as_pr, as_json):
+    """Set tags on REF (MODEL@N); allowed on a merged version, one commit (or --pr)."""
+    _tag_command(ctx, ref, parse_pairs(pairs, "tag"), (), reason, as_pr, as_json, "version.tag")
+
+
+@version.command("untag")
+@click.argument("ref")
+@click.argument("keys", nargs=-1, metavar="KEY...")
+@click.option("--reason", help="Why (kept in the commit; 'history' shows it).")
+@pr_option
+@json_option
+@click.pass_context
+def version_untag(ctx, ref, keys, reason, as_pr, as_json):
+    """Remove tags from REF (MODEL@N); one commit (or --pr)."""
+    _tag_command(ctx, ref, None, keys, reason, as_pr, as_json, "version.untag")
 
 
 # -- alias and stage -------------------------------------------------------------------
@@ -197,14 +338,17 @@ def alias():
 @click.argument("alias_name", metavar="ALIAS")
 @click.argument("number", metavar="VERSION")
 @pr_option
+@json_option
 @click.pass_context
-def alias_set(ctx, model_name, alias_name, number, as_pr):
+def alias_set(ctx, model_name, alias_name, number, as_pr, as_json):
     """Point MODEL@ALIAS at VERSION."""
     reg = open_registry(ctx)
     result = write_or_propose(reg, as_pr, model_name, "alias", f"Point {model_name}@{alias_name} at {number}",
-                              lambda: reg.set_alias(model_name, alias_name, parse_version(number)))
+                              lambda: reg.set_alias(model_name, alias_name, parse_version(number)), as_json)
     if result is None:
         return
+    if as_json:
+        return emit_json(written(reg, {"event": "alias.set", "model": model_name, "alias": alias_name, **result}))
     was = f" (was {result['previous']})" if result["previous"] else ""
     click.echo(f"{model_name}@{alias_name} -> {result['version']}{was}")
 
@@ -212,10 +356,15 @@ def alias_set(ctx, model_name, alias_name, number, as_pr):
 @alias.command("rm")
 @click.argument("model_name", metavar="MODEL")
 @click.argument("alias_name", metavar="ALIAS")
+@json_option
 @click.pass_context
-def alias_rm(ctx, model_name, alias_name):
+def alias_rm(ctx, model_name, alias_name, as_json):
     """Remove MODEL@ALIAS."""
-    result = open_registry(ctx).remove_alias(model_name, alias_name)
+    reg = open_registry(ctx)
+    result = reg.remove_alias(model_name, alias_name)
+    if as_json:
+        return emit_json(written(reg, {"event": "alias.remove", "model": model_name, "alias": alias_name,
+                                       **result}))
     click.echo(f"Removed {model_name}@{alias_name} (was {result['previous']})")
 
 
@@ -231,15 +380,23 @@ def stage():
 @click.option("--keep-existing", is_flag=True,
               help="Do not archive the versions already in STAGE (refused for exclusive stages).")
 @pr_option
+@json_option
 @click.pass_context
-def stage_set(ctx, model_name, number, stage_name, keep_existing, as_pr):
+def stage_set(ctx, model_name, number, stage_name, keep_existing, as_pr, as_json):
     """Move MODEL@VERSION to STAGE, as registry.yaml's transitions allow."""
     reg = open_registry(ctx)
     result = write_or_propose(reg, as_pr, model_name, "stage", f"Move {model_name}@{number} to {stage_name}",
                               lambda: reg.transition_stage(model_name, parse_version(number), stage_name,
-                                                           archive_existing=False if keep_existing else None))
+                                                           archive_existing=False if keep_existing else None),
+                              as_json)
     if result is None:
         return
+    if as_json:
+        moved = [{"model": model_name, "version": n, "from": src, "to": dst}
+                 for n, (src, dst) in sorted(result["moved"].items())]
+        return emit_json(written(reg, {"event": "version.stage", "model": model_name, "version": parse_version(number),
+                                       "stage": stage_name, "moved": moved,
+                                       **{k: v for k, v in result.items() if k != "moved"}}))
     for n, (src, dst) in sorted(result["moved"].items()):
         click.echo(f"{model_name}@{n}: {src} -> {dst}")
 
@@ -275,8 +432,9 @@ def card_show(ctx, ref, at, as_json):
 @click.option("--unset", multiple=True, metavar="KEY", help="Remove a field (repeatable).")
 @click.option("--from-file", type=click.File("r"), metavar="FILE",
               help="Replace the whole card with this YAML file (then --field/--unset apply).")
+@json_option
 @click.pass_context
-def card_set(ctx, ref, fields, unset, from_file):
+def card_set(ctx, ref, fields, unset, from_file, as_json):
     """Set fields of REF's card (NAME@N or NAME@ALIAS), validated by the schema; one commit."""
     from ..writes.cards import parse_card, parse_fields, update
 
@@ -289,27 +447,35 @@ def card_set(ctx, ref, fields, unset, from_file):
         if not sep or not key:
             raise click.UsageError(f"malformed --field {item!r}: use KEY=VALUE")
         pairs[key] = value
-    updated = update(open_registry(ctx).worktree, ref, parse_fields(pairs), unset, replace)
+    reg = open_registry(ctx)
+    updated = update(reg.worktree, ref, parse_fields(pairs), unset, replace)
+    if as_json:
+        return emit_json(written(reg, {"event": "card.update", "ref": ref, "card": updated}))
     click.echo(f"Updated the card of {ref}: {', '.join(sorted(updated)) or 'now empty'}")
 
 
 @card.command("edit")
 @click.argument("ref")
+@json_option
 @click.pass_context
-def card_edit(ctx, ref):
+def card_edit(ctx, ref, as_json):
     """Edit REF's card in $EDITOR; saved only if it fits the schema; one commit."""
     from ..writes.cards import as_yaml, current, parse_card, target, update
 
-    tree = open_registry(ctx).worktree
+    reg = open_registry(ctx)
+    tree = reg.worktree
     model, number = target(tree, ref)
     before = current(tree, model, number)
     text = click.edit(as_yaml(before) or "# fields: see schemas/card.schema.json\n",
                       extension=".yaml", require_save=True)
     edited = None if text is None else parse_card(text, f"{model}@{number} card")
     if edited is None or edited == before:
-        click.echo("No changes.")
-        return
-    update(tree, f"{model}@{number}", replace=edited)
+        return emit_json({"model": model, "version": number, "changed": False}) if as_json \
+            else click.echo("No changes.")
+    card = update(tree, f"{model}@{number}", replace=edited)
+    if as_json:
+        return emit_json(written(reg, {"event": "card.update", "model": model, "version": number,
+                                       "changed": True, "card": card}))
     click.echo(f"Updated the card of {model}@{number}")
 
 
@@ -317,14 +483,21 @@ def card_edit(ctx, ref):
 @click.argument("ref")
 @click.option("--at", metavar="GITREF")
 @click.option("-o", "output", type=click.Path(dir_okay=False), help="Write to a file (README.md).")
+@json_option
 @click.pass_context
-def card_export(ctx, ref, at, output):
+def card_export(ctx, ref, at, output, as_json):
     """Export REF's card as a Hugging Face model card (README.md with YAML metadata)."""
     from ..interop.hf_card import export_hf_card
 
     reg = open_registry(ctx)
     chain = reg.lineage(ref, at=at)
     text = export_hf_card(reg.snapshot(chain[0].commit), chain)
+    if as_json:
+        if output:
+            with open(output, "w") as fh:
+                fh.write(text)
+        return emit_json({"model": chain[0].model, "version": chain[0].version, "commit": chain[0].commit,
+                          "path": output, **({} if output else {"text": text})})
     if output:
         with open(output, "w") as fh:
             fh.write(text)

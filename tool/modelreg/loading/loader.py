@@ -531,7 +531,7 @@ def _resolved(origin: Origin, ref, steps) -> dict:
     head = steps[0]
     return {"ref": str(ref), "registry": origin.where, "commit": head.commit,
             "model": head.model, "version": head.version, "model_type": head.model_type,
-            "sha256": lockfile.file_hashes(head.record),
+            "sha256": lockfile.file_hashes(head.record), "deprecated": head.deprecated,
             "lineage": [{"model": s.model, "version": s.version, "sha256": lockfile.file_hashes(s.record)}
                         for s in steps[1:]]}
 

@@ -4,7 +4,7 @@
 remote that registry.yaml and .dvc/config name there (credentials only from the clone's
 untracked .dvc/config.local): a `Located`, plain data. Everything after hands plain data to
 `artifacts/` (plans, stores, the cache), which never sees Git or the Registry. `pull`,
-`verify`, `check --remote`, `doctor` and the loader all come through here.
+`verify`, `check --remote`, `doctor`, `gc` and the loader all come through here.
 """
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,7 +89,9 @@ def pull(snap, resolved, clone: Path, dest=None, progress=None, jobs: int | None
     from ..supply.signatures import verify_version
 
     verify_version(snap, resolved, force=verify_signature)
-    return fetch(locate(snap, resolved, clone), dest=dest, progress=progress, jobs=jobs)
+    result = fetch(locate(snap, resolved, clone), dest=dest, progress=progress, jobs=jobs)
+    result.deprecated = resolved.deprecated  # still delivered; the caller warns (issue 20)
+    return result
 
 
 def verify(located: Located, deep: bool = False, inspect=None):
@@ -137,6 +139,38 @@ def doctor(git, clone: Path, main: str, gc: bool = False, yes: bool = False):
         collect(result, _pointers(git, commits), store(), Cache(), gc, yes)
     result.problems += lineage_problems(snap)
     return result
+
+
+def gc(git, clone: Path, main: str, apply: bool = False, orphans: bool = False, locks=(),
+       now: int | None = None, worktree: Path | None = None, progress=None):
+    """`modelreg gc`: purge from the remote the weights registry.yaml's retention lets go and
+    nothing keeps (loading/keeps.py); a dry run unless `apply`. With `orphans`, also objects no
+    weights.dvc at any tip names (doctor's orphans). Records are never touched."""
+    from ..artifacts.retention import GcPlan, make_plan
+    from ..artifacts.retention import apply as delete
+    from ..store.snapshot import Snapshot
+    from .keeps import GcResult, walk
+
+    keeps = walk(git, main, now=now, worktree=worktree, lock_paths=locks)
+    if not keeps.released and not orphans:
+        return GcResult(keeps, GcPlan())  # nothing to free: the remote is not asked
+    with lazy_store(remote_at(Snapshot.at(git, main), clone)) as store:
+        plan = make_plan(keeps.kept, [(_purge(keeps, key), ptrs) for key, ptrs in keeps.released.items()],
+                         store(), Cache(), orphans)
+        plan.blocked |= keeps.blocked
+        result = GcResult(keeps, plan, applied=apply and not plan.blocked)
+        if result.applied:
+            result.deleted, result.freed = delete(plan, store(), progress)
+    return result
+
+
+def _purge(keeps, key):
+    from ..artifacts.retention import Purge
+    from ..core.clock import iso
+
+    verdict = keeps.verdicts[key]
+    return Purge(verdict.model, verdict.version, verdict.state,
+                 iso(verdict.since) if verdict.since is not None else None)
 
 
 def _pointers(git, commits) -> dict[str, bytes]:

@@ -38,14 +38,16 @@ def approvers(settings) -> list[str]:
 
 
 def model_owners(root: Path, pending: dict | None = None) -> dict[str, list[str]]:
-    """Owners per model from the working tree; `pending` adds models about to be written."""
-    owners = {name: list(o) for name, o in (pending or {}).items()}
+    """Owners per model from the working tree; `pending` (models about to be written, or whose
+    owners are about to change) wins over the files."""
+    owners = {}
     for path in sorted((root / layout.ROOT).glob("*/model.yaml")):
         rel = path.relative_to(root).as_posix()
         doc = load_yaml(path.read_bytes(), rel) or {}
         schema.validate("model", doc, rel)
         check_name(path.parent.name)  # names become patterns: only checked ones
         owners[path.parent.name] = list(doc.get("owners") or [])
+    owners.update({name: list(o) for name, o in (pending or {}).items()})
     return dict(sorted(owners.items()))
 
 

@@ -23,7 +23,7 @@ from ..store.gitstore import origin_url
 from ..writes.stages import transition_stage
 
 log = logging.getLogger(__name__)
-ACTIONS = ("promote", "rollback", "version", "alias", "stage", "sign")
+ACTIONS = ("promote", "rollback", "version", "alias", "stage", "sign", "model", "deprecate", "tag")
 
 
 @dataclass

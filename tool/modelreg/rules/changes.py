@@ -5,14 +5,14 @@ Every rule here judges by `ctx.settings`, the BASE commit's registry.yaml (issue
 from ..core import layout
 from .context import Problem
 
-IMMUTABLE_EXEMPT = {"stage", "status", "deleted"}
+IMMUTABLE_EXEMPT = {"stage", "status", "deleted", "tags"}  # tags: `version tag` (issue 20)
 ARCHIVED = "archived"  # where an exclusive stage's previous holder goes; the rollback edge starts here
 
 
 def removed_models(ctx):
     """A registered model's folder, or its model.yaml, cannot be removed (issue 8 hole 4)."""
     return [Problem(layout.model_file(m), "/", "a registered model cannot be removed (its versions may be "
-                    "in use); set deprecated: true in model.yaml instead")
+                    "in use); deprecate it instead ('modelreg model deprecate NAME --reason TEXT')")
             for m in ctx.change.deleted_models]
 
 
@@ -85,7 +85,7 @@ def merged_version(ctx, model, number, old: dict, new: dict | None, entered: set
     found = []
     edited = sorted(k for k in set(old) | set(new) if k not in IMMUTABLE_EXEMPT and old.get(k) != new.get(k))
     if edited:
-        found.append(Problem(path, f"/{edited[0]}", "a merged version may change only stage and status; "
+        found.append(Problem(path, f"/{edited[0]}", "a merged version may change only stage and status (and its tags); "
                              f"this change edits {', '.join(edited)} (register a new version instead)"))
     pointer = layout.pointer_file(model, number)
     if ctx.base.sha(pointer) != ctx.head.sha(pointer):
@@ -123,7 +123,9 @@ def new_version(settings, model, number, record: dict, highest: int) -> list[Pro
         found.append(Problem(path, "/stage", f"a new version enters at {start}; {start} -> {stage} is not "
                              "allowed by registry.yaml's transitions on the base branch"))
     if record.get("status") == "deleted":
-        found.append(Problem(path, "/status", "a new version cannot start deleted"))
+        found.append(Problem(path, "/status", "a new version cannot start deleted: the base never had it, so "
+                             f"drop it from the change instead (git rm -r {layout.version_dir(model, number)}; "
+                             "'modelreg version delete' does that for a version the remote's main never had)"))
     return found
 
 

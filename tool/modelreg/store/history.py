@@ -51,6 +51,9 @@ def commit_change(git, commit, prefix: str) -> Change:
                           exact=True)
 
 
+# Every event name is NOUN.VERB, one vocabulary for history, `--json` of the write commands and
+# the site: model.register, version.create, version.stage, version.delete, version.sign,
+# version.unsign, version.remove, alias.set, alias.remove, card.update (and the metadata edits' model.*/version.tag*).
 def change_events(change: Change):
     """(path, event) for what a change did, in path order: registrations, stage moves, deletions,
     alias moves, signatures added or removed."""
@@ -58,6 +61,8 @@ def change_events(change: Change):
     for model, mc in change.models.items():
         if layout.model_file(model) in mc.paths and mc.exists and not mc.existed:
             found.append((layout.model_file(model), {"event": "model.register", "model": model}))
+        elif layout.model_file(model) in mc.paths and mc.exists:
+            found += [(layout.model_file(model), e) for e in _model_events(mc)]
         for number in mc.differing():
             found += [(layout.version_file(model, number), e) for e in _version_events(mc, number)]
         if mc.aliases_differ():
@@ -68,6 +73,9 @@ def change_events(change: Change):
         if info and info[0] == "signature":  # issue 12: who signed a version, or dropped its signature
             found.append((path, {"event": "version.sign" if status != "D" else "version.unsign",
                                  "model": info[1], "version": info[2]}))
+        elif info and info[0] == "card" and info[1] in change.models \
+                and change.models[info[1]].base.version(info[1], info[2]):  # not a new version's own card
+            found.append((path, {"event": "card.update", "model": info[1], "version": info[2]}))
     return sorted(found, key=lambda item: item[0])
 
 
@@ -76,18 +84,41 @@ def _version_events(mc, number: int):
     if not old and new:
         yield {"event": "version.create", "model": mc.model, "version": number, "stage": new.get("stage")}
         return
+    if old and not new:  # a version main never shared, removed on a branch (writes/versions.delete_version)
+        yield {"event": "version.remove", "model": mc.model, "version": number}
+        return
     if old.get("stage") != new.get("stage"):
-        yield {"event": "stage", "model": mc.model, "version": number, "from": old.get("stage"),
+        yield {"event": "version.stage", "model": mc.model, "version": number, "from": old.get("stage"),
                "to": new.get("stage")}
     if old.get("status") != new.get("status") and new.get("status") == "deleted":
         yield {"event": "version.delete", "model": mc.model, "version": number,
                "reason": (new.get("deleted") or {}).get("reason")}
+    before, after = old.get("tags") or {}, new.get("tags") or {}
+    if before != after:  # `version tag` / `version untag` (issue 20)
+        yield {"event": "version.tag" if any(before.get(k) != v for k, v in after.items()) else "version.untag",
+               "model": mc.model, "version": number, "from": before, "to": after}
+
+
+def _model_events(mc):
+    """model.yaml edited: `model set` (description, owners, tags) and `model deprecate`/`undeprecate`."""
+    from .reads import deprecation
+
+    old, new = mc.base.model(mc.model) or {}, mc.head.model(mc.model) or {}
+    changed = sorted(k for k in ("description", "owners", "tags") if old.get(k) != new.get(k))
+    if changed:
+        yield {"event": "model.update", "model": mc.model, "changed": changed}
+    was, now = deprecation(old), deprecation(new)
+    if now and now != was:
+        yield {"event": "model.deprecate", "model": mc.model, "reason": now.get("reason")}
+    elif was and not now:
+        yield {"event": "model.undeprecate", "model": mc.model}
 
 
 def _alias_events(model, old: dict, new: dict):
     for alias in sorted(set(old) | set(new)):
         if old.get(alias) != new.get(alias):
-            yield {"event": "alias", "model": model, "alias": alias, "from": old.get(alias),
+            yield {"event": "alias.set" if alias in new else "alias.remove", "model": model, "alias": alias,
+                   "from": old.get(alias),
                    "to": new.get(alias)}
 
 
@@ -126,16 +157,33 @@ def describe(event: dict) -> str:
         return f"registered model {event['model']}"
     if kind == "version.create":
         return f"registered {event['model']}@{event['version']}"
-    if kind == "stage":
+    if kind == "version.stage":
         why = f" (reason: {event['reason']})" if event.get("reason") else ""
         return f"{event['model']}@{event['version']}: {event['from']} -> {event['to']}{why}"
+    if kind == "card.update":
+        return f"updated the card of {event['model']}@{event['version']}"
+    if kind == "version.remove":
+        return f"removed {event['model']}@{event['version']} (never on the shared main)"
     if kind == "version.delete":
         return f"deleted {event['model']}@{event['version']} ({event.get('reason')})"
+    why = f" (reason: {event['reason']})" if event.get("reason") else ""
+    if kind == "model.update":
+        return f"updated model {event['model']}: {', '.join(event['changed'])}{why}"
+    if kind == "model.deprecate":
+        return f"deprecated model {event['model']} ({event.get('reason')})"
+    if kind == "model.undeprecate":
+        return f"model {event['model']} no longer deprecated{why}"
+    if kind in ("version.tag", "version.untag"):
+        old, new = event["from"], event["to"]
+        done = [f"{k}={v}" for k, v in sorted(new.items()) if old.get(k) != v]
+        done += [f"-{k}" for k in sorted(old) if k not in new]
+        verb = "tagged" if kind == "version.tag" else "untagged"
+        return f"{verb} {event['model']}@{event['version']}: {', '.join(done)}{why}"
     if kind in ("version.sign", "version.unsign"):
         done = "signed" if kind == "version.sign" else "removed the signature of"
         return f"{done} {event['model']}@{event['version']}"
-    if kind == "alias":
-        if event["to"] is None:
+    if kind in ("alias.set", "alias.remove"):
+        if kind == "alias.remove":
             return f"removed alias {event['model']}@{event['alias']} (was {event['from']})"
         was = f"{event['from']} -> " if event["from"] is not None else "-> "
         return f"alias {event['model']}@{event['alias']}: {was}{event['to']}"

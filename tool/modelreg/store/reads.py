@@ -23,6 +23,9 @@ class Resolved:
     commit: str
     ref: str
     record: dict = field(compare=False, repr=False)
+    # the model's `deprecated` mapping ({value, reason}) when the model is deprecated at this
+    # commit: it still resolves (production keeps serving); callers warn (issue 20)
+    deprecated: dict | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -36,7 +39,8 @@ class Resolved:
         return {"model": self.model, "version": self.version, "stage": self.stage,
                 "status": self.status, "aliases": list(self.aliases), "commit": self.commit,
                 "ref": self.ref, "model_type": self.record.get("model_type"),
-                "artifacts": self.record.get("artifacts", []), "parent": self.record.get("parent")}
+                "artifacts": self.record.get("artifacts", []), "parent": self.record.get("parent"),
+                "deprecated": self.deprecated}
 
 
 def _mapping(snap, path: str, missing: NotFound | None):
@@ -84,18 +88,20 @@ def versions(snap, name: str, stage: str | None = None, include_deleted: bool = 
             if (include_deleted or v.get("status") != "deleted") and (stage is None or v.get("stage") == stage)]
 
 
-def models(snap, filter_tags: dict | None = None) -> list[dict]:
-    """The model records, by name, with every tag in `filter_tags`."""
+def models(snap, filter_tags: dict | None = None, active: bool = False) -> list[dict]:
+    """The model records, by name, with every tag in `filter_tags` (`active`: not deprecated)."""
     paths = [p for p in (f"{layout.ROOT}/{m}/model.yaml" for m in snap.models()) if snap.has(p)]
     snap.prefetch(paths)
     found = sorted((_mapping(snap, p, None) for p in paths), key=lambda m: m.get("name", ""))
     wanted = filter_tags or {}
-    return [m for m in found if all((m.get("tags") or {}).get(k) == v for k, v in wanted.items())]
+    return [m for m in found if all((m.get("tags") or {}).get(k) == v for k, v in wanted.items())
+            and not (active and deprecation(m))]
 
 
 def resolve(snap, target: ModelRef) -> Resolved:
     """NAME@ALIAS / NAME@N / NAME@latest at the snapshot's commit."""
     name = target.model
+    snap.prefetch([layout.model_file(name), layout.aliases_file(name)])  # one batch for both
     held = aliases(snap, name)
     if target.version is not None:
         number = target.version
@@ -111,7 +117,13 @@ def resolve(snap, target: ModelRef) -> Resolved:
         raise NotFound(f"{target} points at version {number}, which is deleted")
     pointing = tuple(sorted(a for a, v in held.items() if v == number))
     return Resolved(name, number, record.get("stage", "none"), record.get("status", "active"),
-                    pointing, snap.commit, str(target), record)
+                    pointing, snap.commit, str(target), record, deprecation(snap.model(name)))
+
+
+def deprecation(record: dict | None) -> dict | None:
+    """A model record's `deprecated` mapping when it says the model is deprecated, else None."""
+    marked = (record or {}).get("deprecated")
+    return dict(marked) if isinstance(marked, dict) and marked.get("value") is True else None
 
 
 def pinned(snap, name: str, number: int) -> Resolved:

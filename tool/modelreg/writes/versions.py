@@ -14,7 +14,7 @@ from ..core.records import non_finite, prune
 from ..core.refs import parse_ref, parse_version
 from ..core.urls import redact_url
 from ..store import reads
-from .models import check_model_type, tags
+from .models import changed_fields, check_model_type, edit_tags, tags, with_reason
 
 RELATION = {"fine_tuned": "fine_tuned", "adapter": "adapter", "quantized": "quantized",
             "distilled": "distilled", "merged": "merged"}
@@ -111,7 +111,11 @@ def _refuse_unfit_adapter(tree, folder, parent: dict) -> None:
 
 
 def delete_version(tree, model: str, version, reason: str) -> dict:
-    """Soft delete: the record stays, marked deleted; aliases pointing at it are removed."""
+    """Soft delete: the record stays, marked deleted; aliases pointing at it are removed.
+
+    A version the shared main never had (registered here, never pushed or merged) is removed
+    outright instead: no one could have used it, and a new version may not start deleted, so a
+    soft delete would leave a change `check --base` refuses with nothing left to do (issue 20)."""
     with tree.write_lock():
         number = parse_version(version)
         if not reason or not reason.strip():
@@ -128,15 +132,47 @@ def delete_version(tree, model: str, version, reason: str) -> dict:
         aliases = tree.aliases(model)
         dropped = sorted(a for a, v in aliases.items() if v == number)
         write = tree.begin_write([layout.model_dir(model)])
-        deleted = {"reason": reason.strip(), "at": clock.now(), "by": tree.identity()}
-        write.put(layout.version_file(model, number), "version", dict(record, status="deleted", deleted=deleted))
+        unshared = tree.shared(layout.version_file(model, number)) is False
+        if unshared:
+            write.remove(layout.version_dir(model, number))
+        else:
+            deleted = {"reason": reason.strip(), "at": clock.now(), "by": tree.identity()}
+            write.put(layout.version_file(model, number), "version",
+                      dict(record, status="deleted", deleted=deleted))
         if dropped:
             write.put(layout.aliases_file(model), "aliases",
                       {"aliases": {a: v for a, v in aliases.items() if v != number}})
-        write.commit(f"delete {model}@{number}", {"Action": "version.delete", "Model": model,
-                                                  "Version": str(number), "Reason": reason.strip()})
-        return {"model": model, "version": number, "aliases_removed": dropped}
+        write.commit(f"{'remove unshared' if unshared else 'delete'} {model}@{number}",
+                     {"Action": "version.delete", "Model": model, "Version": str(number), "Reason": reason.strip()})
+        return {"model": model, "version": number, "aliases_removed": dropped, "removed": unshared}
 
 
 def _named(children) -> str:
     return ", ".join(f"{m}@{n} ({stage})" for m, n, stage in children)
+
+
+def tag_version(tree, model: str, version, set_tags: dict | None = None, unset=(),
+                reason: str | None = None) -> dict:
+    """`version tag` / `version untag`: the one field of a merged version's record, besides stage
+    and status, that may change (rules/changes.py); one commit."""
+    with tree.write_lock():
+        number = parse_version(version)
+        before = tree.version(check_name(model), number)
+        if not set_tags and not unset:
+            raise InvalidInput(f"nothing to change on {model}@{number}: give tags to set or keys to remove",
+                               hint="version_tags")
+        after = edit_tags(f"{model}@{number}", before.get("tags") or {}, set_tags, unset)
+        record = {k: v for k, v in before.items() if k != "tags"}
+        if after:
+            record["tags"] = after  # only tags change: a merged version's other fields must not
+        old = before.get("tags") or {}
+        changed = changed_fields(old, after, sorted(set(old) | set(after)))
+        if not changed:
+            raise InvalidInput(f"{model}@{number} already has those tags; nothing to commit")
+        action = "version.tag" if set_tags else "version.untag"
+        write = tree.begin_write([layout.version_file(model, number)])
+        write.put(layout.version_file(model, number), "version", record)
+        what = ", ".join(f"{k}={new}" if new is not None else f"-{k}" for k, (_, new) in changed.items())
+        write.commit(f"{'tag' if set_tags else 'untag'} {model}@{number}: {what}",
+                     with_reason({"Action": action, "Model": model, "Version": str(number)}, reason))
+        return {"model": model, "version": number, "tags": record.get("tags") or {}, "changed": changed}
