@@ -28,16 +28,21 @@ class Trend:
     def path(self) -> str:
         return " ".join(f"{p['x']:.1f},{p['y']:.1f}" for p in self.points)
 
+    @property
+    def deleted(self) -> int:
+        return sum(1 for p in self.points if p["deleted"])
 
-def metric_series(versions: list) -> dict[tuple[str, str], list[tuple[int, float, str]]]:
-    """(benchmark, metric) -> [(version, value, stage)]: the last value a version records."""
-    series: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
+
+def metric_series(versions: list) -> dict[tuple[str, str], list[tuple[int, float, str, bool]]]:
+    """(benchmark, metric) -> [(version, value, stage, deleted)]: the last value a version records."""
+    series: dict[tuple[str, str], dict[int, tuple[float, str, bool]]] = {}
     for v in versions:
         for m in v.get("metrics") or []:
             value = m.get("value")
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                series.setdefault((m["benchmark"], m["metric"]), {})[v.number] = (value, v.get("stage", "none"))
-    return {k: [(n, val, st) for n, (val, st) in sorted(pts.items())] for k, pts in sorted(series.items())}
+                series.setdefault((m["benchmark"], m["metric"]), {})[v.number] = (
+                    value, v.get("stage", "none"), v.get("status") == "deleted")
+    return {k: [(n, *rest) for n, rest in sorted(pts.items())] for k, pts in sorted(series.items())}
 
 
 def gate_thresholds(settings) -> dict[tuple[str, str], list[dict]]:
@@ -69,7 +74,8 @@ def trend(benchmark: str, metric: str, points, thresholds: list[dict]) -> Trend:
         return PAD_Y + (high - value) / (high - low) * (HEIGHT - 2 * PAD_Y)
 
     placed = [{"x": PAD_LEFT + (i * step if len(points) > 1 else span_x / 2), "y": y(val),
-               "version": n, "value": val, "stage": stage} for i, (n, val, stage) in enumerate(points)]
+               "version": n, "value": val, "stage": stage, "deleted": deleted}
+              for i, (n, val, stage, deleted) in enumerate(points)]
     lines = [dict(t, y=y(t["value"])) for t in thresholds]
     ticks = [{"y": y(v), "label": f"{v:.4g}"} for v in (low, (low + high) / 2, high)]
     return Trend(benchmark, metric, placed, lines, ticks=ticks)
@@ -136,17 +142,24 @@ def graph(models: dict, nodes: set[tuple[str, int]], focus: set[tuple[str, int]]
         for row, key in enumerate(keys):
             place[key] = (8 + col * (NODE_W + COL_GAP), 8 + row * (NODE_H + ROW_GAP))
     drawn = [{"model": k[0], "version": k[1], "x": x, "y": y, "focus": k in focus,
-              "known": k[0] in models and k[1] in models[k[0]].versions}
+              "known": k[0] in models and k[1] in models[k[0]].versions, "deleted": _deleted(models, k)}
              for k, (x, y) in sorted(place.items())]
     edges = []
     for key in sorted(nodes):
         parent = _parent_key(models, key)
         if parent in place:
             (px, py), (cx, cy) = place[parent], place[key]
-            edges.append({"x1": px + NODE_W, "y1": py + NODE_H / 2, "x2": cx, "y2": cy + NODE_H / 2})
+            edges.append({"x1": px + NODE_W, "y1": py + NODE_H / 2, "x2": cx, "y2": cy + NODE_H / 2,
+                          "deleted": _deleted(models, key)})
     rows = max((len(k) for k in columns.values()), default=0)
-    return {"nodes": drawn, "edges": edges, "width": 16 + len(columns) * (NODE_W + COL_GAP) - COL_GAP,
+    return {"nodes": drawn, "edges": edges, "deleted": sum(1 for n in drawn if n["deleted"]), "width": 16 + len(columns) * (NODE_W + COL_GAP) - COL_GAP,
             "height": 16 + rows * (NODE_H + ROW_GAP) - ROW_GAP, "node_w": NODE_W, "node_h": NODE_H}
+
+
+def _deleted(models, key) -> bool:
+    model = models.get(key[0])
+    version = model.versions.get(key[1]) if model else None
+    return bool(version and version.get("status") == "deleted")
 
 
 def _depth(models, key, nodes) -> int:

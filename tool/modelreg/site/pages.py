@@ -61,6 +61,8 @@ class Site:
                                     lambda m=model: self.model_context(m)))
             found.append(Page(f"api/models/{model.name}.json", self._model_inputs(model),
                               lambda m=model: self.api_model(m), self.build_id))
+            found.append(self._page(f"models/{model.name}/compare.html", self._compare_inputs(model),
+                                    "compare.html", lambda m=model: self.compare_context(m)))
             for version in model.versions.values():
                 found.append(self._page(f"models/{model.name}/{version.number}.html",
                                         self._version_inputs(model, version), "version.html",
@@ -96,6 +98,19 @@ class Site:
         return [_sha(model.record), _sha(model.aliases_record), _sha(version.record), _sha(version.card),
                 _sha(version.pointer), *(f"{n}:{r.sha}" for n, r in sorted(version.extras.items())),
                 *version.problems, *self._node_shas(nodes)]
+
+    def _compare_nodes(self, model) -> list[tuple[str, int]]:
+        """The model's versions, then the other versions on their lineage (bases, derived ones)."""
+        nodes = charts.lineage_nodes(self.models, self.children, [(model.name, n) for n in model.versions])
+        known = [k for k in nodes if k[0] in self.models and k[1] in self.models[k[0]].versions]
+        return sorted(known, key=lambda k: (k[0] != model.name, k))
+
+    def _compare_inputs(self, model) -> list[str]:
+        found = [_sha(model.aliases_record)]
+        for name, number in self._compare_nodes(model):
+            version = self.models[name].versions[number]
+            found.append(f"{name}@{number}:{_sha(version.record)}:{_sha(version.card)}")
+        return found
 
     def _node_shas(self, nodes) -> list[str]:
         found = []
@@ -159,6 +174,18 @@ class Site:
                 "card": _card(version.card), "chain": chain, "derived": derived,
                 "lineage": charts.graph(self.models, nodes, {(model.name, version.number)}),
                 "commands": _commands(ref)}
+
+    def compare_context(self, model) -> dict:
+        """Every version the compare page offers, as data its script reads (nothing is computed
+        in the browser but the differences)."""
+        alias_of = {name: _alias_map(self.models[name].aliases) for name in self.models}
+        versions = [_compare_entry(self.models[name].versions[number], alias_of[name].get(number, []))
+                    for name, number in self._compare_nodes(model)]
+        own = [v["id"] for v in versions if v["model"] == model.name]
+        return {"model": model, "data": {"model": model.name, "versions": versions,
+                                         "a": own[-2] if len(own) > 1 else (own or [None])[0],
+                                         "b": own[-1] if own else None},
+                "groups": _groups(versions)}
 
     def _chain(self, name: str, number: int) -> list[dict]:
         """This version, its parent, and so on to the base; a missing parent ends the chain (shown
@@ -231,6 +258,7 @@ def _environment():
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": str}  # a YAML date in a record
     env.filters["size"] = human_size
     env.filters["utc"] = utc_text
     env.filters["yaml"] = _yaml_text
@@ -288,6 +316,42 @@ def _card(record) -> dict | None:
         return {"ok": False, "problems": record.problems, "text": record.text}
     filled = [(k, record.data[k]) for k in CARD_FIELDS if record.data.get(k) not in (None, "", [], {})]
     return {"ok": True, "fields": filled}
+
+
+def _compare_entry(version, aliases: list[str]) -> dict:
+    """What the compare page shows of one version: plain data, read by its script."""
+    ok = bool(version.record and version.record.ok)
+    parent = charts.parent_of(version)
+    card = _card(version.card)
+    metrics = {f"{m['benchmark']}/{m['metric']}": m["value"] for m in version.get("metrics") or []
+               if isinstance(m.get("value"), (int, float)) and not isinstance(m.get("value"), bool)}
+    return {"id": f"{version.model}@{version.number}", "model": version.model, "version": version.number,
+            "ok": ok, "stage": version.get("stage") if ok else None,
+            "status": version.get("status", "active") if ok else "invalid",
+            "deleted": version.get("deleted"), "created_at": version.get("created_at"), "aliases": aliases,
+            "parent": (f"{parent[0]}@{parent[1]} ({(version.get('parent') or {}).get('relation')})"
+                       if parent else None),
+            "chat_template": (version.get("chat_template") or {}).get("sha256"),
+            "metrics": metrics, "parameters": {k: _plain(v) for k, v in (version.get("parameters") or {}).items()},
+            "files": {a["path"]: {"sha256": a.get("sha256"), "size": a.get("size_bytes")}
+                      for a in version.get("artifacts") or [] if isinstance(a, dict) and a.get("path")},
+            "card": {k: _plain(v) for k, v in card["fields"]} if card and card.get("ok") else {}}
+
+
+def _plain(value) -> str:
+    """A parameter or card field as the text the page shows (and compares)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float, bool)) or value is None:
+        return json.dumps(value)
+    return _yaml_text(value)
+
+
+def _groups(versions: list[dict]) -> list[tuple[str, list[dict]]]:
+    found: dict[str, list[dict]] = {}
+    for v in versions:
+        found.setdefault(v["model"], []).append(v)
+    return list(found.items())
 
 
 def _commands(ref: str) -> list[tuple[str, str]]:
