@@ -241,11 +241,12 @@ def test_cli_pr_mode_commits_on_a_branch_not_main(reg, run_cli):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["branch"] == "modelreg/llama-deprecate-1" and data["pushed"] is False
+    assert "- deprecated model llama (use llama-2)" in data["body"]  # the PR body says what it does
     assert head(reg) == before and "deprecated" not in model_yaml(reg)
     assert "reason: use llama-2" in git(reg.root, "show", f"{data['branch']}:registry/llama/model.yaml")
     tagged = cli(run_cli, reg, "version", "tag", "llama@1", "eval=done", "--pr", "--json")
     branch = json.loads(tagged.stdout)["branch"]
-    assert branch == "modelreg/llama-tag-1"
+    assert branch == "modelreg/llama-tag-1" and "- tagged llama@1: eval=done" in json.loads(tagged.stdout)["body"]
     assert reg.check(at=branch, base="main").ok
 
 

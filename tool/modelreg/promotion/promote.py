@@ -176,13 +176,21 @@ def _num(value) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
+def metadata_edits(change) -> list[str]:
+    """What a change does besides moves: model.yaml edits, deprecations, version tags (issue 20)."""
+    from ..store.history import METADATA_EVENTS, change_events, describe
+
+    return [describe(event) for _, event in change_events(change) if event["event"] in METADATA_EVENTS]
+
+
 def render_body(change, title, gates, settings, note=None) -> str:
     """The PR body: what moves, and per version entering a stage its metrics against production,
     chat template, card completeness and lineage; then the gates and the approvals required."""
     moves = change.moves
     lines = [f"## {title}", ""] + ([f"> {note}", ""] if note else []) + ["### What moves"]
     primary = sorted(moves, key=lambda m: (m.kind == "alias", m.after == "archived"))
-    lines += [f"- {m.describe()}" for m in primary] or ["- nothing (no record changes)"]
+    lines += [f"- {m.describe()}" for m in primary] + [f"- {edit}" for edit in metadata_edits(change)] \
+        or ["- nothing (no record changes)"]
     for move in entered(moves):
         if move.after == "archived":
             continue  # the archived side of an exclusive move is listed above; no section

@@ -54,6 +54,9 @@ def commit_change(git, commit, prefix: str) -> Change:
 # Every event name is NOUN.VERB, one vocabulary for history, `--json` of the write commands and
 # the site: model.register, version.create, version.stage, version.delete, version.sign,
 # version.unsign, version.remove, alias.set, alias.remove, card.update (and the metadata edits' model.*/version.tag*).
+METADATA_EVENTS = ("model.update", "model.deprecate", "model.undeprecate", "version.tag", "version.untag")
+
+
 def change_events(change: Change):
     """(path, event) for what a change did, in path order: registrations, stage moves, deletions,
     alias moves, signatures added or removed."""
