@@ -272,3 +272,21 @@ def test_readme_metadata_examples_run_as_written(registry, run_cli):
     assert record["owners"] == ["@acme/ml-leads"] and record["tags"] == {"tier": "gold"}
     assert "deprecated" not in record
     assert registry.get_version("llama-ft", 2)["tags"] == {"eval": "passed", "dataset": "tickets-2026-11"}
+
+
+@pytest.mark.models
+def test_cli_load_warns_for_a_deprecated_model(registry, tiny_models, run_cli):
+    """A deprecated model still loads (production keeps serving); `load` says why it is deprecated."""
+    from modelreg.loading import loader, sources
+
+    registry.register_model("tiny", "base_model")
+    registry.create_version("tiny", tiny_models["base"])
+    registry.deprecate_model("tiny", "use tiny-2")
+    try:
+        result = run_cli("-C", registry.root, "load", "tiny@1", "-d", "cpu", "--json")
+    finally:
+        loader.unload()
+        sources.forget()
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deprecated"] == {"value": True, "reason": "use tiny-2"}
+    assert "warning: model tiny is deprecated (use tiny-2)" in result.stderr
