@@ -106,8 +106,9 @@ class Site:
         return sorted(known, key=lambda k: (k[0] != model.name, k))
 
     def _compare_inputs(self, model) -> list[str]:
-        found = [_sha(model.aliases_record)]
-        for name, number in self._compare_nodes(model):
+        nodes = self._compare_nodes(model)
+        found = [f"{name}:{_sha(self.models[name].aliases_record)}" for name in sorted({n for n, _ in nodes})]
+        for name, number in nodes:
             version = self.models[name].versions[number]
             found.append(f"{name}@{number}:{_sha(version.record)}:{_sha(version.card)}")
         return found
@@ -178,9 +179,10 @@ class Site:
     def compare_context(self, model) -> dict:
         """Every version the compare page offers, as data its script reads (nothing is computed
         in the browser but the differences)."""
-        alias_of = {name: _alias_map(self.models[name].aliases) for name in self.models}
+        nodes = self._compare_nodes(model)
+        alias_of = {name: _alias_map(self.models[name].aliases) for name in {n for n, _ in nodes}}
         versions = [_compare_entry(self.models[name].versions[number], alias_of[name].get(number, []))
-                    for name, number in self._compare_nodes(model)]
+                    for name, number in nodes]
         own = [v["id"] for v in versions if v["model"] == model.name]
         return {"model": model, "data": {"model": model.name, "versions": versions,
                                          "a": own[-2] if len(own) > 1 else (own or [None])[0],
