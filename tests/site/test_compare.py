@@ -62,6 +62,20 @@ def test_compare_page_carries_every_version_on_the_lineage(compared):
     assert SCRIPT not in (site / "models/support-bot/compare.html").read_text()
 
 
+def test_a_base_offers_its_versions_and_a_bounded_number_derived(compared, tmp_path, monkeypatch):
+    """A base many models derive from keeps a small compare page: its own versions, then at
+    most COMPARE_DERIVED versions derived directly from them."""
+    from modelreg.site import pages
+
+    assert [v["id"] for v in compare_data(compared[1], "llama-base")["versions"]] == \
+        ["llama-base@1", "llama-base@2", "support-bot@1", "support-bot@2", "support-bot@3"]
+    monkeypatch.setattr(pages, "COMPARE_DERIVED", 2)
+    with Registry(compared[0]) as reg:
+        build_site(reg, tmp_path / "site")
+    assert [v["id"] for v in compare_data(tmp_path / "site", "llama-base")["versions"]] == \
+        ["llama-base@1", "llama-base@2", "support-bot@1", "support-bot@2"]
+
+
 def test_model_and_version_pages_link_the_compare_page(compared):
     _, site = compared
     assert "compare.html" in [a["href"] for a in page(site, "models/support-bot/index.html").find("a", class_="compare-link")]

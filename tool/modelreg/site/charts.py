@@ -111,7 +111,7 @@ def lineage_nodes(models: dict, children: dict, start: list[tuple[str, int]]) ->
     todo = list(start)
     while todo:  # ancestors
         key = todo.pop()
-        parent = _parent_key(models, key)
+        parent = parent_key(models, key)
         if parent and parent not in seen:
             seen.add(parent)
             todo.append(parent)
@@ -125,7 +125,7 @@ def lineage_nodes(models: dict, children: dict, start: list[tuple[str, int]]) ->
     return seen | down
 
 
-def _parent_key(models, key):
+def parent_key(models, key):
     model = models.get(key[0])
     version = model.versions.get(key[1]) if model else None
     return parent_of(version) if version else None
@@ -146,7 +146,7 @@ def graph(models: dict, nodes: set[tuple[str, int]], focus: set[tuple[str, int]]
              for k, (x, y) in sorted(place.items())]
     edges = []
     for key in sorted(nodes):
-        parent = _parent_key(models, key)
+        parent = parent_key(models, key)
         if parent in place:
             (px, py), (cx, cy) = place[parent], place[key]
             edges.append({"x1": px + NODE_W, "y1": py + NODE_H / 2, "x2": cx, "y2": cy + NODE_H / 2,
@@ -164,7 +164,7 @@ def _deleted(models, key) -> bool:
 
 def _depth(models, key, nodes) -> int:
     depth, seen = 0, {key}
-    while (parent := _parent_key(models, key)) and parent in nodes and parent not in seen:
+    while (parent := parent_key(models, key)) and parent in nodes and parent not in seen:
         seen.add(parent)
         key, depth = parent, depth + 1
     return depth

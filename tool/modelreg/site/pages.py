@@ -17,6 +17,7 @@ from . import charts
 
 TEMPLATES = Path(__file__).with_name("templates")
 CARD_FIELDS = tuple(schema.key_order("card"))
+COMPARE_DERIVED = 200  # derived versions of other models a compare page offers
 VERSION_FIELDS = ("model_type", "stage", "status", "description", "source", "training", "parameters", "tags",
                   "created_at", "created_by", "deleted")
 
@@ -100,10 +101,20 @@ class Site:
                 *version.problems, *self._node_shas(nodes)]
 
     def _compare_nodes(self, model) -> list[tuple[str, int]]:
-        """The model's versions, then the other versions on their lineage (bases, derived ones)."""
-        nodes = charts.lineage_nodes(self.models, self.children, [(model.name, n) for n in model.versions])
-        known = [k for k in nodes if k[0] in self.models and k[1] in self.models[k[0]].versions]
-        return sorted(known, key=lambda k: (k[0] != model.name, k))
+        """The model's versions, then other models' versions next to them on the lineage: every
+        base down the parent chains, and the versions derived directly from this model's (the first
+        COMPARE_DERIVED of those by name and number: a base many teams build on stays small)."""
+        own = [(model.name, n) for n in sorted(model.versions)]
+        others: set[tuple[str, int]] = set()
+        for key in own:
+            seen = {key}
+            while (key := charts.parent_key(self.models, key)) and key not in seen:
+                seen.add(key)
+                others.add(key)
+        derived = sorted({c for key in own for c in self.children.get(key, [])})
+        others.update(derived[:COMPARE_DERIVED])
+        known = [k for k in others if k[0] != model.name and k[1] in getattr(self.models.get(k[0]), "versions", {})]
+        return own + sorted(known)
 
     def _compare_inputs(self, model) -> list[str]:
         nodes = self._compare_nodes(model)
