@@ -233,7 +233,7 @@ def test_every_write_prints_json_with_its_commit(registry, tmp_path, run_cli):
     assert (out["event"], out["removed"], out["commit"]) == ("version.delete", False, head())
     names = {e["event"] for e in registry.history("m")}
     assert {"version.stage", "alias.set", "alias.remove", "version.delete", "version.create",
-            "model.register"} <= names
+            "model.register", "card.update"} <= names
     assert all(re.fullmatch(r"[a-z]+\.[a-z]+", name) for name in names), names
 
 
