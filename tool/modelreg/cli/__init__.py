@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "pull": "modelreg.cli.artifact_cmds:pull",
     "verify": "modelreg.cli.artifact_cmds:verify",
     "doctor": "modelreg.cli.artifact_cmds:doctor",
+    "gc": "modelreg.cli.artifact_cmds:gc_cmd",
     "remote": "modelreg.cli.artifact_cmds:remote",
     "promote": "modelreg.cli.promote_cmds:promote",
     "rollback": "modelreg.cli.promote_cmds:rollback",

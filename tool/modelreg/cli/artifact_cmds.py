@@ -1,4 +1,4 @@
-"""Commands for weights: pull, verify, doctor, remote."""
+"""Commands for weights: pull, verify, doctor, gc, remote."""
 import click
 
 from .common import emit_json, json_option, open_registry, progress_bars, warn_deprecated
@@ -70,7 +70,10 @@ def verify(ctx, ref, at, deep, as_json):
 @json_option
 @click.pass_context
 def doctor(ctx, gc, yes, as_json):
-    """Find objects in the remote no branch or tag references, and lineage problems."""
+    """Find objects in the remote no branch or tag references, and lineage problems.
+
+    A deleted version keeps its weights.dvc, so its objects are not orphans: `modelreg gc`
+    purges them by registry.yaml's retention policy."""
     result = open_registry(ctx).doctor(gc=gc, yes=yes)
     if as_json:
         emit_json(result.to_dict())
@@ -84,6 +87,78 @@ def doctor(ctx, gc, yes, as_json):
         if gc and not yes and result.orphans:
             click.echo("re-run with --gc --yes to delete the orphans listed above", err=True)
     ctx.exit(1 if result.problems or (gc and not yes and result.orphans) else 0)
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "never"
+    if seconds == 0:
+        return "0d"
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@click.command("gc")
+@click.option("--yes", "--apply", "apply", is_flag=True, help="Delete from the remote (default: a dry run).")
+@click.option("--orphans", is_flag=True, help="Also delete objects no weights.dvc at any branch or tag names.")
+@click.option("--lock", "locks", multiple=True, type=click.Path(exists=True, dir_okay=False), metavar="PATH",
+              help="Also keep what this lock file pins (repeatable; lock files in the repository count anyway).")
+@click.option("--now", metavar="DATE", help="Dry run as if it were DATE (ISO 8601): when will what go.")
+@json_option
+@click.pass_context
+def gc_cmd(ctx, apply, orphans, locks, now, as_json):
+    """Purge the weights of deleted and archived versions by registry.yaml's retention policy.
+
+    A dry run unless --yes: lists what would be deleted and what is kept, and why. Never
+    deleted: anything an alias, a stage, a branch or remote-tracking branch, a release tag, a
+    lock file or keep_last keeps, a base an adapter loads on, or an object shared with any of
+    those. The records stay in Git; only objects in the DVC remote go."""
+    if now and apply:
+        raise click.UsageError("--now is for dry runs: it cannot be combined with --yes")
+    result = open_registry(ctx).gc(apply=apply, orphans=orphans, locks=locks, now=now,
+                                   progress=progress_bars(not as_json))
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print_gc(result, apply)
+    ctx.exit(1 if result.blocked else 0)
+
+
+def _print_gc(result, apply: bool) -> None:
+    policy, plan = result.keeps.policy, result.plan
+    click.echo(f"policy (registry.yaml at {result.keeps.main[:10]}): keep_last {policy.keep_last}, purge deleted "
+               f"after {_duration(policy.purge_deleted_after)}, archived after {_duration(policy.purge_archived_after)}",
+               err=True)
+    for purge in plan.purges:
+        shared = f"; {purge.shared} object(s) shared with kept versions stay" if purge.shared else ""
+        click.echo(f"purge {purge.name} ({purge.state} since {purge.since}): {purge.objects} object(s), "
+                   f"{_size(purge.bytes)}{shared}")
+    kept = result.kept
+    for verdict in kept:
+        if verdict.state != "active":
+            click.echo(f"keep  {verdict.name} ({verdict.state}): {verdict.reason}")
+    if plan.spent:
+        click.echo(f"purged before (nothing of their own left): {', '.join(plan.spent)}")
+    active = sum(v.state == "active" for v in kept)
+    click.echo(f"kept {active} active version(s); walked {result.keeps.refs} ref tip(s), "
+               f"{len(result.keeps.locks)} lock file(s)", err=True)
+    if plan.orphans:
+        click.echo(f"orphans: {len(plan.orphans)} object(s), {_size(plan.orphan_bytes)} no weights.dvc names"
+                   + ("" if plan.orphans_included else " (add --orphans to delete them)"), err=True)
+    for problem in result.problems:
+        click.echo(f"problem {problem}", err=True)
+    versions = f"{len(plan.purges)} version(s)" + (" and orphans" if plan.orphans_included and plan.orphans else "")
+    if result.blocked:
+        click.echo("nothing deleted: a kept pointer or lock file could not be read (see the problems above)", err=True)
+    elif result.applied:
+        click.echo(f"deleted {result.deleted} object(s), {_size(result.freed)} of {versions}", err=True)
+    elif plan.deletions:
+        click.echo(f"dry run: would delete {len(plan.deletions)} object(s), {_size(plan.bytes)} of {versions}; "
+                   "re-run with --yes to delete them", err=True)
+    else:
+        click.echo("nothing to delete", err=True)
 
 
 @click.group(invoke_without_command=True)

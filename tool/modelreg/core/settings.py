@@ -1,5 +1,6 @@
 """registry.yaml: registry-wide settings, with the defaults `init` writes."""
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from .errors import InvalidInput, InvalidRecord, PolicyViolation
@@ -27,7 +28,7 @@ DEFAULT_SETTINGS = {
 
 _STR_LIST = ("stages", "exclusive_stages", "protected_aliases")
 _MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals",
-             "signatures", "formats")  # tag_format may also be a preset name: checked below
+             "signatures", "formats", "retention")  # tag_format may also be a preset name: checked below
 
 
 def shape_problems(raw) -> list[tuple[str, str]]:
@@ -52,7 +53,7 @@ def shape_problems(raw) -> list[tuple[str, str]]:
             found.append((f"/{key}", "must be text"))
     if isinstance(raw.get("stages"), list) and not raw["stages"]:
         found.append(("/stages", "must name at least one stage"))
-    return found + _rule_shapes(raw)
+    return found + _rule_shapes(raw) + _retention_shapes(raw.get("retention"))
 
 
 def _text_list(value) -> bool:
@@ -81,6 +82,50 @@ def _rule_shapes(raw: dict) -> list[tuple[str, str]]:
             if not isinstance(item, str):
                 found.append((f"/{key}/{name}", "must be text"))
     return found
+
+
+_DURATION = re.compile(r"([0-9]{1,6})([smhdw])")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+RETENTION_KEYS = ("keep_last", "purge_deleted_after", "purge_archived_after")
+
+
+def parse_duration(text) -> int | None:
+    """A duration (30d, 12h, 0d) in seconds; None for anything else."""
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    return int(match.group(1)) * _UNIT[match.group(2)] if match else None
+
+
+def _retention_shapes(value) -> list[tuple[str, str]]:
+    """retention: keep_last a count, the purge windows durations; a typo must not keep or purge
+    anything by surprise, so an unknown key is a problem too."""
+    if not isinstance(value, dict):
+        return []
+    found = [(f"/retention/{key}", f"unknown retention setting (known: {', '.join(RETENTION_KEYS)})")
+             for key in value if key not in RETENTION_KEYS]
+    keep = value.get("keep_last")
+    if keep is not None and (not isinstance(keep, int) or isinstance(keep, bool) or keep < 0):
+        found.append(("/retention/keep_last", f"must be a whole number of versions >= 0, not {keep!r}"))
+    for key in RETENTION_KEYS[1:]:
+        if value.get(key) is not None and parse_duration(value[key]) is None:
+            found.append((f"/retention/{key}", f"{value[key]!r} is not a duration: use a number and a "
+                          "unit s, m, h, d or w (30d, 12h, 0d)"))
+    return found
+
+
+@dataclass(frozen=True)
+class Retention:
+    """registry.yaml's retention: which weights `modelreg gc` may purge. The defaults keep everything."""
+    keep_last: int = 0  # per model, the newest N versions not deleted keep their weights
+    purge_deleted_after: int | None = None  # seconds; None: never
+    purge_archived_after: int | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.purge_deleted_after is not None or self.purge_archived_after is not None
+
+    def window(self, state: str) -> int | None:
+        """The purge window for a version `deleted` or `archived` on main."""
+        return {"deleted": self.purge_deleted_after, "archived": self.purge_archived_after}.get(state)
 
 
 @dataclass
@@ -128,6 +173,17 @@ class Settings:
     @property
     def remote_name(self) -> str:
         return (self.get("remote") or {}).get("name", "storage")
+
+    @property
+    def retention(self) -> Retention:
+        """What `modelreg gc` may purge (InvalidRecord for a malformed retention section: never
+        fall back to a guess about what may be deleted)."""
+        raw = self.get("retention") or {}
+        found = shape_problems({"retention": raw})
+        if found:
+            raise InvalidRecord(f"registry.yaml:{found[0][0]}: {found[0][1]}; fix it by hand", hint="check")
+        return Retention(raw.get("keep_last") or 0, parse_duration(raw.get("purge_deleted_after")),
+                         parse_duration(raw.get("purge_archived_after")))
 
     @property
     def named_files(self) -> list[str]:

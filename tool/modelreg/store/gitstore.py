@@ -251,6 +251,12 @@ class GitStore:
                     "refs/tags"], self.root)
         return {line.split()[-1] for line in out.splitlines() if line.strip()}
 
+    def named_tips(self) -> list[tuple[str, str]]:
+        """(full ref name, commit) of every branch, remote-tracking branch and tag (tags peeled)."""
+        out = _run(["for-each-ref", "--format=%(refname) %(objectname) %(*objectname)", "refs/heads",
+                    "refs/remotes", "refs/tags"], self.root)
+        return [(line.split()[0], line.split()[-1]) for line in out.splitlines() if line.strip()]
+
     @property
     def branches(self) -> "BranchOps":
         """Branch, push, fetch and tag operations (promotion PRs, sync, releases)."""
