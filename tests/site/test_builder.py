@@ -415,7 +415,7 @@ def test_without_jinja2_one_line_and_nothing_written(registry_dir, tmp_path, mon
     out = tmp_path / "site"
     assert main(["-C", str(registry_dir), "site", "build", "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "modelreg[site]" in err
+    assert err.count("\n") == 1 and install_command("site") in err
     assert not out.exists()
 
 
