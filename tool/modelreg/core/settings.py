@@ -119,10 +119,6 @@ class Retention:
     purge_deleted_after: int | None = None  # seconds; None: never
     purge_archived_after: int | None = None
 
-    @property
-    def configured(self) -> bool:
-        return self.purge_deleted_after is not None or self.purge_archived_after is not None
-
     def window(self, state: str) -> int | None:
         """The purge window for a version `deleted` or `archived` on main."""
         return {"deleted": self.purge_deleted_after, "archived": self.purge_archived_after}.get(state)

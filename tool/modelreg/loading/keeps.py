@@ -20,6 +20,7 @@ stays the audit log.
 """
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +32,12 @@ from ..core.errors import RegistryError
 from ..core.records import load_yaml
 from ..core.settings import Retention
 from ..store import reads
-from ..store.snapshot import Snapshot, read_blobs, record_history
+from ..store.snapshot import Snapshot, read_blobs
 
 NOT_HELD = ("none", "archived")  # stages that hold nothing for a release tag
 LOCK_SUFFIXES = (".lock", ".lock.yaml", ".lock.yml", ".lock.json")
 _SKIP_DIRS = {"node_modules", "__pycache__", "weights"}
+_STAGE = re.compile(rb"^stage:[ \t]*['\"]?([A-Za-z0-9_-]+)", re.M)
 
 
 @dataclass
@@ -78,49 +80,80 @@ def state_of(record) -> str:
     return "archived" if record.get("stage") == "archived" else "active"
 
 
+def surely_active(data: bytes | None) -> bool:
+    """Bytes without the words `deleted` and `archived` are an active record (or none): no need
+    to parse them, which is what a walk over thousands of records spends its time on. Sound in
+    the direction that keeps: a record this misjudges is one kept, never one purged."""
+    return data is None or (b"deleted" not in data and b"archived" not in data)
+
+
+class Records:
+    """Version records by blob, parsed once per walk however many tips share them."""
+
+    def __init__(self):
+        self.docs: dict[str, object] = {}
+
+    def get(self, snap, path: str):
+        sha = snap.sha(path)
+        if sha is None:
+            return snap.doc(path)
+        if sha not in self.docs:
+            self.docs[sha] = snap.doc(path)
+        return self.docs[sha]
+
+
+def _stage_of(data: bytes | None) -> str:
+    """For messages only: the stage line of an active record."""
+    match = _STAGE.search(data or b"")
+    return match.group(1).decode() if match else "none"
+
+
 def walk(git, main: str, now: int | None = None, worktree: Path | None = None, lock_paths=()) -> Keeps:
     """Judge every version with weights at `main` (a commit) and sort every weights.dvc at every
     ref tip into kept and released. InvalidRecord for a malformed retention policy."""
     snap = Snapshot.at(git, main)
     keeps = Keeps(main, snap.settings_in_force.retention)
     now = int(time.time()) if now is None else now
-    pending = _judge_main(snap, keeps)
+    records = Records()
+    pending = _judge_main(snap, keeps, records)
     tips = [(ref, sha) for ref, sha in git.named_tips() if sha != main]
     keeps.refs = len(tips) + 1
     pointers = {main: _pointer_shas(snap)}
     seen_locks = set()
-    protect = _lineage_at(snap, None)
+    protect = _lineage_at(snap, None, records)
     protect.update(_locks(keeps, _lock_docs_at(snap.settings.main_branch, snap, seen_locks)))
     for ref, sha in tips:
         tip = Snapshot(git, sha)  # not memoised: one look at each tip
         pointers.setdefault(sha, _pointer_shas(tip))
-        protect.update(_held_at(ref, tip, pending, pointers[sha]))
-        protect.update(_lineage_at(tip, snap))
+        protect.update(_held_at(ref, tip, snap, pending, pointers[sha], records))
+        protect.update(_lineage_at(tip, snap, records))
         protect.update(_locks(keeps, _lock_docs_at(ref, tip, seen_locks)))
     protect.update(_locks(keeps, _lock_docs_in(worktree, lock_paths)))
     for key, reason in protect.items():
         if key in pending:
             pending.pop(key).reason = reason
-    _windows(git, main, keeps.policy, pending, now)
+    _windows(git, snap, keeps.policy, pending, now)
     _sort_pointers(git, keeps, pointers)
     return keeps
 
 
-def _judge_main(snap, keeps: Keeps) -> dict[tuple, Verdict]:
+def _judge_main(snap, keeps: Keeps, records: Records) -> dict[tuple, Verdict]:
     """Verdicts for main's versions with weights.dvc; the ones only a window can keep, returned."""
     pending = {}
     for model, numbers in _with_pointers(snap).items():
-        records = snap.all_versions(model)
+        paths = {n: layout.version_file(model, n) for n in snap.versions(model)}
+        snap.prefetch(paths.values())
+        raw = {n: snap.read(p) for n, p in paths.items()}
+        states = {n: "active" if surely_active(raw[n]) else state_of(records.get(snap, paths[n])) for n in paths}
         aliases = {}
         for alias, number in sorted(snap.aliases(model).items()):
             aliases.setdefault(number, alias)
-        alive = sorted(n for n, r in records.items() if state_of(r) != "deleted")
+        alive = sorted(n for n, state in states.items() if state != "deleted")
         newest = set(alive[-keeps.policy.keep_last:]) if keeps.policy.keep_last else set()
         for number in numbers:
-            record = records.get(number)
-            verdict = Verdict(model, number, state_of(record))
+            verdict = Verdict(model, number, states.get(number, "active"))
             if verdict.state == "active":
-                verdict.reason = f"active (stage {record.get('stage', 'none') if record else 'unreadable'})"
+                verdict.reason = f"active (stage {_stage_of(raw.get(number))})"
             elif number in aliases:
                 verdict.reason = f"alias {aliases[number]}"
             elif number in newest:
@@ -157,18 +190,24 @@ def _short(ref: str) -> str:
     return ref
 
 
-def _held_at(ref: str, tip, pending: dict, shas: dict) -> dict[tuple, str]:
+def _held_at(ref: str, tip, main, pending: dict, shas: dict, records: Records) -> dict[tuple, str]:
     """The pending versions this tip keeps, with why."""
     tag = ref.startswith("refs/tags/")
     where = f"release tag {_short(ref)}" if tag else f"branch {_short(ref)}"
     found = {}
-    for key in pending:
-        record = tip.version(*key)
-        if key not in shas and record is None:
+    for key, verdict in pending.items():
+        path = layout.version_file(*key)
+        if key not in shas and not tip.has(path):
             continue
         aliases = sorted(a for a, n in tip.aliases(key[0]).items() if n == key[1])
-        state = state_of(record)
-        stage = record.get("stage", "none") if isinstance(record, dict) else "none"
+        if tip.sha(path) == main.sha(path):  # main's record: deleted or archived, holding no stage
+            state, stage = verdict.state, "archived"
+        elif not tag and surely_active(tip.read(path)):
+            state, stage = "active", _stage_of(tip.read(path))
+        else:
+            record = records.get(tip, path)
+            state = state_of(record)
+            stage = record.get("stage", "none") if isinstance(record, dict) else "none"
         if aliases:
             found[key] = f"{where}: alias {aliases[0]}"
         elif tag and state != "deleted" and stage not in NOT_HELD:
@@ -178,25 +217,26 @@ def _held_at(ref: str, tip, pending: dict, shas: dict) -> dict[tuple, str]:
     return found
 
 
-def _lineage_at(tip, main) -> dict[tuple, str]:
+def _lineage_at(tip, main, records: Records) -> dict[tuple, str]:
     """Bases under the adapters a snapshot keeps alive (not deleted there). With `main` given,
     only records that differ from main's are walked (main's own walk covered the rest)."""
     found = {}
     lookup = reads.lookup(tip)
-    for model in tip.models():
-        for number in tip.versions(model):
-            path = _version_path(model, number)
-            if path is None or (main is not None and tip.sha(path) == main.sha(path)):
-                continue
-            record = tip.version(model, number)
-            if state_of(record) == "deleted" or record.get("model_type") != "adapter":
-                continue
-            try:
-                chain, _ = walks.walk(lookup, walks.Link(model, number, record), walks.adapters_only)
-            except RegistryError:
-                continue  # a malformed parent: check reports it; nothing to protect by name
-            found.update({(link.model, link.version): f"base of {model}@{number} (an adapter loads on it)"
-                          for link in chain[1:]})
+    paths = {(m, n): _version_path(m, n) for m in tip.models() for n in tip.versions(m)}
+    paths = {key: p for key, p in paths.items() if p and (main is None or tip.sha(p) != main.sha(p))}
+    tip.prefetch(paths.values())
+    for (model, number), path in paths.items():
+        if b"adapter" not in (tip.read(path) or b""):  # the word an adapter's record must hold
+            continue
+        record = records.get(tip, path)
+        if not isinstance(record, dict) or state_of(record) == "deleted" or record.get("model_type") != "adapter":
+            continue
+        try:
+            chain, _ = walks.walk(lookup, walks.Link(model, number, record), walks.adapters_only)
+        except RegistryError:
+            continue  # a malformed parent: check reports it; nothing to protect by name
+        found.update({(link.model, link.version): f"base of {model}@{number} (an adapter loads on it)"
+                      for link in chain[1:]})
     return found
 
 
@@ -277,13 +317,19 @@ def _parse_lock(path: str, data):
     return doc
 
 
-def _windows(git, main: str, policy: Retention, pending: dict, now: int) -> None:
+def _windows(git, snap, policy: Retention, pending: dict, now: int) -> None:
     """Since when main has had each pending version in its state; keep those within the window."""
     if not pending:
         return
-    ticks = {tick.commit: tick.at for tick in timeline(git, main)}
-    for (model, number), verdict in list(pending.items()):
-        first = _since(git, main, layout.version_file(model, number), verdict.state)
+    ticks = {tick.commit: tick.at for tick in timeline(git, snap.commit)}
+    wanted = {layout.version_file(*key): key for key in pending}
+    changes = {}
+    for commit, path, blob in git.path_changes(snap.commit):
+        if path in wanted:
+            changes.setdefault(path, []).append((commit, blob))
+    for path, key in wanted.items():
+        verdict = pending[key]
+        first = _since(git, changes.get(path, []), verdict.state, snap.sha(path))
         window = policy.window(verdict.state)
         verdict.since = ticks.get(first) if first else None
         if verdict.since is None:
@@ -292,17 +338,25 @@ def _windows(git, main: str, policy: Retention, pending: dict, now: int) -> None
             verdict.reason = (f"{verdict.state} since {iso(verdict.since)}: within "
                               f"purge_{verdict.state}_after, until {iso(verdict.since + window)}")
         if verdict.reason:
-            del pending[(model, number)]
+            del pending[key]
 
 
-def _since(git, main: str, path: str, state: str) -> str | None:
-    """The commit of main's first-parent line from which the record has been in `state` ever since."""
-    commits = git.log(main, [path])
+def _since(git, changes: list, state: str, tip_blob: str) -> str | None:
+    """The commit of main's first-parent line from which a record has been in `state` ever since:
+    walk its changes newest first (the newest is main's own record, in `state`) until one is not."""
     first = None
-    for commit, doc in zip(commits, record_history(git, [c.sha for c in commits], path)):
-        if not isinstance(doc, dict) or state_of(doc) != state:
-            break
-        first = commit.sha
+    for commit, blob in changes:
+        if blob != tip_blob:
+            data = read_blobs(git, [blob])[0] if blob.strip("0") else None
+            if data is None or state.encode() not in data:  # surely not in that state then
+                break
+            try:
+                doc = load_yaml(data, "version.yaml")
+            except RegistryError:
+                doc = None
+            if not isinstance(doc, dict) or state_of(doc) != state:
+                break
+        first = commit
     return first
 
 

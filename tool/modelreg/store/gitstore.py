@@ -257,6 +257,21 @@ class GitStore:
                     "refs/remotes", "refs/tags"], self.root)
         return [(line.split()[0], line.split()[-1]) for line in out.splitlines() if line.strip()]
 
+    def path_changes(self, ref: str) -> list[tuple[str, str, str]]:
+        """(commit, path, new blob sha; zeros when removed) of every file change along `ref`'s
+        first-parent line, each commit against its first parent (a merge included), newest first:
+        one `git log` for a whole history (a pathspec would make git slower, not faster)."""
+        out = _run(["log", "--first-parent", "--diff-merges=first-parent", "--raw", "--no-abbrev", "--no-renames",
+                    "--format=%x1e%H", ref], self.root)
+        found = []
+        for rec in out.split("\x1e")[1:]:
+            sha, _, body = rec.partition("\n")
+            for line in body.splitlines():
+                meta, tab, path = line.partition("\t")
+                if line.startswith(":") and tab:
+                    found.append((sha.strip(), path, meta.split()[3]))
+        return found
+
     @property
     def branches(self) -> "BranchOps":
         """Branch, push, fetch and tag operations (promotion PRs, sync, releases)."""
