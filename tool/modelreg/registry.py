@@ -189,16 +189,13 @@ class Registry:
         return weights.doctor(self.git, self.root, self.commit_of(None), gc=gc, yes=yes)
 
     def gc(self, apply: bool = False, orphans: bool = False, locks=(), now: str | None = None, progress=None):
-        """`modelreg gc`: the weights registry.yaml's `retention` lets go and nothing keeps (an
-        alias, a stage, a branch or tag, a lock file, keep_last, an adapter on it); deleted from
-        the remote only with `apply`. `orphans`: also objects no weights.dvc names. `locks`: more
-        lock files to honour. `now` (ISO 8601): measure the windows to then. Records stay."""
+        """`modelreg gc`: purge the weights registry.yaml's retention lets go and nothing keeps (a dry
+        run unless `apply`; `now`, ISO 8601: measure the windows to then). See loading/keeps.py."""
         from .core.clock import parse_when
         from .loading import weights
 
-        return weights.gc(self.git, self.root, self.commit_of(None), apply=apply, orphans=orphans, locks=locks,
-                          now=parse_when(now) if now else None, worktree=self.root if self.checkout else None,
-                          progress=progress)
+        return weights.gc(self.git, self.root, self.commit_of(None), apply, orphans, locks,
+                          parse_when(now) if now else None, self.root if self.checkout else None, progress)
 
     # -- writes: one commit each, on the working tree's branch (writes/) -------------------
     def register_model(self, name: str, model_type: str, description: str | None = None,
