@@ -148,6 +148,26 @@ class Registry:
         start = self.resolve(ref, at=at)
         return reads.lineage(self.snapshot(start.commit), start)
 
+    def query_versions(self, model: str | None = None, where=None, sort: str | None = None,
+                       limit: int | None = None, stage: str | None = None, include_deleted: bool = False,
+                       at: str | None = None, full: bool = True) -> list[dict]:
+        """`version list --where/--sort/--limit` (model None: every model): records with `model` and
+        `aliases` (`full=False`: the query rows). The language: core/query.py."""
+        return reads.find_versions(self.at(at), self.settings, model, where, sort, limit, stage, include_deleted,
+                                   full, self.git.common_dir)
+
+    def best_version(self, metric: str, model: str | None = None, lowest: bool = False, where=None,
+                     stage: str | None = None, at: str | None = None) -> dict:
+        """`modelreg best`: the version with the highest (`lowest`) value of BENCHMARK/METRIC."""
+        return reads.best_version(self.at(at), self.settings, metric, model, lowest, where, stage, self.git.common_dir)
+
+    def diff(self, old: str | ModelRef, new: str | ModelRef, at: str | None = None) -> dict:
+        """`modelreg diff`: what differs from version `old` to `new` (any two refs, any models)."""
+        from .store.compare import diff
+
+        a, b = self.resolve(old, at=at), self.resolve(new, at=at)
+        return diff(self.snapshot(a.commit), a, self.snapshot(b.commit), b)
+
     def history(self, model: str | None = None, limit: int = 50, at: str | None = None) -> list[dict]:
         from .store.history import events
 

@@ -22,6 +22,8 @@ LAZY_COMMANDS = {
     "stage": "modelreg.cli.registry_cmds:stage",
     "resolve": "modelreg.cli.read_cmds:resolve",
     "lineage": "modelreg.cli.read_cmds:lineage",
+    "best": "modelreg.cli.read_cmds:best",
+    "diff": "modelreg.cli.read_cmds:diff",
     "history": "modelreg.cli.read_cmds:history",
     "check": "modelreg.cli.read_cmds:check",
     "card": "modelreg.cli.registry_cmds:card",

@@ -1,4 +1,4 @@
-"""Read-only commands: resolve, lineage, history, check. They import neither DVC nor boto3."""
+"""Read-only commands: resolve, lineage, history, check, best, diff. They import neither DVC nor boto3."""
 import click
 
 from .common import emit_json, json_option, open_registry, table, warn_deleted, warn_deprecated
@@ -109,3 +109,92 @@ def check(ctx, at, base, pr_number, comment, remote, as_json):
         scope = " (only those the change touches)" if result.scope == "changed" else ""
         click.echo(f"check {where}: {len(result.models)} model(s){scope}, {summary}", err=True)
     ctx.exit(0 if result.ok else 1)
+
+
+@click.command()
+@click.argument("model_name", metavar="[MODEL]", required=False)
+@click.option("--metric", required=True, metavar="BENCHMARK/METRIC", help="The metric to rank by, e.g. mmlu/accuracy.")
+@click.option("--max", "direction", flag_value="max", default=True, help="The highest value wins (the default).")
+@click.option("--min", "direction", flag_value="min", help="The lowest value wins (a loss, a latency).")
+@click.option("--where", metavar="QUERY", help="Only versions matching QUERY (as 'version list --where').")
+@click.option("--stage", help="Only versions in this stage.")
+@click.option("--all-models", is_flag=True, help="Across every model (give no MODEL).")
+@click.option("--at", metavar="GITREF", help="Read at a branch, tag or commit.")
+@json_option
+@click.pass_context
+def best(ctx, model_name, metric, direction, where, stage, all_models, at, as_json):
+    """The version of MODEL with the best value of --metric: prints MODEL@N and the value.
+
+    Deleted versions never count; ties go to the oldest version (by model name first)."""
+    if all_models == (model_name is not None):
+        raise click.UsageError("give MODEL or --all-models (not both)")
+    found = open_registry(ctx).best_version(metric, model_name, lowest=direction == "min", where=where, stage=stage, at=at)
+    if as_json:
+        return emit_json(found)
+    click.echo(f"{found['ref']} {found['value']}")
+
+
+@click.command()
+@click.argument("old_ref", metavar="OLD")
+@click.argument("new_ref", metavar="NEW")
+@click.option("--at", metavar="GITREF", help="Read both at a branch, tag or commit.")
+@json_option
+@click.pass_context
+def diff(ctx, old_ref, new_ref, at, as_json):
+    """What differs from version OLD to NEW (NAME@N, NAME@ALIAS; any two models): metrics with
+    their deltas, parameters, files, parent, card, chat template, stage, status, tags."""
+    found = open_registry(ctx).diff(old_ref, new_ref, at=at)
+    if as_json:
+        return emit_json(found)
+    click.echo(f"{found['old']['ref']} -> {found['new']['ref']}"
+               + ("  (no differences)" if found["same"] else ""))
+    for title, lines in _diff_sections(found):
+        if lines:
+            click.echo(f"\n{title}")
+            click.echo("\n".join(f"  {line}" for line in lines))
+
+
+def _diff_sections(found: dict) -> list[tuple[str, list[str]]]:
+    metrics = [[m["name"], _num(m["old"]), _num(m["new"]),
+                "" if m["delta"] is None else f"{m['delta']:+.4g}"] for m in found["metrics"]]
+    files = found["files"]
+    return [
+        ("fields", _pairs(found["fields"])),
+        ("metrics", table(metrics, ["METRIC", "OLD", "NEW", "DELTA"]).splitlines() if metrics else []),
+        ("parameters", _pairs(found["parameters"])),
+        ("tags", _pairs(found["tags"])),
+        (f"files ({files['unchanged']} unchanged)",
+         [f"+ {f['path']}  {f['size_bytes']:,} B  {(f['sha256'] or '')[:12]}" for f in files["added"]]
+         + [f"- {f['path']}  {f['size_bytes']:,} B  {(f['sha256'] or '')[:12]}" for f in files["removed"]]
+         + [f"~ {f['path']}  {f['old']['size_bytes']:,} B -> {f['new']['size_bytes']:,} B  "
+            f"{(f['old']['sha256'] or '')[:12]} -> {(f['new']['sha256'] or '')[:12]}" for f in files["changed"]]),
+        ("lineage", _pairs({"parent": found["parent"]} if found["parent"] else {}, _parent)),
+        ("card", _pairs(found["card"])),
+        ("chat template", _pairs({"chat_template": found["chat_template"]} if found["chat_template"] else {},
+                                 _template)),
+    ]
+
+
+def _pairs(changes: dict, show=None) -> list[str]:
+    show = show or _short
+    width = max((len(str(k)) for k in changes), default=0)
+    return [f"{str(k).ljust(width)}  {show(c['old'])} -> {show(c['new'])}" for k, c in changes.items()]
+
+
+def _short(value) -> str:
+    if value is None:
+        return "(none)"
+    text = " ".join(str(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _parent(value) -> str:
+    return "(none)" if value is None else f"{value['ref']} ({value['relation']})"
+
+
+def _template(value) -> str:
+    return "(none)" if value is None else f"{value.get('source')} sha256 {(value.get('sha256') or '')[:12]}"

@@ -218,27 +218,40 @@ def version_create(ctx, model_name, weights_dir, parent, model_type, metrics, pa
 
 
 @version.command("list")
-@click.argument("model_name", metavar="MODEL")
+@click.argument("model_name", metavar="[MODEL]", required=False)
 @click.option("--stage", help="Only versions in this stage.")
 @click.option("--all", "include_deleted", is_flag=True, help="Include deleted versions.")
+@click.option("--where", metavar="QUERY", help="Only versions matching QUERY, e.g. "
+              "'mmlu/accuracy >= 0.6 and stage == staging' (keys: BENCHMARK/METRIC, stage, status, version, "
+              "model, model_type, created_at, created_by, params.NAME, tags.NAME; and/or/not, parentheses).")
+@click.option("--sort", "sort_key", metavar="[-]KEY", help="Order by KEY ('-' first: descending); "
+              "versions without it come last.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N versions.")
+@click.option("--all-models", is_flag=True, help="Every model's versions (give no MODEL).")
 @click.option("--at", metavar="GITREF")
 @json_option
 @click.pass_context
-def version_list(ctx, model_name, stage, include_deleted, at, as_json):
-    """List the versions of MODEL."""
+def version_list(ctx, model_name, stage, include_deleted, where, sort_key, limit, all_models, at, as_json):
+    """List the versions of MODEL (or of every model with --all-models), optionally filtered,
+    sorted and cut: `version list --all-models --where 'stage == production' --sort -mmlu/accuracy`."""
+    if all_models == (model_name is not None):
+        raise click.UsageError("give MODEL or --all-models (not both)")
     reg = open_registry(ctx)
-    versions = reg.list_versions(model_name, stage=stage, at=at, include_deleted=include_deleted)
-    aliases = reg.aliases(model_name, at=at)
+    if all_models or where is not None or sort_key or limit:
+        versions = reg.query_versions(model_name, where=where, sort=sort_key, limit=limit, stage=stage,
+                                      include_deleted=include_deleted, at=at)
+    else:
+        aliases = reg.aliases(model_name, at=at)
+        versions = [{"model": model_name, **v, "aliases": sorted(a for a, n in aliases.items() if n == v["version"])}
+                    for v in reg.list_versions(model_name, stage=stage, at=at, include_deleted=include_deleted)]
     if as_json:
-        return emit_json([{"model": model_name, **v,
-                           "aliases": sorted(a for a, n in aliases.items() if n == v["version"])}
-                          for v in versions])
-    rows = [[v["version"], v["stage"], v["status"],
-             ",".join(sorted(a for a, n in aliases.items() if n == v["version"])),
+        return emit_json(versions)
+    rows = [([v["model"]] if all_models else []) + [
+             v["version"], v["stage"], v["status"], ",".join(v["aliases"]),
              " ".join(f"{m['benchmark']}/{m['metric']}={m['value']}" for m in v.get("metrics", []))]
             for v in versions]
-    click.echo(table(rows, ["VERSION", "STAGE", "STATUS", "ALIASES", "METRICS"]) if rows
-               else "No versions.")
+    headers = (["MODEL"] if all_models else []) + ["VERSION", "STAGE", "STATUS", "ALIASES", "METRICS"]
+    click.echo(table(rows, headers) if rows else "No versions.")
 
 
 @version.command("show")

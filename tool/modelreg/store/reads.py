@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from ..core import layout
 from ..core import lineage as walks
-from ..core.errors import InvalidRecord, NotFound
+from ..core.errors import InvalidInput, InvalidRecord, NotFound
+from ..core.names import check_name
 from ..core.refs import ModelRef
 
 
@@ -176,3 +177,157 @@ def _is_name(name) -> bool:
     except Exception:  # a folder that is not a valid name: check's layout rule reports it
         return False
     return True
+
+
+# -- queries (issue 20): `version list --where/--sort/--limit`, `best` --------------------------
+# (core/query and store/summaries are imported where used: `resolve` never pays for them)
+def find_versions(snap, settings, name: str | None, where=None, sort: str | None = None, limit: int | None = None,
+                  stage: str | None = None, include_deleted: bool = False, full: bool = True, git_dir=None) -> list[dict]:
+    """The versions of model `name` (None: every model) matching `where` (query text or a parsed
+    core.query.Query) and `stage`, sorted by `sort` ('-KEY': descending), at most `limit`: whole
+    records with `model` and `aliases`, or (`full=False`) the query rows. Deleted versions count
+    with `include_deleted` or when the query names `status`. `git_dir`: where the cache lives."""
+    from ..core import query as queries
+
+    where, names = parse_query(where, settings), _scope(snap, settings, name, stage)
+    deleted = include_deleted or (where is not None and queries.Key("field", "status") in where.keys())
+    rows = query_rows(snap, names, where, queries.parse_sort(sort) if sort else None, limit, stage, deleted,
+                      _cache(git_dir))
+    return full_records(snap, rows) if full else rows
+
+
+def best_version(snap, settings, metric: str, name: str | None = None, lowest: bool = False, where=None,
+                 stage: str | None = None, git_dir=None) -> dict:
+    """The version of model `name` (None: every model) with the highest (`lowest`) value of `metric`
+    (BENCHMARK/METRIC) among those matching `where` and `stage`; NotFound when none has one."""
+    from ..core import query as queries
+
+    key = queries.parse_key(metric)
+    if key.kind != "metric":
+        raise InvalidInput(f"{metric!r} is not a metric: give BENCHMARK/METRIC, e.g. mmlu/accuracy")
+    where, names = parse_query(where, settings), _scope(snap, settings, name, stage)
+    found = best(snap, names, key, lowest, where, stage, _cache(git_dir))
+    if found is None:
+        raise NotFound(f"no version {f'of {name}' if name else 'of any model'} has a value for {metric}"
+                       + (f" and matches {where}" if where is not None else "") + (f" in stage {stage}" if stage else ""))
+    return {"ref": f"{found['model']}@{found['version']}", "model": found["model"], "version": found["version"],
+            "metric": metric, "value": found["value"], "stage": found.get("stage"), "status": found.get("status"),
+            "commit": snap.commit}
+
+
+def parse_query(where, settings):
+    """Query text -> a core.query.Query, its stage names checked against `settings`."""
+    from ..core import query as queries
+
+    if where is None or isinstance(where, queries.Query):
+        return where
+    parsed = queries.parse(where)
+    for stage in parsed.values_of(queries.Key("field", "stage")):
+        settings.check_stage(stage)
+    return parsed
+
+
+def _scope(snap, settings, name: str | None, stage: str | None) -> list[str] | None:
+    """The models a query reads (None: every model; NotFound for an unknown one); `stage` checked."""
+    if stage is not None:
+        settings.check_stage(stage)
+    if name is not None:
+        model(snap, check_name(name))
+        return [name]
+    return None
+
+
+def _cache(git_dir):
+    from . import summaries
+
+    return summaries.cache_dir(git_dir) if git_dir is not None else None
+
+
+def model_names(snap) -> list[str]:
+    """Every model folder with a model.yaml (no record parsed: the index answers)."""
+    return [m for m in snap.models() if _is_name(m) and snap.has(layout.model_file(m))]
+
+
+def query_rows(snap, names: list[str] | None, where=None, sort=None, limit: int | None = None,
+               stage: str | None = None, include_deleted: bool = False, cache=None) -> list[dict]:
+    """The versions of `names` (None: every model) as query rows (core/query.summary plus
+    `model`), filtered by `where` (a core.query.Query), `stage` and status, sorted by `sort`,
+    cut to `limit`. Deleted versions count only with `include_deleted`. Rows come from
+    store/summaries.py (`cache`: its folder), so a warm query parses no record."""
+    from ..core import query as queries
+
+    if names is None:
+        table = _table(snap, cache)
+        found, tags = table["rows"], table["models"]
+    else:
+        found = _rows(snap, names, cache)
+        tags = _model_tags(snap, names, cache) if where is not None and _reads_tags(where) else {}
+    rows = [r for r in found if (include_deleted or r.get("status") != "deleted")
+            and (stage is None or r.get("stage") == stage)]
+    if where is not None and _reads_tags(where):
+        rows = [{**r, "model_tags": (tags.get(r["model"]) or {}).get("tags")} for r in rows]
+    picked = queries.run(rows, where, sort, limit)
+    return [{k: v for k, v in r.items() if k != "model_tags"} for r in picked]
+
+
+def _reads_tags(where) -> bool:
+    return any(k.kind == "tag" for k in where.keys())
+
+
+def _rows(snap, names: list[str], cache) -> list[dict]:
+    """One row per version of `names`, oldest first (InvalidRecord for a malformed record)."""
+    from . import summaries
+
+    wanted = [(m, n, layout.version_file(m, n)) for m in names for n in snap.versions(m)]
+    found = summaries.rows(snap, [p for _, _, p in wanted], "version", cache)
+    for m, n, path in wanted:
+        if found[path] is None:
+            version(snap, m, n)  # raises InvalidRecord, naming the file
+            raise InvalidRecord(f"{path}: expected a mapping; fix the file by hand")
+    return [{"model": m, **found[path]} for m, _, path in wanted]
+
+
+def _model_tags(snap, names: list[str], cache) -> dict[str, dict]:
+    from . import summaries
+
+    found = summaries.rows(snap, [layout.model_file(m) for m in names], "model", cache)
+    return {m: found[layout.model_file(m)] or {"tags": {}} for m in names}
+
+
+def _table(snap, cache) -> dict:
+    """{"models": name -> {"tags"}, "rows": every version's row}: the whole registry at the
+    snapshot's commit, saved per commit (a warm query across every model lists no tree)."""
+    from . import summaries
+
+    cache = cache if snap.git is not None else None
+    table = summaries.load_table(cache, snap.commit)
+    if not isinstance(table, dict) or not {"models", "rows"} <= set(table):
+        names = model_names(snap)
+        table = {"models": _model_tags(snap, names, cache), "rows": _rows(snap, names, cache)}
+        summaries.save_table(cache, snap.commit, table)
+    return table
+
+
+def full_records(snap, rows: list[dict]) -> list[dict]:
+    """Each row's whole version record, with `model` and the aliases pointing at it (one batch)."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    snap.prefetch([layout.version_file(r["model"], r["version"]) for r in rows]
+                  + [layout.aliases_file(m) for m in models])
+    held = {m: aliases(snap, m) for m in models}
+    return [{"model": r["model"], **version(snap, r["model"], r["version"]),
+             "aliases": sorted(a for a, n in held[r["model"]].items() if n == r["version"])} for r in rows]
+
+
+def best(snap, names: list[str] | None, metric, lowest: bool = False, where=None, stage: str | None = None,
+         cache=None) -> dict | None:
+    """The query row with the highest (`lowest`: lowest) finite value of `metric` (a core.query
+    Key) among the versions of `names` (None: every model) matching `where` and `stage`, with that `value`; None
+    when no version has one. Ties go to the first model by name, then the oldest version."""
+    from ..core import query as queries
+
+    rows = query_rows(snap, names, where, queries.SortKey(metric, not lowest), stage=stage, cache=cache)
+    for row in rows:
+        value = metric.value(row)
+        if queries.finite_number(value):
+            return {**row, "value": value}
+    return None
