@@ -201,9 +201,12 @@ def test_diff_of_a_version_with_itself_and_at_a_past_commit(q, team):
     assert q("diff", "llama-ft@1", "llama-ft@9").exit_code == 1
 
 
-def test_answers_follow_new_commits_and_survive_a_broken_cache(team, tmp_path, run_cli):
+def test_answers_follow_new_commits_and_survive_a_broken_cache(team, tmp_path, run_cli, monkeypatch):
     """The cached rows are keyed by blob and commit: a write is seen at once; a corrupt cache
     file is ignored (rows are parsed again)."""
+    from modelreg.store import reads
+
+    monkeypatch.setattr(reads, "PARSE_BELOW", 0)  # the per-blob cache too, as a big registry uses it
     root = tmp_path / "copy"
     shutil.copytree(team["root"], root)
     args = ("-C", root, "version", "list", "--all-models", "--where", "stage == production", "--json")
@@ -211,7 +214,7 @@ def test_answers_follow_new_commits_and_survive_a_broken_cache(team, tmp_path, r
     assert run_cli("-C", root, "stage", "set", "llama-ft", "2", "production").exit_code == 0
     assert refs(json.loads(run_cli(*args).stdout)) == ["llama-ft@2"]
     cached = list((root / ".git" / "modelreg").rglob("*.json"))
-    assert cached
+    assert {p.name for p in cached} >= {"blobs.json"} and len(cached) >= 3  # blobs, a table per commit
     for path in cached:
         path.write_text("{not json")
     assert run_cli("-C", root, "stage", "set", "llama-ft", "1", "archived").exit_code == 0
@@ -231,3 +234,26 @@ def test_queries_and_diff_import_no_heavy_module(team):
             "print(rc, heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[0, 0, 0] []"
+
+
+def test_a_warm_query_parses_no_record(team, tmp_path, monkeypatch):
+    """Tripwire: once the rows are cached, a query across every model (a fresh Registry, memos
+    cleared, as a new process) reads no YAML; only the records it prints are parsed."""
+    from modelreg import Registry
+    from modelreg.store import reads, snapshot, summaries
+
+    root = tmp_path / "copy"
+    shutil.copytree(team["root"], root)
+    monkeypatch.setattr(reads, "PARSE_BELOW", 0)
+    with Registry(root) as reg:
+        assert reg.best_version("mmlu/accuracy")["ref"] == "llama-ft@2"  # builds the cache
+    summaries._memo.clear()
+    snapshot._memo.clear()
+
+    def no_yaml(*args, **kwargs):
+        raise AssertionError("a warm query parsed a record")
+    monkeypatch.setattr(snapshot, "load_yaml", no_yaml)
+    with Registry(root) as reg:
+        found = reg.query_versions(where="tags.team == support", sort="-mmlu/accuracy", full=False)
+        assert refs(found) == ["llama-ft@2", "llama-ft@1", "llama-ft@3"]
+        assert reg.best_version("mmlu/accuracy", where="stage == staging", lowest=True)["ref"] == "llama-ft@1"

@@ -1,4 +1,6 @@
 """Read-only commands: resolve, lineage, history, check, best, diff. They import neither DVC nor boto3."""
+import json
+
 import click
 
 from .common import emit_json, json_option, open_registry, table, warn_deleted, warn_deprecated
@@ -184,7 +186,7 @@ def _pairs(changes: dict, show=None) -> list[str]:
 def _short(value) -> str:
     if value is None:
         return "(none)"
-    text = " ".join(str(value).split())
+    text = " ".join((value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)).split())
     return text if len(text) <= 60 else text[:57] + "..."
 
 

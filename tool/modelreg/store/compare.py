@@ -64,7 +64,7 @@ def metrics(old: dict, new: dict) -> list[dict]:
     rows = []
     for benchmark, metric in names:
         a, b = metric_value(old, benchmark, metric), metric_value(new, benchmark, metric)
-        delta = b - a if finite_number(a) and finite_number(b) else None
+        delta = round(b - a, 12) if finite_number(a) and finite_number(b) else None  # no 0.05000000000000004
         rows.append({"name": f"{benchmark}/{metric}", "old": a, "new": b, "delta": delta})
     return rows
 

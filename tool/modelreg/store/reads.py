@@ -274,12 +274,16 @@ def _reads_tags(where) -> bool:
     return any(k.kind == "tag" for k in where.keys())
 
 
+PARSE_BELOW = 200  # records
+
+
 def _rows(snap, names: list[str], cache) -> list[dict]:
     """One row per version of `names`, oldest first (InvalidRecord for a malformed record)."""
     from . import summaries
 
     wanted = [(m, n, layout.version_file(m, n)) for m in names for n in snap.versions(m)]
-    found = summaries.rows(snap, [p for _, _, p in wanted], "version", cache)
+    # a few records parse faster than the cache file (every blob of the registry) loads
+    found = summaries.rows(snap, [p for _, _, p in wanted], "version", cache if len(wanted) > PARSE_BELOW else None)
     for m, n, path in wanted:
         if found[path] is None:
             version(snap, m, n)  # raises InvalidRecord, naming the file
@@ -290,7 +294,8 @@ def _rows(snap, names: list[str], cache) -> list[dict]:
 def _model_tags(snap, names: list[str], cache) -> dict[str, dict]:
     from . import summaries
 
-    found = summaries.rows(snap, [layout.model_file(m) for m in names], "model", cache)
+    found = summaries.rows(snap, [layout.model_file(m) for m in names], "model",
+                           cache if len(names) > PARSE_BELOW else None)
     return {m: found[layout.model_file(m)] or {"tags": {}} for m in names}
 
 
@@ -301,7 +306,7 @@ def _table(snap, cache) -> dict:
 
     cache = cache if snap.git is not None else None
     table = summaries.load_table(cache, snap.commit)
-    if not isinstance(table, dict) or not {"models", "rows"} <= set(table):
+    if not (isinstance(table, dict) and isinstance(table.get("models"), dict) and isinstance(table.get("rows"), list)):
         names = model_names(snap)
         table = {"models": _model_tags(snap, names, cache), "rows": _rows(snap, names, cache)}
         summaries.save_table(cache, snap.commit, table)

@@ -111,7 +111,7 @@ def _load(path: Path):
 
 def _save(path: Path, data) -> None:
     """Written whole to a temporary file, then renamed: a reader sees the old file or the new."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(json.dumps(data, separators=(",", ":")))
