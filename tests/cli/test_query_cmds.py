@@ -257,3 +257,25 @@ def test_a_warm_query_parses_no_record(team, tmp_path, monkeypatch):
         found = reg.query_versions(where="tags.team == support", sort="-mmlu/accuracy", full=False)
         assert refs(found) == ["llama-ft@2", "llama-ft@1", "llama-ft@3"]
         assert reg.best_version("mmlu/accuracy", where="stage == staging", lowest=True)["ref"] == "llama-ft@1"
+
+
+def test_readme_query_examples_run_as_written(team, tmp_path, run_cli):
+    """The README's "Queries and comparisons" block, line by line (a production version and a
+    v1.4.0 tag added, as after the tour)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("## Queries and comparisons", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    root = tmp_path / "copy"
+    shutil.copytree(team["root"], root)
+    assert run_cli("-C", root, "stage", "set", "llama-ft", "1", "production").exit_code == 0
+    git(root, "tag", "v1.4.0")
+    lines = [shlex.split(line, comments=True) for line in block.splitlines()]
+    assert len(lines) == 7
+    for words in lines:
+        assert words[0] == "modelreg"
+        result = run_cli("-C", root, *words[1:])
+        assert result.exit_code == 0, (words, result.output)

@@ -115,7 +115,7 @@ def test_keys_and_sort_keys():
     assert not parse_sort("version").descending
     with pytest.raises(QueryError, match="unknown key 'bogus'"):
         parse_sort("-bogus")
-    with pytest.raises(QueryError, match="names a key"):
+    with pytest.raises(QueryError, match="name a key"):
         parse_sort("-")
 
 
@@ -142,3 +142,12 @@ def test_summary_keeps_what_a_query_names():
     kept = summary(record)
     assert set(kept) == set(query.SUMMARY_FIELDS)
     assert kept["metrics"] == [{"benchmark": "a", "metric": "b", "value": 1}] and "artifacts" not in kept
+
+
+def test_sort_and_metric_key_errors_say_what_was_wrong():
+    with pytest.raises(QueryError, match=r"^invalid sort key at column 2: unknown key 'bogus'"):
+        parse_sort("-bogus")
+    with pytest.raises(QueryError, match=r"^invalid key at column 1: 'mmlu/' is not a metric name"):
+        parse_key("mmlu/")
+    with pytest.raises(QueryError, match=r"^invalid query at column 1: unknown key 'x'"):
+        parse("x")
