@@ -77,6 +77,13 @@ modelreg check --base origin/main                     # plus the rules about cha
 modelreg card set llama-ft@1 --field license=apache-2.0 --field intended_use="support chat" \
     --field datasets=tatsu-lab/alpaca
 modelreg card export llama-ft@1 -o ../llama-ft-README.md   # a Hugging Face model card
+modelreg model set llama-ft --description "support chat" --add-owner @acme/qa   # metadata: one commit each
+modelreg version tag llama-ft@1 eval=passed
+modelreg version list --all-models --where 'mmlu/accuracy >= 0.6' --sort -mmlu/accuracy --limit 5
+modelreg best llama-ft --metric mmlu/accuracy         # the active version with the highest value
+modelreg diff llama-ft@1 llama-ft@2                   # metrics, parameters, files, lineage, card
+modelreg model deprecate llama-base --reason "moving to Llama 3"   # still resolves, with a warning
+modelreg gc                                           # dry run: the weights registry.yaml's retention would free
 # --- end of tour ---
 
 set +x

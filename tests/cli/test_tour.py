@@ -38,3 +38,8 @@ def test_tour_script_runs_end_to_end(tmp_path):
     assert f"tour ok: {tmp_path / 'tour'}" in ran.stdout
     assert "warning: llama-ft@2 is deleted" in ran.stderr
     assert (tmp_path / "tour" / "llama-ft-README.md").exists()
+    # issue 20: metadata, queries, diff and retention, as the README shows them
+    assert "llama-ft@1 0.61\n" in ran.stdout  # best: the deleted @2 (0.66) never wins
+    assert "mmlu/accuracy  0.61  0.66  +0.05" in ran.stdout  # diff
+    assert "Deprecated model llama-base (moving to Llama 3)" in ran.stdout
+    assert "keep  llama-ft@2 (deleted)" in ran.stdout and "nothing to delete" in ran.stdout + ran.stderr
