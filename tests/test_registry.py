@@ -241,7 +241,7 @@ def test_history_reports_who_moved_what(registry, weights):
     registry.transition_stage("m", 1, "production")
     events = registry.history("m")
     kinds = [(e["event"], e.get("to")) for e in events]
-    assert ("alias", 1) in kinds and ("stage", "production") in kinds and ("stage", "staging") in kinds
+    assert ("alias.set", 1) in kinds and ("version.stage", "production") in kinds and ("version.stage", "staging") in kinds
     assert all(e["author"] == "Test User <test@example.com>" for e in events)
     assert events[-1]["event"] == "model.register"
 

@@ -241,7 +241,8 @@ def test_gguf_without_the_extra_names_what_to_install(registry, tmp_path):
     registry.create_version("tiny-q", folder)
     with pytest.raises(errors.ExternalError, match="needs gguf, from modelreg's gguf extra") as raised:
         load("tiny-q@1", registry=registry.root, device="cpu")
-    assert (raised.value.hint, raised.value.hint_args) == ("extra", {"extra": "gguf"})  # the CLI: pip install
+    assert raised.value.hint == "extra" and raised.value.hint_args["extra"] == "gguf"
+    assert raised.value.hint_args["install"].endswith("[gguf]'")  # the CLI prints this installation's pip line
 
 
 def _cached_weights(home) -> Path:

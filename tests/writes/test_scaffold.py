@@ -467,7 +467,7 @@ def test_s3_version_create_without_boto3_names_the_s3_extra(tmp_path):
 def test_usage_errors_under_json_are_json_too(registry):
     code, out, err = run_split(registry.root, "version", "list", "--json")
     assert code == 2 and out == ""
-    assert json.loads(err) == {"error": "Missing argument 'MODEL'.", "exit_code": 2}
+    assert json.loads(err) == {"error": "give MODEL or --all-models (not both)", "exit_code": 2}
 
 
 def test_init_pins_the_git_commit_modelreg_was_installed_from(tmp_path, monkeypatch):
