@@ -451,3 +451,16 @@ def test_a_url_credential_in_a_record_is_never_published(registry, tmp_path):
     assert any("models.example.com/llama" in t for t in texts)  # the source is shown, without its secrets
     for secret in ("s3cr3t-pw", "deadbeefsig", "hunter2-pw", "ghs_tokentoken"):
         assert not any(secret in t for t in texts), secret
+
+
+def test_a_deprecated_model_shows_its_reason_not_a_dict(registry, tmp_path):
+    """issue 20: the model page says why a model is deprecated, in words."""
+    registry.register_model("old", "base_model")
+    registry.deprecate_model("old", "superseded by new")
+    build_site(registry, tmp_path / "site")
+    text = (tmp_path / "site" / "models" / "old" / "index.html").read_text()
+    assert '<dt>Deprecated</dt><dd class="warn">superseded by new</dd>' in text and "{&#39;value&#39;" not in text
+    assert "'value'" not in text
+    registry.undeprecate_model("old")
+    build_site(registry, tmp_path / "site2")
+    assert "<dt>Deprecated</dt>" not in (tmp_path / "site2" / "models" / "old" / "index.html").read_text()
