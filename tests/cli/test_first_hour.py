@@ -254,3 +254,11 @@ def test_model_show_prints_tags_and_owners_as_yaml(registry, run_cli):
     fields = yaml.safe_load(ran.stdout.split("aliases:")[0])
     assert fields["tags"] == {"team": "support", "tier": "1"} and fields["owners"] == ["@acme/ml"]
     assert "{'team'" not in ran.stdout
+
+
+def test_version_show_warns_about_a_deprecated_model(registry, weights, run_cli):
+    registry.register_model("m", "base_model")
+    registry.create_version("m", weights)
+    registry.deprecate_model("m", "use n")
+    ran = run_cli("-C", registry.root, "version", "show", "m@1")
+    assert ran.exit_code == 0 and "warning: model m is deprecated (use n)" in ran.stderr

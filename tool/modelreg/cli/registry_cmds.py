@@ -4,7 +4,7 @@ import click
 from ..core.refs import parse_ref, parse_version
 from ..registry import MODEL_TYPES, init_registry
 from .common import (emit_json, json_option, open_registry, parse_metrics, parse_pairs, parse_params,
-                     progress_bars, table, warn_deleted, written)
+                     progress_bars, table, warn_deleted, warn_deprecated, written)
 from .promote_cmds import pr_option, write_or_propose
 
 
@@ -263,6 +263,7 @@ def version_show(ctx, ref, at, as_json):
     """Show the version REF (NAME@N, NAME@ALIAS, NAME@latest)."""
     resolved = open_registry(ctx).resolve(ref, at=at)
     warn_deleted(resolved)
+    warn_deprecated(resolved.model, resolved.deprecated)
     if as_json:
         return emit_json(dict(resolved.record, model=resolved.model, aliases=list(resolved.aliases),
                               commit=resolved.commit))
