@@ -157,9 +157,10 @@ def test_second_run_imports_only_what_is_new(run, registry, team):
     assert third.code == 0, third.err
     assert git(registry.root, "rev-list", "--count", f"{first}..HEAD").strip() == "1"
     assert "version 1: skip (already imported)" in third.out
-    # production is held by version 2 in modelreg now: the new version waits for a promotion PR
-    assert registry.get_version("llama-ft", 5)["stage"] == "none" and registry.aliases("llama-ft")["production"] == 2
-    assert "modelreg promote" in third.out
+    # issue 21: a version imported into production takes it (and its alias) from version 2
+    assert registry.get_version("llama-ft", 5)["stage"] == "production" and registry.aliases("llama-ft")["production"] == 5
+    assert registry.get_version("llama-ft", 2)["stage"] == "archived" and "version 2: -> archived" in third.out
+    assert run("check").code == 0
 
 
 def test_invalid_name_imports_with_into_and_a_collision_is_refused(run, registry, team):
@@ -414,7 +415,7 @@ def test_source_credentials_are_stripped_from_plan_json_and_errors(run, registry
     team.client.create_registered_model("signed")
     team.client.create_model_version("signed", SIGNED)
     planned = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "signed", "--dry-run", "--json")
-    assert planned.code == 0, planned.err
+    assert planned.code == 1, planned.err  # issue 21: the dry run downloads, as the real run does
     import json
 
     version = json.loads(planned.out)["models"][0]["versions"][0]
@@ -455,3 +456,96 @@ def test_tracking_uri_credentials_reach_the_server_but_no_output(run, registry, 
     down = run("import", "mlflow", "--tracking-uri", f"http://bob:hunter2-pw@127.0.0.1:{_closed_port()}")
     assert down.code == 1 and "cannot reach MLflow at http://127.0.0.1:" in down.err
     assert "hunter2-pw" not in down.out + down.err
+
+
+# -- issue 21: an import that is faithful and repeatable -----------------------------------------
+def test_reimport_into_a_stage_moves_the_stage_alias_and_check_passes(run, registry, team):
+    """issue 21: a version imported into a stage by a second import gets the stage and its alias
+    (before: @production unset, `check` failing on main)."""
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q").code == 0
+    mv = team.version("bert-cls", 12)
+    team.client.transition_model_version_stage("bert-cls", mv.version, "Production")
+    again = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q")
+    assert again.code == 0, again.err
+    assert registry.get_version("bert-cls", 2)["stage"] == "production"
+    assert registry.aliases("bert-cls")["production"] == 2
+    assert run("check").code == 0
+
+
+def test_reimport_matches_versions_by_mlflow_identity_not_number(run, registry, team, tmp_path):
+    """issue 21: both sides registered a version 2 after the first import: MLflow's comes in as a
+    new modelreg version with its own bytes, never as an alias of modelreg's version 2."""
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q").code == 0
+    ours = write_weights(tmp_path / "ours", seed=40)
+    registry.create_version("bert-cls", ours)
+    team.version("bert-cls", 41)
+    again = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q")
+    assert again.code == 0, again.err
+    assert "version 3: None -> none" in again.out and "mlflow version 2" in again.out
+    v3 = registry.get_version("bert-cls", 3)
+    assert v3["tags"]["mlflow.version"] == "2"
+    assert v3["source"]["run_id"] == team.client.get_model_version("bert-cls", "2").run_id
+    assert "mlflow.version" not in (registry.get_version("bert-cls", 2).get("tags") or {})
+    assert sha(registry.pull("bert-cls@3").path / "model.safetensors") == \
+        sha(team.folders[("bert-cls", 2)] / "model.safetensors")
+    assert sha(registry.pull("bert-cls@2").path / "model.safetensors") == sha(ours / "model.safetensors")
+    third = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q")
+    assert third.code == 0 and "skip (nothing new)" in third.out
+    assert run("check").code == 0
+
+
+def test_no_invented_creator_and_millisecond_timestamps(run, registry, team):
+    """issue 21: MLflow recorded no user: no created_by; creation times keep their milliseconds."""
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q").code == 0
+    mv = team.client.get_model_version("bert-cls", "1")
+    rm = team.client.get_registered_model("bert-cls")
+    assert not mv.user_id
+    v1, model = registry.get_version("bert-cls", 1), registry.get_model("bert-cls")
+    assert "created_by" not in v1 and "created_by" not in model
+    from datetime import datetime
+
+    for record, millis in ((v1, mv.creation_timestamp), (model, rm.creation_timestamp)):
+        stamp = record["created_at"]
+        assert stamp.endswith("Z") and "." in stamp, stamp
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        assert int(parsed.timestamp()) * 1000 + parsed.microsecond // 1000 == millis
+    assert run("check").code == 0
+
+
+def test_dry_run_reports_what_the_real_run_refuses(run, registry, team, tmp_path):
+    """issue 21: --dry-run applies the formats policy and the artifact checks of the real run."""
+    folder = write_weights(tmp_path / "pickled", seed=3)
+    (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
+    run_id = team.client.create_run(team.experiment).info.run_id
+    team.client.log_artifacts(run_id, str(folder), "model")
+    team.client.create_registered_model("sk-model")
+    team.client.create_model_version("sk-model", f"{team.client.get_run(run_id).info.artifact_uri}/model", run_id)
+    (team.artifact_dir("bert-cls", 1) / "tokenizer.model").symlink_to(_secret(tmp_path))
+    before = head(registry)
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "sk-model", "--model", "bert-cls",
+                 "--dry-run", "-q")
+    assert result.code == 1
+    assert "model.pkl" in result.err and "holds a symlink, tokenizer.model" in result.err
+    assert "dry run: nothing was written" in result.out
+    _nothing_written(registry, before, "sk-model")
+    assert not (registry.root / "registry" / "bert-cls").exists()
+    ok = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--dry-run", "--json")
+    assert ok.code == 0, ok.err
+
+
+def test_quiet_silences_mlflow_progress_bars(run, registry, team):
+    """issue 21: -q: no MLflow "Downloading artifacts" bars on stderr."""
+    loud = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "--into", "loud")
+    assert loud.code == 0 and "Downloading artifacts" in loud.err
+    quiet = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q")
+    assert quiet.code == 0 and "Downloading artifacts" not in quiet.err, quiet.err
+
+
+def test_type_sets_what_imported_models_are(run, registry, team):
+    """issue 21: --type chooses the model type of imported models and their versions."""
+    result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "--type", "fine_tuned", "-q")
+    assert result.code == 0, result.err
+    assert registry.get_model("bert-cls")["model_type"] == "fine_tuned"
+    assert registry.get_version("bert-cls", 1)["model_type"] == "fine_tuned"
+    bad = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--type", "nonsense")
+    assert bad.code != 0 and "nonsense" in bad.err

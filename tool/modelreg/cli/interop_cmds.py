@@ -80,10 +80,13 @@ def import_group():
 @click.option("--into", metavar="NAME", help="The modelreg name for the one --model (a rename).")
 @click.option("--dry-run", is_flag=True, help="Print what becomes what, and what is dropped and why; write nothing.")
 @click.option("--pr", "as_pr", is_flag=True, help="Each model on a branch of its own, pushed, with a pull request.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--type", "model_type", type=click.Choice(["base_model", "fine_tuned", "quantized", "distilled",
+                                                         "merged"]),
+              help="What the imported models are (default: an MLflow `modelreg.model_type` tag, else base_model).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines and no MLflow progress bars.")
 @json_option
 @click.pass_context
-def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, as_pr, quiet, as_json):
+def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, as_pr, model_type, quiet, as_json):
     """Import registered models, versions, aliases and stages from MLflow: one commit per model.
 
     Artifacts are downloaded through MLflow's client and registered through DVC. Running it
@@ -96,7 +99,7 @@ def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, as_
             click.echo(f"importing {what}", err=True)
 
     result = import_mlflow(open_registry(ctx).worktree, tracking_uri, registry_uri, names, into, dry_run, progress,
-                           pr=as_pr)
+                           pr=as_pr, quiet=quiet or as_json, model_type=model_type)
     if as_json:
         emit_json(result.to_dict())
     else:
@@ -119,9 +122,12 @@ def _render_import(result) -> str:
         lines.append(f"{head}{plan.target}: {verb}" + (f" ({plan.reason})" if plan.reason else ""))
         for v in plan.versions:
             if v.action == "create":
-                lines.append(f"  version {v.number}: {v.mlflow_stage or 'None'} -> {v.stage}")
+                lines.append(f"  version {v.number}: {v.mlflow_stage or 'None'} -> {v.stage}"
+                             + (f" (mlflow version {v.mlflow_version})" if v.mlflow_version != v.number else ""))
             else:
                 lines.append(f"  version {v.number}: {v.action} ({v.reason})")
+        for number, stage in sorted(plan.demote.items()):
+            lines.append(f"  version {number}: -> {stage}")
         for alias, number in plan.aliases.items():
             lines.append(f"  alias {alias} -> {number}")
         lines += [f"  note: {note}" for note in plan.notes]

@@ -15,6 +15,7 @@ when the MLflow store itself is local (sqlite, a file store) and the path lies i
 artifact location of the version's experiment, with no symlink anywhere in the tree (MLflow's
 copy would follow one out). URLs are recorded and reported without their credentials.
 """
+import contextlib
 import math
 import os
 import re
@@ -38,6 +39,8 @@ STAGE_MAP = {"Production": "production", "Staging": "staging", "Archived": "arch
 _TAG_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}")
 _METRIC_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 PAGE = 1000
+# What `--type` may choose: an imported version has no parent, so not `adapter`.
+MODEL_TYPES = ("base_model", "fine_tuned", "quantized", "distilled", "merged")
 
 
 @dataclass
@@ -49,6 +52,7 @@ class VersionPlan:
     reason: str = ""
     source: str | None = None
     run_id: str | None = None
+    mlflow_version: int | None = None  # MLflow's number, when it differs from modelreg's
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
@@ -63,11 +67,13 @@ class ModelPlan:
     versions: list[VersionPlan] = field(default_factory=list)
     aliases: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    demote: dict[int, str] = field(default_factory=dict)  # modelreg version -> stage it leaves for
+    model_type: str | None = None
 
     def to_dict(self) -> dict:
         return {"mlflow_name": self.mlflow_name, "target": self.target, "action": self.action,
                 "reason": self.reason or None, "versions": [v.to_dict() for v in self.versions],
-                "aliases": self.aliases, "notes": self.notes}
+                "aliases": self.aliases, "demote": self.demote, "notes": self.notes}
 
 
 @dataclass
@@ -187,7 +193,8 @@ def _all(search, *args):
 
 
 # -- planning ----------------------------------------------------------------------------------
-def plan_import(tree, client, names=(), into: str | None = None) -> list[ModelPlan]:
+def plan_import(tree, client, names=(), into: str | None = None,
+                model_type: str | None = None) -> list[ModelPlan]:
     """What each MLflow model becomes; reads MLflow and the registry's working tree, writes nothing."""
     if into and len(names) != 1:
         raise InvalidInput("a rename (into) applies to one model: name exactly one MLflow model with it",
@@ -196,10 +203,12 @@ def plan_import(tree, client, names=(), into: str | None = None) -> list[ModelPl
         models = [_mlflow_call(f"read registered model {n!r}", client.get_registered_model, n) for n in names]
     else:
         models = _mlflow_call("list registered models", _all, client.search_registered_models, None)
-    return [_plan_model(tree, client, rm, into) for rm in sorted(models, key=lambda m: m.name)]
+    if model_type is not None and model_type not in MODEL_TYPES:
+        raise InvalidInput(f"invalid model type {model_type!r} for an import: use one of {', '.join(MODEL_TYPES)}")
+    return [_plan_model(tree, client, rm, into, model_type) for rm in sorted(models, key=lambda m: m.name)]
 
 
-def _plan_model(tree, client, rm, into) -> ModelPlan:
+def _plan_model(tree, client, rm, into, model_type=None) -> ModelPlan:
     target = into or rm.name
     try:
         check_name(target)
@@ -210,23 +219,58 @@ def _plan_model(tree, client, rm, into) -> ModelPlan:
         return ModelPlan(rm.name, target, "refuse",
                          f"modelreg already has a model {target!r} that was not imported from MLflow model "
                          f"{rm.name!r}; rerun with --model {rm.name!r} --into ANOTHER_NAME")
-    have = set(tree.version_numbers(target)) if existing is not None else set()
-    plan = ModelPlan(rm.name, target, "update" if existing is not None else "create")
+    if existing is not None and model_type and existing.get("model_type") != model_type:
+        return ModelPlan(rm.name, target, "refuse",
+                         f"{target!r} was imported as {existing.get('model_type')}, not {model_type}; "
+                         "rerun without --type (or with its type)")
+    records = {n: tree.version(target, n) for n in tree.version_numbers(target)} if existing is not None else {}
+    plan = ModelPlan(rm.name, target, "update" if existing is not None else "create", model_type=model_type)
     mvs = _mlflow_call(f"list versions of {rm.name!r}", _all, client.search_model_versions,
                        f"name = '{_quote(rm.name)}'")
     by_number = {int(mv.version): mv for mv in mvs}
-    stages = _stages(tree, by_number, plan, have, existing is not None)
+    imported = _imported(records, rm.name)
+    new = {m for m, mv in by_number.items() if _match(imported.get(m), mv, m) is None}
+    stages = _stages(tree, by_number, plan, new, records)
+    taken = set(records)
     for number in range(1, max(by_number, default=0) + 1):
-        plan.versions.append(_plan_version(number, by_number.get(number), have, stages))
-    if existing is None:
-        plan.aliases = _aliases(tree, rm, plan)
-    elif getattr(rm, "aliases", None):
-        plan.notes.append("aliases are not re-synced into a model imported before: "
+        plan.versions.append(_plan_version(number, by_number.get(number), imported, taken, stages))
+    plan.aliases = _aliases(tree, rm, plan, first=existing is None)
+    if existing is not None and getattr(rm, "aliases", None):
+        plan.notes.append("aliases other than the stages' are not re-synced into a model imported before: "
                           "modelreg's aliases.yaml is the source of truth now")
     if not any(v.action in ("create", "placeholder") for v in plan.versions):
         plan.action = "skip"
         plan.reason = "nothing new" if existing is not None else "no versions in MLflow"
     return plan
+
+
+def _imported(records: dict, mlflow_name: str) -> dict[int, tuple[int, dict]]:
+    """MLflow version number -> (modelreg number, record) for each version an import wrote: by its
+    `mlflow.version` tag (a placeholder by its `mlflow:models:/NAME/N` source), never by number."""
+    found = {}
+    for number, record in records.items():
+        tag = (record.get("tags") or {}).get("mlflow.version")
+        uri = (record.get("source") or {}).get("uri") or ""
+        prefix = f"mlflow:models:/{mlflow_name}/"
+        if tag is not None and str(tag).isdigit():
+            found[int(tag)] = (number, record)
+        elif uri.startswith(prefix) and uri[len(prefix):].isdigit():
+            found[int(uri[len(prefix):])] = (number, record)
+    return found
+
+
+def _match(found, mv, mlflow_number: int) -> int | None:
+    """The modelreg number of the version imported from MLflow's `mlflow_number`, when it is that
+    same MLflow version (its run and source, or a deleted one's placeholder); else None."""
+    if found is None:
+        return None
+    number, record = found
+    if mv is None:
+        return number
+    source = record.get("source") or {}
+    if source.get("run_id") == (mv.run_id or None) and source.get("uri") == redact_url(mv.source):
+        return number
+    return None
 
 
 def _existing(tree, name: str) -> dict | None:
@@ -240,8 +284,9 @@ def _quote(name: str) -> str:
     return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _stages(tree, by_number, plan: ModelPlan, have: set, update: bool) -> dict[int, str]:
-    """MLflow stage -> modelreg stage per version; exclusive stages keep only their newest holder."""
+def _stages(tree, by_number, plan: ModelPlan, new: set, records: dict) -> dict[int, str]:
+    """MLflow stage -> modelreg stage per MLflow version; exclusive stages keep only their newest
+    new holder, and a version imported into one takes it from modelreg's holder (archived)."""
     settings = tree.settings
     mapped = {}
     for number, mv in by_number.items():
@@ -252,35 +297,58 @@ def _stages(tree, by_number, plan: ModelPlan, have: set, update: bool) -> dict[i
             stage = settings.initial_stage
         mapped[number] = stage
     for stage in settings.exclusive_stages:
-        holders = sorted(n for n, s in mapped.items() if s == stage and n not in have)
-        held = update and any(tree.version(plan.target, n).get("stage") == stage for n in have)
-        keep = None if held else (holders[-1] if holders else None)
-        for number in holders:
-            if number != keep:
-                mapped[number] = "archived" if not held else settings.initial_stage
-                plan.notes.append(f"version {number}: {stage} is exclusive in modelreg; imported as "
-                                  f"{mapped[number]} (move it with `modelreg promote`)")
+        holders = sorted(n for n, s in mapped.items() if s == stage and n in new)
+        for number in holders[:-1]:
+            mapped[number] = "archived"
+            plan.notes.append(f"version {number}: {stage} is exclusive in modelreg; imported as archived "
+                              f"(move it with `modelreg promote`)")
+        if holders:
+            for held, record in sorted(records.items()):
+                if record.get("stage") == stage and record.get("status") != "deleted":
+                    plan.demote[held] = "archived"
+                    plan.notes.append(f"version {held}: leaves {stage} for the version imported into it; "
+                                      "archived")
     return mapped
 
 
-def _plan_version(number: int, mv, have: set, stages: dict) -> VersionPlan:
-    if number in have:
-        return VersionPlan(number, "skip", reason="already imported")
+def _plan_version(number: int, mv, imported: dict, taken: set, stages: dict) -> VersionPlan:
+    """What MLflow's version `number` becomes: skipped when imported before (matched by its MLflow
+    identity), else a new modelreg version, under MLflow's number when modelreg has it free."""
+    matched = _match(imported.get(number), mv, number)
+    if matched is not None:
+        return VersionPlan(matched, "skip", reason="already imported",
+                           mlflow_version=number if matched != number else None)
+    ours = number if number not in taken else max(taken) + 1
     if mv is None:
+        if number in taken:
+            return VersionPlan(number, "drop", reason="deleted in MLflow; modelreg has its own version of that number")
+        taken.add(number)
         return VersionPlan(number, "placeholder", stage="archived",
                            reason="deleted in MLflow: kept as a soft-deleted record so numbers line up")
     if str(mv.status) != "READY":
         return VersionPlan(number, "drop", mlflow_stage=mv.current_stage,
                            reason=f"MLflow status {mv.status}: only READY versions are imported")
-    return VersionPlan(number, "create", stage=stages[number], mlflow_stage=mv.current_stage,
-                       source=redact_url(mv.source), run_id=mv.run_id)
+    taken.add(ours)
+    return VersionPlan(ours, "create", stage=stages[number], mlflow_stage=mv.current_stage,
+                       source=redact_url(mv.source), run_id=mv.run_id, mlflow_version=number)
 
 
-def _aliases(tree, rm, plan: ModelPlan) -> dict[str, int]:
+def _mlflow_number(vp: VersionPlan) -> int:
+    return vp.mlflow_version or vp.number
+
+
+def _what(vp: VersionPlan) -> str:
+    m = _mlflow_number(vp)
+    return f"version {vp.number}" + (f" (MLflow version {m})" if m != vp.number else "")
+
+
+def _aliases(tree, rm, plan: ModelPlan, first: bool) -> dict[str, int]:
+    """The aliases to write: MLflow's own (first import only) and the stages' aliases, which move
+    onto the newest version imported into their stage."""
     settings = tree.settings
-    created = {v.number for v in plan.versions if v.action == "create"}
+    created = {_mlflow_number(v): v.number for v in plan.versions if v.action == "create"}
     aliases = {}
-    for alias, version in sorted((getattr(rm, "aliases", None) or {}).items()):
+    for alias, version in sorted((getattr(rm, "aliases", None) or {}).items() if first else ()):
         number = int(version)
         try:
             check_alias(alias)
@@ -292,7 +360,7 @@ def _aliases(tree, rm, plan: ModelPlan) -> dict[str, int]:
         elif number not in created:
             plan.notes.append(f"alias {alias!r} dropped: version {number} is not imported")
         else:
-            aliases[alias] = number
+            aliases[alias] = created[number]
     for stage, alias in settings.stage_aliases.items():
         holders = [v.number for v in plan.versions if v.action == "create" and v.stage == stage]
         if holders:
@@ -303,29 +371,76 @@ def _aliases(tree, rm, plan: ModelPlan) -> dict[str, int]:
 # -- writing -----------------------------------------------------------------------------------
 def import_mlflow(tree, tracking_uri: str, registry_uri: str | None = None, names=(),
                   into: str | None = None, dry_run: bool = False, progress=None,
-                  pr: bool = False) -> ImportResult:
-    """Plan, then (unless dry_run) write one commit per model, on the current branch or (pr) on a
-    branch of its own with a pull request. Failures are collected per model."""
+                  pr: bool = False, quiet: bool = False, model_type: str | None = None) -> ImportResult:
+    """Plan, then write one commit per model, on the current branch or (pr) on a branch of its
+    own with a pull request. Failures are collected per model. A dry run downloads and checks
+    every version as the real run does (formats policy, sources, links) and writes nothing.
+    `quiet` turns MLflow's own progress bars off."""
     client = open_client(tracking_uri, registry_uri)
-    plans = plan_import(tree, client, tuple(names), into)
+    plans = plan_import(tree, client, tuple(names), into, model_type)
     result = ImportResult(redact_url(tracking_uri), plans, dry_run)
-    if dry_run:
-        return result
-    for plan in plans:
-        if plan.action not in ("create", "update"):
-            continue
-        def write(plan=plan):
-            return _write_model(tree, client, tracking_uri, plan, progress)
-        try:
-            if pr:
-                proposal = _propose(tree, plan, write)
-                result.commits[plan.target] = proposal.result
-                result.proposals[plan.target] = {k: v for k, v in proposal.to_dict().items() if k != "body"}
-            else:
-                result.commits[plan.target] = write()
-        except RegistryError as exc:
-            result.failures.append(scrub_text(f"{plan.mlflow_name}: {exc}; nothing was written for it"))
+    with _bars(not quiet):
+        for plan in plans:
+            if plan.action in ("create", "update"):
+                _import_one(tree, client, tracking_uri, plan, progress, pr, dry_run, result)
     return result
+
+
+@contextlib.contextmanager
+def _bars(shown: bool):
+    """MLflow's artifact progress bars on or off while it downloads (it reads the variable then)."""
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    saved = os.environ.get(key)
+    if not shown:
+        os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = saved
+
+
+def _import_one(tree, client, tracking_uri, plan, progress, pr, dry_run, result) -> None:
+    if dry_run:
+        try:
+            _check_model(tree, client, tracking_uri, plan, progress)
+        except RegistryError as exc:
+            result.failures.append(scrub_text(f"{plan.mlflow_name}: {exc}; the real run would write "
+                                              "nothing for it"))
+        return
+    def write():
+        return _write_model(tree, client, tracking_uri, plan, progress)
+    try:
+        if pr:
+            proposal = _propose(tree, plan, write)
+            result.commits[plan.target] = proposal.result
+            result.proposals[plan.target] = {k: v for k, v in proposal.to_dict().items() if k != "body"}
+        else:
+            result.commits[plan.target] = write()
+    except RegistryError as exc:
+        result.failures.append(scrub_text(f"{plan.mlflow_name}: {exc}; nothing was written for it"))
+
+
+def _check_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> None:
+    """What `_write_model` checks before it writes, without writing: each new version's record,
+    its download (sources, links, emptiness) and the formats policy on its files."""
+    from ..artifacts.files import scan_folder
+    from ..supply.formats import admit
+
+    model_type = plan.model_type or "base_model"
+    if plan.action == "update":
+        model_type = tree.model(plan.target)["model_type"]
+    with tempfile.TemporaryDirectory(prefix="modelreg-mlflow-dry-run-") as tmp:
+        for vp in plan.versions:
+            if vp.action != "create":
+                continue
+            if progress:
+                progress(f"{plan.mlflow_name} version {_mlflow_number(vp)} (dry run)")
+            _version_record(tree, client, tracking_uri, plan, vp, model_type)
+            folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
+            admit(tree.settings, scan_folder(folder))
 
 
 def _propose(tree, plan: ModelPlan, write):
@@ -346,6 +461,12 @@ def _write_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> 
             change.put(layout.model_file(plan.target), "model", _model_record(tree, plan, rm))
             change.put(layout.aliases_file(plan.target), "aliases", {"aliases": plan.aliases})
             keep_codeowners(tree, change, {plan.target: []})  # as `model register` does
+        elif plan.aliases:  # the stages' aliases follow the versions imported into their stages
+            aliases = dict(tree.aliases(plan.target), **plan.aliases)
+            change.put(layout.aliases_file(plan.target), "aliases", {"aliases": dict(sorted(aliases.items()))})
+        for number, stage in sorted(plan.demote.items()):
+            change.put(layout.version_file(plan.target, number), "version",
+                       dict(tree.version(plan.target, number), stage=stage))
         model_type = _model_type(tree, change, plan.target)
         created = []
         for vp in plan.versions:
@@ -355,7 +476,7 @@ def _write_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> 
                 created.append(vp.number)
             elif vp.action == "create":
                 if progress:
-                    progress(f"{plan.mlflow_name} version {vp.number}")
+                    progress(f"{plan.mlflow_name} version {_mlflow_number(vp)}")
                 record = _version_record(tree, client, tracking_uri, plan, vp, model_type)
                 folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
                 _add_weights(tree, change, plan.target, vp.number, folder, record)
@@ -391,10 +512,11 @@ def _model_record(tree, plan: ModelPlan, rm) -> dict:
     tags, dropped = _clean_tags(getattr(rm, "tags", None) or {})
     plan.notes += [f"model tag {k!r} dropped: not a valid tag key" for k in dropped]
     tags[IMPORT_TAG] = plan.mlflow_name
-    model_type = tags.pop("modelreg.model_type", None) or "base_model"
+    model_type = tags.pop("modelreg.model_type", None)
+    model_type = plan.model_type or model_type or "base_model"
+    # MLflow records no creator of a registered model: none is invented
     return prune({"name": plan.target, "description": rm.description, "model_type": model_type,
-                   "tags": tags, "created_at": _iso(rm.creation_timestamp) or clock.now(),
-                   "created_by": tree.identity()})
+                   "tags": tags, "created_at": _iso(rm.creation_timestamp) or clock.now()})
 
 
 def _clean_tags(tags: dict) -> tuple[dict, list[str]]:
@@ -408,9 +530,12 @@ def _clean_tags(tags: dict) -> tuple[dict, list[str]]:
 
 
 def _iso(millis) -> str | None:
+    """MLflow's epoch milliseconds as an RFC 3339 date-time, the milliseconds kept."""
     if not millis:
         return None
-    return datetime.fromtimestamp(int(millis) / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    seconds, ms = divmod(int(millis), 1000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{ms:03d}Z" if ms else f"{stamp}Z"
 
 
 def _placeholder(tree, plan: ModelPlan, vp: VersionPlan, model_type: str) -> dict:
@@ -422,8 +547,8 @@ def _placeholder(tree, plan: ModelPlan, vp: VersionPlan, model_type: str) -> dic
 
 
 def _version_record(tree, client, tracking_uri, plan, vp: VersionPlan, model_type: str) -> dict:
-    mv = _mlflow_call(f"read version {vp.number} of {plan.mlflow_name!r}", client.get_model_version,
-                      plan.mlflow_name, str(vp.number))
+    mv = _mlflow_call(f"read version {_mlflow_number(vp)} of {plan.mlflow_name!r}", client.get_model_version,
+                      plan.mlflow_name, str(_mlflow_number(vp)))
     params, metrics, experiment = {}, [], None
     if mv.run_id:
         run = _run(client, mv.run_id, plan, vp)
@@ -433,7 +558,7 @@ def _version_record(tree, client, tracking_uri, plan, vp: VersionPlan, model_typ
             metrics = _metrics(run.data.metrics, plan, vp)
     tags, dropped = _clean_tags(mv.tags or {})
     plan.notes += [f"version {vp.number}: tag {k!r} dropped: not a valid tag key" for k in dropped]
-    tags["mlflow.version"] = str(vp.number)
+    tags["mlflow.version"] = str(_mlflow_number(vp))
     if mv.current_stage and mv.current_stage != "None":
         tags["mlflow.stage"] = mv.current_stage
     return {"version": vp.number, "model_type": model_type, "stage": vp.stage, "status": "active",
@@ -442,7 +567,7 @@ def _version_record(tree, client, tracking_uri, plan, vp: VersionPlan, model_typ
             "parameters": params or None, "metrics": metrics or None, "tags": tags,
             "description": mv.description or None,
             "created_at": _iso(mv.creation_timestamp) or clock.now(),
-            "created_by": mv.user_id or tree.identity()}
+            "created_by": mv.user_id or None}  # none invented when MLflow recorded none
 
 
 def _run(client, run_id: str, plan, vp):
@@ -478,9 +603,9 @@ def _download(client, tracking_uri: str, plan, vp: VersionPlan, dest: Path) -> P
     inside its experiment's artifact location, no symlinks: `_check_local`) is what is copied."""
     import mlflow.artifacts
 
-    what = f"version {vp.number}"
+    what = _what(vp)
     uri = _mlflow_call(f"resolve the artifacts of {what}", client.get_model_version_download_uri,
-                       plan.mlflow_name, str(vp.number))
+                       plan.mlflow_name, str(_mlflow_number(vp)))
     uri, experiment = _located(client, uri, what, lambda: _experiment_of(client, plan, vp))
     shown = redact_url(uri)
     local = _local_path(uri)
@@ -530,7 +655,7 @@ def _experiment_of(client, plan, vp: VersionPlan) -> str | None:
     """The experiment of the version's run, else of its logged model (None without either)."""
     if vp.run_id:
         return client.get_run(vp.run_id).info.experiment_id
-    mv = client.get_model_version(plan.mlflow_name, str(vp.number))
+    mv = client.get_model_version(plan.mlflow_name, str(_mlflow_number(vp)))
     model_id = getattr(mv, "model_id", None)
     return client.get_logged_model(model_id).experiment_id if model_id else None
 
