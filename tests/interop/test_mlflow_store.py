@@ -122,20 +122,122 @@ def test_download_without_destination_and_single_file(populated, monkeypatch, tm
 
 
 @pytest.mark.parametrize("call,hint", [
-    (lambda c: c.transition_model_version_stage("llama-ft", "4", "Production"), "modelreg promote"),
-    (lambda c: c.set_registered_model_alias("llama-ft", "prod2", "4"), "modelreg alias set"),
-    (lambda c: c.delete_registered_model_alias("llama-ft", "canary"), "modelreg alias rm"),
-    (lambda c: c.create_registered_model("new-model"), "modelreg model register"),
-    (lambda c: c.delete_model_version("llama-ft", "1"), "modelreg version delete"),
-    (lambda c: c.set_model_version_tag("llama-ft", "1", "k", "v"), "pull request"),
+    (lambda c: c.update_model_version("llama-ft", "1", "new words"), "modelreg card set"),
+    (lambda c: c.delete_registered_model("llama-ft"), "modelreg model deprecate"),
+    (lambda c: c.rename_registered_model("llama-ft", "llama-2"), "pull request"),
 ])
-def test_writes_are_refused_naming_the_modelreg_way(client, populated, call, hint):
-    """issue 10 part 2: a write through the store says which modelreg command or PR does it; nothing changes."""
+def test_writes_modelreg_has_no_twin_for_are_refused_naming_the_way(client, populated, call, hint):
+    """issue 10 part 2, kept by issue 21: what modelreg does another way says so; nothing changes."""
     head = populated.git.rev_parse("HEAD")
     with pytest.raises(MlflowException, match="read-only") as err:
         call(client)
     assert hint in str(err.value)
     assert populated.git.rev_parse("HEAD") == head and git(populated.root, "status", "--porcelain") == ""
+
+
+# -- writes (issue 21): the real client drives register -> alias -> stage -> download --------
+@pytest.fixture
+def team(tmp_path):
+    """A registry clone on main with a bare origin (HEAD main), as a training host has it."""
+    from modelreg.registry import Registry, init_registry
+
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(origin)], check=True)
+    root = init_registry(tmp_path / "reg", remote=str(tmp_path / "remote"))
+    git(root, "remote", "add", "origin", str(origin))
+    git(root, "push", "-q", "origin", "main")
+    return Registry(root), origin
+
+
+def test_the_mlflow_client_writes_and_every_write_is_a_pushed_commit(team, tmp_path, monkeypatch):
+    reg, origin = team
+    client = MlflowClient(registry_uri=f"modelreg://{reg.root}")
+    model = client.create_registered_model("llm", tags={"team": "nlp", "modelreg.model_type": "fine_tuned"},
+                                           description="support bot")
+    assert (model.name, model.description, model.tags) == ("llm", "support bot", {"team": "nlp"})
+    assert reg.get_model("llm")["model_type"] == "fine_tuned"
+    mv = client.create_model_version("llm", str(write_weights(tmp_path / "w1", seed=1)), run_id="run-1",
+                                     tags={"data": "v1"})
+    assert (mv.version, mv.run_id, mv.tags, mv.current_stage) == ("1", "run-1", {"data": "v1"}, "None")
+    client.set_registered_model_alias("llm", "champion", "1")
+    assert client.get_model_version_by_alias("llm", "champion").version == "1"
+    client.transition_model_version_stage("llm", "1", "Staging")
+    client.set_model_version_tag("llm", "1", "eval", "passed")
+    client.set_registered_model_tag("llm", "tier", "gold")
+    client.update_registered_model("llm", "support chat bot")
+    got = client.get_model_version("llm", "1")
+    assert (got.current_stage, got.tags) == ("Staging", {"data": "v1", "eval": "passed"})
+    assert client.get_registered_model("llm").tags == {"team": "nlp", "tier": "gold"}
+    client.delete_model_version_tag("llm", "1", "eval")
+    client.delete_registered_model_alias("llm", "champion")
+    assert reg.aliases("llm") == {}
+    two = client.create_model_version("llm", str(write_weights(tmp_path / "w2", seed=2)))
+    client.delete_model_version("llm", two.version)
+    events = [e["event"] for e in reg.history("llm", limit=100)]
+    for name in ("model.register", "version.create", "alias.set", "version.stage", "version.tag",
+                 "model.update", "version.untag", "alias.remove", "version.delete"):
+        assert name in events, name
+    # every write landed on origin, and main passes check
+    assert git(origin, "rev-parse", "main").strip() == git(reg.root, "rev-parse", "HEAD").strip()
+    assert not reg.check().problems
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"modelreg://{reg.root}")
+    dest = Path(mlflow.artifacts.download_artifacts("models:/llm/1", dst_path=str(tmp_path / "dl")))
+    assert (dest / "model.safetensors").read_bytes() == (tmp_path / "w1" / "model.safetensors").read_bytes()
+
+
+def test_two_writers_never_lose_a_version(team, tmp_path):
+    """Two clones register a version each; the second push finds origin moved, syncs (renumbers) and pushes."""
+    from modelreg.registry import Registry
+
+    reg, origin = team
+    reg.register_model("llm", "base_model")
+    git(reg.root, "push", "-q", "origin", "main")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(origin), str(other))
+    git(other, "config", "user.name", "Bob")
+    git(other, "config", "user.email", "bob@example.com")
+    first = MlflowClient(registry_uri=f"modelreg://{reg.root}")
+    second = MlflowClient(registry_uri=f"modelreg://{other}")
+    a = first.create_model_version("llm", str(write_weights(tmp_path / "a", seed=3)))
+    b = second.create_model_version("llm", str(write_weights(tmp_path / "b", seed=4)))
+    assert (a.version, b.version) == ("1", "2")  # the second writer's 1 was taken: sync renumbered it
+    git(reg.root, "pull", "-q", "--ff-only", "origin", "main")
+    mine = Registry(reg.root)
+    assert [v["version"] for v in mine.list_versions("llm")] == [1, 2]
+    sha = hashlib.sha256((tmp_path / "b" / "model.safetensors").read_bytes()).hexdigest()
+    assert sha in {a["sha256"] for a in mine.get_version("llm", 2)["artifacts"]}
+
+
+@pytest.mark.parametrize("approvals,call,hint", [
+    (True, lambda c: c.transition_model_version_stage("llm", "1", "Production"), "modelreg promote"),
+    (False, lambda c: c.set_registered_model_alias("llm", "production", "1"), "protected"),
+    (False, lambda c: c.set_model_version_tag("llm", "1", "bad key!", "v"), "tag"),
+])
+def test_writes_the_policy_refuses_change_nothing(team, tmp_path, approvals, call, hint):
+    reg, origin = team
+    if approvals:
+        path = reg.root / "registry.yaml"
+        path.write_text(path.read_text() + "approvals:\n  production:\n    groups:\n    - - '@acme/leads'\n")
+        git(reg.root, "commit", "-qam", "production needs approvals")
+    reg.register_model("llm", "base_model")
+    reg.create_version("llm", write_weights(tmp_path / "w", seed=5))
+    reg.transition_stage("llm", 1, "staging")
+    git(reg.root, "push", "-q", "origin", "main")
+    head = git(reg.root, "rev-parse", "HEAD")
+    with pytest.raises(MlflowException) as err:
+        call(MlflowClient(registry_uri=f"modelreg://{reg.root}"))
+    assert hint in str(err.value)
+    assert git(reg.root, "rev-parse", "HEAD") == head and git(reg.root, "status", "--porcelain") == ""
+    assert git(origin, "rev-parse", "main") == head
+
+
+def test_a_url_registry_is_read_only_naming_a_local_clone(populated, tmp_path):
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(populated.root), str(bare))
+    git(bare, "config", "uploadpack.allowFilter", "true")
+    client = MlflowClient(registry_uri=f"modelreg://file://{bare}")
+    with pytest.raises(MlflowException, match="local clone"):
+        client.create_registered_model("new-model")
 
 
 def test_uri_pointing_at_no_registry(tmp_path):

@@ -59,8 +59,11 @@ def test_coming_from_mlflow_runs_as_written(registry, tmp_path, mlflow_plugins, 
     client.transition_model_version_stage("llama-ft", mv.version, "Production")
     client.set_registered_model_alias("llama-ft", "champion", mv.version)
     git(registry.root, "commit", "--allow-empty", "-qm", "start")
-    env = shell_env(tmp_path, mlflow_plugins["pythonpath"], MLFLOW_TRACKING_URI=uri)
+    env = shell_env(tmp_path, mlflow_plugins["pythonpath"], MLFLOW_TRACKING_URI=uri,
+                    CHECKPOINT=str(write_weights(tmp_path / "ckpt-8", seed=8)))
     out = run_blocks("Coming from MLflow", registry.root, env)
+    assert out.rstrip().endswith("Staging")  # issue 21: the write path, as written
+    assert registry.aliases("support-ranker") == {"champion": 1}
     assert "version 1: Production -> production" in out and "dry run: nothing was written" in out
     assert "1 Production {'data': 'v7', 'mlflow.version': '1', 'mlflow.stage': 'Production'}" in out
     assert "['llama-ft']" in out and "['config.json', 'model.safetensors', 'tokenizer.json']" in out

@@ -25,6 +25,7 @@ HINTS = {
     "remote_set_s3": "'modelreg remote set s3://BUCKET/PREFIX'",
     "signer": "--key KEY.pem; or --cert CERT --key KEY --chain CHAIN; or --sigstore",
     "stage_set": "'modelreg stage set {model} {version} STAGE'",
+    "sync_push": "'modelreg sync', then 'git push'",
     "tracking_uri": "--tracking-uri URI",
     "version_tags": "'modelreg version tag MODEL@N K=V ...' or 'modelreg version untag MODEL@N K ...'",
     "versions": "'modelreg version list {model}' shows them",

@@ -1,4 +1,4 @@
-"""MLflow clients on top of a modelreg registry: a read-only Model Registry Store plugin.
+"""MLflow clients on top of a modelreg registry: a Model Registry Store plugin.
 
 Registered for the `modelreg` scheme (entry-point groups `mlflow.model_registry_store` and
 `mlflow.artifact_repository`), so unchanged MLflow code reads a Git registry:
@@ -11,8 +11,11 @@ A registry URI is `modelreg:` followed by a folder (`modelreg:///srv/registry`) 
 (`modelreg://https://github.com/acme/registry.git`, read as a cached blobless clone). Every
 call reads one commit of the main branch. A version's download URI is
 `modelreg:<registry>#<name>@<version>`; its artifact repository pulls the files through
-modelreg's cache, sha256-verified. Writes raise an error naming the modelreg command (or
-pull request) that makes that change. This module is imported only by MLflow itself.
+modelreg's cache, sha256-verified. Writes to a local clone on main are the modelreg operation
+itself (same checks and formats policy, one commit), pushed to origin with `sync`'s renumbering
+when others pushed first; a write that needs review (a stage with approvals, a forge-governed
+main) and any write to a URL registry raise an error naming the modelreg command or pull
+request instead. This module is imported only by MLflow itself.
 """
 import functools
 import os
@@ -25,14 +28,15 @@ from mlflow.entities.model_registry import (ModelVersion, ModelVersionTag, Regis
                                             RegisteredModelAlias, RegisteredModelTag)
 from mlflow.entities.model_registry.model_version_stages import ALL_STAGES, get_canonical_stage
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import (INTERNAL_ERROR, INVALID_PARAMETER_VALUE, PERMISSION_DENIED,
+                                          RESOURCE_DOES_NOT_EXIST)
 from mlflow.store.artifact.artifact_repo import ArtifactRepository
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils
 
 from ..core import layout
-from ..core.errors import InvalidInput, NotFound, RegistryError
+from ..core.errors import InvalidInput, NotFound, PolicyViolation, RegistryError
 from ..core.names import check_alias, check_name
 from ..core.refs import ModelRef, parse_version
 from ..core.urls import redact_url
@@ -68,6 +72,8 @@ def _mlflow_errors(method):
             raise MlflowException(str(exc), error_code=RESOURCE_DOES_NOT_EXIST) from exc
         except InvalidInput as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
+        except PolicyViolation as exc:
+            raise MlflowException(str(exc), error_code=PERMISSION_DENIED) from exc
         except RegistryError as exc:
             raise MlflowException(str(exc), error_code=INTERNAL_ERROR) from exc
     return wrapper
@@ -119,6 +125,7 @@ class ModelregStore(AbstractStore):
     def __init__(self, store_uri=None, tracking_uri=None):
         super().__init__(store_uri, tracking_uri)
         self.store_uri = store_uri
+        self.tracking_uri = tracking_uri  # where `runs:/` sources of new versions are downloaded from
         try:
             self.location = registry_location(store_uri)
         except InvalidInput as exc:
@@ -212,25 +219,145 @@ class ModelregStore(AbstractStore):
         found = SearchModelVersionUtils.sort(SearchModelVersionUtils.filter(versions, filter_string), order_by)
         return _page(SearchModelVersionUtils, found, page_token, max_results)
 
-    # -- writes: each names what does it in modelreg -----------------------------------
-    create_registered_model = _read_only("register a model", "`modelreg model register NAME --type TYPE`")
-    update_registered_model = _read_only("update a model", "a pull request editing registry/NAME/model.yaml")
+    # -- writes: the modelreg operation itself, one commit, pushed (issue 21) ----------------
+    def _writable(self):
+        """The registry, if MLflow may write to it directly: a local clone on its main branch whose
+        policy needs no review for the change. Everything else names the modelreg way."""
+        from ..loading import sources
+
+        reg = self.registry
+        if sources.url_of(reg) or not reg.checkout:
+            raise PolicyViolation(f"{sources.where(reg)} is read through a cached clone: MLflow writes need a "
+                                  "local clone (modelreg:///path/to/clone), whose commits are pushed")
+        if (reg.settings.get("forge") or {}).get("type", "none") != "none":
+            raise MlflowException(f"main is governed by a forge: every change is a pull request; {_WAYS['forge']}",
+                                  error_code=PERMISSION_DENIED)
+        if reg.git.current_branch() != reg.main_branch:
+            raise PolicyViolation(f"the clone at {reg.root} is not on {reg.main_branch}: check it out first")
+        return reg
+
+    def _published(self, reg) -> dict:
+        """Push what was just committed; {"model@N": new number} for versions sync renumbered."""
+        from ..promotion.sync import publish
+
+        return publish(reg.worktree)["renumbered"]
+
+    @_mlflow_errors
+    def create_registered_model(self, name, tags=None, description=None, deployment_job_id=None):
+        reg = self._writable()
+        pairs = {t.key: t.value for t in tags or []}
+        model_type = pairs.pop("modelreg.model_type", None) or "base_model"  # as `import mlflow` reads it
+        reg.register_model(check_name(name), model_type, description, tags=pairs)
+        self._published(reg)
+        return self.get_registered_model(name)
+
+    @_mlflow_errors
+    def update_registered_model(self, name, description, deployment_job_id=None):
+        reg = self._writable()
+        reg.update_model(check_name(name), description=description or "")
+        self._published(reg)
+        return self.get_registered_model(name)
+
+    @_mlflow_errors
+    def set_registered_model_tag(self, name, tag):
+        reg = self._writable()
+        reg.update_model(check_name(name), tags={tag.key: str(tag.value)})
+        self._published(reg)
+
+    @_mlflow_errors
+    def delete_registered_model_tag(self, name, key):
+        reg = self._writable()
+        reg.update_model(check_name(name), untag=[key])
+        self._published(reg)
+
+    @_mlflow_errors
+    def create_model_version(self, name, source, run_id=None, tags=None, run_link=None, description=None,
+                             local_model_path=None, model_id=None):
+        reg = self._writable()
+        with tempfile.TemporaryDirectory(prefix="modelreg-mlflow-") as tmp:
+            folder = local_model_path or _fetch_source(source, self.tracking_uri, tmp)
+            record = reg.create_version(check_name(name), folder, run_id=run_id, description=description,
+                                        tags={t.key: str(t.value) for t in tags or []},
+                                        source_uri=None if _is_local(source) else redact_url(source))
+        renumbered = self._published(reg)  # another writer took the number: sync moved ours
+        return self.get_model_version(name, renumbered.get(f"{name}@{record['version']}", record["version"]))
+
+    @_mlflow_errors
+    def transition_model_version_stage(self, name, version, stage, archive_existing_versions=False):
+        reg = self._writable()
+        target = _modelreg_stage(stage, reg.settings.initial_stage)
+        if (reg.settings.get("approvals") or {}).get(target):
+            raise MlflowException(f"{target} needs approvals: open the pull request with "
+                                  + _WAYS["promote"].format(name=name, version=version, stage=target),
+                                  error_code=PERMISSION_DENIED)
+        reg.transition_stage(check_name(name), parse_version(version), target,
+                             archive_existing=True if archive_existing_versions else None)
+        self._published(reg)
+        return self.get_model_version(name, version)
+
+    @_mlflow_errors
+    def delete_model_version(self, name, version):
+        reg = self._writable()
+        reg.delete_version(check_name(name), parse_version(version), "deleted through the MLflow client")
+        self._published(reg)
+
+    @_mlflow_errors
+    def set_model_version_tag(self, name, version, tag):
+        reg = self._writable()
+        reg.tag_version(check_name(name), parse_version(version), tags={tag.key: str(tag.value)})
+        self._published(reg)
+
+    @_mlflow_errors
+    def delete_model_version_tag(self, name, version, key):
+        reg = self._writable()
+        reg.tag_version(check_name(name), parse_version(version), untag=[key])
+        self._published(reg)
+
+    @_mlflow_errors
+    def set_registered_model_alias(self, name, alias, version):
+        reg = self._writable()
+        reg.set_alias(check_name(name), check_alias(alias), parse_version(version))
+        self._published(reg)
+
+    @_mlflow_errors
+    def delete_registered_model_alias(self, name, alias):
+        reg = self._writable()
+        reg.remove_alias(check_name(name), check_alias(alias))
+        self._published(reg)
+
+    update_model_version = _read_only("update a version's description", "the card: 'modelreg card set "
+                                      "NAME@N --field description=...' (a merged version.yaml is immutable)")
     rename_registered_model = _read_only("rename a model", "a pull request (names are paths; "
                                          "register the new name and deprecate the old one)")
-    delete_registered_model = _read_only("delete a model", "`modelreg version delete NAME@N --reason ...` "
-                                         "per version (deletes are soft)")
-    set_registered_model_tag = _read_only("tag a model", "a pull request editing registry/NAME/model.yaml")
-    delete_registered_model_tag = _read_only("untag a model", "a pull request editing registry/NAME/model.yaml")
-    create_model_version = _read_only("create a version", "`modelreg version create NAME WEIGHTS_DIR`")
-    update_model_version = _read_only("update a version", "a pull request editing its version.yaml")
-    transition_model_version_stage = _read_only("move a stage", "`modelreg promote NAME VERSION --to STAGE` "
-                                                "(a pull request)")
-    delete_model_version = _read_only("delete a version", "`modelreg version delete NAME@N --reason ...`")
-    set_model_version_tag = _read_only("tag a version", "a pull request editing its version.yaml")
-    delete_model_version_tag = _read_only("untag a version", "a pull request editing its version.yaml")
-    set_registered_model_alias = _read_only("set an alias", "`modelreg alias set NAME ALIAS VERSION`")
-    delete_registered_model_alias = _read_only("remove an alias", "`modelreg alias rm NAME ALIAS`")
+    delete_registered_model = _read_only("delete a model", "`modelreg model deprecate NAME --reason ...`, "
+                                         "or `modelreg version delete NAME@N --reason ...` per version (deletes are soft)")
     copy_model_version = _read_only("copy a version", "`modelreg version create NAME WEIGHTS_DIR --parent REF`")
+
+
+# What an MLflow user runs instead, where a write needs review (MLflow shows no CLI hints).
+_WAYS = {"forge": "use `modelreg promote` or `modelreg version create --pr`",
+         "promote": "`modelreg promote {name} {version} --to {stage}`"}
+
+
+def _is_local(source: str) -> bool:
+    return "://" not in str(source) or str(source).startswith("file://")
+
+
+def _fetch_source(source: str, tracking_uri, tmp: str) -> str:
+    """A version's files as a local folder: the folder itself, or what MLflow's artifact
+    repositories download for `runs:/`, `models:/`, `s3://`, ... (through the tracking server)."""
+    if "://" not in str(source) and ":/" not in str(source):
+        return str(source)
+    import mlflow.artifacts
+
+    return mlflow.artifacts.download_artifacts(artifact_uri=str(source), dst_path=tmp, tracking_uri=tracking_uri)
+
+
+def _modelreg_stage(stage: str, initial: str) -> str:
+    canonical = get_canonical_stage(stage)
+    if canonical == "None":
+        return initial
+    return {v: k for k, v in STAGES.items()}[canonical]
 
 
 def _latest_per_stage(versions: list[ModelVersion], stages) -> list[ModelVersion]:

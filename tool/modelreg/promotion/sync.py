@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from ..core import layout, schema
-from ..core.errors import InvalidInput, PolicyViolation, RegistryError
+from ..core.errors import ExternalError, InvalidInput, PolicyViolation, RegistryError
 from ..core.records import dump_yaml, load_yaml
 from ..store.snapshot import Snapshot
 
@@ -277,3 +277,21 @@ def _rewrite_message(message: str, mapping) -> str:
 
 
 __all__ = ["sync", "numbering", "identity"]
+
+
+def publish(tree, remote: str = "origin", attempts: int = 3) -> dict:
+    """Push the main branch after a direct write (the MLflow store's writes): where the remote
+    moved meanwhile, `sync` first (rebase, renumber a version number someone else took), then
+    push again, so concurrent writers never lose a version. No remote: nothing to do."""
+    ops = tree.git.branches
+    if not ops.has_remote(remote):
+        return {"pushed": False, "renumbered": {}}
+    renumbered: dict = {}
+    for _ in range(attempts):
+        try:
+            ops.push(f"HEAD:refs/heads/{tree.main_branch}", remote=remote)
+            return {"pushed": True, "renumbered": renumbered}
+        except RegistryError:
+            renumbered.update(sync(tree, remote).get("renumbered") or {})
+    raise ExternalError(f"could not push {tree.main_branch} to {remote} after {attempts} attempts (others keep "
+                        "pushing); the commit is kept here: sync it and push again", hint="sync_push")
