@@ -325,6 +325,10 @@ class ModelregStore(AbstractStore):
         reg.remove_alias(check_name(name), check_alias(alias))
         self._published(reg)
 
+    def list_webhooks_by_event(self, event, max_results=None, page_token=None):
+        """`mlflow server` asks after every write; a Git registry has none (events: issue 22)."""
+        return PagedList([], None)
+
     update_model_version = _read_only("update a version's description", "the card: 'modelreg card set "
                                       "NAME@N --field description=...' (a merged version.yaml is immutable)")
     rename_registered_model = _read_only("rename a model", "a pull request (names are paths; "
