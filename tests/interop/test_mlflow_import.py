@@ -470,6 +470,9 @@ def test_reimport_into_a_stage_moves_the_stage_alias_and_check_passes(run, regis
     assert registry.get_version("bert-cls", 2)["stage"] == "production"
     assert registry.aliases("bert-cls")["production"] == 2
     assert run("check").code == 0
+    assert run("tag").code == 0  # what the tag workflow does on main: the move gets its stage tag
+    tags = git(registry.root, "tag", "--list").split()
+    assert "bert-cls@production#1" in tags and "bert-cls@v2" in tags, tags
 
 
 def test_reimport_matches_versions_by_mlflow_identity_not_number(run, registry, team, tmp_path):

@@ -3,12 +3,15 @@
 Reading goes through MLflow's own client (registered models, versions, their source runs'
 params and metrics, aliases, legacy stages); artifacts are downloaded through MLflow and
 registered through DVC like any `version create`. Each model becomes one commit: an
-interrupted run leaves no half-imported version, and a second run imports only versions
-the registry does not have yet. Version numbers are preserved; a number MLflow deleted
-becomes a soft-deleted placeholder record, so later numbers still line up.
+interrupted run leaves no half-imported version, and a second run imports only MLflow
+versions not imported before, matched by MLflow's identity (the `mlflow.version` tag, the
+source run and URI), never by number. Version numbers are preserved where modelreg has them
+free (else the next one); a number MLflow deleted becomes a soft-deleted placeholder record,
+so later numbers still line up. A version imported into a stage takes it, with its alias.
 
 The plan (what becomes what, what is dropped and why) is computed before anything is
-written; `--dry-run` returns it alone.
+written; `--dry-run` returns it after downloading and checking each new version as the real
+run would, writing nothing.
 
 An import brings nothing from the importing machine: artifacts at a local path are read only
 when the MLflow store itself is local (sqlite, a file store) and the path lies inside the
