@@ -331,6 +331,7 @@ def test_mlflow_server_serves_the_rest_api_over_the_git_registry(team, tmp_path,
         assert reg.aliases("llm") == {"champion": 1}
         assert git(origin, "rev-parse", "main") == git(reg.root, "rev-parse", "HEAD")
         assert "NotImplementedError" not in (tmp_path / "server.log").read_text()
+        _models_page_shows(f"http://127.0.0.1:{port}", "llm", "champion", tmp_path)
     finally:
         proc.terminate()
         try:
@@ -338,3 +339,30 @@ def test_mlflow_server_serves_the_rest_api_over_the_git_registry(team, tmp_path,
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def _models_page_shows(ui: str, model: str, alias: str, tmp_path) -> None:
+    """MLflow's own UI, in Debian's headless Chromium: the Models list and the model's page."""
+    from tests.site.test_browser import CHROMIUM, DRIVER, missing
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not (CHROMIUM and DRIVER):
+        missing("Debian's chromium and chromium-driver are not installed (make install does it)")
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    os.environ.setdefault("SE_OFFLINE", "true")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1280,1000", "--no-first-run", "--disable-background-networking"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=DRIVER))
+    try:
+        body = lambda d: d.find_element("tag name", "body").text  # noqa: E731
+        driver.get(f"{ui}/#/models")
+        WebDriverWait(driver, 90).until(lambda d: model in body(d))
+        driver.get(f"{ui}/#/models/{model}")
+        WebDriverWait(driver, 90).until(lambda d: alias in body(d) and "Version 1" in body(d))
+        driver.save_screenshot(str(tmp_path / "mlflow-model.png"))
+    finally:
+        driver.quit()
