@@ -534,6 +534,12 @@ def test_dry_run_reports_what_the_real_run_refuses(run, registry, team, tmp_path
     assert not (registry.root / "registry" / "bert-cls").exists()
     ok = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--dry-run", "--json")
     assert ok.code == 0, ok.err
+    team.client.create_registered_model("long-notes")
+    team.version("long-notes", 50, description="x" * 70000)  # longer than version.yaml allows
+    for flags in (["--dry-run"], []):
+        refused = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "long-notes", "-q", *flags)
+        assert refused.code == 1 and "description" in refused.err, refused.err
+    assert not (registry.root / "registry" / "long-notes").exists()
 
 
 def test_quiet_silences_mlflow_progress_bars(run, registry, team):

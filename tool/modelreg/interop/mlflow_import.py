@@ -427,21 +427,32 @@ def _import_one(tree, client, tracking_uri, plan, progress, pr, dry_run, result)
 
 
 def _check_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> None:
-    """What `_write_model` checks before it writes, without writing: each new version's record,
-    its download (sources, links, emptiness) and the formats policy on its files."""
+    """What `_write_model` checks before it writes, without writing: the records against their
+    schemas, each new version's download (sources, links, emptiness) and the formats policy."""
     from ..artifacts.files import scan_folder
+    from ..core import schema
     from ..supply.formats import admit
 
-    model_type = plan.model_type or "base_model"
-    if plan.action == "update":
+    if plan.action == "create":
+        rm = _mlflow_call(f"read {plan.mlflow_name!r}", client.get_registered_model, plan.mlflow_name)
+        record = _model_record(tree, plan, rm)
+        schema.validate("model", record, layout.model_file(plan.target))
+        model_type = record["model_type"]
+    else:
         model_type = tree.model(plan.target)["model_type"]
     with tempfile.TemporaryDirectory(prefix="modelreg-mlflow-dry-run-") as tmp:
         for vp in plan.versions:
+            path = layout.version_file(plan.target, vp.number)
+            if vp.action == "placeholder":
+                schema.validate("version", _placeholder(tree, plan, vp, model_type), path)
             if vp.action != "create":
                 continue
             if progress:
                 progress(f"{plan.mlflow_name} version {_mlflow_number(vp)} (dry run)")
-            _version_record(tree, client, tracking_uri, plan, vp, model_type)
+            record = _version_record(tree, client, tracking_uri, plan, vp, model_type)
+            schema.validate("version", prune(record), path)
+            schema.validate("card", prune({"description": record.get("description")}),
+                            layout.card_file(plan.target, vp.number))
             folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
             admit(tree.settings, scan_folder(folder))
 
