@@ -556,5 +556,7 @@ def test_type_sets_what_imported_models_are(run, registry, team):
     assert result.code == 0, result.err
     assert registry.get_model("bert-cls")["model_type"] == "fine_tuned"
     assert registry.get_version("bert-cls", 1)["model_type"] == "fine_tuned"
+    other = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "--type", "merged")
+    assert other.code == 1 and "was imported as fine_tuned, not merged" in other.out
     bad = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--type", "nonsense")
     assert bad.code != 0 and "nonsense" in bad.err
