@@ -122,7 +122,6 @@ def test_download_without_destination_and_single_file(populated, monkeypatch, tm
 
 
 @pytest.mark.parametrize("call,hint", [
-    (lambda c: c.update_model_version("llama-ft", "1", "new words"), "modelreg card set"),
     (lambda c: c.delete_registered_model("llama-ft"), "modelreg model deprecate"),
     (lambda c: c.rename_registered_model("llama-ft", "llama-2"), "pull request"),
 ])
@@ -168,6 +167,10 @@ def test_the_mlflow_client_writes_and_every_write_is_a_pushed_commit(team, tmp_p
     got = client.get_model_version("llm", "1")
     assert (got.current_stage, got.tags) == ("Staging", {"data": "v1", "eval": "passed"})
     assert client.get_registered_model("llm").tags == {"team": "nlp", "tier": "gold"}
+    client.update_model_version("llm", "1", "the first checkpoint")  # the card's description
+    assert client.get_model_version("llm", "1").description == "the first checkpoint"
+    assert reg.snapshot(reg.commit_of()).has("registry/llm/versions/1/card.yaml")
+    client.update_model_version("llm", "1", "the first checkpoint")  # the same again: nothing to do, no error
     client.delete_model_version_tag("llm", "1", "eval")
     client.delete_registered_model_alias("llm", "champion")
     assert reg.aliases("llm") == {}
@@ -366,3 +369,14 @@ def _models_page_shows(ui: str, model: str, alias: str, tmp_path) -> None:
         driver.save_screenshot(str(tmp_path / "mlflow-model.png"))
     finally:
         driver.quit()
+
+
+def test_an_imported_mlflow_stage_tag_never_goes_stale(team, tmp_path):
+    """issue 21: `import mlflow` records mlflow.stage; MLflow clients read the stage the version holds now."""
+    reg, _ = team
+    reg.register_model("llm", "base_model")
+    reg.create_version("llm", write_weights(tmp_path / "w", seed=7), tags={"mlflow.stage": "Staging"})
+    reg.transition_stage("llm", 1, "staging")
+    reg.transition_stage("llm", 1, "production")
+    got = MlflowClient(registry_uri=f"modelreg://{reg.root}").get_model_version("llm", "1")
+    assert (got.current_stage, got.tags["mlflow.stage"]) == ("Production", "Production")

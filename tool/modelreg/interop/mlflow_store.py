@@ -147,13 +147,28 @@ class ModelregStore(AbstractStore):
         metrics = [Metric(f"{m['benchmark']}/{m['metric']}", float(m["value"]),
                           _millis(m.get("evaluated_at")) or created or 0, 0)
                    for m in record.get("metrics") or []]
+        stage = STAGES.get(record.get("stage"), "None")
+        tags = dict(record.get("tags") or {})
+        if "mlflow.stage" in tags:  # recorded by `import mlflow` at import time: answer what is true now
+            tags["mlflow.stage"] = stage
         return ModelVersion(
             name=name, version=str(number), creation_timestamp=created, last_updated_timestamp=created,
-            description=record.get("description"), user_id=record.get("created_by"),
-            current_stage=STAGES.get(record.get("stage"), "None"),
+            description=self._description(name, number, record, commit), user_id=record.get("created_by"),
+            current_stage=stage,
             source=redact_url(source.get("uri")) or self.download_uri(name, number), run_id=source.get("run_id"),
-            tags=[ModelVersionTag(k, str(v)) for k, v in (record.get("tags") or {}).items()],
+            tags=[ModelVersionTag(k, str(v)) for k, v in tags.items()],
             aliases=sorted(a for a, v in aliases.items() if v == number), metrics=metrics or None)
+
+    def _description(self, name: str, number: int, record: dict, commit: str) -> str | None:
+        """The card's description (what `update_model_version` edits), else the record's own."""
+        snap = self.registry.snapshot(commit)
+        if snap.has(layout.card_file(name, number)):
+            from ..store.reads import card
+
+            found = card(snap, name, number).get("description")
+            if isinstance(found, str) and found:
+                return found
+        return record.get("description")
 
     def _versions(self, name: str, commit: str) -> list[ModelVersion]:
         aliases = self.registry.aliases(name, at=commit)
@@ -329,8 +344,19 @@ class ModelregStore(AbstractStore):
         """`mlflow server` asks after every write; a Git registry has none (events: issue 22)."""
         return PagedList([], None)
 
-    update_model_version = _read_only("update a version's description", "the card: 'modelreg card set "
-                                      "NAME@N --field description=...' (a merged version.yaml is immutable)")
+    @_mlflow_errors
+    def update_model_version(self, name, version, description):
+        """The description lives in the card (a merged version.yaml is immutable)."""
+        from ..writes.cards import current, update
+
+        reg = self._writable()
+        number = parse_version(version)
+        ref = f"{check_name(name)}@{number}"
+        if (current(reg.worktree, name, number).get("description") or "") != (description or ""):
+            update(reg.worktree, ref, {"description": description} if description else None,
+                   unset=() if description else ["description"])
+        self._published(reg)
+        return self.get_model_version(name, number)
     rename_registered_model = _read_only("rename a model", "a pull request (names are paths; "
                                          "register the new name and deprecate the old one)")
     delete_registered_model = _read_only("delete a model", "`modelreg model deprecate NAME --reason ...`, "
