@@ -380,3 +380,15 @@ def test_an_imported_mlflow_stage_tag_never_goes_stale(team, tmp_path):
     reg.transition_stage("llm", 1, "production")
     got = MlflowClient(registry_uri=f"modelreg://{reg.root}").get_model_version("llm", "1")
     assert (got.current_stage, got.tags["mlflow.stage"]) == ("Production", "Production")
+
+
+def test_search_model_versions_compares_and_orders_numbers_as_mlflow_does(team, tmp_path):
+    """issue 21: `version_number > 1` works, and the default order is MLflow's (name, then newest
+    version first), numerically: 10 before 9."""
+    reg, _ = team
+    reg.register_model("llm", "base_model")
+    for n in range(1, 11):
+        reg.create_version("llm", write_weights(tmp_path / f"w{n}", seed=n))
+    client = MlflowClient(registry_uri=f"modelreg://{reg.root}")
+    assert [v.version for v in client.search_model_versions("name = 'llm' and version_number > 8")] == ["10", "9"]
+    assert [v.version for v in client.search_model_versions("name = 'llm'")][:3] == ["10", "9", "8"]

@@ -231,7 +231,11 @@ class ModelregStore(AbstractStore):
     def search_model_versions(self, filter_string=None, max_results=None, order_by=None, page_token=None):
         commit = self._commit()
         versions = [v for m in self.registry.list_models(at=commit) for v in self._versions(m["name"], commit)]
+        for mv in versions:  # MLflow's filters and orders compare version numbers as numbers
+            mv._version = int(mv.version)
         found = SearchModelVersionUtils.sort(SearchModelVersionUtils.filter(versions, filter_string), order_by)
+        for mv in versions:
+            mv._version = str(mv.version)
         return _page(SearchModelVersionUtils, found, page_token, max_results)
 
     # -- writes: the modelreg operation itself, one commit, pushed (issue 21) ----------------
