@@ -392,3 +392,25 @@ def test_search_model_versions_compares_and_orders_numbers_as_mlflow_does(team, 
     client = MlflowClient(registry_uri=f"modelreg://{reg.root}")
     assert [v.version for v in client.search_model_versions("name = 'llm' and version_number > 8")] == ["10", "9"]
     assert [v.version for v in client.search_model_versions("name = 'llm'")][:3] == ["10", "9", "8"]
+
+
+@pytest.mark.parametrize("committed", [False, True])
+def test_a_host_cannot_loosen_the_policy_its_writes_are_judged_by(team, tmp_path, committed):
+    """Attack: production needs approvals on origin/main; the training host drops `approvals:` from
+    its own registry.yaml (edited, or committed but not pushed) and promotes through MLflow."""
+    reg, origin = team
+    path = reg.root / "registry.yaml"
+    path.write_text(path.read_text() + "approvals:\n  production:\n    groups:\n    - - '@acme/leads'\n")
+    git(reg.root, "commit", "-qam", "production needs approvals")
+    reg.register_model("llm", "base_model")
+    reg.create_version("llm", write_weights(tmp_path / "w", seed=5))
+    reg.transition_stage("llm", 1, "staging")
+    git(reg.root, "push", "-q", "origin", "main")
+    path.write_text(path.read_text().split("approvals:")[0])
+    if committed:
+        git(reg.root, "commit", "-qam", "no approvals here")
+    head = git(reg.root, "rev-parse", "HEAD")
+    with pytest.raises(MlflowException, match="differs from origin/main"):
+        MlflowClient(registry_uri=f"modelreg://{reg.root}").transition_model_version_stage("llm", "1", "Production")
+    assert git(reg.root, "rev-parse", "HEAD") == head
+    assert reg.get_version("llm", 1, at="origin/main")["stage"] == "staging"

@@ -248,12 +248,27 @@ class ModelregStore(AbstractStore):
         if sources.url_of(reg) or not reg.checkout:
             raise PolicyViolation(f"{sources.where(reg)} is read through a cached clone: MLflow writes need a "
                                   "local clone (modelreg:///path/to/clone), whose commits are pushed")
+        if reg.git.current_branch() != reg.main_branch:
+            raise PolicyViolation(f"the clone at {reg.root} is not on {reg.main_branch}: check it out first")
+        self._shared_policy(reg)
         if (reg.settings.get("forge") or {}).get("type", "none") != "none":
             raise MlflowException(f"main is governed by a forge: every change is a pull request; {_WAYS['forge']}",
                                   error_code=PERMISSION_DENIED)
-        if reg.git.current_branch() != reg.main_branch:
-            raise PolicyViolation(f"the clone at {reg.root} is not on {reg.main_branch}: check it out first")
         return reg
+
+    @staticmethod
+    def _shared_policy(reg) -> None:
+        """The writes below judge by the working tree's registry.yaml; a training host must not
+        loosen its own gate. So that file must be, byte for byte, what the shared main has
+        (origin/main; without a remote, the committed main)."""
+        tracking = reg.git.tracking(reg.main_branch)
+        commit = tracking[0][1] if tracking else reg.git.rev_parse(reg.main_branch)
+        shared = reg.git.read(commit, layout.REGISTRY_FILE)
+        here = reg.root / layout.REGISTRY_FILE
+        if shared is None or not here.is_file() or here.read_bytes() != shared:
+            where = tracking[0][0] if tracking else reg.main_branch
+            raise PolicyViolation(f"{layout.REGISTRY_FILE} in {reg.root} differs from {where}'s: writes through "
+                                  "MLflow follow the shared policy; change it through a reviewed pull request")
 
     def _published(self, reg) -> dict:
         """Push what was just committed; {"model@N": new number} for versions sync renumbered."""
