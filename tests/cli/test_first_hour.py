@@ -262,3 +262,16 @@ def test_version_show_warns_about_a_deprecated_model(registry, weights, run_cli)
     registry.deprecate_model("m", "use n")
     ran = run_cli("-C", registry.root, "version", "show", "m@1")
     assert ran.exit_code == 0 and "warning: model m is deprecated (use n)" in ran.stderr
+
+
+def test_a_forged_origin_main_cannot_remove_a_merged_version(pushed, run_cli):
+    """Attack: `version delete` removes outright what origin/main never had; point the local
+    origin/main back to before m@1 and m@1 is removed too. The PR's check judges by main itself."""
+    root = pushed.root
+    first = git(root, "rev-list", "--max-parents=0", "HEAD").strip()
+    git(root, "update-ref", "refs/remotes/origin/main", first)  # the forgery: a local ref only
+    ran = run_cli("-C", root, "version", "delete", "m@1", "--reason", "gone", "--json")
+    assert json.loads(ran.stdout)["removed"] is True  # the tool was fooled, locally
+    git(root, "fetch", "-q", "origin")  # what CI sees: the real main
+    ran = run_cli("-C", root, "check", "--base", "origin/main")
+    assert ran.exit_code == 1 and "registry/m/versions/1" in ran.output

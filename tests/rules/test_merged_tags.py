@@ -38,3 +38,13 @@ def test_model_metadata_edits_pass_check(reg):
     reg.update_model("ft", description="new", tags={"env": "prod"}, add_owners=["@bob"])
     reg.deprecate_model("ft", "use ft-2")
     assert problems(reg) == []
+
+
+def test_a_tag_edit_cannot_carry_a_new_source(reg):
+    """Attack: a `version tag` PR that also repoints where the weights come from."""
+    reg.tag_version("ft", 1, {"eval": "done"})
+    path = reg.root / "registry/ft/versions/1/version.yaml"
+    path.write_text(path.read_text().replace("uri: s3://x", "uri: s3://attacker/x"))
+    git(reg.root, "commit", "-qam", "tags (and a source)")
+    found = problems(reg)
+    assert len(found) == 1 and found[0].startswith("registry/ft/versions/1/version.yaml:/source: a merged version")
