@@ -7,16 +7,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
 
-from tests.plugins.ports import claim_block
 from tests.conftest import git, write_weights
 from tests.plugins.mlflow_env import fresh_db
+from tests.plugins.mlflow_env import mlflow_server as start_mlflow_server
 
 pytestmark = [pytest.mark.mlflow, pytest.mark.usefixtures("mlflow_plugins")]
 mlflow = pytest.importorskip("mlflow")
@@ -247,31 +246,9 @@ def mlflow_server(tmp_path_factory, mlflow_template_db):
     """`mlflow server` on loopback with a sqlite backend, serving artifacts itself."""
     root = tmp_path_factory.mktemp("mlflow-server")
     backend = fresh_db(mlflow_template_db, root / "mlflow.db")
-    port = claim_block(1)  # outside the ephemeral range: no client socket takes it before mlflow binds
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-           "--backend-store-uri", backend, "--artifacts-destination",
-           str(root / "artifacts"), "--workers", "1"]
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.5)
-    if proc.poll() is not None:
-        pytest.fail("mlflow server did not start: " + (root / "server.log").read_text()[-2000:])
-    yield SimpleNamespace(uri=uri, root=root)
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with start_mlflow_server(root, "--backend-store-uri", backend, "--artifacts-destination",
+                             str(root / "artifacts")) as uri:
+        yield SimpleNamespace(uri=uri, root=root)
 
 
 def test_through_mlflow_server_on_loopback(run, registry, mlflow_server, tmp_path):
@@ -319,15 +296,20 @@ def test_pr_puts_each_model_on_a_pull_request(run, registry, team, github, tmp_p
     assert git(registry.root, "status", "--porcelain") == ""
 
 
-def test_format_policy_applies_to_imported_versions(run, registry, team, tmp_path):
-    """issue 10 part 1: imported artifacts pass the registry's format policy like `version create`:
-    a pickle in an MLflow model is refused naming the file, and nothing is written for that model."""
+def _pickled_mlflow_model(team, tmp_path) -> None:
+    """MLflow's sk-model@1: weights plus a pickle, which the default formats policy refuses."""
     folder = write_weights(tmp_path / "pickled", seed=3)
     (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
     run_id = team.client.create_run(team.experiment).info.run_id
     team.client.log_artifacts(run_id, str(folder), "model")
     team.client.create_registered_model("sk-model")
     team.client.create_model_version("sk-model", f"{team.client.get_run(run_id).info.artifact_uri}/model", run_id)
+
+
+def test_format_policy_applies_to_imported_versions(run, registry, team, tmp_path):
+    """issue 10 part 1: imported artifacts pass the registry's format policy like `version create`:
+    a pickle in an MLflow model is refused naming the file, and nothing is written for that model."""
+    _pickled_mlflow_model(team, tmp_path)
     result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "sk-model", "-q")
     assert result.code == 1 and "model.pkl" in result.err and "nothing was written" in result.err
     assert not (registry.root / "registry" / "sk-model").exists()
@@ -517,12 +499,7 @@ def test_no_invented_creator_and_millisecond_timestamps(run, registry, team):
 
 def test_dry_run_reports_what_the_real_run_refuses(run, registry, team, tmp_path):
     """issue 21: --dry-run applies the formats policy and the artifact checks of the real run."""
-    folder = write_weights(tmp_path / "pickled", seed=3)
-    (folder / "model.pkl").write_bytes(b"\x80\x04K\x01.")
-    run_id = team.client.create_run(team.experiment).info.run_id
-    team.client.log_artifacts(run_id, str(folder), "model")
-    team.client.create_registered_model("sk-model")
-    team.client.create_model_version("sk-model", f"{team.client.get_run(run_id).info.artifact_uri}/model", run_id)
+    _pickled_mlflow_model(team, tmp_path)
     (team.artifact_dir("bert-cls", 1) / "tokenizer.model").symlink_to(_secret(tmp_path))
     before = head(registry)
     result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "sk-model", "--model", "bert-cls",

@@ -291,42 +291,26 @@ def test_entry_point_discovery_in_a_fresh_process(populated, mlflow_plugins):
 def test_mlflow_server_serves_the_rest_api_over_the_git_registry(team, tmp_path, mlflow_plugins, mlflow_template_db):
     """`mlflow server --registry-store-uri modelreg://...`: MLflow's own REST API reads and writes the registry."""
     import json
-    import socket
-    import time
     import urllib.request
 
-    from tests.plugins.mlflow_env import fresh_db
-    from tests.plugins.ports import claim_block
+    from tests.plugins.mlflow_env import fresh_db, mlflow_server
 
     reg, origin = team
     reg.register_model("llm", "base_model", description="served")
     reg.create_version("llm", write_weights(tmp_path / "w", seed=6))
     git(reg.root, "push", "-q", "origin", "main")
-    port = claim_block(1)
     env = dict(os.environ, PYTHONPATH=mlflow_plugins["pythonpath"])
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--backend-store-uri", fresh_db(mlflow_template_db, tmp_path / "track.db"),
-                             "--registry-store-uri", f"modelreg://{reg.root}", "--workers", "1"],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env=env)
-    base = f"http://127.0.0.1:{port}/api/2.0/mlflow"
+    with mlflow_server(tmp_path, "--backend-store-uri", fresh_db(mlflow_template_db, tmp_path / "track.db"),
+                       "--registry-store-uri", f"modelreg://{reg.root}", env=env) as ui:
+        base = f"{ui}/api/2.0/mlflow"
 
-    def call(path, body=None):
-        request = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"},
-                                         method="GET" if body is None else "POST")
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return json.loads(answer.read() or b"{}")
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                call("/registered-models/get?name=llm")
-                break
-            except OSError:
-                time.sleep(0.5)
-        assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+        def call(path, body=None):
+            request = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
+                                             headers={"Content-Type": "application/json"},
+                                             method="GET" if body is None else "POST")
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return json.loads(answer.read() or b"{}")
+
         model = call("/registered-models/get?name=llm")["registered_model"]
         assert (model["name"], model["description"]) == ("llm", "served")
         call("/registered-models/alias", {"name": "llm", "alias": "champion", "version": "1"})
@@ -334,14 +318,7 @@ def test_mlflow_server_serves_the_rest_api_over_the_git_registry(team, tmp_path,
         assert reg.aliases("llm") == {"champion": 1}
         assert git(origin, "rev-parse", "main") == git(reg.root, "rev-parse", "HEAD")
         assert "NotImplementedError" not in (tmp_path / "server.log").read_text()
-        _models_page_shows(f"http://127.0.0.1:{port}", "llm", "champion", tmp_path)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _models_page_shows(ui, "llm", "champion", tmp_path)
 
 
 def _models_page_shows(ui: str, model: str, alias: str, tmp_path) -> None:

@@ -6,11 +6,15 @@ the ones pyproject.toml declares into a throwaway *.dist-info on sys.path (subpr
 it through the PYTHONPATH the fixture returns) and asks MLflow's registries to load entry points again: the real
 discovery path, fed from the real declaration.
 """
+import contextlib
 import importlib
 import importlib.metadata
 import os
 import shutil
+import socket
+import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -48,6 +52,37 @@ def fresh_db(template: Path, dest: Path) -> str:
     """A copy of the template database at `dest`, as a tracking URI."""
     shutil.copyfile(template, dest)
     return f"sqlite:///{dest}"
+
+
+@contextlib.contextmanager
+def mlflow_server(root: Path, *args: str, env: dict | None = None):
+    """`mlflow server ARGS` on a claimed loopback port, run from `root` (its log there); yields
+    its URL once it accepts connections, and stops it afterwards."""
+    from .ports import claim_block
+
+    port = claim_block(1)  # outside the ephemeral range: no client socket takes it before mlflow binds
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "1", *args], stdout=log, stderr=subprocess.STDOUT, cwd=root,
+                            env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        if proc.poll() is not None:
+            pytest.fail("mlflow server did not start: " + (root / "server.log").read_text()[-2000:])
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 @pytest.fixture(scope="session")
