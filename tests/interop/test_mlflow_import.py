@@ -455,6 +455,24 @@ def test_reimport_into_a_stage_moves_the_stage_alias_and_check_passes(run, regis
     assert run("tag").code == 0  # what the tag workflow does on main: the move gets its stage tag
     tags = git(registry.root, "tag", "--list").split()
     assert "bert-cls@production#1" in tags and "bert-cls@v2" in tags, tags
+    # a version created already in a stage gets that stage's tag, which check-ref bears out
+    assert "bert-cls#production#1" in tags and "bert-cls#none#1" not in tags, tags
+    ref = run("check-ref", "bert-cls#production#1", "--json")
+    assert ref.code == 0 and '"version": 2' in ref.out and '"stage": "production"' in ref.out, ref.out
+    assert run("tag").code == 0 and git(registry.root, "tag", "--list").split() == tags  # idempotent
+    assert run("check").code == 0
+
+
+def test_first_import_into_stages_tags_each_stage(run, registry, team):
+    """issue 21: the first import creates llama-ft@2 in production and @4 in staging: `modelreg tag`
+    gives each its stage tag; the deleted placeholder (archived) gets none."""
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q").code == 0
+    assert run("tag").code == 0
+    tags = set(git(registry.root, "tag", "--list").split())
+    assert {"llama-ft#production#1", "llama-ft#staging#1", "llama-ft#archived#1"} <= tags, tags
+    assert "llama-ft#archived#2" not in tags  # version 3 is a deleted placeholder
+    ref = run("check-ref", "llama-ft#archived#1", "--json")
+    assert ref.code == 0 and '"version": 1' in ref.out, ref.out
 
 
 def test_reimport_matches_versions_by_mlflow_identity_not_number(run, registry, team, tmp_path):

@@ -106,6 +106,21 @@ def _move_key(move: Move) -> tuple[str, str, str, str]:
     return event, move.model, str(version), key
 
 
+def tagged_moves(change) -> list[Move]:
+    """The change's moves, each registration straight into a stage past the initial one (an
+    import into production) followed by that stage's move: it gets its stage tag as a version
+    moved there does, so a deploy workflow watching `{model}#production#{n}` sees it (issue 21).
+    A deleted record (an import's placeholder) enters nothing."""
+    initial, out = change.head.settings.initial_stage, []
+    for move in change.moves:
+        out.append(move)
+        if move.kind == "version" and move.after not in (None, initial):
+            record = change.models[move.model].after.get(move.version) or {}
+            if record.get("status") != "deleted":
+                out.append(Move("stage", move.model, move.version, None, move.after))
+    return out
+
+
 class MovesAt:
     """The moves a commit made on top of its first parent, recomputed from the records (memoised):
     what a tag's trailers are checked against. A tag is anyone's claim; this is the registry's."""
@@ -121,7 +136,7 @@ class MovesAt:
             except Exception:  # not a commit of this repository
                 parents = None
             if parents:
-                for move in compute(self.git, parents[0], commit).moves:
+                for move in tagged_moves(compute(self.git, parents[0], commit)):
                     key = _move_key(move)
                     found.add(key)
                     if move.kind == "stage" and move.before:  # what a gto unassignment tag says
@@ -223,7 +238,7 @@ def _plan(tree, limit: int):
         parents = ops.parents(commit)
         if not parents:
             continue
-        for move in compute(tree.git, parents[0], commit).moves:
+        for move in tagged_moves(compute(tree.git, parents[0], commit)):
             if move.kind in ("stage", "alias") and move.after is None:
                 continue  # a removed alias has nothing to point a deploy at
             key = _move_key(move)

@@ -36,6 +36,8 @@ class Move:
     def describe(self) -> str:
         if self.kind == "version":
             return f"register {self.model}@{self.version} (enters {self.after})"
+        if self.kind == "stage" and self.before is None:  # registered straight into it
+            return f"{self.model}@{self.version}: registered into {self.after}"
         if self.kind == "stage":
             return f"{self.model}@{self.version}: {self.before} -> {self.after}"
         after = "removed" if self.after is None else f"-> {self.after}"
