@@ -211,20 +211,18 @@ def test_two_writers_never_lose_a_version(team, tmp_path):
     assert sha in {a["sha256"] for a in mine.get_version("llm", 2)["artifacts"]}
 
 
-@pytest.mark.parametrize("approvals,call,hint", [
-    (True, lambda c: c.transition_model_version_stage("llm", "1", "Production"), "modelreg promote"),
-    (False, lambda c: c.set_registered_model_alias("llm", "production", "1"), "protected"),
-    (False, lambda c: c.set_model_version_tag("llm", "1", "bad key!", "v"), "tag"),
+@pytest.mark.parametrize("call,hint", [
+    (lambda c: c.set_registered_model_alias("llm", "champion", "9"), "no version 9"),
+    (lambda c: c.delete_registered_model_alias("llm", "production"), "protected"),
+    (lambda c: c.set_model_version_tag("llm", "1", "bad key!", "v"), "tag"),
+    (lambda c: c.transition_model_version_stage("llm", "1", "Gold"), "Gold"),
 ])
-def test_writes_the_policy_refuses_change_nothing(team, tmp_path, approvals, call, hint):
+def test_writes_the_policy_refuses_change_nothing(team, tmp_path, call, hint):
     reg, origin = team
-    if approvals:
-        path = reg.root / "registry.yaml"
-        path.write_text(path.read_text() + "approvals:\n  production:\n    groups:\n    - - '@acme/leads'\n")
-        git(reg.root, "commit", "-qam", "production needs approvals")
     reg.register_model("llm", "base_model")
     reg.create_version("llm", write_weights(tmp_path / "w", seed=5))
     reg.transition_stage("llm", 1, "staging")
+    reg.transition_stage("llm", 1, "production")
     git(reg.root, "push", "-q", "origin", "main")
     head = git(reg.root, "rev-parse", "HEAD")
     with pytest.raises(MlflowException) as err:
@@ -232,6 +230,54 @@ def test_writes_the_policy_refuses_change_nothing(team, tmp_path, approvals, cal
     assert hint in str(err.value)
     assert git(reg.root, "rev-parse", "HEAD") == head and git(reg.root, "status", "--porcelain") == ""
     assert git(origin, "rev-parse", "main") == head
+    assert git(origin, "for-each-ref", "refs/heads/modelreg") == ""
+
+
+APPROVALS = "approvals:\n  production:\n    groups:\n    - - '@acme/leads'\n"
+
+
+@pytest.mark.parametrize("how", ["stage", "alias"])
+def test_a_gated_stage_move_goes_to_a_branch_for_review(team, tmp_path, how):
+    """issue 21: production needs approvals, there is no forge: the move is committed on a pushed
+    branch (the PR to open is named) and main does not move. Setting the `production` alias, the
+    MLflow 2.9+ way to promote, is the same stage move."""
+    reg, origin = team
+    path = reg.root / "registry.yaml"
+    path.write_text(path.read_text() + APPROVALS)
+    git(reg.root, "commit", "-qam", "production needs approvals")
+    reg.register_model("llm", "base_model")
+    reg.create_version("llm", write_weights(tmp_path / "w", seed=5))
+    reg.transition_stage("llm", 1, "staging")
+    git(reg.root, "push", "-q", "origin", "main")
+    head = git(reg.root, "rev-parse", "HEAD")
+    client = MlflowClient(registry_uri=f"modelreg://{reg.root}")
+    if how == "stage":
+        mv = client.transition_model_version_stage("llm", "1", "Production")
+        assert mv.current_stage == "Staging" and "branch modelreg/llm-promote-1" in mv.status_message
+    else:
+        client.set_registered_model_alias("llm", "production", "1")
+    assert git(reg.root, "rev-parse", "HEAD") == head == git(origin, "rev-parse", "main")
+    assert reg.get_version("llm", 1, at="origin/modelreg/llm-promote-1")["stage"] == "production"
+    assert reg.aliases("llm", at="origin/modelreg/llm-promote-1") == {"production": 1}
+    assert client.get_model_version("llm", "1").current_stage == "Staging"
+    assert not reg.check(at="origin/modelreg/llm-promote-1", base="main").problems
+
+
+def test_last_updated_moves_on_promotion_by_the_registry_clock(team, tmp_path, monkeypatch):
+    """issue 21: MLflow's last_updated_timestamp is the last change to the version (a stage move),
+    the model's the last change to anything in it; creation stays put."""
+    reg, _ = team
+    reg.register_model("llm", "base_model")
+    reg.create_version("llm", write_weights(tmp_path / "w", seed=5))
+    client = MlflowClient(registry_uri=f"modelreg://{reg.root}")
+    first = client.get_model_version("llm", "1")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2027-03-01T00:00:00Z")  # what the clock reads for the move
+    client.transition_model_version_stage("llm", "1", "Staging")
+    moved = client.get_model_version("llm", "1")
+    march = 1803859200000  # 2027-03-01T00:00:00Z in ms
+    assert moved.creation_timestamp == first.creation_timestamp
+    assert moved.last_updated_timestamp == march > first.last_updated_timestamp
+    assert client.get_registered_model("llm").last_updated_timestamp == march
 
 
 def test_a_url_registry_is_read_only_naming_a_local_clone(populated, tmp_path):
@@ -391,3 +437,47 @@ def test_a_host_cannot_loosen_the_policy_its_writes_are_judged_by(team, tmp_path
         MlflowClient(registry_uri=f"modelreg://{reg.root}").transition_model_version_stage("llm", "1", "Production")
     assert git(reg.root, "rev-parse", "HEAD") == head
     assert reg.get_version("llm", 1, at="origin/main")["stage"] == "staging"
+
+
+@pytest.mark.github
+def test_on_a_forge_governed_main_every_mlflow_write_is_a_pull_request(team, tmp_path, github, monkeypatch):
+    """issue 21: `mlflow.register_model` on a forge-governed main opens one pull request (the model
+    and its first version); MLflow sees PENDING_REGISTRATION naming it, READY once it is merged,
+    FAILED_REGISTRATION for a version whose pull request was closed unmerged. Main never moves
+    without review."""
+    from modelreg.core.records import dump_yaml, load_yaml
+
+    reg, origin = team
+    path = reg.root / "registry.yaml"
+    doc = load_yaml(path.read_bytes(), "registry.yaml")
+    doc["forge"] = {"type": "github", "repository": "org/registry"}
+    path.write_bytes(dump_yaml(doc, "schemas/registry.schema.json"))
+    git(reg.root, "commit", "-qam", "main is governed by GitHub")
+    git(reg.root, "push", "-q", "origin", "main")
+    github.add_repo("org/registry", origin)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"modelreg://{reg.root}")
+    main = git(origin, "rev-parse", "main")
+
+    mv = mlflow.register_model(str(write_weights(tmp_path / "w1", seed=1)), "llm")  # returns: no 300 s wait
+    assert (mv.version, mv.status) == ("1", "PENDING_REGISTRATION")
+    assert "pull request #1" in mv.status_message
+    assert list(github.pulls["org/registry"]) == [1] and github.pull("org/registry", 1)["head"] == "modelreg/llm-model-1"
+    assert git(origin, "rev-parse", "main") == main
+    client = MlflowClient(registry_uri=f"modelreg://{reg.root}")
+    with pytest.raises(MlflowException, match="already exists"):
+        client.create_registered_model("llm")  # its registration awaits review
+    assert client.get_model_version("llm", "1").status == "PENDING_REGISTRATION"
+    github.merge("org/registry", 1)
+    ready = client.get_model_version("llm", "1")
+    assert (ready.status, ready.status_message) == ("READY", None)
+
+    two = client.create_model_version("llm", str(write_weights(tmp_path / "w2", seed=2)))
+    assert (two.version, two.status) == ("2", "PENDING_REGISTRATION") and "pull request #2" in two.status_message
+    github.pull("org/registry", 2)["state"] = "closed"  # rejected by review
+    failed = client.get_model_version("llm", "2")
+    assert failed.status == "FAILED_REGISTRATION" and "closed without merging" in failed.status_message
+    client.set_registered_model_alias("llm", "champion", "1")
+    assert github.pull("org/registry", 3)["head"] == "modelreg/llm-alias-1"
+    assert client.get_registered_model("llm").aliases == {}
+    assert git(origin, "log", "--first-parent", "--format=%s", "main").splitlines()[0].startswith("Merge pull request #1")

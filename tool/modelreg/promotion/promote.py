@@ -103,6 +103,33 @@ def propose(tree, model: str, action: str, title: str, write, note: str | None =
         raise
 
 
+def extend(tree, branch: str, model: str, title: str, write, note: str | None = None) -> Proposal:
+    """One more write on an open proposal's branch, pushed to the same pull request (MLflow's
+    `register_model` registers a model, then its first version: one review, not two). On any
+    failure the branch is put back where it was, here and on origin."""
+    client = forge_client(tree)
+    ops = tree.git.branches
+    start = tree.git.current_branch() or tree.main_branch
+    before = tree.git.rev_parse(f"refs/heads/{branch}")
+    ops.checkout(branch)
+    try:
+        result = write()
+    finally:
+        ops.checkout(start)
+        tree.drop_branch_leftovers(model)
+    pushed = []
+    try:
+        return _publish(tree, client, branch, title, result, note, pushed)
+    except BaseException:
+        ops.run("branch", "--quiet", "-f", branch, before)
+        if pushed:
+            try:
+                ops.push(f"+refs/heads/{branch}:refs/heads/{branch}")
+            except RegistryError as exc:
+                log.warning("could not put %s back on origin: %s; reset it by hand", branch, exc)
+        raise
+
+
 def _drop_branch(tree, branch: str, remote: bool) -> None:
     """Undo a proposal that failed after its commit: its local branch, and the pushed one."""
     ops = tree.git.branches
