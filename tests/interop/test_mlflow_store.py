@@ -121,6 +121,36 @@ def test_download_without_destination_and_single_file(populated, monkeypatch, tm
     assert folder.parent == tmp_path and folder.name.startswith("modelreg-mlflow-")
 
 
+WRITER = """
+import sys
+from mlflow import MlflowClient
+client = MlflowClient(registry_uri=sys.argv[1])
+for folder in sys.argv[2:]:
+    print(client.create_model_version("llm", folder).version)
+"""
+
+
+def test_writers_in_several_processes_on_one_clone_never_lose_a_version(team, tmp_path, mlflow_plugins):
+    """issue 21: training jobs on one host share the clone; each write holds the clone's write lock
+    through its push, so three processes registering at once get three numbers, all on origin."""
+    reg, origin = team
+    reg.register_model("llm", "base_model")
+    git(reg.root, "push", "-q", "origin", "main")
+    env = dict(os.environ, PYTHONPATH=mlflow_plugins["pythonpath"])
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, f"modelreg://{reg.root}",
+                               str(write_weights(tmp_path / f"p{i}", seed=20 + i))],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-1500:] for _, err in outs]
+    assert sorted(out.strip() for out, _ in outs) == ["1", "2", "3"]
+    assert git(origin, "rev-parse", "main") == git(reg.root, "rev-parse", "main")
+    got = {a["sha256"] for n in (1, 2, 3) for a in reg.get_version("llm", n)["artifacts"]}
+    for i in range(3):
+        assert hashlib.sha256((tmp_path / f"p{i}" / "model.safetensors").read_bytes()).hexdigest() in got
+    assert not reg.check().problems
+
+
 @pytest.mark.parametrize("call,hint", [
     (lambda c: c.delete_registered_model("llama-ft"), "modelreg model deprecate"),
     (lambda c: c.rename_registered_model("llama-ft", "llama-2"), "pull request"),
@@ -471,13 +501,29 @@ def test_on_a_forge_governed_main_every_mlflow_write_is_a_pull_request(team, tmp
     github.merge("org/registry", 1)
     ready = client.get_model_version("llm", "1")
     assert (ready.status, ready.status_message) == ("READY", None)
+    assert git(origin, "rev-parse", "main") == git(reg.root, "rev-parse", "main")  # READY caught this clone up
+    dest = Path(mlflow.artifacts.download_artifacts("models:/llm/1", dst_path=str(tmp_path / "dl1")))
+    assert (dest / "model.safetensors").read_bytes() == (tmp_path / "w1" / "model.safetensors").read_bytes()
 
     two = client.create_model_version("llm", str(write_weights(tmp_path / "w2", seed=2)))
     assert (two.version, two.status) == ("2", "PENDING_REGISTRATION") and "pull request #2" in two.status_message
     github.pull("org/registry", 2)["state"] = "closed"  # rejected by review
     failed = client.get_model_version("llm", "2")
     assert failed.status == "FAILED_REGISTRATION" and "closed without merging" in failed.status_message
-    client.set_registered_model_alias("llm", "champion", "1")
+
+    client.set_registered_model_alias("llm", "champion", "1")  # alias, then stage: a pull request each
     assert github.pull("org/registry", 3)["head"] == "modelreg/llm-alias-1"
     assert client.get_registered_model("llm").aliases == {}
-    assert git(origin, "log", "--first-parent", "--format=%s", "main").splitlines()[0].startswith("Merge pull request #1")
+    github.merge("org/registry", 3)
+    staged = client.transition_model_version_stage("llm", "1", "Staging")  # branches from origin's main
+    assert staged.current_stage == "None" and "pull request #4" in staged.status_message
+    github.merge("org/registry", 4)
+    git(reg.root, "pull", "-q", "--ff-only", "origin", "main")
+    champion = client.get_model_version_by_alias("llm", "champion")
+    assert (champion.version, champion.current_stage) == ("1", "Staging")
+    dest = Path(mlflow.artifacts.download_artifacts("models:/llm@champion", dst_path=str(tmp_path / "dl2")))
+    assert (dest / "model.safetensors").read_bytes() == (tmp_path / "w1" / "model.safetensors").read_bytes()
+    assert not reg.check().problems
+    assert [s for s in git(origin, "log", "--first-parent", "--format=%s", "main").splitlines()
+            if s.startswith("Merge pull request")] == [f"Merge pull request #{n} from modelreg/llm-{b}"
+                                                        for n, b in ((4, "promote-1"), (3, "alias-1"), (1, "model-1"))]

@@ -46,6 +46,7 @@ from ..core.urls import redact_url
 
 _log = logging.getLogger(__name__)
 SCHEME = "modelreg"
+_WRITE_WAIT = 600.0  # seconds a write waits for another process's write and push on the same clone
 PENDING, READY, FAILED = "PENDING_REGISTRATION", "READY", "FAILED_REGISTRATION"  # MLflow's version statuses
 MAX_RESULTS = 100_000
 # modelreg stage -> MLflow's legacy stage; development has no MLflow twin and reads as None.
@@ -258,7 +259,10 @@ class ModelregStore(AbstractStore):
         for main in self._mains(commit):
             record = _with_identity(reg.snapshot(main), name, entry.get("identity"))
             if record is not None:
-                _Pending(reg).drop(f"{name}@{number}", f"model:{name}")
+                if main != commit:
+                    main = self._catch_up(main)
+                if main == reg.commit_of():  # later reads of this clone's main find it too
+                    _Pending(reg).drop(f"{name}@{number}", f"model:{name}")
                 if record.get("status") == "deleted":
                     raise NotFound(f"{name} version {record['version']} is deleted")
                 return self._version_entity(name, record, reg.aliases(name, at=main), main)
@@ -272,6 +276,22 @@ class ModelregStore(AbstractStore):
         status, message = (FAILED, f"{closed}; nothing was registered") if closed else \
             (PENDING, f"awaits review: {entry.get('where') or entry['branch']}")
         return self._version_entity(name, record, reg.aliases(name, at=head), head, status, message)
+
+    def _catch_up(self, upstream: str) -> str:
+        """Fast-forward this clone's main to origin's, where the merged version is, so the MLflow
+        code that waited for READY can use it (`models:/NAME/N`); a clone with commits of its own,
+        or not on main, is left alone and answered from origin's main."""
+        from ..promotion.sync import sync
+
+        reg = self.registry
+        here = reg.commit_of()
+        if reg.git.current_branch() != reg.main_branch or not reg.git.is_ancestor(here, upstream):
+            return upstream
+        try:
+            sync(reg.worktree)
+        except RegistryError as exc:
+            _log.warning("could not fast-forward %s to origin's: %s", reg.main_branch, exc)
+        return upstream
 
     def _mains(self, commit: str):
         """Main here, then origin's main freshly fetched (a merge on the forge lands there first)."""
@@ -350,21 +370,24 @@ class ModelregStore(AbstractStore):
     def _apply(self, reg, model: str, action: str, title: str, write, review: bool):
         """Run `write` (one modelreg write) as the policy says: committed and pushed (sync renumbers
         when others pushed first), or on a branch with a pull request. (result, proposal, renumbered)."""
-        if not review:
-            result = write()
-            return result, None, self._published(reg)
-        from ..promotion.promote import extend, propose
-        from ..promotion.sync import sync
+        # Held from the write to its push: training jobs on one host share the clone, and a push
+        # or sync racing another process's commit would lose a version.
+        with reg.git.write_lock(timeout=None if "MODELREG_LOCK_TIMEOUT" in os.environ else _WRITE_WAIT):
+            if not review:
+                result = write()
+                return result, None, self._published(reg)
+            from ..promotion.promote import extend, propose
+            from ..promotion.sync import sync
 
-        if reg.git.branches.has_remote("origin"):
-            sync(reg.worktree)  # the branch starts from the shared main (a merge on the forge moved it)
-        pending = _Pending(reg)
-        branch = pending.model_branch(model) if not reg.at().has(layout.model_file(model)) else None
-        if branch:  # the model itself awaits review: its version joins the same pull request
-            proposal = extend(reg.worktree, branch, model, title, write)
-        else:
-            proposal = propose(reg.worktree, model, action, title, write)
-        return proposal.result, proposal, {}
+            if reg.git.branches.has_remote("origin"):
+                sync(reg.worktree)  # the branch starts from the shared main (a merge on the forge moved it)
+            pending = _Pending(reg)
+            branch = pending.model_branch(model) if not reg.at().has(layout.model_file(model)) else None
+            if branch:  # the model itself awaits review: its version joins the same pull request
+                proposal = extend(reg.worktree, branch, model, title, write)
+            else:
+                proposal = propose(reg.worktree, model, action, title, write)
+            return proposal.result, proposal, {}
 
     def _published(self, reg) -> dict:
         """Push what was just committed; {"model@N": new number} for versions sync renumbered."""
