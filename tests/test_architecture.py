@@ -13,9 +13,9 @@ import click
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tool" / "modelreg"
 PACKAGES = ("core", "store", "writes", "rules", "promotion", "loading", "artifacts", "supply", "interop",
-            "site", "cli")
+            "site", "fleet", "events", "cli")
 # Below the front door (registry.py) nobody takes the Registry: they take values.
-BELOW_THE_FRONT_DOOR = ("core", "store", "writes", "rules", "promotion", "artifacts", "supply",
+BELOW_THE_FRONT_DOOR = ("core", "store", "writes", "rules", "promotion", "artifacts", "supply", "fleet", "events",
                         "loading/checks.py", "loading/lockfile.py", "loading/weights.py")
 # Each outside system has owners, and only they import it.
 OWNERS = {
@@ -23,7 +23,9 @@ OWNERS = {
     "boto3": {"artifacts/s3.py"},
     "botocore": {"artifacts/s3.py"},
     "subprocess": {"store/gitstore.py"},  # git is run by the one store module
-    "urllib.request": {"promotion/forge/github.py", "interop/mlflow_import.py"},  # GitHub; MLflow's URI probe
+    "urllib.request": {"promotion/forge/github.py", "interop/mlflow_import.py",  # GitHub; MLflow's URI probe
+                       "events/webhooks.py"},  # webhook receivers
+    "standardwebhooks": {"events/webhooks.py"},
     "torch": {"loading/loader.py"},
     "transformers": {"loading/loader.py"},
     "peft": {"loading/loader.py"},

@@ -25,6 +25,7 @@ LAZY_COMMANDS = {
     "best": "modelreg.cli.read_cmds:best",
     "diff": "modelreg.cli.read_cmds:diff",
     "history": "modelreg.cli.read_cmds:history",
+    "events": "modelreg.cli.event_cmds:events_cmd",
     "check": "modelreg.cli.read_cmds:check",
     "card": "modelreg.cli.registry_cmds:card",
     "pull": "modelreg.cli.artifact_cmds:pull",
@@ -47,6 +48,9 @@ LAZY_COMMANDS = {
     "sign": "modelreg.cli.supply_cmds:sign",
     "bom": "modelreg.cli.supply_cmds:bom",
     "site": "modelreg.cli.site_cmds:site",
+    "feed": "modelreg.cli.fleet_cmds:feed",
+    "deployments": "modelreg.cli.fleet_cmds:deployments_cmd",
+    "audit": "modelreg.cli.audit_cmds:audit",
 }
 
 

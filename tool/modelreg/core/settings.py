@@ -28,7 +28,7 @@ DEFAULT_SETTINGS = {
 
 _STR_LIST = ("stages", "exclusive_stages", "protected_aliases")
 _MAPPINGS = ("transitions", "stage_aliases", "remote", "forge", "gates", "approvals",
-             "signatures", "formats", "retention")  # tag_format may also be a preset name: checked below
+             "signatures", "formats", "retention", "feed")  # tag_format may also be a preset name: checked below
 
 
 def shape_problems(raw) -> list[tuple[str, str]]:
@@ -53,7 +53,10 @@ def shape_problems(raw) -> list[tuple[str, str]]:
             found.append((f"/{key}", "must be text"))
     if isinstance(raw.get("stages"), list) and not raw["stages"]:
         found.append(("/stages", "must name at least one stage"))
-    return found + _rule_shapes(raw) + _retention_shapes(raw.get("retention"))
+    if raw.get("webhooks") is not None and not (isinstance(raw["webhooks"], list)
+                                                and all(isinstance(h, dict) for h in raw["webhooks"])):
+        found.append(("/webhooks", "must be a list of mappings (url, events, secret_env)"))
+    return found + _rule_shapes(raw) + _retention_shapes(raw.get("retention")) + feed_problems(raw.get("feed"))
 
 
 def _text_list(value) -> bool:
@@ -110,6 +113,70 @@ def _retention_shapes(value) -> list[tuple[str, str]]:
             found.append((f"/retention/{key}", f"{value[key]!r} is not a duration: use a number and a "
                           "unit s, m, h, d or w (30d, 12h, 0d)"))
     return found
+
+
+# The events `modelreg events` computes from main's history, and webhooks may subscribe to.
+EVENT_TYPES = ("model.registered", "version.created", "stage.changed", "alias.moved", "version.deleted",
+               "policy.changed")
+WEBHOOK_FORMATS = ("standard", "slack")
+
+
+def webhook_problems(hooks) -> list[tuple[str, str]]:
+    """webhooks: each names exactly one of url/url_env, a secret_env, known event types and
+    format; a url is https (plain http only to loopback). Checked by `check` and again at send."""
+    from .urls import webhook_url_problem
+
+    found = []
+    for i, hook in enumerate(hooks if isinstance(hooks, list) else []):
+        where = f"/webhooks/{i}"
+        if not isinstance(hook, dict):
+            found.append((where, "must be a mapping (url, events, secret_env)"))
+            continue
+        if ("url" in hook) == ("url_env" in hook):
+            found.append((where, "name exactly one of url or url_env"))
+        elif "url" in hook and webhook_url_problem(hook["url"]):
+            found.append((f"{where}/url", webhook_url_problem(hook["url"])))
+        for key in ("secret_env", "url_env"):
+            if key in hook and not (isinstance(hook[key], str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", hook[key])):
+                found.append((f"{where}/{key}", "must name an environment variable (letters, digits, _)"))
+        if "secret_env" not in hook:
+            found.append((f"{where}/secret_env", "name the environment variable holding the signing secret"))
+        events = hook.get("events", ["*"])
+        if not _text_list(events) or not events:
+            found.append((f"{where}/events", "must be a list of event types (or [\"*\"])"))
+        else:
+            found += [(f"{where}/events", f"unknown event type {e!r} (known: {', '.join(EVENT_TYPES)})")
+                      for e in events if e != "*" and e not in EVENT_TYPES]
+        if hook.get("format", "standard") not in WEBHOOK_FORMATS:
+            found.append((f"{where}/format", f"must be one of {', '.join(WEBHOOK_FORMATS)}"))
+    return found
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ED25519 = re.compile(r"ed25519:[A-Za-z0-9+/]{43}=")  # 32 raw bytes, base64
+
+
+def feed_problems(value) -> list[tuple[str, str]]:
+    """feed: key_env names the variable holding the publisher's private key; publishers lists
+    the public keys a host accepts a feed from (ed25519:BASE64 of the 32 raw bytes)."""
+    if not isinstance(value, dict):
+        return []
+    found = [(f"/feed/{key}", "unknown feed setting (known: key_env, publishers)")
+             for key in value if key not in ("key_env", "publishers")]
+    if "key_env" in value and not (isinstance(value["key_env"], str) and _ENV_NAME.fullmatch(value["key_env"])):
+        found.append(("/feed/key_env", "must name an environment variable (letters, digits, _)"))
+    keys = value.get("publishers")
+    if not (isinstance(keys, list) and keys and all(isinstance(k, str) and _ED25519.fullmatch(k) for k in keys)):
+        found.append(("/feed/publishers", "must list at least one public key written ed25519:BASE64 "
+                      "(the 32 raw bytes)"))
+    return found
+
+
+@dataclass(frozen=True)
+class FeedPolicy:
+    """registry.yaml's feed: who may publish the alias feed serving hosts follow."""
+    key_env: str = "MODELREG_FEED_KEY"
+    publishers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -182,6 +249,28 @@ class Settings:
                          parse_duration(raw.get("purge_archived_after")))
 
     @property
+    def webhooks(self) -> list[dict]:
+        """Where `events --send` delivers (InvalidRecord for a malformed entry: never send to a
+        URL the policy does not allow)."""
+        hooks = self.get("webhooks") or []
+        found = shape_problems({"webhooks": hooks}) + webhook_problems(hooks)
+        if found:
+            raise InvalidRecord(f"registry.yaml:{found[0][0]}: {found[0][1]}; fix it by hand", hint="check")
+        return [{"events": ["*"], "format": "standard", **hook} for hook in hooks]
+
+    @property
+    def feed(self) -> FeedPolicy | None:
+        """Who may sign the alias feed (None: registry.yaml names no publisher; InvalidRecord for a
+        malformed section: never accept a feed from a key the policy does not clearly name)."""
+        raw = self.get("feed")
+        if raw is None:
+            return None
+        found = shape_problems({"feed": raw})
+        if found:
+            raise InvalidRecord(f"registry.yaml:{found[0][0]}: {found[0][1]}; fix it by hand", hint="check")
+        return FeedPolicy(raw.get("key_env", FeedPolicy.key_env), tuple(raw["publishers"]))
+
+    @property
     def named_files(self) -> list[str]:
         """Files in the registry this policy reads as policy: the signers' keys and certificate
         chains (inline PEMs name no file). Replacing one changes the policy, so it is judged
@@ -229,7 +318,7 @@ class Settings:
                 found.append((f"/stage_aliases/{stage}", "only an exclusive stage can own an alias"))
         if self.initial_stage not in stages:
             found.append(("/initial_stage", f"unknown stage {self.initial_stage!r}"))
-        return found
+        return found + webhook_problems(self.get("webhooks"))
 
 
 def _signer_problems(policy: dict) -> list[tuple[str, str]]:

@@ -68,3 +68,27 @@ def scrub(data):
     if isinstance(data, (list, tuple)):
         return [scrub(v) for v in data]
     return data
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def webhook_url_problem(url) -> str | None:
+    """Why `url` may not receive webhooks, or None: https only, plain http only to this machine
+    (127.0.0.1, localhost, [::1]); no credentials in the URL (they would be printed and logged)."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or not url.strip():
+        return "a webhook URL must be text"
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme not in ("https", "http") or not host:
+        return "must be an https:// URL"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        return "must be https (plain http only to 127.0.0.1, localhost or [::1])"
+    if parts.username or parts.password:
+        return "must not carry credentials (user:password@); put the secret in secret_env"
+    return None
