@@ -58,8 +58,11 @@ def test_tag_workflow():
     assert doc["on"] == {"push": {"branches": ["main"]}}
     assert doc["permissions"] == {} and doc["jobs"]["tag"]["permissions"] == {"contents": "write"}
     calls = modelreg_calls(doc)
-    assert calls == [["tag", "--push", "--observe"]]  # issue 13 item 5: the clock
-    parses(calls[0])
+    assert calls == [["tag", "--push", "--observe"], ["events", "--send"]]  # issue 13 item 5: the clock;
+    for call in calls:  # issue 22: events to webhooks, after the clock's notes are written
+        parses(call)
+    sending = [s for s in doc["jobs"]["tag"]["steps"] if s.get("run") == "modelreg events --send"][0]
+    assert sending["continue-on-error"] is True and "${{" not in sending["run"]
 
 
 def test_every_workflow_is_valid_yaml_with_jobs():
