@@ -82,6 +82,33 @@ class LocalStore:
             if on_done:
                 on_done(key)
 
+    # -- one small object with a validator (the fleet's feed and deployment records) ---
+    def get_if_changed(self, key: str, etag: str | None = None) -> tuple[bytes | None, str]:
+        """(bytes, tag), or (None, etag) when the object is unchanged since `etag`: one stat. The
+        tag is inode, mtime and size: a writer replaces the file (put), so any change moves it."""
+        path = self.root / key
+        try:
+            tag = _tag(path.stat())
+            if tag == etag:
+                return None, tag
+            with open(path, "rb") as fh:
+                data = fh.read()
+                return data, _tag(os.fstat(fh.fileno()))
+        except FileNotFoundError as exc:
+            raise NotFound(f"{key} is not on the remote {self.root}") from exc
+
+    def put(self, key: str, data: bytes) -> str:
+        """Write one small object whole (readers see the old bytes or the new, never a part)."""
+        dst = self.root / key
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f"{dst.name}.{uuid.uuid4().hex}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, dst)
+            return _tag(dst.stat())
+        except OSError as exc:
+            raise ExternalError(f"could not write {key} to the remote folder {self.root}: {exc.strerror}") from exc
+
     def list_objects(self, prefix: str = LAYOUT):
         base = self.root / prefix
         for dirpath, _, names in os.walk(base):
@@ -95,3 +122,7 @@ class LocalStore:
 
     def close(self) -> None:
         pass
+
+
+def _tag(st) -> str:
+    return f"{st.st_ino:x}-{st.st_mtime_ns:x}-{st.st_size:x}"

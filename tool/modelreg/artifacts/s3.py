@@ -192,6 +192,33 @@ class S3Store:
             wait(futures)
             raise
 
+    # -- one small object with a validator (the fleet's feed and deployment records) ---
+    def get_if_changed(self, key: str, etag: str | None = None) -> tuple[bytes | None, str | None]:
+        """(bytes, ETag), or (None, etag) when S3 answers 304 to If-None-Match: one small request
+        and no body when nothing changed. No bucket check first: that would double each poll."""
+        args = {"Bucket": self.bucket, "Key": self._key(key)}
+        if etag:
+            args["IfNoneMatch"] = etag
+        try:
+            resp = self.client.get_object(**args)
+            return resp["Body"].read(), resp.get("ETag")
+        except Exception as exc:
+            code = _code(exc)
+            if code in ("304", "NotModified"):
+                return None, etag
+            if code in ("404", "NoSuchKey"):
+                raise NotFound(f"{key} is not on {self.where}") from exc
+            raise self.error(exc, f"GET {key}") from exc
+
+    def put(self, key: str, data: bytes) -> str | None:
+        """Write one small object whole; its ETag."""
+        try:
+            resp = self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                                          ContentType="application/json")
+            return resp.get("ETag")
+        except Exception as exc:
+            raise self.error(exc, f"PUT {key}") from exc
+
     def list_objects(self, prefix: str = LAYOUT):
         self.check()
         paginator = self.client.get_paginator("list_objects_v2")

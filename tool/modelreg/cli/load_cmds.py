@@ -83,10 +83,17 @@ def lock_cmd(ctx, refs, registry, at, output, as_json):
 @click.option("--interval", default=30.0, show_default=True, type=click.FloatRange(0.05),
               help="Seconds between polls of main.")
 @click.option("--polls", type=click.IntRange(1), default=None, help="Stop after this many polls (scripts, tests).")
+@click.option("--feed", "follow_feed", is_flag=True,
+              help="Poll the signed alias feed on the weights remote (one conditional GET) instead of Git; "
+                   "a feed that does not verify is refused and Git is polled.")
+@click.option("--env", "environment", metavar="ENV",
+              help="Report each load to the remote as a deployment in ENV (see 'modelreg deployments').")
+@click.option("--host", metavar="NAME", help="This host's name in the deployment records (default: hostname).")
 @_pickle_option
 @json_option
 @click.pass_context
-def watch_cmd(ctx, ref, registry, device, dtype, interval, polls, allow_pickle, as_json):
+def watch_cmd(ctx, ref, registry, device, dtype, interval, polls, follow_feed, environment, host, allow_pickle,
+              as_json):
     """Serve REF and follow it: print each swap when main moves its alias. Ctrl-C stops."""
     import time
 
@@ -99,7 +106,8 @@ def watch_cmd(ctx, ref, registry, device, dtype, interval, polls, allow_pickle, 
             click.echo(event.line())
 
     manager = ServingManager(ref, registry=_where(ctx, registry), device=device, dtype=dtype,
-                             interval=interval, allow_pickle=allow_pickle, on_event=show)
+                             interval=interval, allow_pickle=allow_pickle, on_event=show, feed=follow_feed,
+                             environment=environment, host=host)
     manager.start(background=polls is None)
     try:
         if polls is None:

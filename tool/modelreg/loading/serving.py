@@ -12,15 +12,27 @@ model serving and is recorded as a "failed" event; the watcher never stops for i
     manager = ServingManager("llama-ft@production", registry=URL, device="cuda").start()
     with manager.use() as loaded:      # one request
         loaded.generate(prompt)
+
+With `feed=True` the manager polls the signed alias feed on the weights remote instead (one
+conditional GET; fleet/feed.py) and reads Git only when the feed names a new commit. A feed is
+followed only if a key registry.yaml's feed.publishers names (main as this host sees it)
+signed it, its commit is on main's first-parent history (fetched once if this host has not
+seen it), it is not older than the feed the host already follows, and its version for REF is
+the one Git says at that commit; otherwise it is refused with a warning and the manager polls
+Git as without a feed. With `environment=` each load and swap is reported to the remote
+(fleet/deployments.py), which `modelreg deployments` reads.
 """
 import logging
+import socket
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ..core.errors import RegistryError
+from ..core.errors import ExternalError, IntegrityError, NotFound, PolicyViolation, RegistryError
 from ..core.refs import parse_ref
+from ..fleet import deployments
+from ..fleet import feed as fleet_feed
 from . import sources
 
 log = logging.getLogger(__name__)
@@ -36,6 +48,7 @@ class Event:
     seconds: float = 0.0
     error: str | None = None
     at: float = field(default_factory=time.time)
+    via: str = "git"  # what told the host: "git", or the signed "feed"
 
     def line(self) -> str:
         if self.kind == "failed":
@@ -47,8 +60,9 @@ class Event:
 
 class ServingManager:
     def __init__(self, ref: str, registry=None, device: str = "auto", dtype=None, interval: float = 30.0,
-                 allow_pickle: bool = False, on_event=None, retry_after: float | None = None):
-        parse_ref(ref)
+                 allow_pickle: bool = False, on_event=None, retry_after: float | None = None,
+                 feed: bool = False, environment: str | None = None, host: str | None = None):
+        self.target = parse_ref(ref)
         self.ref = ref
         self.registry = sources.open_registry(registry, refresh=True)
         self.device, self.dtype, self.allow_pickle = device, dtype, allow_pickle
@@ -66,6 +80,13 @@ class ServingManager:
         self._retired: list = []  # swapped out, waiting for their last request
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.environment = environment and deployments.check_name(environment, "environment")
+        self.host = deployments.check_name(host or socket.gethostname(), "host") if environment else host
+        self.follower = fleet_feed.Follower(self._store) if feed else None
+        self.feed_commit: str | None = None  # the verified feed's commit this host follows
+        self.feed_error: str | None = None  # why the feed was last refused or unreachable
+        self.report_error: str | None = None
+        self._stores: list = []
 
     # -- what requests use ------------------------------------------------------------
     @property
@@ -109,13 +130,16 @@ class ServingManager:
     # -- lifecycle --------------------------------------------------------------------
     def start(self, background: bool = True) -> "ServingManager":
         """Load REF now (errors raise: there is nothing to serve), then watch in a thread."""
-        self._seen_head = sources.head_of(self.registry)
         started = time.perf_counter()
-        loaded = self._load()
+        commit = self._feed_poll()[0] if self.follower is not None else None
+        if commit is None:
+            self._seen_head = sources.head_of(self.registry)
+        loaded = self._load(at=commit)
         with self._lock:
             self._current = loaded
+        via = "git" if commit is None else "feed"
         self._record(Event("loaded", self.ref, None, _name(loaded), loaded.commit,
-                           time.perf_counter() - started))
+                           time.perf_counter() - started, via=via), loaded)
         if background:
             self._thread = threading.Thread(target=self._run, name=f"modelreg-watch {self.ref}", daemon=True)
             self._thread.start()
@@ -130,6 +154,9 @@ class ServingManager:
             with self._lock:
                 old, self._current = self._current, None
             self._retire(old)
+        for store in self._stores:
+            store.close()
+        self._stores.clear()
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until stopped (the CLI's `watch`)."""
@@ -145,15 +172,26 @@ class ServingManager:
 
     # -- one poll ---------------------------------------------------------------------
     def poll(self) -> bool:
-        """Check main once; swap if REF now names another version. True if it swapped."""
+        """Check the feed (if followed) or main once; swap if REF now names another version.
+        True if it swapped."""
+        if self.follower is not None:
+            commit, changed = self._feed_poll()
+            if commit is not None:
+                if not changed and not self._retry_due():
+                    return False
+                return self._move(commit, commit, "feed")
         head = sources.head_of(self.registry)
         if head == self._seen_head and not self._retry_due():
             return False
         if head != self._seen_head:
             sources.refresh(self.registry)
         self._seen_head = head
+        return self._move(head, None, "git")
+
+    def _move(self, head: str, at: str | None, via: str) -> bool:
+        """Load what REF names at `at` (None: main) if it is not what serves now."""
         try:
-            target = self.registry.resolve(self.ref)
+            target = self.registry.resolve(self.ref, at=at)
         except RegistryError as exc:
             return self._failed_load(None, head, exc)
         name = f"{target.model}@{target.version}"
@@ -171,7 +209,8 @@ class ServingManager:
             old, self._current = self._current, new
         self._failed = None
         self.last_error = None
-        self._record(Event("swapped", self.ref, _name(old), name, new.commit, time.perf_counter() - started))
+        self._record(Event("swapped", self.ref, _name(old), name, new.commit, time.perf_counter() - started,
+                           via=via), new)
         if old is not None and old is not new:
             self._retire(old)
         return True
@@ -191,11 +230,79 @@ class ServingManager:
         self._record(Event("failed", self.ref, _name(self.current), name, head, error=self.last_error))
         return False
 
-    def _record(self, event: Event) -> None:
+    def _record(self, event: Event, loaded=None) -> None:
         self.events.append(event)
         (log.warning if event.kind == "failed" else log.info)("%s", event.line())
+        if loaded is not None and self.environment:
+            self._report(loaded, event)
         if self.on_event is not None:
             self.on_event(event)
+
+    # -- the fleet: the feed and deployment records ----------------------------------------
+    def _store(self):
+        """The weights remote as main names it (held open: one client for every poll)."""
+        if not self._stores:
+            from ..artifacts.remote import open_store
+            from .weights import remote_at
+
+            self._stores.append(open_store(remote_at(self.registry.at(), self.registry.root), jobs=1))
+        return self._stores[0]
+
+    def _feed_poll(self) -> tuple[str | None, bool]:
+        """(the commit a verified feed names, whether it changed); (None, False): follow Git."""
+        try:
+            data = self.follower.poll()
+            if data is None:
+                return self.feed_commit, False
+            commit = self._accept(data)
+        except ExternalError as exc:  # unreachable: retried whole at the next poll
+            self.follower.etag = None
+            return self._feed_refused(f"feed unreachable ({exc})")
+        except RegistryError as exc:
+            self.feed_commit = None  # refused: Git until a new feed comes (the old ETag keeps 304ing)
+            return self._feed_refused(f"feed refused ({exc})")
+        changed, self.feed_commit, self.feed_error = commit != self.feed_commit, commit, None
+        return commit, changed
+
+    def _feed_refused(self, why: str) -> tuple[None, bool]:
+        if why != self.feed_error:
+            log.warning("%s: %s; following Git", self.ref, why)
+        self.feed_error = why
+        return None, False
+
+    def _accept(self, data: bytes) -> str:
+        """The feed's commit, if this host can trust it (see the module's docstring)."""
+        try:
+            feed = fleet_feed.verify(data, self.registry.at().settings.feed)
+        except (IntegrityError, PolicyViolation):
+            sources.refresh(self.registry)  # registry.yaml may have rotated the publishers since
+            feed = fleet_feed.verify(data, self.registry.at().settings.feed)
+        try:
+            self.registry.require_on_main(feed.commit, feed.commit)
+        except (PolicyViolation, NotFound):
+            sources.refresh(self.registry)  # published after this host last fetched
+            self.registry.require_on_main(feed.commit, feed.commit)
+        if self.feed_commit and feed.commit != self.feed_commit and self.registry.git.is_ancestor(
+                feed.commit, self.feed_commit):
+            raise IntegrityError(f"the feed names {feed.commit[:10]}, older than {self.feed_commit[:10]} "
+                                 "it named before (a replayed feed)")
+        if self.target.alias not in (None, "latest"):
+            said = feed.alias(self.target.model, self.target.alias)
+            truth = self.registry.aliases(self.target.model, at=feed.commit).get(self.target.alias)
+            if said != truth:
+                raise IntegrityError(f"the feed says {self.target.model}@{self.target.alias} is {said}, "
+                                     f"Git says {truth} at {feed.commit[:10]}")
+        return feed.commit
+
+    def _report(self, loaded, event: Event) -> None:
+        """Tell the remote what this host serves now; a failure never stops serving."""
+        try:
+            deployments.report(self._store(), self.environment, self.host,
+                               deployments.entry(self.ref, loaded.resolved, event.via))
+            self.report_error = None
+        except RegistryError as exc:
+            self.report_error = str(exc)
+            log.warning("could not report %s to the remote: %s", event.new, exc)
 
 
 def _drop(loaded) -> None:
