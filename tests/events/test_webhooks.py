@@ -146,13 +146,20 @@ def test_a_forged_record_at_worst_causes_a_resend(history, receiver, run_cli):
     assert forged.strip() in git(history.root, "notes", f"--ref={DELIVERIES_REF}", "show", head)
 
 
-def test_slack_format_posts_text(history, receiver, run_cli):
+def test_slack_format_posts_text_to_a_url_kept_in_the_environment(history, receiver, run_cli, monkeypatch):
     rx = receiver()
-    set_webhooks(history.root, [hook(rx.url, format="slack", events=["stage.changed"])])
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", rx.url)
+    set_webhooks(history.root, [{"url_env": "SLACK_WEBHOOK_URL", "secret_env": SECRET_ENV, "format": "slack",
+                                 "events": ["stage.changed"]}])
+    assert rx.url not in (history.root / "registry.yaml").read_text()
     history.transition_stage("m", 1, "archived", reason="regression")
     assert send(run_cli, history.root).exit_code == 0
     assert [r["payload"] for r in rx.received] == [
         {"text": f"modelreg: m@1: production -> archived, commit {git(history.root, 'rev-parse', 'HEAD')[:10]}"}]
+    assert all(r["verified"] for r in rx.received)
+    monkeypatch.delenv("SLACK_WEBHOOK_URL")
+    out = send(run_cli, history.root)
+    assert out.exit_code == 1 and out.stderr.strip() == "error: the webhook URL variable SLACK_WEBHOOK_URL is not set"
 
 
 def test_no_webhooks_is_a_quiet_no_op(history, run_cli):

@@ -51,4 +51,7 @@ def _render_sent(ctx, result: dict, as_json: bool):
                    f"to {result['webhooks']} webhook(s)", err=True)
         if failed:
             click.echo("a failed webhook gets its remaining events, in order, on the next run", err=True)
-    ctx.exit(1 if failed else 0)
+        if result.get("push_error"):
+            click.echo(f"error: the delivery record was not pushed ({result['push_error']}); the next run "
+                       "resends what it cannot see", err=True)
+    ctx.exit(1 if failed or result.get("push_error") else 0)

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from http.client import HTTPException
 
 from ..core.clock import NOTES_REF
-from ..core.errors import InvalidInput
+from ..core.errors import ExternalError, InvalidInput
 from ..core.urls import redact_url, webhook_url_problem
 from ..store.snapshot import Snapshot
 from . import record as rec
@@ -74,7 +74,10 @@ def send_events(git, main: str, since: str | None = None, env=None, delays=DELAY
                      mark=since is None, head=head, order=order)
     result["recorded"] = rec.write(ops, record)
     if remote and result["recorded"]:
-        ops.push(f"{rec.DELIVERIES_REF}:{rec.DELIVERIES_REF}")
+        try:
+            ops.push(f"{rec.DELIVERIES_REF}:{rec.DELIVERIES_REF}")
+        except ExternalError as exc:  # delivered all the same: the next run resends what it cannot see
+            result["push_error"] = str(exc)
     return result
 
 
