@@ -58,7 +58,8 @@ def test_tag_workflow():
     assert doc["on"] == {"push": {"branches": ["main"]}}
     assert doc["permissions"] == {} and doc["jobs"]["tag"]["permissions"] == {"contents": "write"}
     calls = modelreg_calls(doc)
-    assert calls == [["tag", "--push", "--observe"], ["events", "--send"]]  # issue 13 item 5: the clock;
+    assert calls == [["tag", "--push", "--observe"], ["events", "--send"],  # issue 13 item 5: the clock;
+                     ["feed", "publish", "--if-configured"]]  # issue 22: the alias feed for serving fleets
     for call in calls:  # issue 22: events to webhooks, after the clock's notes are written
         parses(call)
     sending = [s for s in doc["jobs"]["tag"]["steps"] if s.get("run") == "modelreg events --send"][0]

@@ -138,3 +138,9 @@ def test_a_private_key_that_is_not_one_is_refused_in_one_line():
         private_key("not base64!", "$K")
     with pytest.raises(PolicyViolation):
         fleet_feed.verify(b"{}", None)
+
+
+def test_the_tag_workflows_publish_does_nothing_without_a_feed_policy(registry, run_cli):
+    result = run_cli("-C", registry.root, "feed", "publish", "--if-configured")
+    assert result.exit_code == 0 and "registry.yaml names no feed: nothing published" in result.stdout
+    assert not (registry.root.parent / "remote" / "modelreg").exists()

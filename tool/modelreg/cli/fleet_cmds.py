@@ -4,13 +4,16 @@ import click
 from .common import emit_json, json_option, open_registry
 
 
-def _main_and_store(ctx):
-    """main's snapshot and the weights remote it names (opened; the caller closes it)."""
+def _main_and_store(ctx, skip_unless_feed: bool = False):
+    """main's snapshot and the weights remote it names (opened; the caller closes it); no store
+    when `skip_unless_feed` and registry.yaml names no feed."""
     from ..artifacts.remote import open_store
     from ..loading.weights import remote_at
 
     reg = open_registry(ctx)
     snap = reg.at()
+    if skip_unless_feed and snap.settings.feed is None:
+        return snap, None
     return snap, open_store(remote_at(snap, reg.root), jobs=1)
 
 
@@ -20,13 +23,19 @@ def feed():
 
 
 @feed.command("publish")
+@click.option("--if-configured", is_flag=True,
+              help="Do nothing (exit 0) when registry.yaml names no feed (the tag workflow's step).")
 @json_option
 @click.pass_context
-def publish_cmd(ctx, as_json):
+def publish_cmd(ctx, if_configured, as_json):
     """Sign every alias -> version of main and write it to the weights remote (the tag workflow runs it)."""
     from ..fleet import feed as fleet_feed
 
-    snap, store = _main_and_store(ctx)
+    snap, store = _main_and_store(ctx, skip_unless_feed=if_configured)
+    if store is None:
+        if as_json:
+            return emit_json({"published": False, "reason": "registry.yaml names no feed"})
+        return click.echo("registry.yaml names no feed: nothing published")
     try:
         result = fleet_feed.publish(snap, store)
     finally:
