@@ -335,7 +335,12 @@ def tag(tree, push: bool = False, observe: bool = False, now: str | None = None)
         ops.fetch()  # a clone without origin's tags would make them again, and the push would fail
         if observe:
             ops.fetch_notes(NOTES_REF)
-    noted = observe_main(tree, now) if observe else []
+    if observe:
+        from .approvals_log import recorder
+
+        noted = observe_main(tree, now, record=recorder(tree))  # who approved each merge (issue 22)
+    else:
+        noted = []
     created, replaced = [], {}
     dated = _gto(tree.settings)  # GTO orders events by tagger date: date each tag by its move
     try:
@@ -364,11 +369,12 @@ def _undo(ops, created, replaced, noted) -> None:
         ops.remove_note(NOTES_REF, commit)
 
 
-def observe_main(tree, now: str | None = None) -> list[str]:
+def observe_main(tree, now: str | None = None, record=None) -> list[str]:
     """Note `now` on each first-parent commit of main newer than the last observed one (only
     the head, the first time: older commits were main before anyone watched). Only a note the
     clock counts is an observation (clock.witnessed): one it refuses (a planted note, a time
-    from the future) is overwritten, so it neither stops nor fails the real observation."""
+    from the future) is overwritten, so it neither stops nor fails the real observation.
+    `record(sha) -> str` adds lines to a commit's note: who approved it (approvals_log)."""
     line = tree.git.first_parent_line(tree.main_branch, NOTES_REF)
     stamp = iso(parse_when(now)) if now else iso(int(time.time()))
     counted = witnessed(line)
@@ -380,7 +386,8 @@ def observe_main(tree, now: str | None = None) -> list[str]:
     if len(fresh) == len(line):
         fresh = fresh[:1]
     for sha in fresh:
-        tree.git.branches.add_note(NOTES_REF, sha, f"{OBSERVED}: {stamp}\n{BRANCH}: {tree.main_branch}\n",
+        extra = record(sha) if record is not None else ""
+        tree.git.branches.add_note(NOTES_REF, sha, f"{OBSERVED}: {stamp}\n{BRANCH}: {tree.main_branch}\n{extra}",
                                    force=True)
     return fresh
 

@@ -16,10 +16,10 @@ import re
 
 from ..core import layout
 from ..core.clock import iso, parse_when, timeline
+from .approval_notes import checked, pr_of, records_on_line
 from .change import Change
 from .snapshot import Snapshot, record_history
 
-_PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
 _REASON = re.compile(r"^Modelreg-Reason: (.+)$", re.M)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # what a root commit's parent would hold
 
@@ -28,13 +28,14 @@ def events(git, model: str | None, limit: int, ref: str) -> list[dict]:
     """The events of the last `limit` commits on `ref` touching `model` (or any model), newest first."""
     prefix = layout.model_dir(model) if model else layout.ROOT
     clock = {tick.commit: tick for tick in timeline(git, ref)}
+    records = records_on_line(git, ref)  # who approved, as the tag workflow recorded it (issue 22)
     found = []
     for commit in git.log(ref, [prefix], limit=limit):
         tick = clock.get(commit.sha)
-        pr = _PR.search(commit.subject)
         base = {"commit": commit.sha, "date": tick.iso if tick else _utc(commit.date),
                 "clock": tick.source if tick else "claimed", "subject": commit.subject,
-                "pr": int(pr.group(1)) if pr else None}
+                "pr": pr_of(commit.subject),
+                "approvals": checked(records.get(commit.sha), commit.subject) if tick else None}
         for path, event in change_events(commit_change(git, commit, prefix)):
             found.append({**base, **_who(git, commit, path), **event})
     return found
