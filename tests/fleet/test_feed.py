@@ -39,23 +39,24 @@ def test_publish_then_show_on_seaweedfs(s3_fleet, run_cli, s3_env, s3_bucket):
     assert f"feed at commit {main[:12]}" in shown.stdout and "llm@production -> 1" in shown.stdout
 
 
-def test_an_unchanged_feed_costs_one_request_answered_304(s3_fleet, run_cli):
+def test_an_unchanged_feed_costs_one_request_answered_304(s3_fleet, run_cli, s3_env, s3_bucket):
     reg = s3_fleet
     assert run_cli("-C", reg.root, "feed", "publish").exit_code == 0
     store = open_remote(reg)
-    statuses = []
-    store.client.meta.events.register("after-call.s3.GetObject",
-                                      lambda http_response, **_: statuses.append(http_response.status_code))
     follower = fleet_feed.Follower(lambda: store)
     try:
         first = follower.poll()
         assert fleet_feed.verify(first, reg.settings.feed).commit == reg.commit_of(None)
-        assert follower.poll() is None and follower.poll() is None
-        assert statuses == [200, 304, 304] and follower.downloads == 1
+        assert follower.poll() is None and follower.poll() is None  # the store said "not modified"
+        assert follower.requests == 3 and follower.downloads == 1
+        # the ETag the host keeps is S3's own: the server answers 304 to it
+        with pytest.raises(Exception) as caught:
+            s3_env.client().get_object(Bucket=s3_bucket, Key="store/modelreg/feed.json", IfNoneMatch=follower.etag)
+        assert caught.value.response["Error"]["Code"] == "304"
         promote(reg, "llm", 2)
         assert run_cli("-C", reg.root, "feed", "publish").exit_code == 0
         moved = fleet_feed.verify(follower.poll(), reg.settings.feed)
-        assert moved.alias("llm", "production") == 2 and statuses[-1] == 200
+        assert moved.alias("llm", "production") == 2 and follower.downloads == 2
     finally:
         store.close()
 
