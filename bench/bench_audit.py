@@ -2,7 +2,7 @@
 
 A registry with one model whose production moves P times (two versions taking turns, one
 commit each, an hour apart), every move observed by the tag workflow with an approval record
-(PR, author, merger, two approvals) in its note. Medians of R fresh processes:
+(PR, author, merger, two approvals) in its note. Medians of R fresh processes, alternating:
 - baseline: `history MODEL --json` with the notes holding observations only;
 - `history MODEL --json` with the approval records (what reading them adds);
 - `audit --json` and `audit --csv` over the whole window (every move re-checked: gates, signature).
@@ -11,6 +11,7 @@ commit each, an hour apart), every move observed by the tag workflow with an app
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -74,14 +75,16 @@ def strip_records(path: Path) -> None:
                        capture_output=True)
 
 
-def median(args: list[str], path: Path, repeat: int) -> float:
-    times = []
+def medians(runs: list[tuple[list[str], Path]], repeat: int) -> list[float]:
+    """Median wall time of each (args, registry) in fresh processes, the runs alternating."""
+    times = [[] for _ in runs]
     for _ in range(repeat):
-        began = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "modelreg", "-C", str(path), *args], check=True,
-                       stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        for i, (args, path) in enumerate(runs):
+            began = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "modelreg", "-C", str(path), *args], check=True,
+                           stdout=subprocess.DEVNULL)
+            times[i].append(time.perf_counter() - began)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -93,18 +96,18 @@ def main() -> None:
         began = time.perf_counter()
         path = build(Path(tmp), args.moves)
         print(f"built {args.moves} observed moves in {time.perf_counter() - began:.1f}s")
+        bare = Path(tmp) / "bare"
+        shutil.copytree(path, bare, symlinks=True)
+        strip_records(bare)
         window = ["--from", "2025-12-31", "--to", "2027-01-01"]
         history = ["history", "m", "--json", "-n", str(args.moves + 20)]
-        rows = [("history m --json (with approval records)", median(history, path, args.repeat)),
-                ("audit --json (whole window)", median(["audit", *window, "--json"], path, args.repeat)),
-                ("audit --csv (whole window)", median(["audit", *window, "--csv"], path, args.repeat))]
-        strip_records(path)
-        base = median(history, path, args.repeat)
+        names = ["baseline: history m --json (notes without records)", "history m --json (with approval records)",
+                 "audit --json (whole window)", "audit --csv (whole window)"]
+        found = medians([(history, bare), (history, path), (["audit", *window, "--json"], path),
+                         (["audit", *window, "--csv"], path)], args.repeat)
         print(f"| operation ({args.moves} production moves) | median | vs baseline |\n| --- | --- | --- |")
-        print(f"| baseline: history m --json (notes without records) | {base * 1000:.0f} ms | 1.00x |")
-        for name, value in rows:
-            print(f"| {name} | {value * 1000:.0f} ms | {value / base:.2f}x |")
-
+        for name, value in zip(names, found):
+            print(f"| {name} | {value * 1000:.0f} ms | {value / found[0]:.2f}x |")
 
 if __name__ == "__main__":
     main()

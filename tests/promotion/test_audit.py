@@ -224,3 +224,22 @@ def test_audit_verifies_signatures_at_the_move(registry, weights, tmp_path):
     (interval,) = report["models"][0]["intervals"]
     assert interval["signature"]["status"] == "verified" and interval["signature"]["required"] is True
     assert interval["signature"]["signer"] and interval["signature"]["problems"] == []
+
+
+def test_an_unreachable_forge_holds_up_neither_the_clock_nor_the_tags(staged, github, origin, monkeypatch):
+    """GitHub answering 500 to every try: the observation and the tags are written, the record is
+    not (a warning says so), and audit says 'no record' for that move."""
+    from modelreg.promotion.promote import promote
+
+    github.add_repo(REPO, origin)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    promote(staged.worktree, "llama-ft", 2, "production")
+    github.add_review(REPO, 1, "lead", "APPROVED")
+    sha = github.merge(REPO, 1)
+    git(staged.root, "pull", "-q", "--ff-only", "origin", "main")
+    github.fail_next(500, count=8)
+    created = tag(staged.worktree, push=True, observe=True)
+    assert "llama-ft#production#2" in {c["tag"] for c in created}
+    note = git(staged.root, "notes", f"--ref={NOTES_REF}", "show", sha)
+    assert note.startswith("Modelreg-Observed: ") and "Modelreg-PR" not in note
+    assert approvals_for(staged.git, sha) is None
