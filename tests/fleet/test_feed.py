@@ -115,6 +115,8 @@ def test_keygen_prints_a_pair_the_policy_accepts(registry, run_cli, monkeypatch)
     out = json.loads(run_cli("feed", "keygen", "--json").stdout)
     assert out["public_key"].startswith("ed25519:")
     trust_publisher(registry, out["public_key"])
+    checked = run_cli("-C", registry.root, "check")
+    assert checked.exit_code == 0, checked.output  # the feed section validates (schema and shapes)
     monkeypatch.setenv("MODELREG_FEED_KEY", out["private_key"])
     assert run_cli("-C", registry.root, "feed", "publish").exit_code == 0
 
