@@ -17,9 +17,11 @@ from the registry's clock (core/clock.py: observed, merged or claimed), and an i
 import hashlib
 import re
 
+from ..core import layout
 from ..core.clock import timeline
 from ..core.errors import InvalidInput
 from ..core.settings import EVENT_TYPES
+from ..store.change import RECORD_KINDS
 from ..store.history import commit_change
 
 _PR = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
@@ -68,11 +70,8 @@ def change_events(change) -> list[dict]:
     """The typed events of one Change, model by model (registration, versions, aliases,
     deletions), then the policy change."""
     found = []
-    deleted = {}
-    for model, number in change.deleted_versions:
-        deleted.setdefault(model, []).append(number)
     for model, mc in change.models.items():
-        if mc.exists and not mc.existed:
+        if layout.model_file(model) in mc.paths and mc.exists and not mc.existed:  # the paths first: no listing
             found.append(_event("model.registered", model))
         for move in change.moves:
             if move.model != model:
@@ -84,13 +83,28 @@ def change_events(change) -> list[dict]:
             else:
                 found.append(_event("alias.moved", model, move.version, alias=move.name, before=move.before,
                                     after=move.after))
-        for number in sorted(deleted.get(model, [])):
-            old, new = mc.before.get(number) or {}, mc.after.get(number) or {}
-            found.append(_event("version.deleted", model, number, before=old.get("stage"), after="deleted",
-                                reason=(new.get("deleted") or {}).get("reason")))
-    if change.policy_files:
+        found += _deletions(mc)
+    if any(not _is_record(path) for path in change.paths) and change.policy_files:
         found.append(_event("policy.changed", None, files=list(change.policy_files)))
     return found
+
+
+def _deletions(mc) -> list[dict]:
+    """Merged versions the commit soft-deleted or removed (Change.deleted_versions, reading only
+    the versions whose record changed: a model's other versions cost nothing)."""
+    found = []
+    for number in mc.differing():
+        old, new = mc.base.version(mc.model, number), mc.head.version(mc.model, number)
+        if old and (new is None or (new.get("status") == "deleted" and old.get("status") != "deleted")):
+            found.append(_event("version.deleted", mc.model, number, before=old.get("stage"), after="deleted",
+                                reason=((new or {}).get("deleted") or {}).get("reason")))
+    return found
+
+
+def _is_record(path: str) -> bool:
+    """A record or a signature: never policy (a signer's key named by registry.yaml is kept elsewhere)."""
+    info = layout.classify(path)
+    return bool(info) and info[0] in RECORD_KINDS + ("signature",)
 
 
 def _event(kind: str, model: str | None, version: int | None = None, alias: str | None = None,

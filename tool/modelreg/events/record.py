@@ -83,9 +83,11 @@ def _ok(given: str, expected: str) -> bool:
 
 
 def write(ops, record: Record) -> list[str]:
-    """Add the new lines to each commit's note (other lines kept); returns the commits noted."""
+    """Add the new lines to each commit's note, in one notes commit (the note's other printable
+    ASCII lines kept: other webhooks' facts); returns the commits noted."""
+    notes = {}
     for commit, lines in record.added.items():
-        old = record.notes.get(commit, "").rstrip("\n")
-        text = "\n".join(([old] if old else []) + lines) + "\n"
-        ops.add_note(DELIVERIES_REF, commit, text, force=True)
-    return list(record.added)
+        old = [line for line in record.notes.get(commit, "").splitlines() if line.isascii() and line.isprintable()]
+        notes[commit] = "\n".join(old + lines) + "\n"
+    ops.set_notes(DELIVERIES_REF, notes)
+    return list(notes)

@@ -580,6 +580,18 @@ class BranchOps:
     def add_note(self, ref: str, commit: str, text: str, force: bool = False) -> None:
         self.run("notes", f"--ref={ref}", "add", *(["-f"] if force else []), "-m", text, commit)
 
+    def set_notes(self, ref: str, notes: dict[str, str]) -> None:
+        """Replace the notes of many commits in one notes commit (fast-import: one process, not one
+        per note). Texts are ASCII (fast-import counts bytes)."""
+        if not notes:
+            return
+        parent = self.run("rev-parse", "--verify", "--quiet", ref, check=False).strip()
+        ident = self.run("var", "GIT_COMMITTER_IDENT").strip()
+        lines = [f"commit {ref}", f"committer {ident}", "data 0"] + ([f"from {parent}"] if parent else [])
+        for commit, text in notes.items():
+            lines += [f"N inline {commit}", f"data {len(text)}", text]
+        _run(["fast-import", "--quiet"], self.root, input="\n".join(lines) + "\n")
+
     def remove_note(self, ref: str, commit: str) -> None:
         self.run("notes", f"--ref={ref}", "remove", "--ignore-missing", commit, check=False)
 
