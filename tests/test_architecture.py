@@ -20,8 +20,8 @@ BELOW_THE_FRONT_DOOR = ("core", "store", "writes", "rules", "promotion", "artifa
 # Each outside system has owners, and only they import it.
 OWNERS = {
     "dvc": {"artifacts/dvc.py"},
-    "boto3": {"artifacts/s3.py"},
-    "botocore": {"artifacts/s3.py"},
+    "botocore": {"artifacts/s3.py"},  # AWS profiles only: boto3 itself is imported nowhere
+    "obstore": {"artifacts/objstore.py"},  # the weights data path on S3, GCS, Azure
     "subprocess": {"store/gitstore.py"},  # git is run by the one store module
     "urllib.request": {"promotion/forge/github.py", "interop/mlflow_import.py",  # GitHub; MLflow's URI probe
                        "events/webhooks.py"},  # webhook receivers

@@ -1,6 +1,5 @@
 """Weights in S3 (SeaweedFS, credentials enforced): create, pull, verify, doctor, faults (issue 3)."""
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -13,7 +12,7 @@ from click.testing import CliRunner
 
 from modelreg import Registry
 from modelreg.loading.weights import RemoteCheck
-from modelreg.artifacts import s3 as s3mod
+from modelreg.artifacts import objstore as s3mod
 from modelreg.artifacts.cache import Cache
 from modelreg.artifacts.dvc import object_key
 from modelreg.cli import cli, main
@@ -75,37 +74,32 @@ def test_big_file_uses_multipart_and_parallel_ranges(s3_registry, s3_env, tmp_pa
     s3_registry.register_model("big", "base_model")
     s3_registry.create_version("big", src)
     ranges, threads = [], set()
-    real = s3mod.S3Store._open_range
+    real = s3mod.ObjStore._open_range
 
     def recording(self, key, a, b):
         ranges.append((a, b))
         threads.add(threading.current_thread().name)
         return real(self, key, a, b)
 
-    monkeypatch.setattr(s3mod.S3Store, "_open_range", recording)
+    monkeypatch.setattr(s3mod.ObjStore, "_open_range", recording)
     s3_registry.pull("big@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == (src / "model.safetensors").read_bytes()
     assert (0, 5 << 20) in ranges and (10 << 20, 12 << 20) in ranges
     assert len(threads) > 1  # the parts of one object came on several connections
 
 
-class _BreakingBody:
-    """A real S3 body whose connection 'breaks' after `after` bytes (as a reset socket does)."""
+def _breaking_body(body, after):
+    """A real body (obstore's chunk stream) whose connection 'breaks' after `after` bytes, with
+    the error obstore raises for a reset socket."""
+    from obstore.exceptions import GenericError
 
-    def __init__(self, body, after):
-        self.body, self.left = body, after
-
-    def read(self, n):
-        if self.left <= 0:
-            from botocore.exceptions import ResponseStreamingError
-
-            raise ResponseStreamingError(error="Connection broken: reset by peer")
-        chunk = self.body.read(min(n, self.left))
-        self.left -= len(chunk)
-        return chunk
-
-    def close(self):
-        self.body.close()
+    for chunk in body:
+        if after <= 0:
+            raise GenericError("Generic S3 error: error decoding response body: connection reset by peer")
+        chunk = bytes(chunk)[:after]
+        after -= len(chunk)
+        yield chunk
+    raise AssertionError("the body ended before it broke")
 
 
 def _big_version(s3_registry, tmp_path, monkeypatch):
@@ -118,14 +112,14 @@ def _big_version(s3_registry, tmp_path, monkeypatch):
 
 def test_body_broken_mid_part_is_picked_up_where_it_broke(s3_registry, s3_env, tmp_path, monkeypatch):
     src = _big_version(s3_registry, tmp_path, monkeypatch)
-    real, ranges = s3mod.S3Store._open_range, []
+    real, ranges = s3mod.ObjStore._open_range, []
 
     def flaky(self, key, a, b):
         ranges.append((a, b))
         body = real(self, key, a, b)
-        return _BreakingBody(body, 2 << 20) if a == 5 << 20 else body  # part 2 breaks once
+        return _breaking_body(body, 2 << 20) if a == 5 << 20 else body  # part 2 breaks once
 
-    monkeypatch.setattr(s3mod.S3Store, "_open_range", flaky)
+    monkeypatch.setattr(s3mod.ObjStore, "_open_range", flaky)
     s3_registry.pull("big@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == (src / "model.safetensors").read_bytes()
     assert (7 << 20, 10 << 20) in ranges  # asked again from the byte where it broke, not from the part start
@@ -135,7 +129,7 @@ def test_failed_part_leaves_the_complete_prefix_and_the_next_pull_resumes_there(
                                                                                 monkeypatch):
     src = _big_version(s3_registry, tmp_path, monkeypatch)
     data = (src / "model.safetensors").read_bytes()
-    real = s3mod.S3Store._open_range
+    real = s3mod.ObjStore._open_range
     first_part_done = threading.Event()
 
     def failing(self, key, a, b):
@@ -144,22 +138,22 @@ def test_failed_part_leaves_the_complete_prefix_and_the_next_pull_resumes_there(
             raise ExternalError("S3 GET: InternalError (simulated)")
         body = real(self, key, a, b)
         if a == 0:
-            whole = body.read(b - a)
+            whole = b"".join(bytes(c) for c in body)
             first_part_done.set()
-            return io.BytesIO(whole)
+            return iter([whole])
         return body
 
-    monkeypatch.setattr(s3mod.S3Store, "_open_range", failing)
+    monkeypatch.setattr(s3mod.ObjStore, "_open_range", failing)
     with pytest.raises(ExternalError, match="simulated"):
         s3_registry.pull("big@1", dest=tmp_path / "out")
     partial = Cache().partial_path(hashlib.sha256(data).hexdigest())
     kept = partial.stat().st_size
     assert 0 < kept < len(data) and partial.read_bytes() == data[:kept]
 
-    monkeypatch.setattr(s3mod.S3Store, "_open_range", real)
+    monkeypatch.setattr(s3mod.ObjStore, "_open_range", real)
     starts = []
-    real_download = s3mod.S3Store.download
-    monkeypatch.setattr(s3mod.S3Store, "download", lambda self, key, start, size, write_at: (
+    real_download = s3mod.ObjStore.download
+    monkeypatch.setattr(s3mod.ObjStore, "download", lambda self, key, start, size, write_at: (
         starts.append((size, start)), real_download(self, key, start, size, write_at))[1])
     s3_registry.pull("big@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == data
@@ -276,7 +270,7 @@ def test_rerun_after_interrupted_upload_sends_only_missing(s3_registry, s3_env, 
     write_weights(src, seed=1)
     (src / "extra.safetensors").write_bytes(b"\0" + os.urandom(49_999))  # b"\0": never a pickle header (issue 12)
     s3_registry.register_model("m", "base_model")
-    real = s3mod.S3Store.upload
+    real = s3mod.ObjStore.upload
     sent = []
 
     def dying(self, pairs, on_done=None):
@@ -284,13 +278,13 @@ def test_rerun_after_interrupted_upload_sends_only_missing(s3_registry, s3_env, 
         sent.extend(k for k, _ in pairs[:2])
         raise ExternalError("simulated: connection lost")
 
-    monkeypatch.setattr(s3mod.S3Store, "upload", dying)
+    monkeypatch.setattr(s3mod.ObjStore, "upload", dying)
     with pytest.raises(ExternalError, match="simulated"):
         s3_registry.create_version("m", src)
     assert not (s3_registry.root / "registry/m/versions/1").exists()
     assert not any(k.endswith(".dir") for k in bucket_keys(s3_env, s3_bucket))
     uploaded = []
-    monkeypatch.setattr(s3mod.S3Store, "upload",
+    monkeypatch.setattr(s3mod.ObjStore, "upload",
                         lambda self, pairs, on_done=None: uploaded.extend(k for k, _ in pairs) or real(self, pairs))
     s3_registry.create_version("m", src)
     assert set(uploaded).isdisjoint(sent) and len(uploaded) == 3  # 2 files left + the listing
@@ -310,14 +304,14 @@ def test_server_stopped_mid_create_then_rerun_completes(s3_server, tmp_path, wei
         reg = Registry(root)
         reg.register_model("m", "base_model")
         head = git(root, "rev-parse", "HEAD")
-        real = s3mod.S3Store.upload
+        real = s3mod.ObjStore.upload
 
         def stop_midway(self, pairs, on_done=None):
             real(self, pairs[:1])
             server.stop()
             real(self, pairs[1:])
 
-        monkeypatch.setattr(s3mod.S3Store, "upload", stop_midway)
+        monkeypatch.setattr(s3mod.ObjStore, "upload", stop_midway)
         with pytest.raises(ExternalError, match="cannot reach the endpoint"):
             reg.create_version("m", weights)
         assert git(root, "rev-parse", "HEAD") == head
@@ -328,7 +322,7 @@ def test_server_stopped_mid_create_then_rerun_completes(s3_server, tmp_path, wei
         assert objects  # hashed into DVC's cache before the upload broke
         for obj in objects:
             assert hashlib.md5(obj.read_bytes()).hexdigest() == obj.parent.name + obj.name
-        monkeypatch.setattr(s3mod.S3Store, "upload", real)
+        monkeypatch.setattr(s3mod.ObjStore, "upload", real)
         server.start()
         record = reg.create_version("m", weights)
         assert record["version"] == 1 and reg.verify("m@1", deep=True).ok
@@ -411,10 +405,10 @@ def test_failed_upload_cancels_the_others_cleanly(s3_bucket, s3_env, tmp_path):
 
     big = tmp_path / "big"
     big.write_bytes(os.urandom(48 << 20))  # 3 parts of 16 MiB: still in flight when the other fails
-    store = s3mod.S3Store(RemoteConfig("s", f"s3://{s3_bucket}/p", endpoint_url=s3_env.endpoint))
+    store = s3mod.ObjStore(RemoteConfig("s", f"s3://{s3_bucket}/p", endpoint_url=s3_env.endpoint))
     try:
         with pytest.raises(ExternalError, match="upload of files/md5/aa/missing"):
             store.upload([("files/md5/aa/missing", tmp_path / "no-such-file"), ("files/md5/bb/big", big)])
-        assert store.client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
+        assert s3_env.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     finally:
         store.close()

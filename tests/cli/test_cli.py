@@ -152,7 +152,7 @@ def test_read_only_commands_do_not_import_heavy_modules(populated, registry_dir)
     assert populated("stage", "set", "llama-ft", "1", "production")[0] == 0
     code = ("import sys, runpy\nfrom modelreg.cli import main\n"
             f"rc = main(['-C', {str(registry_dir)!r}, 'resolve', 'llama-ft', '--json'])\n"
-            "heavy = [m for m in ('dvc', 'boto3', 'torch', 'transformers', 'jsonschema', 'git') if m in sys.modules]\n"
+            "heavy = [m for m in ('dvc', 'boto3', 'obstore', 'torch', 'transformers', 'jsonschema', 'git') if m in sys.modules]\n"
             "print(rc, heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "0 []"

@@ -22,22 +22,43 @@ class RemoteConfig:
     access_key_id: str | None = None
     secret_access_key: str | None = None
     session_token: str | None = None
+    # Google Cloud Storage: a service account's JSON file (DVC's `credentialpath`)
+    credentialpath: str | None = None
+    # Azure Blob Storage (DVC's names): a connection string, or an account with a key or SAS token
+    connection_string: str | None = None
+    account_name: str | None = None
+    account_key: str | None = None
+    sas_token: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """s3, gs, azure (an object store, opened by objstore.py) or local (a folder)."""
+        return cloud_kind(self.url) or "local"
 
     @property
     def is_s3(self) -> bool:
-        return self.url.startswith("s3://")
+        return self.kind == "s3"
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.kind != "local"
 
     @property
     def bucket(self) -> str:
-        return self.url[len("s3://"):].split("/", 1)[0]
+        """The S3 or GCS bucket, or the Azure container."""
+        return self.url.split("://", 1)[1].split("/", 1)[0]
 
     @property
     def prefix(self) -> str:
-        rest = self.url[len("s3://"):].split("/", 1)
+        rest = self.url.split("://", 1)[1].split("/", 1)
         return rest[1].strip("/") if len(rest) > 1 else ""
 
     def credential_source(self) -> str:
         """Where credentials come from, for `remote show` (never the secrets themselves)."""
+        if self.kind == "gs":
+            return _gcs_credential_source(self)
+        if self.kind == "azure":
+            return _azure_credential_source(self)
         if self.access_key_id:
             return ".dvc/config.local"
         if self.profile:
@@ -47,6 +68,35 @@ class RemoteConfig:
         if os.environ.get("AWS_PROFILE"):
             return f"AWS profile {os.environ['AWS_PROFILE']}"
         return "AWS default chain (~/.aws/credentials, instance role)"
+
+
+# DVC's schemes for each object store (az:// is adlfs's short form of azure://)
+SCHEMES = {"s3": "s3", "gs": "gs", "gcs": "gs", "azure": "azure", "az": "azure"}
+
+
+def cloud_kind(url: str) -> str | None:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    return SCHEMES.get(scheme)
+
+
+def _gcs_credential_source(config: RemoteConfig) -> str:
+    if config.credentialpath:
+        return ".dvc/config.local (credentialpath)"
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return "environment (GOOGLE_APPLICATION_CREDENTIALS)"
+    if config.endpoint_url or os.environ.get("STORAGE_EMULATOR_HOST"):
+        return "none (an emulator endpoint, unsigned requests)"
+    return "Google default chain (gcloud application-default credentials, metadata server)"
+
+
+def _azure_credential_source(config: RemoteConfig) -> str:
+    if config.connection_string or config.account_key or config.sas_token:
+        return ".dvc/config.local"
+    if os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
+        return "environment (AZURE_STORAGE_CONNECTION_STRING)"
+    if os.environ.get("AZURE_STORAGE_ACCOUNT_KEY"):
+        return "environment (AZURE_STORAGE_ACCOUNT_NAME, AZURE_STORAGE_ACCOUNT_KEY)"
+    return "Azure default chain (AZURE_CLIENT_ID/SECRET, managed identity, az login)"
 
 
 def remote_config(name: str, tracked: bytes | None, local: bytes | None, base: Path) -> RemoteConfig:
@@ -67,7 +117,11 @@ def remote_config(name: str, tracked: bytes | None, local: bytes | None, base: P
                         region=merged.get("region"), profile=merged.get("profile"),
                         access_key_id=merged.get("access_key_id"),
                         secret_access_key=merged.get("secret_access_key"),
-                        session_token=merged.get("session_token"))
+                        session_token=merged.get("session_token"),
+                        credentialpath=merged.get("credentialpath"),
+                        connection_string=merged.get("connection_string"),
+                        account_name=merged.get("account_name"), account_key=merged.get("account_key"),
+                        sas_token=merged.get("sas_token"))
 
 
 def local_config_bytes(root: Path) -> bytes | None:
@@ -90,14 +144,15 @@ def worktree_config(root: Path, name: str) -> RemoteConfig:
 def show_remote(config: RemoteConfig) -> dict:
     """What `remote show` prints about a remote, without secrets."""
     info = {"name": config.name, "url": config.url, "endpoint_url": config.endpoint_url,
-            "type": "s3" if config.is_s3 else "local"}
-    if config.is_s3:
+            "type": config.kind}
+    if config.is_cloud:
         info["credentials"] = config.credential_source()
     return info
 
 
 def checked_url(url: str, endpoint_url: str | None = None) -> str:
-    """A remote URL `remote set` accepts: s3://BUCKET/PREFIX, or a folder made absolute. Neither it
+    """A remote URL `remote set` accepts: s3://, gs:// or azure:// (az://) BUCKET/PREFIX, or a folder
+    made absolute; az:// is written as DVC's azure://. Neither it
     nor the endpoint may carry a credential: .dvc/config is tracked, so it would be committed."""
     from ..core.urls import redact_url
 
@@ -105,12 +160,14 @@ def checked_url(url: str, endpoint_url: str | None = None) -> str:
         if given and redact_url(given) != given:
             raise InvalidInput(f"{redact_url(given)}: the URL carries a credential, which would be committed in "
                                ".dvc/config; give it through the environment or .dvc/config.local instead")
-    if endpoint_url and not url.startswith("s3://"):
-        raise InvalidInput("an endpoint URL applies to an s3:// remote only", hint="endpoint")
-    if url.startswith("s3://"):
-        if not url[len("s3://"):].split("/", 1)[0]:
-            raise InvalidInput(f"{url}: no bucket; use s3://BUCKET/PREFIX")
-        return url
+    kind = cloud_kind(url)
+    if endpoint_url and kind not in ("s3", "gs"):
+        raise InvalidInput("an endpoint URL applies to an s3:// or gs:// remote only", hint="endpoint")
+    if kind:
+        scheme, rest = url.split("://", 1)
+        if not rest.split("/", 1)[0]:
+            raise InvalidInput(f"{url}: no {'container' if kind == 'azure' else 'bucket'}; use {kind}://BUCKET/PREFIX")
+        return f"{kind}://{rest}"
     if "://" in url:
-        raise InvalidInput(f"{url}: unsupported remote; use s3://BUCKET/PREFIX or a local folder")
+        raise InvalidInput(f"{url}: unsupported remote; use s3://, gs:// or azure:// BUCKET/PREFIX, or a local folder")
     return str(Path(url).expanduser().resolve())

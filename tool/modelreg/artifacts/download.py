@@ -2,7 +2,7 @@
 hashed in order behind the writes, renamed into the cache only when the hash matches.
 
 Why this shape: the store fetches parts of a big object in parallel and hands over small
-chunks in whatever order they come (see S3Store.download). Each chunk is written at its
+chunks in whatever order they come (see ObjStore.download). Each chunk is written at its
 offset at once, while it is still in the CPU's cache, and no part is ever held whole in
 memory. A follower thread reads back, from the page cache, the prefix that is complete
 and hashes it, so the sha256 is ready a moment after the last byte lands.

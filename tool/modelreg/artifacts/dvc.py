@@ -72,7 +72,8 @@ def init(root: Path, remote_name: str, remote_url: str, endpoint_url: str | None
 LAYOUT = "files/md5"
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _DIR_MD5 = re.compile(r"[0-9a-f]{32}\.dir")
-_CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "session_token")
+_CREDENTIAL_KEYS = ("access_key_id", "secret_access_key", "session_token", "connection_string", "account_key",
+                    "sas_token")
 POINTER = """outs:
 - md5: {md5}
   size: {size}

@@ -91,7 +91,8 @@ def requirements_text(source: str | None, remote: str, owned: bool = False) -> s
     header = REQUIREMENTS_HEADER + (_REQUIREMENTS_OWNED if owned else _REQUIREMENTS_UNOWNED)
     if source is None:
         return header
-    extras = "github,s3,site" if remote.startswith("s3://") else "github,site"
+    kind = remote.split("://", 1)[0] if "://" in remote else None
+    extras = f"github,{kind},site" if kind in ("s3", "gs", "azure") else "github,site"
     return header + f"modelreg[{extras}] @ {source}\n"
 
 
@@ -137,8 +138,12 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
     source = check_tool_source(tool_source) if tool_source else installed_source()
     settings = initial_settings(approvers)
     remote = os.fspath(remote) if remote else None  # a Path from a library caller
-    if remote and remote.startswith("s3://"):
-        require("s3", ("boto3", "dvc_s3"), "an s3:// remote")
+    if remote and "://" in remote:
+        from ..artifacts.config import checked_url, cloud_kind
+
+        remote = checked_url(remote, endpoint_url)  # az:// is written as DVC's azure://
+        kind = cloud_kind(remote)
+        require(kind, ("obstore", {"s3": "dvc_s3", "gs": "dvc_gs", "azure": "dvc_azure"}[kind]), f"a {kind}:// remote")
     if (root / layout.REGISTRY_FILE).exists():
         raise AlreadyExists(f"{root} is already a registry ({layout.REGISTRY_FILE} exists)")
     if root.exists() and not root.is_dir():
@@ -149,8 +154,8 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
     if not (root / ".git").exists():
         init_repo(root, DEFAULT_SETTINGS["main_branch"])
     remote = remote or default_remote(root)
-    if endpoint_url and not remote.startswith("s3://"):
-        raise InvalidInput("an endpoint URL applies to an s3:// remote only", hint="endpoint")
+    if endpoint_url and not remote.startswith(("s3://", "gs://")):
+        raise InvalidInput("an endpoint URL applies to an s3:// or gs:// remote only", hint="endpoint")
     if "://" not in remote:
         remote = str(Path(remote).expanduser().resolve())
         Path(remote).mkdir(parents=True, exist_ok=True)
