@@ -95,6 +95,12 @@ def test_history_json_carries_the_approvals_of_each_merge(story):
     assert [a["login"] for a in moved[0]["approvals"]["approvals"]] == ["lead", "tester"]
     direct = [e for e in events if e["event"] == "version.create" and e["version"] == 3]
     assert direct and direct[0]["approvals"] is None  # pushed straight to main: no PR, no record
+    # `modelreg events` (and so every webhook payload) carries the same record
+    typed = json.loads(run_cli(reg.root, "events", "--since", merges[0] + "~1", "--json").output)
+    staged = [e for e in typed if e["commit"] == merges[1] and e["type"] == "stage.changed"
+              and e["after"] == "production"]
+    assert staged and [a["login"] for a in staged[0]["approvals"]["approvals"]] == ["lead", "tester"]
+    assert all(e["approvals"] is None for e in typed if e["pr"] is None)
 
 
 def test_audit_two_promotions_and_a_rollback(story):

@@ -21,6 +21,7 @@ from ..core import layout
 from ..core.clock import timeline
 from ..core.errors import InvalidInput
 from ..core.settings import EVENT_TYPES
+from ..store.approval_notes import checked, records_on_line
 from ..store.change import RECORD_KINDS
 from ..store.history import commit_change
 
@@ -50,11 +51,14 @@ def commits_between(git, until: str, since: str | None = None, limit: int | None
 def events_of(git, until: str, commits: list) -> list[dict]:
     """The events of `commits` (oldest first), dated by `until`'s clock."""
     clock = {tick.commit: tick for tick in timeline(git, until)} if commits else {}
+    approved = records_on_line(git, until) if commits else {}
     found = []
     for commit in commits:
         tick = clock.get(commit.sha)
         base = {"commit": commit.sha, "pr": pr_number(commit),
-                "time": tick.iso if tick else None, "clock": tick.source if tick else "claimed"}
+                "time": tick.iso if tick else None, "clock": tick.source if tick else "claimed",
+                # who approved the merge, as the tag workflow recorded it (a claim, labelled so)
+                "approvals": checked(approved.get(commit.sha), commit.subject)}
         found += [_with_id({**event, **base}) for event in change_events(commit_change(git, commit, "."))]
     return found
 
