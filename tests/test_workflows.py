@@ -56,7 +56,7 @@ def test_check_workflow():
 def test_tag_workflow():
     doc = load("modelreg-tag.yml")
     assert doc["on"] == {"push": {"branches": ["main"]}}
-    assert doc["permissions"] == {} and doc["jobs"]["tag"]["permissions"] == {"contents": "write"}
+    assert doc["permissions"] == {} and doc["jobs"]["tag"]["permissions"] == {"contents": "write", "pull-requests": "read"}
     calls = modelreg_calls(doc)
     assert calls == [["tag", "--push", "--observe"], ["events", "--send"],  # issue 13 item 5: the clock;
                      ["feed", "publish", "--if-configured"]]  # issue 22: the alias feed for serving fleets
@@ -64,6 +64,8 @@ def test_tag_workflow():
         parses(call)
     sending = [s for s in doc["jobs"]["tag"]["steps"] if s.get("run") == "modelreg events --send"][0]
     assert sending["continue-on-error"] is True and "${{" not in sending["run"]
+    tagging = [s for s in doc["jobs"]["tag"]["steps"] if s.get("run") == "modelreg tag --push --observe"][0]
+    assert tagging["env"]["GITHUB_TOKEN"].startswith("${{ secrets.MODELREG_GITHUB_TOKEN")  # reads the reviews
 
 
 def test_every_workflow_is_valid_yaml_with_jobs():

@@ -99,7 +99,7 @@ def test_workflows_pin_actions_and_modelreg_and_grant_least_permissions(fresh):
     pinned = (fresh / REQUIREMENTS).read_text().splitlines()
     assert f"modelreg[github,site] @ {SOURCE}" in pinned
     expected = {"modelreg-check.yml": {"contents": "read", "pull-requests": "read", "issues": "write"},
-                "modelreg-tag.yml": {"contents": "write"},
+                "modelreg-tag.yml": {"contents": "write", "pull-requests": "read"},  # approvals (issue 22)
                 "modelreg-deploy.yml": {"contents": "read"},
                 "modelreg-site.yml": {"contents": "read"}}  # its deploy job: below (issue 11)
     per_job = {("modelreg-site.yml", "deploy"): {"pages": "write", "id-token": "write"}}
