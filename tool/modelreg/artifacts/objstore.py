@@ -24,7 +24,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 
-from ..core.errors import ExternalError, NotFound
+from ..core.errors import ExternalError, IntegrityError, NotFound
 from ..core.extras import missing_extra
 from .config import RemoteConfig
 from .dvc import LAYOUT
@@ -127,6 +127,10 @@ class ObjStore:
         """Bytes [start, end) of an object as an iterator of chunks of about CHUNK bytes."""
         try:
             return iter(self._obs.get(self.store, key, options={"range": (start, end)}).stream(CHUNK))
+        except self._exc.GenericError as exc:
+            if any(m in str(exc) for m in (" 416 ", "Range Not Satisfiable", "but object was only")):
+                raise self._short(key, start, 0, end - start) from exc
+            raise self.error(exc, f"GET {key}") from exc
         except FileNotFoundError as exc:
             raise NotFound(f"{key} is missing from {self.where}; push the version again") from exc
         except Exception as exc:
@@ -153,8 +157,11 @@ class ObjStore:
                          _first_line(exc))
                 continue
             if offset < end:
-                raise ExternalError(f"{NAMES[self.kind]} sent {offset - start} of {end - start} bytes of {key} "
-                                    f"range {start}-{end}; the object changed or is truncated: push the version again")
+                raise self._short(key, start, offset - start, end - start)
+
+    def _short(self, key: str, start: int, got: int, wanted: int) -> IntegrityError:
+        return IntegrityError(f"{key} on {self.where} is shorter than recorded ({NAMES[self.kind]} sent {got} of "
+                              f"{wanted} bytes from byte {start}); nothing was cached: push the version again")
 
     def stream(self, key: str, start: int, size: int, write) -> None:
         """Bytes [start, size) of an object to write(chunk), in order, fetched as parallel ranges
