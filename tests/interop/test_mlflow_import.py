@@ -137,7 +137,9 @@ def test_import_writes_one_commit_per_model_with_numbers_stages_aliases_and_runs
     v3 = registry.get_version("llama-ft", 3)
     assert v3["status"] == "deleted" and "deleted in MLflow" in v3["deleted"]["reason"]
     model = registry.get_model("llama-ft")
-    assert model["tags"] == {"team": "support", "mlflow.name": "llama-ft"} and model["description"] == "support bot"
+    assert model["description"] == "support bot"
+    tags = {k: v for k, v in model["tags"].items() if k != "mlflow.synced"}
+    assert tags == {"team": "support", "mlflow.name": "llama-ft"}
     folder = registry.pull("llama-ft@champion").path
     source = team.folders[("llama-ft", 2)]
     for name in ("model.safetensors", "config.json", "tokenizer.json"):
@@ -555,3 +557,157 @@ def test_type_sets_what_imported_models_are(run, registry, team):
     assert other.code == 1 and "was imported as fine_tuned, not merged" in other.out
     bad = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--type", "nonsense")
     assert bad.code != 0 and "nonsense" in bad.err
+
+
+def test_reimport_refuses_a_version_whose_files_changed_in_mlflow(run, registry, team):
+    """issue 21: a version imported before is recognised by MLflow's identity and its bytes: when
+    its files were overwritten in MLflow (same names, same size), the re-import and its dry run
+    say so, naming the file; nothing is written, the imported bytes stay."""
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q").code == 0
+    first = head(registry)
+    weights = team.artifact_dir("bert-cls", 1) / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[0] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    team.version("bert-cls", 60)  # something new as well: it waits until the change is resolved
+    for flags in (["--dry-run"], []):
+        result = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q", *flags)
+        assert result.code == 1, result.out
+        assert "MLflow version 1 changed since it was imported as bert-cls@1" in result.err, result.err
+        assert "(model.safetensors)" in result.err and "register the new files there as a new version" in result.err
+    assert head(registry) == first and git(registry.root, "status", "--porcelain") == ""
+    assert sha(registry.pull("bert-cls@1").path / "model.safetensors") == \
+        sha(team.folders[("bert-cls", 1)] / "model.safetensors")
+
+
+def _origin(registry, tmp_path) -> None:
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    git(registry.root, "remote", "add", "origin", str(bare))
+    git(registry.root, "push", "-q", "origin", "main")
+
+
+def test_import_into_a_gated_stage_with_approvals_goes_through_review(run, registry, team, tmp_path):
+    """issue 21: an import into a stage is not a way around its gates and approvals: a direct
+    import into a gated stage is refused by its gate, one into a stage with approvals naming
+    --pr, nothing written; with --pr the branch's `check --base main` judges the gates."""
+    from tests.promotion.test_promote import set_policy
+
+    _origin(registry, tmp_path)
+    set_policy(registry.root, gates={"production": {"metrics": ["eval/accuracy >= 0.9"]}})
+    before = head(registry)
+    gated = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q")
+    assert gated.code == 1 and "llama-ft@2 cannot enter production: its gates fail" in gated.err, gated.err
+    set_policy(registry.root, approvals={"production": {"groups": [["@org/leads"]]}})
+    before = head(registry)
+    for flags in (["--dry-run"], []):
+        refused = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q", *flags)
+        assert refused.code == 1, refused.out
+        line = next(x for x in refused.err.splitlines() if x.startswith("error:"))
+        assert "llama-ft@2 would enter production, which needs approvals" in line and "(--pr)" in line, line
+    assert head(registry) == before and not (registry.root / "registry" / "llama-ft").exists()
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q").code == 0  # no stage
+    proposed = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "--pr", "-q")
+    assert proposed.code == 0, proposed.err
+    branch = next(b for b in git(registry.root, "branch", "--format=%(refname:short)").split() if "llama-ft" in b)
+    checked = run("check", "--at", branch, "--base", "main")
+    assert checked.code == 1 and "eval/accuracy >= 0.9" in checked.out, checked.out
+
+
+# Fields that differ by design between MLflow's answers and modelreg's (issue 21 done-means):
+# - tags named mlflow.*: the import's bookkeeping (mlflow.name on the model; mlflow.version,
+#   mlflow.stage and mlflow.synced on versions: which MLflow version, its stage and a digest of
+#   its fields at the last import, so a re-import brings in only what MLflow changed since);
+# - the `production` alias: in modelreg it follows the production stage (MLflow has none);
+# - last_updated_timestamp: modelreg's is the registry clock's time of the last change
+#   (interop/mlflow_store.py), not MLflow's database write time.
+BY_DESIGN = {"production"}
+
+
+def _model_fields(rm) -> dict:
+    return {"name": rm.name, "description": rm.description or None,
+            "tags": {k: v for k, v in rm.tags.items() if not k.startswith("mlflow.")},
+            "aliases": {a: str(v) for a, v in rm.aliases.items() if a not in BY_DESIGN},
+            "creation_timestamp": rm.creation_timestamp}
+
+
+def _version_fields(mv) -> dict:
+    return {"version": str(mv.version), "current_stage": mv.current_stage, "description": mv.description or None,
+            "tags": {k: v for k, v in mv.tags.items() if not k.startswith("mlflow.")}, "run_id": mv.run_id,
+            "user_id": mv.user_id or None, "creation_timestamp": mv.creation_timestamp, "source": mv.source,
+            "aliases": sorted(a for a in mv.aliases if a not in BY_DESIGN), "status": str(mv.status)}
+
+
+def _answers(client) -> dict:
+    out = {}
+    for rm in client.search_registered_models():
+        versions = client.search_model_versions(f"name = '{rm.name}'")
+        out[rm.name] = {"model": _model_fields(client.get_registered_model(rm.name)),
+                        "versions": {str(v.version): _version_fields(client.get_model_version(rm.name, v.version))
+                                     for v in versions}}
+    return out
+
+
+def test_sqlite_registry_imported_twice_equals_what_mlflow_answers(run, registry, tmp_path, mlflow_template_db):
+    """issue 21 done-means: an MLflow sqlite registry (outside the registry folder) imported, changed
+    (new versions, stage moves, alias moves, tags, descriptions, a deleted version) and imported
+    again answers through MlflowClient(registry_uri="modelreg://...") what MLflow itself answers,
+    field by field; nothing leaves an mlflow.db in the registry folder."""
+    team = Team(fresh_db(mlflow_template_db, tmp_path / "mlflow.db"), tmp_path / "team")
+    c = team.client
+    c.create_registered_model("clf", tags={"team": "risk", "tier": "2"}, description="fraud classifier")
+    team.version("clf", 1, stage="Production", tags={"data": "v1", "owner": "ana"}, description="first")
+    team.version("clf", 2, stage="Staging", tags={"data": "v2"})
+    team.version("clf", 3)
+    c.set_registered_model_alias("clf", "champion", "1")
+    c.create_registered_model("ranker", description="search ranker")
+    team.version("ranker", 4, description="only one")
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "-q").code == 0
+    theirs = MlflowClient(tracking_uri=team.uri, registry_uri=team.uri)
+    ours = MlflowClient(registry_uri=f"modelreg://{registry.root}")
+    assert _answers(ours) == _answers(theirs)
+    # MLflow moves on: a new version into production (the old one archived), a stage move out of
+    # staging, alias moves, tags set and removed, descriptions, a deleted version
+    new = team.version("clf", 5, tags={"data": "v5"}).version
+    c.transition_model_version_stage("clf", new, "Production", archive_existing_versions=True)
+    c.transition_model_version_stage("clf", "2", "None")
+    c.set_registered_model_alias("clf", "champion", new)
+    c.set_registered_model_alias("clf", "canary", "2")
+    c.set_model_version_tag("clf", "2", "data", "v2b")
+    c.delete_model_version_tag("clf", "1", "owner")
+    c.update_model_version("clf", "2", description="retrained labels")
+    c.update_registered_model("clf", description="fraud classifier, v2 labels")
+    c.set_registered_model_tag("clf", "tier", "1")
+    c.delete_registered_model_tag("clf", "team")
+    c.delete_model_version("clf", "3")
+    again = run("import", "mlflow", "--tracking-uri", team.uri, "-q")
+    assert again.code == 0, again.err
+    assert "version 3: delete (deleted in MLflow since the import)" in again.out, again.out
+    assert "alias champion -> 4" in again.out and "alias canary -> 2" in again.out
+    assert "version 2: update (MLflow changed stage Staging -> None, description, tags)" in again.out
+    assert _answers(ours) == _answers(theirs)
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "-q").out.count("skip (nothing new)") == 2
+    assert run("check").code == 0
+    assert not (registry.root / "mlflow.db").exists() and not (registry.root / "mlruns").exists()
+    assert "mlflow.db" not in git(registry.root, "status", "--porcelain", "--ignored")
+
+
+def test_reimport_keeps_what_modelreg_changed_and_mlflow_did_not(run, registry, team):
+    """issue 21: a re-import brings in only the fields MLflow changed since the last import (their
+    digests are recorded): a tag, a description and a stage move made in modelreg stay."""
+    assert run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q").code == 0
+    assert run("version", "tag", "llama-ft@4", "reviewed=yes").code == 0
+    assert run("model", "set", "llama-ft", "--description", "the support bot, in Git").code == 0
+    assert run("stage", "set", "llama-ft", "4", "production").code == 0  # modelreg promotes v4; v2 archived
+    team.client.update_model_version("llama-ft", "1", description="the first try")
+    again = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q")
+    assert again.code == 0, again.err
+    assert "version 1: update (MLflow changed description)" in again.out, again.out
+    assert "version 4: skip" in again.out and "version 2: skip" in again.out
+    assert registry.get_version("llama-ft", 4)["tags"]["reviewed"] == "yes"
+    assert registry.get_version("llama-ft", 4)["stage"] == "production"
+    assert registry.aliases("llama-ft")["production"] == 4
+    assert registry.get_model("llama-ft")["description"] == "the support bot, in Git"
+    card = registry.root / "registry" / "llama-ft" / "versions" / "1" / "card.yaml"
+    assert "the first try" in card.read_text()
+    assert run("check").code == 0

@@ -65,7 +65,7 @@ def test_coming_from_mlflow_runs_as_written(registry, tmp_path, mlflow_plugins, 
     assert out.rstrip().endswith("Staging")  # issue 21: the write path, as written
     assert registry.aliases("support-ranker") == {"champion": 1}
     assert "version 1: Production -> production" in out and "dry run: nothing was written" in out
-    assert "1 Production {'data': 'v7', 'mlflow.version': '1', 'mlflow.stage': 'Production'}" in out
+    assert "1 Production {'data': 'v7', 'mlflow.version': '1', 'mlflow.stage': 'Production'" in out
     assert "['llama-ft']" in out and "['config.json', 'model.safetensors', 'tokenizer.json']" in out
 
 

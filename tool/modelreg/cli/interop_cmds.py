@@ -104,8 +104,10 @@ def import_mlflow_cmd(ctx, tracking_uri, registry_uri, names, into, dry_run, as_
         emit_json(result.to_dict())
     else:
         click.echo(_render_import(result))
-        for failure in result.failures:
-            click.echo(f"error: {failure}", err=True)
+        from .hints import HINTS
+
+        for failure, hint in zip(result.failures, result.hints):
+            click.echo(f"error: {failure}" + (f" ({HINTS[hint]})" if hint in HINTS else ""), err=True)
     ctx.exit(0 if result.ok else 1)
 
 
@@ -130,6 +132,7 @@ def _render_import(result) -> str:
             lines.append(f"  version {number}: -> {stage}")
         for alias, number in plan.aliases.items():
             lines.append(f"  alias {alias} -> {number}")
+        lines += [f"  alias {alias} removed" for alias in plan.unaliased]
         lines += [f"  note: {note}" for note in plan.notes]
         if plan.target in result.proposals:
             lines.append(f"  {result.proposals[plan.target]['next_step']}")

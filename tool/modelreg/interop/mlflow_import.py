@@ -19,6 +19,8 @@ artifact location of the version's experiment, with no symlink anywhere in the t
 copy would follow one out). URLs are recorded and reported without their credentials.
 """
 import contextlib
+import hashlib
+import json
 import math
 import os
 import re
@@ -31,13 +33,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..core import clock, layout
-from ..core.errors import ExternalError, InvalidInput, NotFound, RegistryError
+from ..core.errors import ExternalError, IntegrityError, InvalidInput, NotFound, PolicyViolation, RegistryError
 from ..core.names import check_alias, check_name
 from ..core.records import load_yaml, prune
 from ..core.urls import redact_url, scrub_text
 from ..writes.models import keep_codeowners
 
 IMPORT_TAG = "mlflow.name"  # on model.yaml: which MLflow model this one was imported from
+SYNC_TAG = "mlflow.synced"  # digests of the fields MLflow held at the last import (model and version)
 STAGE_MAP = {"Production": "production", "Staging": "staging", "Archived": "archived"}
 _TAG_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}")
 _METRIC_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -49,16 +52,22 @@ MODEL_TYPES = ("base_model", "fine_tuned", "quantized", "distilled", "merged")
 @dataclass
 class VersionPlan:
     number: int
-    action: str  # create | placeholder | skip | drop
+    action: str  # create | placeholder | skip | drop | update (MLflow changed it) | delete (MLflow did)
     stage: str | None = None
     mlflow_stage: str | None = None
     reason: str = ""
     source: str | None = None
     run_id: str | None = None
     mlflow_version: int | None = None  # MLflow's number, when it differs from modelreg's
+    live: bool = False  # imported before and still in MLflow: its bytes are compared
+    changes: dict = field(default_factory=dict)  # update: stage / description / tags, MLflow's now
+    synced: str | None = None  # update: the digests to record
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        out = {k: v for k, v in self.__dict__.items() if v not in (None, "", {}) and k not in ("live", "synced")}
+        if self.changes:
+            out["changes"] = sorted(self.changes)
+        return out
 
 
 @dataclass
@@ -72,11 +81,15 @@ class ModelPlan:
     notes: list[str] = field(default_factory=list)
     demote: dict[int, str] = field(default_factory=dict)  # modelreg version -> stage it leaves for
     model_type: str | None = None
+    unaliased: list[str] = field(default_factory=list)  # aliases removed
+    model_changes: dict = field(default_factory=dict)  # description / tags of the model, MLflow's now
+    resync: bool = False  # MLflow's model fields moved since the last import: their digests are written
 
     def to_dict(self) -> dict:
         return {"mlflow_name": self.mlflow_name, "target": self.target, "action": self.action,
                 "reason": self.reason or None, "versions": [v.to_dict() for v in self.versions],
-                "aliases": self.aliases, "demote": self.demote, "notes": self.notes}
+                "aliases": self.aliases, "unaliased": self.unaliased, "demote": self.demote,
+                "model_changes": sorted(self.model_changes), "notes": self.notes}
 
 
 @dataclass
@@ -86,6 +99,7 @@ class ImportResult:
     dry_run: bool
     commits: dict[str, str] = field(default_factory=dict)  # target -> commit
     failures: list[str] = field(default_factory=list)
+    hints: list[str | None] = field(default_factory=list)  # per failure: the key of the flag that fixes it
     proposals: dict[str, dict] = field(default_factory=dict)  # target -> branch / pull request (--pr)
 
     @property
@@ -122,8 +136,6 @@ def _probe_http(uri: str, timeout: float) -> None:
         reason = getattr(exc, "reason", exc)
         raise ExternalError(f"cannot reach MLflow at {uri}: {scrub_text(str(reason))}; "
                             "check the URI and that the server runs") from exc
-    import json
-
     try:
         doc = json.loads(body)
     except ValueError:
@@ -232,16 +244,20 @@ def _plan_model(tree, client, rm, into, model_type=None) -> ModelPlan:
                        f"name = '{_quote(rm.name)}'")
     by_number = {int(mv.version): mv for mv in mvs}
     imported = _imported(records, rm.name)
-    new = {m for m, mv in by_number.items() if _match(imported.get(m), mv, m) is None}
-    stages = _stages(tree, by_number, plan, new, records)
+    matched = {m: _match(imported.get(m), mv, m) for m, mv in by_number.items()}
+    new = {m for m, n in matched.items() if n is None}
+    moved = {m for m, n in matched.items() if n is not None and _mlflow_moved(records[n], by_number[m])}
+    stages = _stages(tree, by_number, plan, new | moved, records, {matched[m] for m in moved})
     taken = set(records)
-    for number in range(1, max(by_number, default=0) + 1):
-        plan.versions.append(_plan_version(number, by_number.get(number), imported, taken, stages))
-    plan.aliases = _aliases(tree, rm, plan, first=existing is None)
-    if existing is not None and getattr(rm, "aliases", None):
-        plan.notes.append("aliases other than the stages' are not re-synced into a model imported before: "
-                          "modelreg's aliases.yaml is the source of truth now")
-    if not any(v.action in ("create", "placeholder") for v in plan.versions):
+    last = max([*by_number, *imported], default=0)  # MLflow's newest versions may be deleted since
+    for number in range(1, last + 1):
+        plan.versions.append(_plan_version(tree, plan, number, by_number.get(number), imported, taken, stages,
+                                           number in moved))
+    if existing is not None:
+        _sync_model(plan, rm, existing)
+    plan.aliases, plan.unaliased = _aliases(tree, rm, plan, None if existing is None else tree.aliases(target))
+    changed = [v for v in plan.versions if v.action in ("create", "placeholder", "update", "delete")]
+    if not (changed or plan.demote or plan.aliases or plan.unaliased or plan.model_changes or plan.resync):
         plan.action = "skip"
         plan.reason = "nothing new" if existing is not None else "no versions in MLflow"
     return plan
@@ -287,9 +303,119 @@ def _quote(name: str) -> str:
     return name.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _stages(tree, by_number, plan: ModelPlan, new: set, records: dict) -> dict[int, str]:
-    """MLflow stage -> modelreg stage per MLflow version; exclusive stages keep only their newest
-    new holder, and a version imported into one takes it from modelreg's holder (archived)."""
+# -- what MLflow changed since the last import ---------------------------------------------------
+# An import records, per version and per model, a digest of the fields MLflow holds (the
+# `mlflow.synced` tag; a version's stage in `mlflow.stage`). A re-import brings in a field only
+# when MLflow's value moved since: what was edited in modelreg and not in MLflow stays.
+def _digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _digests(**fields) -> str:
+    return ";".join(f"{k}={_digest(v)}" for k, v in sorted(fields.items()))
+
+
+def _recorded(tags: dict) -> dict:
+    """The digests of the last import (empty for an import made before they were recorded)."""
+    return dict(part.partition("=")[::2] for part in str(tags.get(SYNC_TAG) or "").split(";") if "=" in part)
+
+
+def _moved_since(recorded: dict, field_name: str, mlflow_value, ours) -> bool:
+    """MLflow's value differs from ours and moved since the last import (no digest: MLflow's wins)."""
+    if mlflow_value == ours:
+        return False
+    return recorded.get(field_name) != _digest(mlflow_value)
+
+
+def _mlflow_stage(tags: dict) -> str:
+    return str(tags.get("mlflow.stage") or "None")
+
+
+def _mlflow_moved(record: dict, mv) -> bool:
+    """MLflow moved the version since it was imported (its stage then is the `mlflow.stage` tag)."""
+    return record.get("status") != "deleted" and (mv.current_stage or "None") != _mlflow_stage(record.get("tags") or {})
+
+
+def _version_digests(mv) -> str:
+    tags, _ = _clean_tags(mv.tags or {})
+    return _digests(description=mv.description or None, tags=tags)
+
+
+def _model_tags(rm) -> tuple[dict, list[str]]:
+    """MLflow's model tags as modelreg keeps them (the `modelreg.model_type` hint is not a tag)."""
+    tags, dropped = _clean_tags(getattr(rm, "tags", None) or {})
+    tags.pop("modelreg.model_type", None)
+    return tags, dropped
+
+
+def _model_digests(rm) -> str:
+    tags, _ = _model_tags(rm)
+    aliases = {a: int(v) for a, v in (getattr(rm, "aliases", None) or {}).items()}
+    return _digests(aliases=aliases, description=rm.description or None, tags=tags)
+
+
+def _own_tags(tags: dict) -> dict:
+    """A record's tags without the import's bookkeeping (`mlflow.*`)."""
+    return {k: v for k, v in (tags or {}).items() if not str(k).startswith("mlflow.")}
+
+
+def _sync_version(tree, plan: ModelPlan, number: int, mv, record: dict, stages: dict, moved: bool) -> VersionPlan:
+    """An MLflow version imported before: what MLflow changed since (stage, description, tags)."""
+    tags = record.get("tags") or {}
+    recorded = _recorded(tags)
+    changes, what = {}, []
+    if moved and stages[int(mv.version)] != record.get("stage"):
+        changes["stage"] = stages[int(mv.version)]
+        what.append(f"stage {_mlflow_stage(tags)} -> {mv.current_stage}")
+    card = tree.record(layout.card_file(plan.target, number)) or {}
+    ours = card.get("description") or record.get("description")
+    if _moved_since(recorded, "description", mv.description or None, ours or None):
+        changes["description"] = mv.description or None
+        what.append("description")
+    theirs, dropped = _clean_tags(mv.tags or {})
+    if _moved_since(recorded, "tags", theirs, _own_tags(tags)):
+        changes["tags"] = theirs
+        what.append("tags")
+        gone = sorted(set(_own_tags(tags)) - set(theirs))
+        if gone:
+            plan.notes.append(f"version {number}: tag(s) {', '.join(gone)} removed: MLflow's tags replace them")
+    # MLflow moved a field to the value modelreg has: nothing to change, but the digests are
+    # recorded anew, or modelreg's next edit of that field would read as MLflow's move
+    stale = moved or tags.get(SYNC_TAG) != _version_digests(mv)
+    if not changes and not stale:
+        return VersionPlan(number, "skip", reason="already imported", live=True, run_id=mv.run_id or None,
+                           mlflow_version=int(mv.version) if int(mv.version) != number else None)
+    if "tags" in changes:
+        plan.notes += [f"version {number}: tag {k!r} dropped: not a valid tag key" for k in dropped]
+    reason = "MLflow changed " + ", ".join(what) if what else "MLflow's changes are here already: recorded"
+    return VersionPlan(number, "update", stage=changes.get("stage", record.get("stage")),
+                       mlflow_stage=mv.current_stage, reason=reason,
+                       mlflow_version=int(mv.version) if int(mv.version) != number else None, live=True,
+                       run_id=mv.run_id or None, changes=changes, synced=_version_digests(mv))
+
+
+def _sync_model(plan: ModelPlan, rm, existing: dict) -> None:
+    """The registered model's description and tags, where MLflow changed them since the last import."""
+    tags = existing.get("tags") or {}
+    recorded = _recorded(tags)
+    if _moved_since(recorded, "description", rm.description or None, existing.get("description") or None):
+        plan.model_changes["description"] = rm.description or None
+    theirs, dropped = _model_tags(rm)
+    if _moved_since(recorded, "tags", theirs, _own_tags(tags)):
+        plan.model_changes["tags"] = theirs
+        gone = sorted(set(_own_tags(tags)) - set(theirs))
+        if gone:
+            plan.notes.append(f"model tag(s) {', '.join(gone)} removed: MLflow's tags replace them")
+    if plan.model_changes:
+        plan.notes.append("model: MLflow changed its " + " and ".join(sorted(plan.model_changes)))
+        plan.notes += [f"model tag {k!r} dropped: not a valid tag key" for k in dropped]
+    plan.resync = tags.get(SYNC_TAG) != _model_digests(rm)  # the digests, recorded anew
+
+
+def _stages(tree, by_number, plan: ModelPlan, entering: set, records: dict, leaving: set) -> dict[int, str]:
+    """MLflow stage -> modelreg stage per MLflow version; of the versions entering an exclusive
+    stage (new, or moved in MLflow since the last import) only the newest keeps it, and it takes
+    the stage from modelreg's holder (archived) unless MLflow moved that one too (`leaving`)."""
     settings = tree.settings
     mapped = {}
     for number, mv in by_number.items():
@@ -300,25 +426,35 @@ def _stages(tree, by_number, plan: ModelPlan, new: set, records: dict) -> dict[i
             stage = settings.initial_stage
         mapped[number] = stage
     for stage in settings.exclusive_stages:
-        holders = sorted(n for n, s in mapped.items() if s == stage and n in new)
+        holders = sorted(n for n, s in mapped.items() if s == stage and n in entering)
         for number in holders[:-1]:
             mapped[number] = "archived"
-            plan.notes.append(f"version {number}: {stage} is exclusive in modelreg; imported as archived "
+            plan.notes.append(f"version {number}: {stage} is exclusive in modelreg; archived "
                               f"(move it with `modelreg promote`)")
         if holders:
             for held, record in sorted(records.items()):
-                if record.get("stage") == stage and record.get("status") != "deleted":
+                if record.get("stage") == stage and record.get("status") != "deleted" and held not in leaving:
                     plan.demote[held] = "archived"
                     plan.notes.append(f"version {held}: leaves {stage} for the version imported into it; "
                                       "archived")
     return mapped
 
 
-def _plan_version(number: int, mv, imported: dict, taken: set, stages: dict) -> VersionPlan:
-    """What MLflow's version `number` becomes: skipped when imported before (matched by its MLflow
-    identity), else a new modelreg version, under MLflow's number when modelreg has it free."""
+def _plan_version(tree, plan, number: int, mv, imported: dict, taken: set, stages: dict,
+                  moved: bool = False) -> VersionPlan:
+    """What MLflow's version `number` becomes: synced when imported before (matched by its MLflow
+    identity), soft-deleted when MLflow deleted it since, else a new modelreg version, under
+    MLflow's number when modelreg has it free."""
     matched = _match(imported.get(number), mv, number)
     if matched is not None:
+        record = imported[number][1]
+        if mv is not None and record.get("status") == "deleted":
+            return VersionPlan(matched, "skip", reason="deleted in modelreg",
+                               mlflow_version=number if matched != number else None)
+        if mv is not None:
+            return _sync_version(tree, plan, matched, mv, record, stages, moved)
+        if record.get("status") != "deleted":
+            return _deletion(tree, plan, matched, number, record)
         return VersionPlan(matched, "skip", reason="already imported",
                            mlflow_version=number if matched != number else None)
     ours = number if number not in taken else max(taken) + 1
@@ -336,6 +472,21 @@ def _plan_version(number: int, mv, imported: dict, taken: set, stages: dict) -> 
                        source=redact_url(mv.source), run_id=mv.run_id, mlflow_version=number)
 
 
+def _deletion(tree, plan, number: int, mlflow_number: int, record: dict) -> VersionPlan:
+    """An imported version MLflow deleted since: soft-deleted here too, unless something builds on it."""
+    from ..store.reads import dependents
+
+    children = dependents(tree.snapshot(), plan.target, number)
+    if children:
+        names = ", ".join(f"{m}@{n}" for m, n, _ in children)
+        plan.notes.append(f"version {number}: deleted in MLflow, kept: {names} builds on it")
+        return VersionPlan(number, "skip", reason="deleted in MLflow; kept for its dependents",
+                           mlflow_version=mlflow_number)
+    stage = "archived" if record.get("stage") in tree.settings.exclusive_stages else record.get("stage")
+    return VersionPlan(number, "delete", stage=stage, reason="deleted in MLflow since the import",
+                       mlflow_version=mlflow_number if mlflow_number != number else None)
+
+
 def _mlflow_number(vp: VersionPlan) -> int:
     return vp.mlflow_version or vp.number
 
@@ -345,30 +496,44 @@ def _what(vp: VersionPlan) -> str:
     return f"version {vp.number}" + (f" (MLflow version {m})" if m != vp.number else "")
 
 
-def _aliases(tree, rm, plan: ModelPlan, first: bool) -> dict[str, int]:
-    """The aliases to write: MLflow's own (first import only) and the stages' aliases, which move
-    onto the newest version imported into their stage."""
+def _aliases(tree, rm, plan: ModelPlan, current: dict | None) -> tuple[dict[str, int], list[str]]:
+    """(aliases to set, aliases to remove). MLflow's own aliases come in on the first import and
+    whenever MLflow moved them since the last one (they replace modelreg's unprotected aliases);
+    the stages' aliases follow the versions entering and leaving their stages."""
     settings = tree.settings
-    created = {_mlflow_number(v): v.number for v in plan.versions if v.action == "create"}
-    aliases = {}
-    for alias, version in sorted((getattr(rm, "aliases", None) or {}).items() if first else ()):
-        number = int(version)
-        try:
-            check_alias(alias)
-        except InvalidInput as exc:
-            plan.notes.append(f"alias {alias!r} dropped: {exc}")
-            continue
-        if alias in settings.protected_aliases:
-            plan.notes.append(f"alias {alias!r} dropped: it follows the {alias} stage in modelreg")
-        elif number not in created:
-            plan.notes.append(f"alias {alias!r} dropped: version {number} is not imported")
-        else:
-            aliases[alias] = created[number]
+    first = current is None
+    current = dict(current or {})
+    live = {_mlflow_number(v): v.number for v in plan.versions if v.action in ("create", "update", "skip")
+            and (v.action == "create" or v.live)}
+    wanted = dict(current)
+    theirs = {a: int(v) for a, v in (getattr(rm, "aliases", None) or {}).items()}
+    recorded = {} if first else _recorded((_existing(tree, plan.target) or {}).get("tags") or {})
+    if first or recorded.get("aliases") != _digest(theirs):
+        wanted = {a: v for a, v in current.items() if a in settings.protected_aliases}
+        for alias, number in sorted(theirs.items()):
+            try:
+                check_alias(alias)
+            except InvalidInput as exc:
+                plan.notes.append(f"alias {alias!r} dropped: {exc}")
+                continue
+            if alias in settings.protected_aliases:
+                plan.notes.append(f"alias {alias!r} dropped: it follows the {alias} stage in modelreg")
+            elif number not in live:
+                plan.notes.append(f"alias {alias!r} dropped: version {number} is not imported")
+            else:
+                wanted[alias] = live[number]
+    gone = {v.number for v in plan.versions if v.action == "delete"}
+    leaving = {v.number for v in plan.versions if v.action == "update" and "stage" in v.changes} | set(plan.demote)
     for stage, alias in settings.stage_aliases.items():
-        holders = [v.number for v in plan.versions if v.action == "create" and v.stage == stage]
+        holders = [v.number for v in plan.versions if v.action in ("create", "update") and v.stage == stage
+                   and (v.action == "create" or "stage" in v.changes)]
         if holders:
-            aliases[alias] = holders[-1]
-    return dict(sorted(aliases.items()))
+            wanted[alias] = holders[-1]
+        elif wanted.get(alias) in leaving:
+            del wanted[alias]
+    wanted = {a: v for a, v in wanted.items() if v not in gone}
+    changed = {a: v for a, v in sorted(wanted.items()) if current.get(a) != v}
+    return changed, sorted(a for a in current if a not in wanted)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -377,14 +542,15 @@ def import_mlflow(tree, tracking_uri: str, registry_uri: str | None = None, name
                   pr: bool = False, quiet: bool = False, model_type: str | None = None) -> ImportResult:
     """Plan, then write one commit per model, on the current branch or (pr) on a branch of its
     own with a pull request. Failures are collected per model. A dry run downloads and checks
-    every version as the real run does (formats policy, sources, links) and writes nothing.
-    `quiet` turns MLflow's own progress bars off."""
+    every version as the real run does (formats policy, sources, links, the bytes of versions
+    imported before, gates and approvals) and writes nothing. `quiet` turns MLflow's own
+    progress bars off."""
     client = open_client(tracking_uri, registry_uri)
     plans = plan_import(tree, client, tuple(names), into, model_type)
     result = ImportResult(redact_url(tracking_uri), plans, dry_run)
     with _bars(not quiet):
         for plan in plans:
-            if plan.action in ("create", "update"):
+            if plan.action in ("create", "update") or any(v.live for v in plan.versions):
                 _import_one(tree, client, tracking_uri, plan, progress, pr, dry_run, result)
     return result
 
@@ -406,29 +572,87 @@ def _bars(shown: bool):
 
 
 def _import_one(tree, client, tracking_uri, plan, progress, pr, dry_run, result) -> None:
-    if dry_run:
-        try:
-            _check_model(tree, client, tracking_uri, plan, progress)
-        except RegistryError as exc:
-            result.failures.append(scrub_text(f"{plan.mlflow_name}: {exc}; the real run would write "
-                                              "nothing for it"))
-        return
+    """Check (the bytes of versions imported before, and, unless the change goes to review, the
+    approvals and gates of the stages it enters), then write; a refusal writes nothing."""
     def write():
-        return _write_model(tree, client, tracking_uri, plan, progress)
+        return _write_model(tree, client, tracking_uri, plan, progress, gated=not pr)
     try:
-        if pr:
+        _unchanged_bytes(tree, client, tracking_uri, plan)
+        if not pr and plan.action != "skip":
+            _unreviewed(tree, plan)
+        if dry_run:
+            if plan.action != "skip":
+                _check_model(tree, client, tracking_uri, plan, progress, gated=not pr)
+        elif plan.action == "skip":
+            pass
+        elif pr:
             proposal = _propose(tree, plan, write)
             result.commits[plan.target] = proposal.result
             result.proposals[plan.target] = {k: v for k, v in proposal.to_dict().items() if k != "body"}
         else:
             result.commits[plan.target] = write()
     except RegistryError as exc:
-        result.failures.append(scrub_text(f"{plan.mlflow_name}: {exc}; nothing was written for it"))
+        tail = "the real run would write nothing for it" if dry_run else "nothing was written for it"
+        result.failures.append(scrub_text(f"{plan.mlflow_name}: {exc}; {tail}"))
+        result.hints.append(getattr(exc, "hint", None))
 
 
-def _check_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> None:
+def _entering(tree, plan: ModelPlan) -> list[tuple[int, str]]:
+    """(modelreg version, stage) for each version the import puts into a stage past the initial one."""
+    found = [(v.number, v.stage) for v in plan.versions
+             if (v.action == "create" or "stage" in v.changes) and v.stage != tree.settings.initial_stage]
+    return found + sorted(plan.demote.items())
+
+
+def _unreviewed(tree, plan: ModelPlan) -> None:
+    """A stage whose approvals registry.yaml names is entered through review only: a direct import
+    into it would skip them."""
+    approvals = tree.settings.get("approvals") or {}
+    for number, stage in _entering(tree, plan):
+        if approvals.get(stage):
+            raise PolicyViolation(f"{plan.target}@{number} would enter {stage}, which needs approvals "
+                                  "(registry.yaml); import it through a pull request", hint="import_pr")
+
+
+def _gates_pass(tree, plan: ModelPlan, number: int, stage: str, record: dict, card: dict) -> None:
+    """A stage's gates, checked before a direct import writes, as `stage set` checks them."""
+    from ..rules.gates import check_gates
+
+    failed = [g for g in check_gates(tree.settings, stage, plan.target, number, record, card) if not g.ok]
+    if failed:
+        raise PolicyViolation(f"{plan.target}@{number} cannot enter {stage}: its gates fail: "
+                              + "; ".join(f"{g.condition} ({g.detail})" for g in failed))
+
+
+def _unchanged_bytes(tree, client, tracking_uri: str, plan: ModelPlan) -> None:
+    """Each version imported before is the same bytes in MLflow still (sha256 of every file): a
+    source folder overwritten in MLflow is refused by name, never kept or aliased silently."""
+    from ..artifacts.cache import sha256_file
+    from ..artifacts.files import scan_folder
+
+    with tempfile.TemporaryDirectory(prefix="modelreg-mlflow-verify-") as tmp:
+        for vp in plan.versions:
+            record = tree.version(plan.target, vp.number) if vp.live else {}
+            ours = {a["path"]: a for a in record.get("artifacts") or []}
+            if not ours:
+                continue
+            folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number), in_place=True)
+            theirs = dict(scan_folder(folder))
+            differ = sorted(p for p in set(ours) | set(theirs) if p not in ours or p not in theirs
+                            or ours[p].get("size_bytes") != theirs[p].stat().st_size
+                            or ours[p].get("sha256") != sha256_file(theirs[p]))
+            if differ:
+                more = f" and {len(differ) - 1} more" if len(differ) > 1 else ""
+                raise IntegrityError(f"MLflow version {_mlflow_number(vp)} changed since it was imported as "
+                                     f"{plan.target}@{vp.number}: its files differ ({differ[0]}{more}); modelreg "
+                                     "keeps the bytes it imported: restore them in MLflow, or register the new "
+                                     "files there as a new version")
+
+
+def _check_model(tree, client, tracking_uri: str, plan: ModelPlan, progress, gated: bool = True) -> None:
     """What `_write_model` checks before it writes, without writing: the records against their
-    schemas, each new version's download (sources, links, emptiness) and the formats policy."""
+    schemas, each new version's download (sources, links, emptiness), the formats policy and
+    (`gated`) the gates of the stages the versions enter."""
     from ..artifacts.files import scan_folder
     from ..core import schema
     from ..supply.formats import admit
@@ -445,14 +669,22 @@ def _check_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> 
             path = layout.version_file(plan.target, vp.number)
             if vp.action == "placeholder":
                 schema.validate("version", _placeholder(tree, plan, vp, model_type), path)
+            elif vp.action in ("update", "delete"):
+                record, card = _synced(tree, plan, vp)
+                schema.validate("version", record, path)
+                schema.validate("card", card, layout.card_file(plan.target, vp.number))
+                if gated and "stage" in vp.changes:
+                    _gates_pass(tree, plan, vp.number, vp.stage, record, card)
             if vp.action != "create":
                 continue
             if progress:
                 progress(f"{plan.mlflow_name} version {_mlflow_number(vp)} (dry run)")
             record = _version_record(tree, client, tracking_uri, plan, vp, model_type)
+            card = prune({"description": record.get("description")})
             schema.validate("version", prune(record), path)
-            schema.validate("card", prune({"description": record.get("description")}),
-                            layout.card_file(plan.target, vp.number))
+            schema.validate("card", card, layout.card_file(plan.target, vp.number))
+            if gated:
+                _gates_pass(tree, plan, vp.number, vp.stage, record, card)
             folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
             admit(tree.settings, scan_folder(folder))
 
@@ -467,41 +699,95 @@ def _propose(tree, plan: ModelPlan, write):
     return propose(tree, plan.target, "version", title, write, note=note)
 
 
-def _write_model(tree, client, tracking_uri: str, plan: ModelPlan, progress) -> str:
+def _write_model(tree, client, tracking_uri: str, plan: ModelPlan, progress, gated: bool = True) -> str:
     change = tree.begin_write([layout.model_dir(plan.target)])
     with change, tempfile.TemporaryDirectory(prefix="modelreg-mlflow-import-") as tmp:
+        rm = _mlflow_call(f"read {plan.mlflow_name!r}", client.get_registered_model, plan.mlflow_name)
         if plan.action == "create":
-            rm = _mlflow_call(f"read {plan.mlflow_name!r}", client.get_registered_model, plan.mlflow_name)
             change.put(layout.model_file(plan.target), "model", _model_record(tree, plan, rm))
             change.put(layout.aliases_file(plan.target), "aliases", {"aliases": plan.aliases})
             keep_codeowners(tree, change, {plan.target: []})  # as `model register` does
-        elif plan.aliases:  # the stages' aliases follow the versions imported into their stages
-            aliases = dict(tree.aliases(plan.target), **plan.aliases)
-            change.put(layout.aliases_file(plan.target), "aliases", {"aliases": dict(sorted(aliases.items()))})
+        else:
+            _write_model_sync(tree, change, plan, rm)
         for number, stage in sorted(plan.demote.items()):
             change.put(layout.version_file(plan.target, number), "version",
                        dict(tree.version(plan.target, number), stage=stage))
         model_type = _model_type(tree, change, plan.target)
-        created = []
+        created, synced = [], []
         for vp in plan.versions:
             if vp.action == "placeholder":
                 change.put(layout.version_file(plan.target, vp.number), "version",
                            _placeholder(tree, plan, vp, model_type))
                 created.append(vp.number)
+            elif vp.action in ("update", "delete"):
+                record, card = _synced(tree, plan, vp)
+                if gated and "stage" in vp.changes:
+                    _gates_pass(tree, plan, vp.number, vp.stage, record, card)
+                change.put(layout.version_file(plan.target, vp.number), "version", record)
+                if "description" in vp.changes:
+                    change.put(layout.card_file(plan.target, vp.number), "card", card)
+                synced.append(vp)
             elif vp.action == "create":
                 if progress:
                     progress(f"{plan.mlflow_name} version {_mlflow_number(vp)}")
                 record = _version_record(tree, client, tracking_uri, plan, vp, model_type)
+                card = prune({"description": record.get("description")})
+                if gated:
+                    _gates_pass(tree, plan, vp.number, vp.stage, record, card)
                 folder = _download(client, tracking_uri, plan, vp, Path(tmp) / str(vp.number))
                 _add_weights(tree, change, plan.target, vp.number, folder, record)
                 change.put(layout.version_file(plan.target, vp.number), "version", prune(record))
-                change.put(layout.card_file(plan.target, vp.number), "card",
-                           prune({"description": record.get("description")}))
+                change.put(layout.card_file(plan.target, vp.number), "card", card)
                 created.append(vp.number)
-        return change.commit(
-            f"import {plan.target} from MLflow model {plan.mlflow_name} ({len(created)} version(s))",
-            {"Action": "mlflow.import", "Model": plan.target, "Mlflow-Model": plan.mlflow_name,
-             "Versions": ",".join(map(str, created))})
+        trailers = {"Action": "mlflow.import", "Model": plan.target, "Mlflow-Model": plan.mlflow_name,
+                    "Versions": ",".join(map(str, created))}
+        counts = [f"{sum(v.action == a for v in synced)} {word}" for a, word in
+                  (("update", "updated"), ("delete", "deleted")) if any(v.action == a for v in synced)]
+        if synced:
+            trailers["Synced"] = ",".join(str(v.number) for v in synced)
+        return change.commit(f"import {plan.target} from MLflow model {plan.mlflow_name} ({len(created)} "
+                             f"version(s){''.join('; ' + c for c in counts)})", trailers)
+
+
+def _write_model_sync(tree, change, plan: ModelPlan, rm) -> None:
+    """A model imported before: its description, tags and digests, and its aliases, as planned."""
+    model = tree.model(plan.target)
+    tags = dict(model.get("tags") or {})
+    if "tags" in plan.model_changes:
+        tags = {k: v for k, v in tags.items() if str(k).startswith("mlflow.")} | plan.model_changes["tags"]
+    tags[SYNC_TAG] = _model_digests(rm)
+    updated = dict(model, tags=dict(sorted(tags.items())))
+    if "description" in plan.model_changes:
+        updated["description"] = plan.model_changes["description"]
+    updated = prune(updated)
+    if updated != model:
+        change.put(layout.model_file(plan.target), "model", updated)
+    if plan.aliases or plan.unaliased:
+        aliases = {a: v for a, v in tree.aliases(plan.target).items() if a not in plan.unaliased} | plan.aliases
+        change.put(layout.aliases_file(plan.target), "aliases", {"aliases": dict(sorted(aliases.items()))})
+
+
+def _synced(tree, plan: ModelPlan, vp: VersionPlan) -> tuple[dict, dict]:
+    """(version record, card) of a version MLflow changed (update) or deleted (delete) since."""
+    record = dict(tree.version(plan.target, vp.number))
+    card = dict(tree.record(layout.card_file(plan.target, vp.number)) or {})
+    if vp.action == "delete":
+        record.update(stage=vp.stage, status="deleted",
+                      deleted={"reason": f"deleted in MLflow (model {plan.mlflow_name} version "
+                                         f"{_mlflow_number(vp)}) since the import",
+                               "at": clock.now(), "by": tree.identity()})
+        return record, card
+    tags = dict(record.get("tags") or {})
+    if "tags" in vp.changes:
+        tags = {k: v for k, v in tags.items() if str(k).startswith("mlflow.")} | vp.changes["tags"]
+    tags.pop("mlflow.stage", None)
+    if vp.mlflow_stage and vp.mlflow_stage != "None":
+        tags["mlflow.stage"] = vp.mlflow_stage
+    tags[SYNC_TAG] = vp.synced
+    record.update(stage=vp.stage, tags=dict(sorted(tags.items())))
+    if "description" in vp.changes:
+        card = prune(dict(card, description=vp.changes["description"]))
+    return record, card
 
 
 def _add_weights(tree, change, model: str, number: int, folder: Path, record: dict) -> None:
@@ -523,10 +809,11 @@ def _model_type(tree, change, target: str) -> str:
 
 
 def _model_record(tree, plan: ModelPlan, rm) -> dict:
-    tags, dropped = _clean_tags(getattr(rm, "tags", None) or {})
+    tags, dropped = _model_tags(rm)
     plan.notes += [f"model tag {k!r} dropped: not a valid tag key" for k in dropped]
     tags[IMPORT_TAG] = plan.mlflow_name
-    model_type = tags.pop("modelreg.model_type", None)
+    tags[SYNC_TAG] = _model_digests(rm)
+    model_type = (getattr(rm, "tags", None) or {}).get("modelreg.model_type")
     model_type = plan.model_type or model_type or "base_model"
     # MLflow records no creator of a registered model: none is invented
     return prune({"name": plan.target, "description": rm.description, "model_type": model_type,
@@ -575,6 +862,7 @@ def _version_record(tree, client, tracking_uri, plan, vp: VersionPlan, model_typ
     tags["mlflow.version"] = str(_mlflow_number(vp))
     if mv.current_stage and mv.current_stage != "None":
         tags["mlflow.stage"] = mv.current_stage
+    tags[SYNC_TAG] = _version_digests(mv)
     return {"version": vp.number, "model_type": model_type, "stage": vp.stage, "status": "active",
             "source": {k: v for k, v in {"experiment_id": experiment, "run_id": mv.run_id,
                                         "uri": redact_url(mv.source)}.items() if v},
@@ -610,11 +898,13 @@ def _metrics(values: dict, plan, vp) -> list[dict]:
     return found
 
 
-def _download(client, tracking_uri: str, plan, vp: VersionPlan, dest: Path) -> Path:
+def _download(client, tracking_uri: str, plan, vp: VersionPlan, dest: Path, in_place: bool = False) -> Path:
     """The version's files through MLflow's own artifact client; a missing or empty set is an error.
 
     `runs:/` and `models:/` locations are resolved here first, so what is checked (a local path
-    inside its experiment's artifact location, no symlinks: `_check_local`) is what is copied."""
+    inside its experiment's artifact location, no symlinks: `_check_local`) is what is copied.
+    `in_place`: a local folder that passed those checks is returned as it is, not copied (to be
+    read only: the bytes of a version imported before are compared)."""
     import mlflow.artifacts
 
     what = _what(vp)
@@ -625,6 +915,8 @@ def _download(client, tracking_uri: str, plan, vp: VersionPlan, dest: Path) -> P
     local = _local_path(uri)
     if local is not None:
         _check_local(client, tracking_uri, local, experiment, what)
+        if in_place and local.is_dir() and any(p.is_file() for p in local.rglob("*")):
+            return local
     dest.mkdir(parents=True)
     try:
         path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dest),
