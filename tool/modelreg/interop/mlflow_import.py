@@ -9,9 +9,15 @@ source run and URI), never by number. Version numbers are preserved where modelr
 free (else the next one); a number MLflow deleted becomes a soft-deleted placeholder record,
 so later numbers still line up. A version imported into a stage takes it, with its alias.
 
+A re-import also brings in what MLflow changed since the last one: stage moves, descriptions,
+tags, aliases, deletions. Digests of the fields MLflow held (the `mlflow.synced` tags) tell a
+field MLflow moved from one only modelreg changed, which stays. A version imported before
+must still be the same bytes in MLflow (sha256 of each file), else that model is refused.
+
 The plan (what becomes what, what is dropped and why) is computed before anything is
 written; `--dry-run` returns it after downloading and checking each new version as the real
-run would, writing nothing.
+run would (gates and approvals of the stages entered included), writing nothing. A direct
+import never puts a version in a stage with approvals: that goes through `--pr`.
 
 An import brings nothing from the importing machine: artifacts at a local path are read only
 when the MLflow store itself is local (sqlite, a file store) and the path lies inside the
