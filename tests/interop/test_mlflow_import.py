@@ -598,6 +598,7 @@ def test_import_into_a_gated_stage_with_approvals_goes_through_review(run, regis
     before = head(registry)
     gated = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "llama-ft", "-q")
     assert gated.code == 1 and "llama-ft@2 cannot enter production: its gates fail" in gated.err, gated.err
+    assert head(registry) == before and git(registry.root, "status", "--porcelain") == ""
     set_policy(registry.root, approvals={"production": {"groups": [["@org/leads"]]}})
     before = head(registry)
     for flags in (["--dry-run"], []):
