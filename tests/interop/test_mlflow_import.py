@@ -615,6 +615,20 @@ def test_import_into_a_gated_stage_with_approvals_goes_through_review(run, regis
     assert checked.code == 1 and "eval/accuracy >= 0.9" in checked.out, checked.out
 
 
+def test_a_direct_import_on_a_forge_governed_main_is_refused_naming_pr(run, registry, team, tmp_path):
+    """issue 21: on a main that a forge governs, every change is a pull request: the import too."""
+    from tests.promotion.test_promote import set_policy
+
+    _origin(registry, tmp_path)
+    set_policy(registry.root, forge={"type": "github", "repository": "org/registry"})
+    before = head(registry)
+    refused = run("import", "mlflow", "--tracking-uri", team.uri, "--model", "bert-cls", "-q")
+    assert refused.code == 1, refused.out
+    line = next(x for x in refused.err.splitlines() if x.startswith("error:"))
+    assert "governed by a forge" in line and "(--pr)" in line, line
+    assert head(registry) == before and not (registry.root / "registry" / "bert-cls").exists()
+
+
 # Fields that differ by design between MLflow's answers and modelreg's (issue 21 done-means):
 # - tags named mlflow.*: the import's bookkeeping (mlflow.name on the model; mlflow.version,
 #   mlflow.stage and mlflow.synced on versions: which MLflow version, its stage and a digest of

@@ -65,7 +65,7 @@ def test_coming_from_mlflow_runs_as_written(registry, tmp_path, mlflow_plugins, 
     assert out.rstrip().endswith("Staging")  # issue 21: the write path, as written
     assert registry.aliases("support-ranker") == {"champion": 1}
     assert "version 1: Production -> production" in out and "dry run: nothing was written" in out
-    assert "1 Production {'data': 'v7', 'mlflow.version': '1', 'mlflow.stage': 'Production'" in out
+    assert "1 Production {'data': 'v7', 'mlflow.version': '1', 'mlflow.stage': 'Production'}" in out  # no mlflow.synced
     assert "['llama-ft']" in out and "['config.json', 'model.safetensors', 'tokenizer.json']" in out
     # issue 21: the snippet (run in the registry's folder) leaves no MLflow database or run folder there
     assert not (registry.root / "mlflow.db").exists() and not (registry.root / "mlruns").exists()

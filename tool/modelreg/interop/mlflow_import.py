@@ -17,7 +17,8 @@ must still be the same bytes in MLflow (sha256 of each file), else that model is
 The plan (what becomes what, what is dropped and why) is computed before anything is
 written; `--dry-run` returns it after downloading and checking each new version as the real
 run would (gates and approvals of the stages entered included), writing nothing. A direct
-import never puts a version in a stage with approvals: that goes through `--pr`.
+import never puts a version in a stage with approvals, nor writes to a forge-governed main: those
+go through `--pr`.
 
 An import brings nothing from the importing machine: artifacts at a local path are read only
 when the MLflow store itself is local (sqlite, a file store) and the path lies inside the
@@ -613,6 +614,9 @@ def _entering(tree, plan: ModelPlan) -> list[tuple[int, str]]:
 def _unreviewed(tree, plan: ModelPlan) -> None:
     """A stage whose approvals registry.yaml names is entered through review only: a direct import
     into it would skip them."""
+    if (tree.settings.get("forge") or {}).get("type", "none") != "none":
+        raise PolicyViolation(f"main is governed by a forge (registry.yaml forge:): every change to "
+                              f"{plan.target} is a pull request; import it through one", hint="import_pr")
     approvals = tree.settings.get("approvals") or {}
     for number, stage in _entering(tree, plan):
         if approvals.get(stage):

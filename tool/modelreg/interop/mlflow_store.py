@@ -156,7 +156,7 @@ class ModelregStore(AbstractStore):
                           _millis(m.get("evaluated_at")) or created or 0, 0)
                    for m in record.get("metrics") or []]
         stage = STAGES.get(record.get("stage"), "None")
-        tags = dict(record.get("tags") or {})
+        tags = _shown(record.get("tags"))
         if "mlflow.stage" in tags:  # recorded by `import mlflow` at import time: answer what is true now
             tags["mlflow.stage"] = stage
         updated = self._touched(commit).get(layout.version_dir(name, number))
@@ -215,7 +215,7 @@ class ModelregStore(AbstractStore):
         return RegisteredModel(
             name=name, creation_timestamp=created, last_updated_timestamp=updated,
             description=record.get("description"), latest_versions=_latest_per_stage(versions, ALL_STAGES),
-            tags=[RegisteredModelTag(k, str(v)) for k, v in (record.get("tags") or {}).items()],
+            tags=[RegisteredModelTag(k, str(v)) for k, v in _shown(record.get("tags")).items()],
             aliases=[RegisteredModelAlias(a, str(v)) for a, v in sorted(aliases.items())])
 
     def download_uri(self, name: str, version) -> str:
@@ -542,6 +542,12 @@ class ModelregStore(AbstractStore):
     delete_registered_model = _read_only("delete a model", "`modelreg model deprecate NAME --reason ...`, "
                                          "or `modelreg version delete NAME@N --reason ...` per version (deletes are soft)")
     copy_model_version = _read_only("copy a version", "`modelreg version create NAME WEIGHTS_DIR --parent REF`")
+
+
+def _shown(tags) -> dict:
+    """A record's tags as MLflow shows them: without `import mlflow`'s bookkeeping (`mlflow.synced`,
+    digests of what MLflow held at the last import), which no MLflow registry has."""
+    return {k: v for k, v in (tags or {}).items() if k != "mlflow.synced"}
 
 
 def _where(proposal) -> str:
