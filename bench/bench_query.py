@@ -61,7 +61,7 @@ def main() -> None:
             shutil.rmtree(cache, ignore_errors=True)
 
         def drop_promote_table():
-            for path in cache.rglob(f"commit-{promote}.json"):
+            for path in cache.rglob(f"commit-{promote}.*"):
                 path.unlink()
 
         query = ["version", "list", "--all-models", "--where", WHERE, "--sort", "-mmlu/accuracy", "--limit", "5"]

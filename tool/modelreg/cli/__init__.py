@@ -1,17 +1,11 @@
 """The command line: parse, call one library function, render. Never business logic.
 
 Commands load lazily from LAZY_COMMANDS, so `modelreg resolve` imports neither DVC nor
-boto3 nor torch, and starts in a few tens of milliseconds.
+boto3 nor torch; the click application itself (cli/app.py) loads only when the fast path
+for a plain `resolve` (cli/fastpath.py) does not answer, so that one starts in tens of ms.
 """
 import gc
-import importlib
-import json
-import logging
 import sys
-
-import click
-
-from ..core.errors import RegistryError
 
 # command name -> "module:attribute"; one line per command
 LAZY_COMMANDS = {
@@ -54,55 +48,19 @@ LAZY_COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx):
-        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+def _app():
+    """The click application (cli/app.py), loaded on first need, with the command table."""
+    from . import app
 
-    def get_command(self, ctx, name):
-        if name in LAZY_COMMANDS:
-            module, attr = LAZY_COMMANDS[name].split(":")
-            return getattr(importlib.import_module(module), attr)
-        return super().get_command(ctx, name)
+    app.LAZY_COMMANDS = LAZY_COMMANDS
+    return app
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-C", "registry_dir", default=".", metavar="REGISTRY_DIR", show_default=True,
-              help="Run as if started in REGISTRY_DIR.")
-@click.option("--traceback", is_flag=True, help="Show the full traceback of an error.")
-@click.option("-v", "--verbose", count=True, help="Log more (repeat for debug).")
-@click.version_option(package_name="modelreg")
-@click.pass_context
-def cli(ctx, registry_dir, traceback, verbose):
-    """modelreg: a Git-native model registry.
-
-    Records are YAML files under JSON Schema in a Git repository, weights are tracked by
-    DVC, and every change is a commit (or a pull request).
-    """
-    ctx.ensure_object(dict)
-    ctx.obj["dir"] = registry_dir
-    ctx.obj["traceback"] = traceback
-    _setup_logging(logging.WARNING - 10 * verbose)
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is now (tests swap it between invocations)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value):
-        pass
-
-
-def _setup_logging(level: int) -> None:
-    log = logging.getLogger("modelreg")
-    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        log.addHandler(handler)
-    log.setLevel(level)
+def __getattr__(name):
+    # `from modelreg.cli import cli, main` works as before, without loading click up front
+    if name in ("cli", "main", "LazyGroup"):
+        return getattr(_app(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run() -> None:
@@ -119,63 +77,10 @@ def run() -> None:
     stdlib SSLContext straight from urllib3. Nothing in this process injects pyOpenSSL.
     """
     sys.modules.setdefault("urllib3.contrib.pyopenssl", None)
-    code = main()
+    from .fastpath import answer
+
+    code = answer(sys.argv[1:])
+    if code is None:
+        code = _app().main()
     gc.freeze()
     sys.exit(code)
-
-
-def main(argv=None) -> int:
-    """Entry point: maps errors to exit codes (1 registry, 2 usage, 3 unexpected, 130 ^C)."""
-    args = sys.argv[1:] if argv is None else list(argv)
-    try:
-        rc = cli.main(args=args, prog_name="modelreg", standalone_mode=False)
-        return rc if isinstance(rc, int) else 0
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        if "--json" in args:
-            return _fail(args, exc.format_message(), exc.exit_code)
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        return 130
-    except RegistryError as exc:
-        if "--traceback" in args:
-            raise
-        from .hints import render
-
-        return _fail(args, render(exc), 1)
-    except BrokenPipeError:
-        return 1
-    except ImportError as exc:
-        if "--traceback" in args:
-            raise
-        from ..core.extras import extra_for, install_command
-
-        extra = extra_for(getattr(exc, "name", None))
-        if extra is None:
-            return _unexpected(args, exc)
-        return _fail(args, f"this needs {exc.name}, from the {extra} extra: {install_command(extra)}", 1)
-    except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
-        if "--traceback" in args:
-            raise
-        return _unexpected(args, exc)
-
-
-def _fail(args: list[str], message: str, code: int, prefix: str = "error: ") -> int:
-    """One line on stderr; under --json, a JSON object a script can parse."""
-    if "--json" in args:
-        click.echo(json.dumps({"error": message, "exit_code": code}), err=True)
-    else:
-        click.echo(f"{prefix}{message}", err=True)
-    return code
-
-
-def _unexpected(args: list[str], exc: Exception) -> int:
-    return _fail(args, f"unexpected error: {type(exc).__name__}: {exc}\n"
-                       "This is a bug in modelreg; please report it with the output of --traceback.",
-                 3, prefix="")

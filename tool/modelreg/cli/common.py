@@ -1,5 +1,4 @@
 """Helpers shared by the command modules: opening the registry, options, output."""
-import json
 import math
 import sys
 
@@ -8,6 +7,7 @@ import click
 from ..core.errors import InvalidInput
 from ..core.names import check_tag_key
 from ..registry import Registry
+from .fastpath import deleted_warning, deprecated_warning, json_text
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
@@ -29,7 +29,7 @@ def progress_bars(enabled: bool = True):
 
 
 def emit_json(data) -> None:
-    click.echo(json.dumps(_finite(data), indent=2, sort_keys=False, default=str))
+    click.echo(json_text(data))
 
 
 def written(reg, result: dict) -> dict:
@@ -37,31 +37,18 @@ def written(reg, result: dict) -> dict:
     return {**result, "commit": reg.git.rev_parse("HEAD")}
 
 
-def _finite(data):
-    """NaN and infinities are not JSON: print them as text rather than emit invalid JSON (hole 10)."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return str(data)
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite(v) for v in data]
-    return data
-
-
 def warn_deleted(resolved) -> None:
     """A deleted version still resolves by number (history stays readable), with a warning."""
-    if resolved.status == "deleted":
-        reason = (resolved.record.get("deleted") or {}).get("reason")
-        click.echo(f"warning: {resolved.model}@{resolved.version} is deleted"
-                   + (f" ({reason})" if reason else "") + "; do not deploy it", err=True)
+    message = deleted_warning(resolved)
+    if message:
+        click.echo(message, err=True)
 
 
 def warn_deprecated(model: str, deprecated: dict | None) -> None:
     """A deprecated model still resolves and loads (production keeps serving), with a warning."""
-    if deprecated:
-        reason = deprecated.get("reason") or "no reason given"
-        click.echo(f"warning: model {model} is deprecated ({reason}); it still resolves, but move off it",
-                   err=True)
+    message = deprecated_warning(model, deprecated)
+    if message:
+        click.echo(message, err=True)
 
 
 def parse_pairs(values, what: str) -> dict:

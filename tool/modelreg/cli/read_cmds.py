@@ -3,7 +3,8 @@ import json
 
 import click
 
-from .common import emit_json, json_option, open_registry, table, warn_deleted, warn_deprecated
+from .common import emit_json, json_option, open_registry, table
+from .fastpath import render_resolve
 
 
 def _at_options(func):
@@ -20,16 +21,11 @@ def resolve(ctx, ref, at, as_of, as_json):
     """Resolve REF (NAME, NAME@ALIAS, NAME@N, NAME@latest) to a version."""
     if at and as_of:
         raise click.UsageError("use --at or --as-of, not both (--as-of reads the main branch)")
-    reg = open_registry(ctx)
-    resolved = reg.resolve(ref, at=at, as_of=as_of)
-    warn_deleted(resolved)
-    warn_deprecated(resolved.model, resolved.deprecated)
-    if as_json:
-        return emit_json(resolved.to_dict())
-    aliases = f" [{', '.join(resolved.aliases)}]" if resolved.aliases else ""
-    deleted = " DELETED" if resolved.status == "deleted" else ""
-    click.echo(f"{resolved.model}@{resolved.version} {resolved.stage}{deleted}{aliases} "
-               f"(commit {resolved.commit[:12]})")
+    resolved = open_registry(ctx).resolve(ref, at=at, as_of=as_of)
+    out, err = render_resolve(resolved, as_json)  # what the console script's fast path prints too
+    if err:
+        click.echo(err, err=True, nl=False)
+    click.echo(out, nl=False)
 
 
 @click.command()

@@ -13,6 +13,7 @@ Why: PyYAML, even with its C parser, calls back into Python for every scalar; pa
 ~15 ms of every fresh `resolve`.
 """
 import re
+from functools import lru_cache
 
 FALLBACK = object()  # "not in the subset: ask PyYAML"
 
@@ -24,16 +25,25 @@ class _Out(Exception):
 MAX_LINES = 20_000  # records are small; a huge one goes to PyYAML, which enforces the limits
 MAX_DEPTH = 32
 
-# PyYAML's printable set, less the line breaks (\x85, \u2028, \u2029) and the BOM
-_UNSAFE = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
 _UNSAFE_ASCII = re.compile("[^\n\x20-\x7e]")
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_./-]*):(?: +(.*))?$")
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?$")
-# YAML 1.1's implicit int and float forms (PyYAML's resolver): any other match is left to PyYAML
-_YAML_INT = re.compile(r"[-+]?(?:0b[0-1_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)$")
-_YAML_FLOAT = re.compile(r"(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-                         r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_RARE = {  # compiled on first need: compiling them costs a fresh `resolve` several ms
+    # PyYAML's printable set, less the line breaks (\x85, \u2028, \u2029) and the BOM
+    "unsafe": "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]",
+    # YAML 1.1's implicit int and float forms (PyYAML's resolver): any other match is left to PyYAML
+    "int": r"[-+]?(?:0b[0-1_]+|0[0-7_]+|(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)$",
+    "float": r"(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+             r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+}
+
+
+@lru_cache(maxsize=None)
+def _rare(name: str):
+    return re.compile(_RARE[name])
+
+
 _WORDS = {**{w: True for w in ("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
           **{w: False for w in ("no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
           **{w: None for w in ("~", "null", "Null", "NULL")}}
@@ -48,7 +58,7 @@ def parse(data: bytes | str):
             data = data.decode("utf-8")
         except UnicodeDecodeError:
             return FALLBACK
-    if (_UNSAFE_ASCII if data.isascii() else _UNSAFE).search(data):
+    if (_UNSAFE_ASCII if data.isascii() else _rare("unsafe")).search(data):
         return FALLBACK
     lines = []
     for raw in data.split("\n"):
@@ -146,7 +156,7 @@ def scalar(text: str):
             return int(text)
         if _FLOAT.match(text):
             return float(text)
-        if _YAML_INT.match(text) or _YAML_FLOAT.match(text):
+        if _rare("int").match(text) or _rare("float").match(text):
             raise _Out
         return text  # text, or a timestamp, which records keep as text
     if text in _WORDS:

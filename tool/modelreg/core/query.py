@@ -181,17 +181,20 @@ class Not:
 
 
 class Group:
-    __slots__ = ("op", "parts")
+    __slots__ = ("op", "parts", "_order")
 
     def __init__(self, op: str, parts: tuple):
         self.op, self.parts = op, parts  # op: "and" | "or"
+        # tested cheapest first: the parts are pure, so the order changes no answer, only how soon
+        # `stage == staging` ends the test of 95% of 100,000 rows (issue 23)
+        self._order = tuple(sorted(parts, key=_cost))
 
     def __str__(self) -> str:
         return f" {self.op} ".join(_wrap(p) for p in self.parts)
 
     def matches(self, row: dict) -> bool:
         wanted = self.op == "or"  # the answer that ends the loop early
-        for part in self.parts:
+        for part in self._order:
             if part.matches(row) == wanted:
                 return wanted
         return not wanted
@@ -199,6 +202,14 @@ class Group:
     def comparisons(self):
         for part in self.parts:
             yield from part.comparisons()
+
+
+_KEY_COST = {"field": 0, "param": 1, "tag": 1, "metric": 2}
+
+
+def _cost(node) -> int:
+    """How much a part costs to test, roughly: a field is one lookup, a metric a walk of a list."""
+    return max(_KEY_COST.get(c.key.kind, 2) for c in node.comparisons())
 
 
 def _wrap(node) -> str:

@@ -10,10 +10,12 @@ Parse errors never raise here: a malformed record reads as None and its message 
 `errors` (check reports every one of them). `record(path)` is the raising read for the
 Registry: it turns a recorded parse error into InvalidRecord, as the Registry always did.
 """
+import gc
 import os
 import threading
 import weakref
 from collections import OrderedDict, defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..core import layout
@@ -26,6 +28,26 @@ MAX_SNAPSHOTS = 8  # per repository: base, head, merge-base and a few served com
 _MISSING = object()
 _memo: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+_paused = [0, False]  # depth of paused_gc blocks, and whether the collector was on before the first
+
+
+@contextmanager
+def paused_gc():
+    """No cyclic garbage collection while a bulk read builds many containers that all stay alive
+    (every record of a registry, a cached query table): the collector would walk them again and
+    again for nothing (issue 23: ~30% of parsing 310,000 records). Records hold no cycles."""
+    with _lock:
+        if _paused[0] == 0:
+            _paused[1] = gc.isenabled()
+            gc.disable()
+        _paused[0] += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _paused[0] -= 1
+            if _paused[0] == 0 and _paused[1]:
+                gc.enable()
 
 
 class Snapshot:
@@ -213,8 +235,9 @@ class Snapshot:
         """Parse many records in one read (errors are recorded, not raised)."""
         paths = [p for p in paths if p not in self._docs]
         self.prefetch(paths)
-        for path in paths:
-            self.doc(path)
+        with paused_gc():
+            for path in paths:
+                self.doc(path)
 
 
 def record_history(git, commits: list[str], path: str) -> list:

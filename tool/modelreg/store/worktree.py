@@ -7,11 +7,9 @@ only when the write commits, and put back as they were if anything fails on the 
 failed command leaves no partial commit and no stray file.
 """
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from ..core import layout, schema
+from ..core import layout
 from ..core.errors import InvalidInput, InvalidRecord, NotFound
 from ..core.names import check_name
 from ..core.records import dump_yaml, load_yaml
@@ -87,6 +85,8 @@ class Worktree:
         """After a write on another branch (a pull request), git takes that branch's records away
         but leaves the git-ignored weights folders of the versions it added; drop those folders
         (their files are in the DVC cache and the remote), so this branch has no ghosts."""
+        import shutil
+
         folder = self.root / layout.versions_dir(check_name(name))
         dropped = []
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -148,6 +148,8 @@ class Write:
 
     def put(self, relpath: str, kind: str, data: dict) -> None:
         """Validate and serialize now; files are written only when the change commits."""
+        from ..core import schema
+
         schema.validate(kind, data, relpath)
         self.pending[relpath] = dump_yaml(data, layout.schema_ref(relpath, kind), schema.key_order(kind))
 
@@ -177,6 +179,9 @@ class Write:
         self.removals.append(relpath)
 
     def _flush(self) -> None:
+        import shutil
+        import tempfile
+
         for relpath in self.removals:
             full = self.tree.root / relpath
             if full.exists():
@@ -194,6 +199,8 @@ class Write:
             os.replace(tmp, full)
 
     def commit(self, subject: str, trailers: dict, body: str = "") -> str:
+        import shutil
+
         lines = [f"modelreg: {subject}", ""]
         if body:
             lines += [body, ""]
@@ -208,6 +215,8 @@ class Write:
         return sha
 
     def rollback(self) -> None:
+        import shutil
+
         self.done = True
         self.tree.git.unstage(self.paths)
         self.tree.git.restore(self.modified)

@@ -1,8 +1,6 @@
 """Model cards: read and edit a version's card.yaml (one commit per edit, validated by the schema).
 
 The Hugging Face export of a card lives in interop/hf_card.py."""
-import yaml
-
 from ..core import layout, schema
 from ..core.errors import InvalidInput, InvalidRecord
 from ..core.names import check_name
@@ -80,5 +78,7 @@ def set_card(tree, model: str, version, card: dict) -> dict:
 
 
 def as_yaml(card: dict) -> str:
+    import yaml  # here, not at the top: a read-only command never imports PyYAML (issue 23)
+
     ordered = {k: card[k] for k in schema.key_order("card") if k in card}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True) if ordered else ""
