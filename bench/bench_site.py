@@ -1,6 +1,7 @@
 """`modelreg site build` at 10,000 versions (issue 11: <= 30 s, index page <= 1 MB). Prints medians.
 
     python bench/bench_site.py [--models 500] [--versions 20] [--runs 3]
+    python bench/bench_site.py --big [--keep /tmp/bench-registries]   # 100,000 versions, one run (issue 23)
 
 Each figure is a fresh `modelreg site build` process on the synthetic registry of
 bench/gen_registry.py: a cold build into an empty folder, a rebuild of the same commit (every
@@ -52,15 +53,19 @@ def median_of(runs: int, step) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", type=int, default=500)
+    parser.add_argument("--models", type=int, default=None)
     parser.add_argument("--versions", type=int, default=20)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--big", action="store_true", help="5,000 models (100,000 versions), one run")
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated registry in this folder")
     args = parser.parse_args()
+    args.models = args.models or (5000 if args.big else 500)
+    args.runs = args.runs or (1 if args.big else 3)
     exe = Path(sys.executable).with_name("modelreg")
     modelreg = [str(exe)] if exe.exists() else [sys.executable, "-m", "modelreg"]
     with tempfile.TemporaryDirectory() as tmp:
-        reg, out = Path(tmp) / "reg", Path(tmp) / "site"
-        gen_registry.generate(reg, args.models, args.versions)
+        reg, out = (args.keep or Path(tmp)) / f"reg-{args.models}x{args.versions}", Path(tmp) / "site"
+        gen_registry.reuse_or_generate(reg, args.models, args.versions)
         build = [*modelreg, "site", "build", "-o", str(out), "--json"]
 
         def cold():

@@ -106,6 +106,23 @@ def generate(dest: Path, models: int, versions: int) -> float:
     return time.perf_counter() - start
 
 
+def reuse_or_generate(dest: Path, models: int, versions: int) -> float | None:
+    """The registry at `dest`, generated unless a previous bench run left the same one there
+    (`--keep DIR`: the 100,000-version registry takes minutes to generate). Returns the seconds
+    spent generating, or None when it was reused."""
+    marker = dest / ".git" / "bench-registry.json"
+    wanted = {"models": models, "versions": versions, "generator": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
+    try:
+        if json.loads(marker.read_text()) == wanted:
+            subprocess.run(["git", "checkout", "-q", "-f", "main"], cwd=dest, check=True)
+            return None
+    except (OSError, ValueError):
+        pass
+    seconds = generate(dest, models, versions)
+    marker.write_text(json.dumps(wanted))
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path)

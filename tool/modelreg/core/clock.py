@@ -26,17 +26,17 @@ really had only within what its dates and its neighbours' observations allow (ne
 the commit existed), and cannot put a state main never had in effect.
 """
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .errors import InvalidInput, NotFound
+from .values import value
 
 NOTES_REF = "refs/notes/modelreg"
 OBSERVED = "Modelreg-Observed"
 BRANCH = "Modelreg-Branch"
 
 
-@dataclass(frozen=True)
+@value
 class Tick:
     commit: str
     at: int  # seconds since the epoch, UTC

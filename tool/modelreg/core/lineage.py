@@ -10,12 +10,12 @@ raises: it returns the chain it could walk and, when the walk stopped short, why
 `follow(link)` says whether to go below a link: every parent for a lineage, only an
 adapter's for the loader (a fine-tuned model's parent is history, not something to load).
 """
-from dataclasses import dataclass, field
 
 from .errors import NotFound, PolicyViolation
+from .values import field, value
 
 
-@dataclass(frozen=True)
+@value
 class Link:
     """One version in a chain, with its record."""
     model: str
@@ -31,7 +31,7 @@ class Link:
         return self.record.get("model_type", "base_model")
 
 
-@dataclass(frozen=True)
+@value
 class Break:
     """Why a walk stopped short: `child`'s parent field names `parent`, which is
     `missing` (no such version) or closes a `cycle`."""

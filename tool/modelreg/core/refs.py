@@ -1,14 +1,14 @@
 """Parsing of model references: NAME, NAME@ALIAS, NAME@3, NAME@v3, NAME@latest."""
-from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import InvalidInput
 from .names import check_alias, check_name
+from .values import value
 
 DEFAULT_ALIAS = "production"
 
 
-@dataclass(frozen=True)
+@value
 class ModelRef:
     model: str
     version: int | None = None  # a pinned number

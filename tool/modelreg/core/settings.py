@@ -1,9 +1,9 @@
 """registry.yaml: registry-wide settings, with the defaults `init` writes."""
 import posixpath
 import re
-from dataclasses import dataclass, field
 
 from .errors import InvalidInput, InvalidRecord, PolicyViolation
+from .values import field, value
 
 DEFAULT_SETTINGS = {
     "version": 1,
@@ -172,14 +172,14 @@ def feed_problems(value) -> list[tuple[str, str]]:
     return found
 
 
-@dataclass(frozen=True)
+@value
 class FeedPolicy:
     """registry.yaml's feed: who may publish the alias feed serving hosts follow."""
     key_env: str = "MODELREG_FEED_KEY"
     publishers: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@value
 class Retention:
     """registry.yaml's retention: which weights `modelreg gc` may purge. The defaults keep everything."""
     keep_last: int = 0  # per model, the newest N versions not deleted keep their weights
@@ -191,7 +191,7 @@ class Retention:
         return {"deleted": self.purge_deleted_after, "archived": self.purge_archived_after}.get(state)
 
 
-@dataclass
+@value(frozen=False)
 class Settings:
     raw: dict = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
 

@@ -11,10 +11,10 @@ import subprocess
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ConcurrentWrite, ExternalError, InvalidInput, NotFound
+from ..core.values import value
 
 
 def _env() -> dict:
@@ -46,7 +46,7 @@ def find_root(start: str | os.PathLike) -> Path:
     raise NotFound(f"{path} is not inside a Git repository; make it a registry first", hint="init")
 
 
-@dataclass(frozen=True)
+@value
 class Commit:
     sha: str
     author: str

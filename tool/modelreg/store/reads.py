@@ -4,16 +4,16 @@ Pure functions of a snapshot (no git of their own): the Registry picks the commi
 here, and so does every module below it that was handed a snapshot. A malformed record is
 an InvalidRecord naming its file; a missing one is NotFound.
 """
-from dataclasses import dataclass, field
 
 from ..core import layout
 from ..core import lineage as walks
 from ..core.errors import InvalidInput, InvalidRecord, NotFound
 from ..core.names import check_name
 from ..core.refs import ModelRef
+from ..core.values import field, value
 
 
-@dataclass(frozen=True)
+@value
 class Resolved:
     """What a reference resolved to, and where it was read."""
     model: str
