@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["tests.plugins.github_fake", "tests.plugins.tiny_models", "tests.plugins.s3server",
-                  "tests.plugins.azurite", "tests.plugins.mlflow_env", "tests.plugins.skips"]
+                  "tests.plugins.azurite", "tests.plugins.gcs_emulator", "tests.plugins.mlflow_env",
+                  "tests.plugins.skips"]
 
 
 GITCONFIG = "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"

@@ -366,12 +366,18 @@ def _gcs(stores, config: RemoteConfig, jobs: int):
         endpoint = f"http://{endpoint}"
     if config.credentialpath:
         kwargs["application_credentials"] = config.credentialpath
+    provider = None
     if endpoint:
         kwargs["base_url"] = endpoint.rstrip("/")
         if not kwargs.get("application_credentials") and not os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
-            kwargs["skip_signature"] = True
-    return stores.GCSStore(config.bucket, prefix=config.prefix or None,
+            provider = _emulator_token  # else object_store asks the metadata server for a token
+    return stores.GCSStore(config.bucket, prefix=config.prefix or None, credential_provider=provider,
                            client_options=_client_options(config, jobs, endpoint), retry_config=_RETRY, **kwargs)
+
+
+def _emulator_token() -> dict:
+    """An emulator takes any bearer token (none is signed: no key exists)."""
+    return {"token": "emulator", "expires_at": None}
 
 
 def _azure(stores, config: RemoteConfig, jobs: int):
