@@ -371,3 +371,14 @@ def test_remote_show_names_the_kind_and_where_credentials_come_from(version, clo
     assert info["type"] == {"s3": "s3", "azure": "azure", "gcs": "gs"}[cloud.kind]
     assert info["url"] == cloud.url
     assert "environment" in info["credentials"] or "emulator" in info["credentials"]
+
+
+def test_remote_set_takes_gs_and_azure_and_writes_dvcs_scheme(registry, run_cli):
+    """az:// (adlfs's short form) is written as azure://, which DVC reads; an endpoint goes with s3 or gs only."""
+    assert run_cli("-C", registry.root, "remote", "set", "az://weights/team").exit_code == 0
+    assert "url = azure://weights/team" in (registry.root / ".dvc" / "config").read_text()
+    res = run_cli("-C", registry.root, "remote", "set", "gs://b/p", "--endpoint-url", "http://127.0.0.1:1")
+    assert res.exit_code == 0, res.output
+    assert "gs://b/p" in (registry.root / ".dvc" / "config").read_text()
+    res = run_cli("-C", registry.root, "remote", "set", "azure://c/p", "--endpoint-url", "http://127.0.0.1:1")
+    assert res.exit_code == 1 and "an endpoint URL applies to an s3:// or gs:// remote only" in res.stderr

@@ -188,11 +188,12 @@ def show(ctx, as_json=False):
 
 @remote.command("set")
 @click.argument("url")
-@click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for an s3:// remote.")
+@click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint for an s3:// remote (or a GCS "
+              "emulator's for gs://).")
 @json_option
 @click.pass_context
 def set_cmd(ctx, url, endpoint_url, as_json):
-    """Point the remote at URL (s3://BUCKET/PREFIX or a folder); commits .dvc/config."""
+    """Point the remote at URL (s3://, gs:// or azure:// BUCKET/PREFIX, or a folder); commits .dvc/config."""
     info = open_registry(ctx).set_remote(url, endpoint_url)
     if as_json:
         emit_json(info)

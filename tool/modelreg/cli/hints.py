@@ -25,7 +25,7 @@ HINTS = {
     "reason": "--reason TEXT",
     "register": "'modelreg model register'",
     "remote_set": "'modelreg remote set URL'",
-    "remote_set_s3": "'modelreg remote set s3://BUCKET/PREFIX'",
+    "remote_set_s3": "'modelreg remote set s3://BUCKET/PREFIX' (or gs://, azure://)",
     "signer": "--key KEY.pem; or --cert CERT --key KEY --chain CHAIN; or --sigstore",
     "stage_set": "'modelreg stage set {model} {version} STAGE'",
     "sync_push": "'modelreg sync', then 'git push'",

@@ -11,9 +11,10 @@ from .promote_cmds import pr_option, write_or_propose
 @click.command("init")
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--remote", metavar="URL", help="DVC remote for weights (default: a local folder "
-              "under $XDG_DATA_HOME/modelreg/remotes), e.g. s3://bucket/prefix.")
+              "under $XDG_DATA_HOME/modelreg/remotes), e.g. s3://bucket/prefix, gs://bucket/prefix, "
+              "azure://container/prefix.")
 @click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO, SeaweedFS, ...) "
-              "for an s3:// remote.")
+              "for an s3:// remote, or a GCS emulator's for gs://.")
 @click.option("--tool-source", metavar="GIT_URL@COMMIT", help="Where CI installs modelreg from: "
               "git+https://HOST/ORG/modelreg@<40-hex commit> (default: the source this modelreg "
               "was installed from, when it was installed from git).")
