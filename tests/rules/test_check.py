@@ -201,3 +201,25 @@ def test_check_of_a_valid_registry_never_imports_jsonschema(registry, weights):
             "res = r.check(at='HEAD'); print(res.ok, 'jsonschema' in sys.modules)")
     ran = subprocess.run([sys.executable, "-c", code, str(registry.root)], capture_output=True, text=True)
     assert ran.stdout.split() == ["True", "False"], ran.stdout + ran.stderr
+
+
+def test_a_whole_check_remembers_schema_passes_per_blob_and_never_a_stale_one(reg, monkeypatch):
+    """issue 23: store/verdicts.py keeps "blob B fits schema K" for whole checks of a commit; a blob
+    that changes is validated again, a problem is never remembered, the working tree keeps none."""
+    from modelreg.core import schema
+    from modelreg.rules import records
+    from modelreg.store import verdicts
+
+    folder = reg.git.common_dir / "modelreg"
+    assert problems(reg) == [] and not list(folder.glob("verdicts-*"))  # the working tree: nothing kept
+    assert problems(reg, at="main") == []
+    (saved,) = folder.glob("verdicts-*.marshal")
+    assert verdicts.fingerprint() in saved.name and len(verdicts.Verdicts(reg.git.common_dir).known) >= 6
+    calls, real = [], schema.problems
+    monkeypatch.setattr(records.schema, "problems", lambda kind, doc: calls.append(kind) or real(kind, doc))
+    assert problems(reg, at="main") == [] and calls == []  # every record passed before
+    edit(reg, "registry/ft/model.yaml", "name: ft", "name: ft\nextra_field: 1")
+    git(reg.root, "commit", "-qam", "an unknown field")
+    found = problems(reg, at="main")
+    assert calls == ["model"] and any("extra_field" in p for p in found)
+    assert problems(reg, at="main") == found and calls == ["model", "model"]  # a problem is never kept

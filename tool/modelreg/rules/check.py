@@ -68,8 +68,14 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
     settings, broken = _settings_in_force(change.base if change else head, change is not None)
     models, scope = scope_of(head, change)
     services = _services(git, head, change, remote, settings)
+    if scope == "all" and not isinstance(head, WorkdirSnapshot):
+        from ..store.verdicts import Verdicts
+
+        services["verdicts"] = Verdicts(git.common_dir)  # every record is read: remembered passes pay
     ctx = Context(head, settings, models, change.base if change else None, change, **services)
     problems = set(catalog.run(ctx)) | set(broken)
+    if ctx.verdicts is not None:
+        ctx.verdicts.save(keep={head.sha(p) for p in head.paths()})
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
     result.pr = pr
     if change is not None:

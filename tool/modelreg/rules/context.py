@@ -10,6 +10,8 @@ records comes in as a service, set by `check.run_check` and None where it does n
                  remote (`check --remote`); deep re-hashes them;
 - `stages_held`  `stages_held(model, number) -> {stage}`: every stage the version held on the
                  base branch's first-parent history (the rollback rule).
+- `verdicts`     the schema passes remembered per blob (store/verdicts.py), for a whole check
+                 of a commit: a record whose blob passed before is not validated again.
 
 `ctx.settings` is the base's registry.yaml whenever there is a base: a pull request never
 judges itself by the policy it brings.
@@ -52,6 +54,7 @@ class Context:
     files: LocalFiles | None = None
     remote: Callable[[str, int, bool], list[str]] | None = None  # (model, number, deep) -> problems
     stages_held: Callable[[str, int], set[str]] | None = None  # (model, number) -> stages held on the base
+    verdicts: object = None  # store.verdicts.Verdicts: passed(kind, sha) / add(kind, sha)
 
     @property
     def head_settings(self):

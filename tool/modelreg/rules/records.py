@@ -23,7 +23,14 @@ def parsed(ctx, path: str, kind: str | None):
         return doc, [Problem(path, "/", ctx.head.errors[path])]
     if doc is None or kind in (None, "pointer"):
         return doc, []
-    return doc, [Problem(path, p, m) for p, m in schema.problems(kind, doc)]
+    verdicts = ctx.verdicts
+    sha = ctx.head.sha(path) if verdicts is not None else None
+    if sha is not None and verdicts.passed(kind, sha):
+        return doc, []  # this blob fitted this schema before (store/verdicts.py: the key names both)
+    found = [Problem(path, p, m) for p, m in schema.problems(kind, doc)]
+    if not found and sha is not None:
+        verdicts.add(kind, sha)
+    return doc, found
 
 
 # -- registry.yaml ------------------------------------------------------------------------------
