@@ -43,11 +43,11 @@ def find_credentials(path: str, text: str) -> list[tuple[str, str]]:
     return found
 
 
-# _ANY, split for speed: its literal words (found by `in` on the lowercased bytes: what (?i) means for
-# bytes) and its two patterns, searched case-sensitively on the lowercased bytes (issue 23: the
+# _ANY, split for speed, on the lowercased bytes (what (?i) means for bytes): its words in one
+# factored pattern, then its two URL patterns only where their characters occur (issue 23: the
 # case-insensitive alternation alone cost ~10 s of a whole check at 100,000 versions)
-_WORDS = (b"akia", b"asia", b"agpa", b"aida", b"aroa", b"anpa", b"anva", b"aipa", b"secret_access_key",
-          b"session_token", b"access_key_id", b"private key", b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_")
+_WORDS = re.compile(rb"a(?:kia|sia|gpa|ida|roa|npa|nva|ipa|ccess_key_id)|secret_access_key|session_token|"
+                    rb"private key|gh[pousr]_")
 _USERINFO = re.compile(rb"://[^/\s@]*@")
 _QUERY = re.compile(rb"[?&]" + _QUERY_KEYS.encode() + rb"=")
 
@@ -56,8 +56,8 @@ def may_hold_credentials(data: bytes) -> bool:
     """False when no rule above can match anywhere in `data`: one search instead of a scan per line.
     The same verdict as `_ANY.search(data) is not None` (tests/artifacts/test_secrets.py compares them)."""
     lower = data.lower()
-    if any(word in lower for word in _WORDS):
+    if _WORDS.search(lower):
         return True
     if b"@" in lower and b"://" in lower and _USERINFO.search(lower):
         return True
-    return b"=" in lower and _QUERY.search(lower) is not None
+    return (b"?" in lower or b"&" in lower) and _QUERY.search(lower) is not None
