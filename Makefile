@@ -1,5 +1,6 @@
 # make demo: set up and run the whole flow on the embedded default (local Git + local DVC remote)
-# make test: set up and run the full suite (starts its own S3 server and GitHub contract server)
+# make test: set up and run the full suite (starts its own S3 server (SeaweedFS), Azure and GCS emulators
+# (Azurite from npm, gcp-storage-emulator from PyPI) and GitHub contract server)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -60,7 +61,7 @@ bench: bytecode
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_registry.py
 
 bench-pull: bytecode
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_pull.py --mb 500 --reps 5
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_pull.py --mb 500 --reps 5 --clouds s3,azure,gcs
 
 bench-site: bytecode
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python bench/bench_site.py

@@ -120,14 +120,6 @@ def gcs_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def gcs_env(gcs_server, monkeypatch):
-    """The emulator as Google's libraries find one; no credentials."""
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_server.endpoint)
-    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
-    return gcs_server
-
-
 # -- the server process: gcp-storage-emulator plus the XML API calls obstore makes ------------
 def _xml_api(server_module, objects):
     """Routes and a HEAD handler added to the emulator (module objects passed in)."""

@@ -32,7 +32,7 @@ from .dvc import LAYOUT
 log = logging.getLogger(__name__)
 
 PART = 16 << 20  # ranged-GET and multipart part size
-CHUNK = 1 << 20  # smallest piece handed over: stays in the CPU cache until written
+CHUNK = 256 << 10  # smallest piece handed over: stays in the CPU cache until written (1 MiB: ~8% slower)
 WINDOW = 4  # parts of one object held at once by stream()
 BODY_TRIES = 3  # attempts at a ranged body whose connection breaks mid-way
 PROBE = f"{LAYOUT}/.modelreg-probe"  # a key that never exists: GETting it tells bucket from key
