@@ -382,3 +382,23 @@ def test_remote_set_takes_gs_and_azure_and_writes_dvcs_scheme(registry, run_cli)
     assert "gs://b/p" in (registry.root / ".dvc" / "config").read_text()
     res = run_cli("-C", registry.root, "remote", "set", "azure://c/p", "--endpoint-url", "http://127.0.0.1:1")
     assert res.exit_code == 1 and "an endpoint URL applies to an s3:// or gs:// remote only" in res.stderr
+
+
+@pytest.mark.parametrize("cloud", ["s3"], indirect=True)
+def test_s3_keys_only_in_an_aws_profile_reach_obstore_through_botocore(version, cloud, monkeypatch, tmp_path):
+    """object_store does not read ~/.aws: a named profile's keys come through botocore (s3.py)."""
+    from tests.plugins.s3server import ACCESS_KEY, SECRET_KEY
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
+    aws = tmp_path / "aws"
+    aws.mkdir()
+    (aws / "credentials").write_text(f"[team]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws / "credentials"))
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    assert version.pull("llama-ft@1", dest=tmp_path / "out").fetched_files == 3
+    from modelreg.loading.weights import remote_at
+
+    monkeypatch.setenv("AWS_PROFILE", "nobody")
+    with pytest.raises(ExternalError, match="AWS profile not found"):
+        objstore.ObjStore(remote_at(version.at(), version.root))

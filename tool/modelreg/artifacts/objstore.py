@@ -330,14 +330,15 @@ def _s3(stores, config: RemoteConfig, jobs: int):
         kwargs = {"access_key_id": config.access_key_id, "secret_access_key": config.secret_access_key}
         if config.session_token:
             kwargs["session_token"] = config.session_token
-    provider = None
+    provider = profile_region = None
     if not kwargs and _aws_files_needed(config):
         from .s3 import aws_profile_credentials
 
-        provider = aws_profile_credentials(config)
+        provider, profile_region = aws_profile_credentials(config)
     if config.endpoint_url:
         kwargs.update(endpoint=config.endpoint_url, virtual_hosted_style_request=False)
-    region = config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = (config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+              or profile_region or "us-east-1")
     return stores.S3Store(config.bucket, prefix=config.prefix or None, region=region,
                           client_options=_client_options(config, jobs, config.endpoint_url),
                           retry_config=_RETRY, credential_provider=provider, **kwargs)
@@ -443,6 +444,9 @@ def _explain(exc: Exception, config: RemoteConfig) -> str:
         return f"{'container' if config.kind == 'azure' else 'bucket'} {config.bucket!r} does not exist; " \
                "create it or fix the remote URL"
     lowered = text.lower()
+    if config.kind == "s3" and ("permanentredirect" in lowered or " 301 " in text):
+        return (f"bucket {config.bucket!r} is in another region than {config.region or 'the one assumed'}: set "
+                f"AWS_REGION or 'dvc remote modify {config.name} region REGION'")
     if any(m in lowered for m in ("error sending request", "connection refused", "tcp connect", "dns error",
                                   "connection reset", "timed out", "operation timed out")):
         return (f"cannot reach the endpoint {config.endpoint_url or NAMES[config.kind]} ({_first_line(exc)}); "

@@ -9,14 +9,17 @@ from ..core.extras import missing_extra
 from .config import RemoteConfig
 
 def aws_profile_credentials(config: RemoteConfig):
-    """An obstore credential provider reading botocore's chain (profiles, ~/.aws files, SSO),
-    which object_store does not read. obstore asks again every 5 minutes; botocore refreshes."""
+    """(an obstore credential provider, the profile's region or None) from botocore's chain
+    (profiles, ~/.aws files, SSO), which object_store does not read. obstore asks the provider
+    again every 5 minutes; botocore refreshes the keys when due."""
     try:
         import botocore.session
     except ImportError as exc:
         raise missing_extra("s3", f"the AWS profile credentials for {config.url}", ["boto3"]) from exc
     try:
-        credentials = botocore.session.Session(profile=config.profile).get_credentials()
+        session = botocore.session.Session(profile=config.profile)
+        credentials = session.get_credentials()
+        region = session.get_config_variable("region")
     except Exception as exc:
         raise ExternalError(f"cannot read AWS credentials for {config.url}: {_explain(exc, config)}") from exc
     if credentials is None:
@@ -29,7 +32,7 @@ def aws_profile_credentials(config: RemoteConfig):
         return {"access_key_id": frozen.access_key, "secret_access_key": frozen.secret_key,
                 "token": frozen.token, "expires_at": datetime.now(timezone.utc) + timedelta(minutes=5)}
 
-    return provide
+    return provide, region
 
 
 def _no_credentials():
