@@ -28,6 +28,9 @@ def test_placeholders_and_ordinary_records_pass():
     "Session_Token: FwoGZXIvYXdzEJr//////////wEaDKz\n", "access_key_id: abcdefgh12\n",
     "-----BEGIN RSA PRIVATE KEY-----\n", "token: ghp_" + "a" * 36 + "\n",
     "uri: https://alice:s3cr3t-pw@git.example.com/r.git\n", "url: https://h/k?X-Amz-Signature=abcdef\n",
+    "conn: DefaultEndpointsProtocol=https;AccountName=a;AccountKey=Eby8vdM02xNOcqFl==;\n",
+    "connection_string = DefaultEndpointsProtocol=https;AccountName=a\n", "account_key = abcdefgh1234\n",
+    "sas_token: sv=2024-01-01&sig=abcdefgh\n",
 ])
 def test_credential_prefilter_is_a_superset_of_the_scan(text):
     """issue 8 speed: the one-search prefilter never hides what the line scan would find."""
@@ -71,7 +74,8 @@ def test_the_split_prefilter_gives_the_one_search_verdict():
     rng = random.Random(23)
     pieces = [b"AkIa", b"asia", b"Secret_Access_Key", b"SESSION_TOKEN", b"access_key_ID", b"Private Key", b"GHP_",
               b"gHs_", b"://", b"@", b"/", b" ", b"\n", b"?", b"&", b"=", b"X-Amz-Signature", b"SIG", b"token",
-              b"Api_Key", b"name: llama", b"https://h", b"\xc3\xa9", b"a", b"0"]
+              b"Api_Key", b"name: llama", b"https://h", b"\xc3\xa9", b"a", b"0", b"AccountKey", b"Account_Key",
+              b"SharedAccessSignature", b"Connection_String", b"SAS_TOKEN"]
     for _ in range(5000):
         data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
         assert may_hold_credentials(data) == (_ANY.search(data) is not None), data

@@ -1,5 +1,5 @@
-"""Credentials that must never be committed: AWS keys, secrets in DVC config, private keys,
-passwords and signatures in URLs.
+"""Credentials that must never be committed: AWS keys, Azure storage keys and connection strings,
+secrets in DVC config, private keys, passwords and signatures in URLs.
 
 `find_credentials(path, text)` returns (where, message) pairs for `check`; `where` is
 "line N". The value itself is never echoed back, only a masked prefix.
@@ -14,6 +14,10 @@ _RULES = [
     (re.compile(r"(?i)\b(?:aws_)?secret_access_key\b\s*[=:]\s*['\"]?([^\s'\"#]{8,})"), "an AWS secret access key"),
     (re.compile(r"(?i)\b(?:aws_)?session_token\b\s*[=:]\s*['\"]?([^\s'\"#]{16,})"), "an AWS session token"),
     (re.compile(r"(?i)\baccess_key_id\b\s*[=:]\s*['\"]?([^\s'\"#]{8,})"), "an access key id"),
+    # Azure Storage: a connection string's key or SAS, DVC's azure options (config.local only)
+    (re.compile(r"(?i)\b(?:accountkey|sharedaccesssignature)=([^;\s'\"]{8,})"), "an Azure storage key"),
+    (re.compile(r"(?i)\b(?:connection_string|account_key|sas_token)\b\s*[=:]\s*['\"]?([^\s'\"#]{8,})"),
+     "an Azure storage credential"),
     (re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----()"), "a private key"),
     (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{36,})\b"), "a GitHub token"),
     # scheme://user:password@host: a password (or token) in a URL's userinfo
@@ -23,7 +27,8 @@ _RULES = [
 ]
 # A superset of _RULES (their key prefixes, key names, PEM header, token prefixes): keep in step.
 _ANY = re.compile(rb"(?i)AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|secret_access_key|session_token|"
-                  rb"access_key_id|PRIVATE KEY|gh[pousr]_|://[^/\s@]*@|[?&]" + _QUERY_KEYS.encode() + rb"=")
+                  rb"access_key_id|PRIVATE KEY|gh[pousr]_|accountkey=|sharedaccesssignature=|connection_string|"
+                  rb"account_key|sas_token|://[^/\s@]*@|[?&]" + _QUERY_KEYS.encode() + rb"=")
 _PLACEHOLDER = re.compile(r"(?i)^(?:\$\{?[A-Z_]+\}?|<[^>]*>|x+|\*+|changeme|example|none|null|\.\.\.)$")
 
 
@@ -46,8 +51,8 @@ def find_credentials(path: str, text: str) -> list[tuple[str, str]]:
 # _ANY, split for speed, on the lowercased bytes (what (?i) means for bytes): its words in one
 # factored pattern, then its two URL patterns only where their characters occur (issue 23: the
 # case-insensitive alternation alone cost ~10 s of a whole check at 100,000 versions)
-_WORDS = re.compile(rb"a(?:kia|sia|gpa|ida|roa|npa|nva|ipa|ccess_key_id)|secret_access_key|session_token|"
-                    rb"private key|gh[pousr]_")
+_WORDS = re.compile(rb"a(?:kia|sia|gpa|ida|roa|npa|nva|ipa|ccess_key_id|ccountkey=|ccount_key)|secret_access_key|"
+                    rb"session_token|private key|gh[pousr]_|sharedaccesssignature=|connection_string|sas_token")
 _USERINFO = re.compile(rb"://[^/\s@]*@")
 _QUERY = re.compile(rb"[?&]" + _QUERY_KEYS.encode() + rb"=")
 
