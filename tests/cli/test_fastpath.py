@@ -56,6 +56,14 @@ def test_a_hand_broken_record_is_reported_by_the_click_path(populated, registry_
     assert code == 1 and "not valid YAML" in json.loads(err)["error"] and clicked
 
 
+def test_text_with_an_escape_sequence_is_left_to_click(populated, registry_dir):
+    """click strips ANSI escapes from what it writes to a pipe; the fast path does not try to."""
+    assert populated("model", "deprecate", "llama-ft", "--reason", "\x1b[31mred\x1b[0m")[0] == 0
+    expected = populated("resolve", "llama-ft@1")
+    code, out, err, clicked = console("-C", registry_dir, "resolve", "llama-ft@1")
+    assert (code, out, err) == expected and clicked and "\x1b" not in err
+
+
 def test_the_parser_takes_only_the_plain_forms():
     parse = fastpath._parse
     assert parse(["resolve", "m@1"]) == (".", "m@1", None, False)

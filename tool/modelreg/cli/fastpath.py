@@ -23,6 +23,8 @@ def answer(args: list[str]) -> int | None:
 
         resolved = Registry(registry_dir).resolve(ref, at=at)
         out, err = render_resolve(resolved, as_json)
+        if "\x1b" in out or "\x1b" in err:
+            return None  # an escape sequence in a record's text: click decides whether to strip it
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         return 130
