@@ -55,6 +55,7 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no test asks an instance for keys (issue 23)
     (home / ".gitconfig").write_text(GITCONFIG)
     for var in ("GITHUB_TOKEN", "GITHUB_API_URL", "GITHUB_REPOSITORY", "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"):

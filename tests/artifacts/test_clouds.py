@@ -402,3 +402,15 @@ def test_s3_keys_only_in_an_aws_profile_reach_obstore_through_botocore(version, 
     monkeypatch.setenv("AWS_PROFILE", "nobody")
     with pytest.raises(ExternalError, match="AWS profile not found"):
         objstore.ObjStore(remote_at(version.at(), version.root))
+
+
+@pytest.mark.parametrize("cloud", ["s3"], indirect=True)
+def test_s3_without_any_credentials_one_line_naming_where_to_put_them(version, cloud, monkeypatch, capsys):
+    """No keys anywhere and the instance metadata service off (AWS_EC2_METADATA_DISABLED, as on
+    botocore): one line, before any request."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
+    rc = main(["-C", str(version.root), "pull", "llama-ft@1", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1, err
+    assert "no AWS credentials found: set AWS_ACCESS_KEY_ID" in err

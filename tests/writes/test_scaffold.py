@@ -198,10 +198,11 @@ def test_codeowners_commits_like_every_write_command(fresh):
 
 # -- item 5: a missing extra is a clear exit 1 ---------------------------------------------
 def test_init_with_s3_remote_refuses_up_front_without_the_s3_extra(tmp_path):
-    """issue 14 item 5: `init --remote s3://…` without boto3 says which extra, writes nothing."""
-    ran = blocked("boto3,dvc_s3", "init", tmp_path / "r", "--remote", "s3://bucket/x", cwd=tmp_path)
+    """issue 14 item 5: `init --remote s3://…` without its client (boto3 then, obstore since issue 23)
+    says which extra, writes nothing."""
+    ran = blocked("obstore,dvc_s3", "init", tmp_path / "r", "--remote", "s3://bucket/x", cwd=tmp_path)
     assert ran.returncode == 1, ran.stderr
-    assert ran.stderr.strip() == ("error: an s3:// remote needs boto3, dvc_s3, from modelreg's s3 extra, which "
+    assert ran.stderr.strip() == ("error: an s3:// remote needs obstore, dvc_s3, from modelreg's s3 extra, which "
                                   f"is not installed ({install_command('s3')})")
     assert not (tmp_path / "r").exists()
 
@@ -451,14 +452,14 @@ def test_version_create_refuses_an_adapter_targeting_modules_the_parent_lacks(re
     assert ok.exit_code == 0, ok.output
 
 
-def test_s3_version_create_without_boto3_names_the_s3_extra(tmp_path):
-    """issue 14 item 5: an S3 registry's `version create` without boto3 is exit 1 naming
-    modelreg[s3], and leaves nothing behind."""
+def test_s3_version_create_without_its_client_names_the_s3_extra(tmp_path):
+    """issue 14 item 5: an S3 registry's `version create` without its client library (boto3 then,
+    obstore since issue 23) is exit 1 naming modelreg[s3], and leaves nothing behind."""
     root = tmp_path / "r"
     assert run_cli(tmp_path, "init", root, "--remote", "s3://bucket/p", "--endpoint-url",
                    "http://127.0.0.1:9", "--tool-source", SOURCE).exit_code == 0
     assert run_cli(root, "model", "register", "m", "--type", "base_model").exit_code == 0
-    ran = blocked("boto3,botocore,dvc_s3,s3fs", "version", "create", "m", write_weights(tmp_path / "w"), cwd=root)
+    ran = blocked("obstore,dvc_s3,s3fs", "version", "create", "m", write_weights(tmp_path / "w"), cwd=root)
     assert ran.returncode == 1, ran.stderr
     assert install_command("s3") in ran.stderr and "bug" not in ran.stderr
     assert git(root, "status", "--porcelain") == "" and not (root / "registry" / "m" / "versions").exists()

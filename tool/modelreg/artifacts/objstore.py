@@ -335,6 +335,8 @@ def _s3(stores, config: RemoteConfig, jobs: int):
         from .s3 import aws_profile_credentials
 
         provider, profile_region = aws_profile_credentials(config)
+    elif not kwargs and not _aws_env_credentials() and os.environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
+        raise ExternalError(f"S3 on {config.url}: {_no_credentials(config)}")  # nothing left to ask
     if config.endpoint_url:
         kwargs.update(endpoint=config.endpoint_url, virtual_hosted_style_request=False)
     region = (config.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
@@ -344,12 +346,18 @@ def _s3(stores, config: RemoteConfig, jobs: int):
                           retry_config=_RETRY, credential_provider=provider, **kwargs)
 
 
+def _aws_env_credentials() -> bool:
+    """Keys object_store finds itself: the environment, a web identity token, a container's."""
+    return any(os.environ.get(v) for v in ("AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                            "AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+
+
 def _aws_files_needed(config: RemoteConfig) -> bool:
     """True when the keys can only come from ~/.aws (object_store does not read those files)."""
     if config.profile or os.environ.get("AWS_PROFILE"):
         return True
-    if os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE") \
-            or os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"):
+    if _aws_env_credentials():
         return False
     home = os.path.expanduser("~/.aws")
     files = (os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, "credentials"),
@@ -438,6 +446,8 @@ def _explain(exc: Exception, config: RemoteConfig) -> str:
     from obstore import exceptions as ox
 
     text = str(exc)
+    if "token request" in text or "169.254.169.254" in text:  # the metadata service, the chain's last resort
+        return _no_credentials(config)
     if isinstance(exc, (ox.PermissionDeniedError, ox.UnauthenticatedError)) or " 403 " in text or " 401 " in text:
         return f"credentials rejected (from {config.credential_source()}); {_credential_fix(config)}"
     if _bucket_missing(text):
@@ -454,6 +464,17 @@ def _explain(exc: Exception, config: RemoteConfig) -> str:
     if "credential" in lowered or "missing" in lowered and "key" in lowered:
         return f"no usable credentials ({_first_line(exc)}); {_credential_fix(config)}"
     return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
+def _no_credentials(config: RemoteConfig) -> str:
+    if config.kind == "s3":
+        return ("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, an AWS profile, or "
+                f"'dvc remote modify --local {config.name} access_key_id ...' (and secret_access_key)")
+    if config.kind == "gs":
+        return ("no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS to a service account's JSON file, "
+                f"or 'dvc remote modify --local {config.name} credentialpath FILE'")
+    return ("no Azure credentials found: set AZURE_STORAGE_CONNECTION_STRING (or AZURE_STORAGE_ACCOUNT_NAME and "
+            f"AZURE_STORAGE_ACCOUNT_KEY), or 'dvc remote modify --local {config.name} connection_string ...'")
 
 
 def _credential_fix(config: RemoteConfig) -> str:

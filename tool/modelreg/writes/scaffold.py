@@ -143,7 +143,7 @@ def scaffold(root: Path, remote: str | None, endpoint_url: str | None = None,
 
         remote = checked_url(remote, endpoint_url)  # az:// is written as DVC's azure://
         kind = cloud_kind(remote)
-        require(kind, ("obstore", {"s3": "dvc_s3", "gs": "dvc_gs", "azure": "dvc_azure"}[kind]), f"a {kind}:// remote")
+        require(kind, ("obstore", {"s3": "dvc_s3", "gs": "dvc_gs", "azure": "dvc_azure"}[kind]), f"{'an' if kind in ('s3', 'azure') else 'a'} {kind}:// remote")
     if (root / layout.REGISTRY_FILE).exists():
         raise AlreadyExists(f"{root} is already a registry ({layout.REGISTRY_FILE} exists)")
     if root.exists() and not root.is_dir():
