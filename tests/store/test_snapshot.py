@@ -196,3 +196,26 @@ def test_snapshot_records_parse_errors_instead_of_raising(registry):
     assert snap.model("m") is None and "not valid YAML" in snap.errors["registry/m/model.yaml"]
     with pytest.raises(InvalidRecord):
         registry.get_model("m")
+
+
+def test_a_commit_reads_what_a_neighbour_parsed_by_blob_id_and_a_working_tree_never(repo, store, filled,
+                                                                                    monkeypatch):
+    """issue 23: records are parsed once per blob id across the snapshots of a process (a site
+    build's history reads the commit below the one it checked); the same errors come back; a
+    working tree (no blob ids) always reads its files."""
+    monkeypatch.setattr(snapshots, "_parsed", {})
+    first = Snapshot.at(store, filled)
+    first.load(first.paths())
+    repo.write("registry/b/versions/1/card.yaml", "description: new\n")
+    second = Snapshot.at(store, repo.commit("a card"))
+    parsed = []
+    real = snapshots.load_yaml
+    monkeypatch.setattr(snapshots, "load_yaml", lambda data, path: parsed.append(path) or real(data, path))
+    second.load(second.paths())
+    assert parsed == ["registry/b/versions/1/card.yaml"]  # the only new blob
+    assert second.version("a", 1) == first.version("a", 1) and second.doc(V1) is first.doc(V1)
+    broken = "registry/a/versions/3/version.yaml"
+    assert second.doc(broken) is None and second.errors[broken] == first.errors[broken]
+    tree = WorkdirSnapshot(repo.root)
+    repo.write(V1, "version: 1\nstage: archived\n")
+    assert tree.doc(V1) == {"version": 1, "stage": "archived"} and V1 in parsed

@@ -24,8 +24,16 @@ from ..core.records import load_yaml
 from ..core.settings import Settings, shape_problems
 
 PARTIAL_LISTINGS = 16  # per-model `ls-tree` calls before one `ls-tree -r` of the whole tree
+BULK_LISTING = 256  # records loaded at once before the whole tree is listed first
 MAX_SNAPSHOTS = 8  # per repository: base, head, merge-base and a few served commits
 _MISSING = object()
+# Parsed records by blob id, across the snapshots of this process: a commit's snapshot reads the
+# records its neighbour already parsed (a site build checks the branch, then its history reads
+# the commit below it: 310,000 identical records at 100,000 versions, issue 23). A blob id names
+# the bytes, so an entry is never wrong; callers never change a parsed record (snapshots share
+# them already). Bounded: emptied when it grows past PARSED_BLOBS.
+PARSED_BLOBS = 600_000
+_parsed: dict[str, tuple[object, str | None]] = {}  # blob id -> (record, parse problem or None)
 _memo: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 _paused = [0, False]  # depth of paused_gc blocks, and whether the collector was on before the first
@@ -144,9 +152,9 @@ class Snapshot:
     # -- bytes ------------------------------------------------------------------------
     def _fetch(self, paths: list[str]) -> list[bytes | None]:
         if self._shas is not None:
-            return [None if s is None else b for s, b in zip(
-                [self._shas.get(p) for p in paths],
-                self.git.read_objects([self._shas.get(p) or "0" * 40 for p in paths]))]
+            ids = [self._shas.get(p) for p in paths]
+            found = iter(self.git.read_objects([i for i in ids if i is not None]))  # absent files: not asked
+            return [None if i is None else next(found) for i in ids]
         return self.git.read_objects([f"{self.commit}:{p}" for p in paths])
 
     def prefetch(self, paths) -> None:
@@ -160,12 +168,31 @@ class Snapshot:
             self.prefetch([path])
         return self._raw[path]
 
+    def _known_sha(self, path: str) -> str | None:
+        """The blob id of `path` if a listing already gave it (never lists for it: a one-record
+        read stays one cat-file lookup); None for a working tree, which has no ids."""
+        if self.git is None:
+            return None
+        if self._shas is not None:
+            return self._shas.get(path)
+        model = layout.model_of(path)
+        listed = self._partial.get(model) if model is not None else None
+        return listed.get(path) if listed else None
+
     # -- parsed records -----------------------------------------------------------------
     def doc(self, path: str):
         """The parsed YAML at `path`; None when absent or malformed (see `errors`)."""
         cached = self._docs.get(path, _MISSING)
         if cached is not _MISSING:
             return cached
+        sha = self._known_sha(path)
+        known = _parsed.get(sha) if sha is not None else None
+        if known is not None:
+            doc, problem = known
+            if problem is not None:
+                self.errors[path] = problem
+            self._docs[path] = doc
+            return doc
         data = self.read(path)
         doc = None
         if data is not None:
@@ -174,6 +201,10 @@ class Snapshot:
             except InvalidRecord as exc:
                 self.errors[path] = str(exc).split(": ", 1)[-1]
         self._docs[path] = doc  # the bytes stay too: the credential scan reads them next
+        if sha is not None and data is not None:
+            if len(_parsed) >= PARSED_BLOBS:
+                _parsed.clear()
+            _parsed[sha] = (doc, self.errors.get(path))
         return doc
 
     def record(self, path: str):
@@ -234,6 +265,9 @@ class Snapshot:
     def load(self, paths) -> None:
         """Parse many records in one read (errors are recorded, not raised)."""
         paths = [p for p in paths if p not in self._docs]
+        if self._shas is None and self.git is not None and len(paths) > BULK_LISTING:
+            self._index()  # one listing gives every blob id: records parsed elsewhere need no read
+        paths = [p for p in paths if self._known_sha(p) not in _parsed]
         self.prefetch(paths)
         with paused_gc():
             for path in paths:
