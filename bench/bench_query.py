@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--big", action="store_true", help="5,000 models (100,000 versions)")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated registry in this folder")
     args = parser.parse_args()
+    gen_registry.compile_package()
     args.models = args.models or (5000 if args.big else 500)
     exe = Path(sys.executable).with_name("modelreg")
     modelreg = [str(exe)] if exe.exists() else [sys.executable, "-m", "modelreg"]

@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--big", action="store_true", help="5,000 models (100,000 versions), fewer check runs")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated registries in this folder")
     args = parser.parse_args()
+    gen_registry.compile_package()
     args.models = args.models or (5000 if args.big else 500)
     args.runs = args.runs or (7 if args.big else 11)
     modelreg = [sys.executable, "-m", "modelreg"]
