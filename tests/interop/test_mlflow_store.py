@@ -475,18 +475,8 @@ def test_on_a_forge_governed_main_every_mlflow_write_is_a_pull_request(team, tmp
     and its first version); MLflow sees PENDING_REGISTRATION naming it, READY once it is merged,
     FAILED_REGISTRATION for a version whose pull request was closed unmerged. Main never moves
     without review."""
-    from modelreg.core.records import dump_yaml, load_yaml
-
     reg, origin = team
-    path = reg.root / "registry.yaml"
-    doc = load_yaml(path.read_bytes(), "registry.yaml")
-    doc["forge"] = {"type": "github", "repository": "org/registry"}
-    path.write_bytes(dump_yaml(doc, "schemas/registry.schema.json"))
-    git(reg.root, "commit", "-qam", "main is governed by GitHub")
-    git(reg.root, "push", "-q", "origin", "main")
-    github.add_repo("org/registry", origin)
-    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"modelreg://{reg.root}")
+    _governed(reg, origin, github, monkeypatch)
     main = git(origin, "rev-parse", "main")
 
     mv = mlflow.register_model(str(write_weights(tmp_path / "w1", seed=1)), "llm")  # returns: no 300 s wait
@@ -527,3 +517,47 @@ def test_on_a_forge_governed_main_every_mlflow_write_is_a_pull_request(team, tmp
     assert [s for s in git(origin, "log", "--first-parent", "--format=%s", "main").splitlines()
             if s.startswith("Merge pull request")] == [f"Merge pull request #{n} from modelreg/llm-{b}"
                                                         for n, b in ((4, "promote-1"), (3, "alias-1"), (1, "model-1"))]
+
+
+def _governed(reg, origin, github, monkeypatch) -> None:
+    """registry.yaml says GitHub governs main (committed and pushed); the fake knows the repository."""
+    from modelreg.core.records import dump_yaml, load_yaml
+
+    path = reg.root / "registry.yaml"
+    doc = load_yaml(path.read_bytes(), "registry.yaml")
+    doc["forge"] = {"type": "github", "repository": "org/registry"}
+    path.write_bytes(dump_yaml(doc, "schemas/registry.schema.json"))
+    git(reg.root, "commit", "-qam", "main is governed by GitHub")
+    git(reg.root, "push", "-q", "origin", "main")
+    github.add_repo("org/registry", origin)
+    monkeypatch.setenv("GITHUB_TOKEN", github.add_user("alice"))
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"modelreg://{reg.root}")
+
+
+@pytest.mark.github
+def test_another_version_landing_under_the_pending_number_is_not_ready(team, tmp_path, github, monkeypatch):
+    """Attack: while llm@2 awaits review, someone lands a different version 2 on main (other bytes,
+    other author). MLflow must not be told its version is READY, nor be handed those bytes: READY
+    needs the pending version's own identity on main, never its number."""
+    from modelreg.registry import Registry
+
+    reg, origin = team
+    reg.register_model("llm", "base_model")
+    reg.create_version("llm", write_weights(tmp_path / "w1", seed=1))
+    git(reg.root, "push", "-q", "origin", "main")
+    _governed(reg, origin, github, monkeypatch)
+    client = MlflowClient(registry_uri=f"modelreg://{reg.root}")
+    mine = client.create_model_version("llm", str(write_weights(tmp_path / "mine", seed=2)))
+    assert (mine.version, mine.status) == ("2", "PENDING_REGISTRATION")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(origin), str(other))
+    git(other, "config", "user.name", "Mallory")
+    git(other, "config", "user.email", "mallory@example.com")
+    Registry(other).create_version("llm", write_weights(tmp_path / "theirs", seed=3))
+    git(other, "push", "-q", "origin", "main")  # lands llm@2 with other bytes
+    got = client.get_model_version("llm", "2")
+    assert got.status == "PENDING_REGISTRATION" and "pull request #1" in got.status_message
+    theirs = hashlib.sha256((tmp_path / "theirs" / "model.safetensors").read_bytes()).hexdigest()
+    ours = hashlib.sha256((tmp_path / "mine" / "model.safetensors").read_bytes()).hexdigest()
+    assert {a["sha256"] for a in reg.get_version("llm", 2, at="origin/main")["artifacts"]} >= {theirs}
+    assert ours not in {a["sha256"] for a in reg.get_version("llm", 2, at="origin/main")["artifacts"]}
