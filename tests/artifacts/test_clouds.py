@@ -1,5 +1,5 @@
 """Weights on every cloud remote (issue 23): S3 (SeaweedFS), Azure Blob Storage (Azurite) and
-Google Cloud Storage (the GCS emulator), each started by the test session on loopback. The same
+Google Cloud Storage (fake-gcs-server), each started by the test session on loopback. The same
 tests run on each: the DVC layout that plain `dvc pull` restores, and the faults the S3 store
 was first tested with (a body broken mid-part, the server stopped mid-pull and mid-push, an
 object shorter than recorded, wrong bytes), plus credentials, a missing bucket and gc."""
