@@ -375,6 +375,8 @@ def _gcs(stores, config: RemoteConfig, jobs: int):
         endpoint = f"http://{endpoint}"
     if config.credentialpath:
         kwargs["application_credentials"] = config.credentialpath
+    elif not endpoint and not _google_credentials() and os.environ.get("NO_GCE_CHECK", "").lower() == "true":
+        raise ExternalError(f"GCS on {config.url}: {_no_credentials(config)}")  # nothing left to ask
     provider = None
     if endpoint:
         kwargs["base_url"] = endpoint.rstrip("/")
@@ -382,6 +384,16 @@ def _gcs(stores, config: RemoteConfig, jobs: int):
             provider = _emulator_token  # else object_store asks the metadata server for a token
     return stores.GCSStore(config.bucket, prefix=config.prefix or None, credential_provider=provider,
                            client_options=_client_options(config, jobs, endpoint), retry_config=_RETRY, **kwargs)
+
+
+def _google_credentials() -> bool:
+    """Keys object_store finds itself: the environment, or gcloud's application default credentials.
+    Without them it asks the GCE metadata server, unless NO_GCE_CHECK (google-auth's switch) says
+    this is no Google Cloud machine."""
+    if any(os.environ.get(v) for v in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_SERVICE_ACCOUNT",
+                                        "GOOGLE_SERVICE_ACCOUNT_PATH", "GOOGLE_SERVICE_ACCOUNT_KEY")):
+        return True
+    return os.path.exists(os.path.expanduser("~/.config/gcloud/application_default_credentials.json"))
 
 
 def _emulator_token() -> dict:
