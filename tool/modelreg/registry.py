@@ -17,10 +17,15 @@ from .store import reads
 from .store.gitstore import GitStore, find_root
 from .store.reads import Resolved
 from .store.worktree import Worktree
-from .writes import cards, models, stages, versions
+from . import writes  # its modules load on first use: a resolve or pull never writes
 
 MAX_CACHED_RESOLVES = 200_000
-MODEL_TYPES = models.MODEL_TYPES
+
+
+def __getattr__(name):
+    if name == "MODEL_TYPES":  # from the write module, loaded only when asked for
+        return writes.models.MODEL_TYPES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Registry:
@@ -220,7 +225,7 @@ class Registry:
     # -- writes: one commit each, on the working tree's branch (writes/) -------------------
     def register_model(self, name: str, model_type: str, description: str | None = None,
                        owners=(), tags: dict | None = None) -> dict:
-        return models.register_model(self.worktree, name, model_type, description, owners, tags)
+        return writes.models.register_model(self.worktree, name, model_type, description, owners, tags)
 
     def create_version(self, model: str, weights_dir: str | os.PathLike | None = None, *,
                        parent: str | None = None, metrics=(), parameters: dict | None = None,
@@ -230,7 +235,7 @@ class Registry:
                        model_type: str | None = None, card: dict | None = None, progress=None) -> dict:
         """Register the next version; with weights, track them by DVC and push to the remote.
         `progress`: a callback for the hashing and upload (artifacts/progress.py)."""
-        return versions.create_version(
+        return writes.versions.create_version(
             self.worktree, model, weights_dir, parent=parent, metrics=metrics, parameters=parameters,
             tags_=tags, description=description, run_id=run_id, experiment_id=experiment_id,
             data_version=data_version, source_uri=source_uri, model_type=model_type, card=card,
@@ -239,38 +244,38 @@ class Registry:
     def transition_stage(self, model: str, version, stage: str, archive_existing: bool | None = None,
                          reason: str | None = None) -> dict:
         """Move a version to `stage`. Exclusive stages archive their previous holder by default."""
-        return stages.transition_stage(self.worktree, model, version, stage, archive_existing, reason)
+        return writes.stages.transition_stage(self.worktree, model, version, stage, archive_existing, reason)
 
     def set_alias(self, model: str, alias: str, version) -> dict:
-        return stages.set_alias(self.worktree, model, alias, version)
+        return writes.stages.set_alias(self.worktree, model, alias, version)
 
     def remove_alias(self, model: str, alias: str) -> dict:
-        return stages.remove_alias(self.worktree, model, alias)
+        return writes.stages.remove_alias(self.worktree, model, alias)
 
     def delete_version(self, model: str, version, reason: str) -> dict:
         """Soft delete: the record stays, marked deleted; aliases pointing at it are removed."""
-        return versions.delete_version(self.worktree, model, version, reason)
+        return writes.versions.delete_version(self.worktree, model, version, reason)
 
     def update_model(self, name: str, description: str | None = None, owners=None, add_owners=(),
                      remove_owners=(), tags: dict | None = None, untag=(), reason: str | None = None) -> dict:
         """Edit model.yaml (description, owners, tags); one commit. Returns what changed."""
-        return models.update_model(self.worktree, name, description, owners, add_owners, remove_owners, tags,
+        return writes.models.update_model(self.worktree, name, description, owners, add_owners, remove_owners, tags,
                                    untag, reason)
 
     def deprecate_model(self, name: str, reason: str) -> dict:
         """Mark a model deprecated: it still resolves, and `Resolved.deprecated` says why."""
-        return models.deprecate_model(self.worktree, name, reason)
+        return writes.models.deprecate_model(self.worktree, name, reason)
 
     def undeprecate_model(self, name: str, reason: str | None = None) -> dict:
-        return models.undeprecate_model(self.worktree, name, reason)
+        return writes.models.undeprecate_model(self.worktree, name, reason)
 
     def tag_version(self, model: str, version, tags: dict | None = None, untag=(),
                     reason: str | None = None) -> dict:
         """Set and remove a version's tags (allowed on a merged version too); one commit."""
-        return versions.tag_version(self.worktree, model, version, tags, untag, reason)
+        return writes.versions.tag_version(self.worktree, model, version, tags, untag, reason)
 
     def set_card(self, model: str, version, card: dict) -> dict:
-        return cards.set_card(self.worktree, model, version, card)
+        return writes.cards.set_card(self.worktree, model, version, card)
 
     def set_remote(self, url: str, endpoint_url: str | None = None) -> dict:
         """Change the DVC remote's URL (and endpoint) in .dvc/config and commit that one file."""

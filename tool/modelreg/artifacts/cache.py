@@ -18,7 +18,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -121,7 +120,7 @@ class Cache:
     def _write_meta(self, sha256: str, path: Path) -> None:
         meta = self._meta_path(sha256)
         meta.parent.mkdir(parents=True, exist_ok=True)
-        tmp = meta.with_name(f"{meta.name}.{uuid.uuid4().hex}.tmp")
+        tmp = meta.with_name(f"{meta.name}.{os.urandom(16).hex()}.tmp")
         tmp.write_text(self._stamp(path.stat()))
         os.replace(tmp, meta)
 
@@ -170,6 +169,6 @@ class Cache:
                                  "push the version again")
         path = self.root / "dirs" / dir_md5
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.urandom(16).hex()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,7 +188,7 @@ def materialize(cache: Cache, entries, dest: Path) -> None:
         if _same_file(src, target):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        tmp = target.with_name(f".{target.name}.{os.urandom(16).hex()}.tmp")
         try:
             try:
                 os.link(src, tmp)
@@ -285,7 +284,7 @@ def _write_note(note: Path, dest: Path, plan: Plan, files: set[str]) -> None:
     doc = {"folder": str(dest.resolve()), "model": plan.model, "version": plan.version,
            "commit": plan.commit, "files": sorted(files)}
     note.parent.mkdir(parents=True, exist_ok=True)
-    tmp = note.with_name(f"{note.name}.{uuid.uuid4().hex}.tmp")
+    tmp = note.with_name(f"{note.name}.{os.urandom(16).hex()}.tmp")
     try:
         tmp.write_text(json.dumps(doc, indent=1) + "\n")
         os.replace(tmp, note)

@@ -11,6 +11,7 @@ import sys
 import click
 
 from ..core.errors import RegistryError
+from .logsetup import setup_logging
 
 # the command table, modelreg.cli.LAZY_COMMANDS, handed over by the package when it loads this
 # module (importing it back from here would make an import cycle)
@@ -44,28 +45,9 @@ def cli(ctx, registry_dir, traceback, verbose):
     ctx.ensure_object(dict)
     ctx.obj["dir"] = registry_dir
     ctx.obj["traceback"] = traceback
-    _setup_logging(logging.WARNING - 10 * verbose)
+    setup_logging(logging.WARNING - 10 * verbose)
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is now (tests swap it between invocations)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value):
-        pass
-
-
-def _setup_logging(level: int) -> None:
-    log = logging.getLogger("modelreg")
-    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        log.addHandler(handler)
-    log.setLevel(level)
 
 
 def main(argv=None) -> int:
@@ -74,40 +56,44 @@ def main(argv=None) -> int:
     try:
         rc = cli.main(args=args, prog_name="modelreg", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
-    except click.exceptions.Exit as exc:
+    except BaseException as exc:  # noqa: BLE001 - failed() words it or raises it again
+        return failed(args, exc)
+
+
+def failed(args: list[str], exc: BaseException) -> int:
+    """The exit code for a command that raised `exc`, after one line on stderr saying why (also
+    for the fast path's pull, so both word every failure the same way)."""
+    if isinstance(exc, click.exceptions.Exit):
         return exc.exit_code
-    except click.ClickException as exc:
+    if isinstance(exc, click.ClickException):
         if "--json" in args:
             return _fail(args, exc.format_message(), exc.exit_code)
         exc.show()
         return exc.exit_code
-    except click.Abort:
+    if isinstance(exc, click.Abort):
         click.echo("Aborted.", err=True)
         return 130
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
         return 130
-    except RegistryError as exc:
-        if "--traceback" in args:
-            raise
+    if not isinstance(exc, Exception):  # SystemExit and the like: not ours to word
+        raise exc
+    if isinstance(exc, BrokenPipeError):
+        return 1
+    if "--traceback" in args:
+        raise exc
+    if isinstance(exc, RegistryError):
         from .hints import render
 
         return _fail(args, render(exc), 1)
-    except BrokenPipeError:
-        return 1
-    except ImportError as exc:
-        if "--traceback" in args:
-            raise
+    if isinstance(exc, ImportError):
         from ..core.extras import extra_for, install_command
 
         extra = extra_for(getattr(exc, "name", None))
         if extra is None:
             return _unexpected(args, exc)
         return _fail(args, f"this needs {exc.name}, from the {extra} extra: {install_command(extra)}", 1)
-    except Exception as exc:  # a bug: say so briefly, unless asked for the traceback
-        if "--traceback" in args:
-            raise
-        return _unexpected(args, exc)
+    return _unexpected(args, exc)  # a bug: say so briefly, unless asked for the traceback
 
 
 def _fail(args: list[str], message: str, code: int, prefix: str = "error: ") -> int:

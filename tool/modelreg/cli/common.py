@@ -7,25 +7,13 @@ import click
 from ..core.errors import InvalidInput
 from ..core.names import check_tag_key
 from ..registry import Registry
-from .fastpath import deleted_warning, deprecated_warning, json_text
+from .fastpath import deleted_warning, deprecated_warning, json_text, progress_bars  # noqa: F401 - re-exported
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
 def open_registry(ctx) -> Registry:
     return Registry(ctx.obj["dir"])
-
-
-def progress_bars(enabled: bool = True):
-    """The progress callback the core reports through: byte bars on stderr, on a terminal only."""
-    if not enabled or not sys.stderr.isatty():
-        return None
-
-    def start(phase: str, total: int):
-        from tqdm import tqdm
-
-        return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=phase, leave=False)
-    return start
 
 
 def emit_json(data) -> None:

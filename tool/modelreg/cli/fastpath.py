@@ -1,22 +1,34 @@
-"""The console script's fast path: a plain `modelreg resolve REF [--json] [--at GITREF]`, without click.
+"""The console script's fast path: a plain `resolve` and a plain `pull`, without click.
 
-Importing click costs a fresh process ~30 ms, as much as the rest of a `resolve` together (issue
-23: cold resolve <= 50 ms). The most common command in scripts and deploy hooks is answered here
-with the same library call and the same rendering as the click command (cli/read_cmds.py), and
-the output is written only once everything succeeded. Anything else — another command, another
-option, --help, an error of any kind — returns None and the click application runs the command
-from the start, so every message, hint and exit code is the click path's own.
+Importing click costs a fresh process ~20-30 ms, as much as the rest of a `resolve` together
+(issue 23: cold resolve <= 50 ms, CLI start-up of a cold pull <= 0.1 s). The two commands that
+scripts, deploy hooks and serving containers run most are answered here with the same library
+call and the same rendering as the click commands (cli/read_cmds.py, cli/artifact_cmds.py).
+
+- `resolve REF [--json] [--at GITREF]`: the output is written only once everything succeeded; an
+  error of any kind returns None and the click application runs the command from the start, so
+  every message, hint and exit code is the click path's own (a resolve is read-only).
+- `pull REF [-o DIR] [--at GITREF] [-q] [--json] [--verify-signature]`: a pull is not run twice,
+  so its errors go to the click application's own error mapping (`app.failed`), which prints
+  them exactly as the click command would.
+
+Anything else (another command, another option, --help, --traceback) returns None at once and
+the click application runs the command.
 """
 import json
+import logging
 import math
 import sys
+
+from .logsetup import setup_logging
 
 
 def answer(args: list[str]) -> int | None:
     """The exit code when this path answered; None: let the click application run `args`."""
     parsed = _parse(args)
     if parsed is None:
-        return None
+        pulled = _parse_pull(args)
+        return None if pulled is None else _pull(args, *pulled)
     registry_dir, ref, at, as_json = parsed
     try:
         from ..registry import Registry
@@ -60,6 +72,92 @@ def _parse(args: list[str]):
         else:
             return None
     return None if ref is None else (registry_dir, ref, at, as_json)
+
+
+PULL_FLAGS = {"-q": "quiet", "--quiet": "quiet", "--json": "as_json", "--verify-signature": "verify_signature"}
+PULL_VALUES = {"-o": "dest", "--output": "dest", "--at": "at"}
+
+
+def _parse_pull(args: list[str]):
+    """(registry_dir, ref, options) for exactly `[-C DIR] pull REF` with the options above, each once."""
+    registry_dir = "."
+    if args[:1] == ["-C"] and len(args) > 2:
+        registry_dir, args = args[1], args[2:]
+    if len(args) < 2 or args[0] != "pull":
+        return None
+    ref, opts, rest = None, {}, args[1:]
+    while rest:
+        word = rest.pop(0)
+        if word in PULL_FLAGS and PULL_FLAGS[word] not in opts:
+            opts[PULL_FLAGS[word]] = True
+        elif word in PULL_VALUES and PULL_VALUES[word] not in opts and rest and rest[0] and not rest[0].startswith("-"):
+            opts[PULL_VALUES[word]] = rest.pop(0)
+        elif ref is None and word and not word.startswith("-"):
+            ref = word
+        else:
+            return None
+    return None if ref is None else (registry_dir, ref, opts)
+
+
+def _pull(args: list[str], registry_dir: str, ref: str, opts: dict) -> int:
+    quiet, as_json = opts.get("quiet", False), opts.get("as_json", False)
+    setup_logging(logging.WARNING)
+    try:
+        from ..registry import Registry
+
+        result = Registry(registry_dir).pull(ref, at=opts.get("at"), dest=opts.get("dest"),
+                                             progress=progress_bars(not (quiet or as_json)),
+                                             verify_signature=opts.get("verify_signature", False))
+    except BaseException as exc:  # noqa: BLE001 - worded and mapped to an exit code as the click path does
+        from .app import failed
+
+        return failed(args, exc)
+    lines = [(deprecated_warning(result.model, result.deprecated), True)]
+    if as_json:
+        lines.append((json_text(result.to_dict()), False))
+    elif not quiet:
+        lines.append((f"{result.model}@{result.version}: {result.files} file(s), {human_size(result.bytes)}, "
+                      f"fetched {human_size(result.fetched_bytes)}", True))
+        lines.append((str(result.path), False))
+    return _echo([(text, err) for text, err in lines if text is not None])
+
+
+def _echo(lines: list[tuple[str, bool]]) -> int:
+    """Print (text, to stderr) lines; text holding an escape sequence goes through click, which
+    strips escapes from what it writes to a pipe, as the click command's output would be."""
+    try:
+        if any("\x1b" in text for text, _ in lines):
+            import click
+
+            for text, err in lines:
+                click.echo(text, err=err)
+            return 0
+        for text, err in lines:
+            stream = sys.stderr if err else sys.stdout
+            stream.write(text + "\n")
+            stream.flush()
+    except BrokenPipeError:
+        return 1
+    return 0
+
+
+def progress_bars(enabled: bool = True):
+    """The progress callback the core reports through: byte bars on stderr, on a terminal only."""
+    if not enabled or not sys.stderr.isatty():
+        return None
+
+    def start(phase: str, total: int):
+        from tqdm import tqdm
+
+        return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=phase, leave=False)
+    return start
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
 
 
 def render_resolve(resolved, as_json: bool) -> tuple[str, str]:

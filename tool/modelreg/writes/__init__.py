@@ -5,3 +5,14 @@ Each takes a `store.worktree.Worktree` (the records as the next commit starts fr
 holds the clone's write lock from its first read to its commit; anything that fails on the
 way leaves no commit and no stray file.
 """
+import importlib
+
+_MODULES = ("cards", "models", "stages", "versions")
+
+
+def __getattr__(name):
+    # `writes.models` etc. load on first use, so the Registry (which names them) costs a read-only
+    # command nothing: a resolve or a pull never writes
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
