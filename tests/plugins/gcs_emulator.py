@@ -203,12 +203,12 @@ class _Shim:
                 f"<InitiateMultipartUploadResult><Bucket>{bucket}</Bucket><Key>{_esc(name)}</Key>"
                 f"<UploadId>{upload}</UploadId></InitiateMultipartUploadResult>").encode()
         if "uploadId" in query:
-            return self.multipart(method, bucket, name, query, headers, body)
+            return self.multipart(method, bucket, name, query, body)
         if method == "PUT" and not headers.get("x-goog-copy-source"):
             return self.store(bucket, name, body or b"", headers.get("x-goog-if-generation-match"))
         return None
 
-    def multipart(self, method, bucket, name, query, headers, body):
+    def multipart(self, method, bucket, name, query, body):
         parts = self.uploads.get(query["uploadId"])
         if method == "DELETE":
             self.uploads.pop(query["uploadId"], None)
