@@ -262,20 +262,26 @@ class ObjStore:
                 raise self.error(exc, f"upload of {key}") from exc
             return key
 
-        with ThreadPoolExecutor(workers, thread_name_prefix="obj-put") as pool:
-            futures = [pool.submit(one, key, path) for key, path in pairs]
-            first = None
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="obj-put")
+        futures = [pool.submit(one, key, path) for key, path in pairs]
+        first = None
+        try:
             for fut in futures:
                 try:
                     key = fut.result()
                 except _Stopped:
                     continue
-                except BaseException as exc:
+                except Exception as exc:
                     failed.set()
                     first = first or exc
                     continue
                 if on_done and first is None:
                     on_done(key)
+        except BaseException:  # ^C while waiting: nothing more starts, and the puts in flight are not waited for
+            failed.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         if first is not None:
             raise first
 

@@ -162,13 +162,15 @@ def _fetch_all(store, cache: Cache, entries: list[Entry], progress) -> None:
             with counting:
                 bar.update(n)
 
-        with ThreadPoolExecutor(min(FILE_JOBS, len(entries))) as pool:
-            futures = [pool.submit(fetch_object, store, cache, e, on_bytes) for e in entries]
-            try:
-                errors = [f.exception() for f in futures]
-            except BaseException:
-                stop.set()
-                raise
+        pool = ThreadPoolExecutor(min(FILE_JOBS, len(entries)))
+        futures = [pool.submit(fetch_object, store, cache, e, on_bytes) for e in entries]
+        try:
+            errors = [f.exception() for f in futures]
+        except BaseException:  # ^C: the workers stop at their next chunk; a part stuck in a read is not waited for
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     first = next((e for e in errors if e is not None), None)
     if first is not None:
         raise first

@@ -5,6 +5,7 @@ boto3 nor torch; the click application itself (cli/app.py) loads only when the f
 for a plain `resolve` (cli/fastpath.py) does not answer, so that one starts in tens of ms.
 """
 import gc
+import os
 import sys
 
 # command name -> "module:attribute"; one line per command
@@ -82,5 +83,9 @@ def run() -> None:
     code = answer(sys.argv[1:])
     if code is None:
         code = _app().main()
+    if code == 130:  # ^C: the command has unwound (no commit, locks released); do not wait for a
+        sys.stdout.flush()  # transfer thread blocked in a network call to return
+        sys.stderr.flush()
+        os._exit(code)
     gc.freeze()
     sys.exit(code)
