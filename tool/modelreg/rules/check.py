@@ -54,10 +54,12 @@ def scope_of(head, change: Change | None) -> tuple[list[str], str]:
 
 
 def run_check(git, at: str | None = None, base: str | None = None, pr: int | None = None,
-              comment: bool = False, remote: bool = False) -> CheckResult:
+              comment: bool = False, remote: bool = False, local_files: bool = True) -> CheckResult:
     """Full check (no base) or the change-scoped check against `base`, plus the PR's policy.
 
-    `git` is the clone's GitStore: without `at` or `base`, its working tree is checked."""
+    `git` is the clone's GitStore: without `at` or `base`, its working tree is checked.
+    `local_files=False` judges the records alone, not the copies of the weights this machine
+    happens to hold (the site: a commit's pages must not depend on the machine that built them)."""
     if base is None and at is None:
         commit = _head_or_none(git)
         head = WorkdirSnapshot(git.root, git.tracked_outside(layout.ROOT))
@@ -68,6 +70,8 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
     settings, broken = _settings_in_force(change.base if change else head, change is not None)
     models, scope = scope_of(head, change)
     services = _services(git, head, change, remote, settings)
+    if not local_files:
+        services.pop("files")
     if scope == "all" and not isinstance(head, WorkdirSnapshot):
         from ..store.verdicts import Verdicts
 
@@ -90,6 +94,18 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
 
         result.comment = check_comment(result.report, [(p.file, p.pointer, p.message) for p in result.problems])
     return result
+
+
+def check_models(git, commit: str, models: list[str], paths: list[str]) -> list[Problem]:
+    """What the whole check of `commit` (`run_check(git, at=commit, local_files=False)`) reports
+    about `models` and about `paths` (the files judged one by one: layout, credentials), plus
+    the registry-wide rules; nothing else is read. The site's rebuild judges only the model
+    folders whose content changed, and keeps what the check said about the others: every rule
+    about a model reports on that model's files, reading other models only along its lineage."""
+    head = Snapshot.at(git, commit)
+    head.list_models(models)
+    settings, _ = _settings_in_force(head, False)
+    return catalog.run(Context(head, settings, sorted(models), paths=list(paths)))
 
 
 def _services(git, head, change: Change | None, remote: bool, settings) -> dict:

@@ -55,6 +55,7 @@ class Context:
     remote: Callable[[str, int, bool], list[str]] | None = None  # (model, number, deep) -> problems
     stages_held: Callable[[str, int], set[str]] | None = None  # (model, number) -> stages held on the base
     verdicts: object = None  # store.verdicts.Verdicts: passed(kind, sha) / add(kind, sha)
+    paths: list[str] | None = None  # the files judged one by one (layout, credentials); None: all, or the change's
 
     @property
     def head_settings(self):

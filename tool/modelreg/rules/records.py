@@ -50,7 +50,10 @@ def layout_files(ctx):
     """Anything under registry/ that is not a record, or sits in a badly named folder."""
     found = []
     # with a change, only what it adds or edits: the rest was judged when it was merged
-    paths = ctx.head.paths() if ctx.change is None else [p for s, p in ctx.change.changed if s != "D"]
+    if ctx.paths is not None:
+        paths = ctx.paths
+    else:
+        paths = ctx.head.paths() if ctx.change is None else [p for s, p in ctx.change.changed if s != "D"]
     for path in paths:
         if not path.startswith(layout.ROOT + "/") or path in IGNORED_FILES:
             continue
@@ -274,7 +277,9 @@ def credential_files(ctx):
 
 
 def _scannable(ctx):
-    if ctx.change is not None:
+    if ctx.paths is not None:
+        wanted = [p for p in ctx.paths if _is_scanned(p)]
+    elif ctx.change is not None:
         wanted = [p for s, p in ctx.change.changed if s != "D" and _is_scanned(p)]
     else:
         wanted = [p for p in ctx.head.paths() if _is_scanned(p)]

@@ -75,33 +75,65 @@ class Catalog:
     settings: Settings
     models: dict[str, Model]
     events: list[dict]
+    problems: dict[str, list[str]] = field(default_factory=dict)  # path -> what check says of the file
 
 
 def read_catalog(git, commit: str, ref: str) -> Catalog:
     """Records, check's problems and history events at `commit` (nothing is rendered here).
 
     check parses every record into the commit's memoised Snapshot; the site reads the same
-    parsed records from it, and the raw text (shown for records it cannot render) too.
+    parsed records from it, and the raw text (shown for records it cannot render) too. The
+    check judges the records alone, not the weights this machine holds: a commit's site is the
+    same wherever it is built.
     """
     from ..rules.check import run_check
     from ..store.snapshot import Snapshot
 
     problems = defaultdict(list)
-    for problem in run_check(git, at=commit).problems:
+    for problem in run_check(git, at=commit, local_files=False).problems:
         problems[problem.file].append(f"{problem.pointer}: {problem.message}")
     snap = Snapshot.at(git, commit)
     paths = [p for p in snap.paths() if p.startswith(layout.ROOT + "/") and layout.classify(p)]
+    return _catalog(git, snap, ref, paths, dict(problems), _events(git, commit))
+
+
+def read_models(git, commit: str, ref: str, names, problems: dict[str, list[str]], events: list[dict]) -> Catalog:
+    """The same as read_catalog, for the model folders `names` only, with check's problems and
+    the history events already known (the site's rebuild: only the folders that changed, and
+    those next to them on the lineage)."""
+    from ..store.snapshot import Snapshot
+
+    snap = Snapshot.at(git, commit)
+    snap.list_models(names)
+    paths = [p for name in sorted(names) for p in snap.model_paths(name) if layout.classify(p)]  # git's order
+    return _catalog(git, snap, ref, paths, problems, events)
+
+
+def _catalog(git, snap, ref: str, paths: list[str], problems: dict, events: list[dict]) -> Catalog:
     snap.prefetch(paths)  # the records check parsed are already here; the rest in one batch
     models: dict[str, Model] = {}
     for path in paths:
         _place(models, path, _record(snap, path, snap.read(path) or b"", bool(problems.get(path))))
     for path, found in problems.items():
         _attach(models, path, found)
-    events = _events(git, commit)
     for event in events:
         if event.get("model") in models:
             models[event["model"]].events.append(event)
-    return Catalog(commit, ref, snap.settings, dict(sorted(models.items())), events)
+    return Catalog(snap.commit, ref, snap.settings, dict(sorted(models.items())), events, problems)
+
+
+def parents_named(snap, name: str) -> list[str]:
+    """The models whose versions the versions of model folder `name` name as parent, read from
+    the parsed records whether or not they fit the schema (more than the site draws: a model
+    is never missed)."""
+    found = set()
+    for number in snap.versions(name):
+        doc = snap.doc(layout.version_file(name, number))
+        parent = doc.get("parent") if isinstance(doc, dict) else None
+        model = parent.get("model") if isinstance(parent, dict) else None
+        if isinstance(model, str):
+            found.add(model)
+    return sorted(found)
 
 
 def _record(snap, path: str, blob: bytes, flagged: bool) -> Record:

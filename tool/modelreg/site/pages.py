@@ -1,7 +1,9 @@
 """The pages of the site: what each one shows (its context) and what it depends on (its inputs).
 
 A page is rendered only when its key (the build id plus the blob shas, events and problems
-it shows) differs from the manifest's, so the contexts are built lazily.
+it shows) differs from the manifest's, so the contexts are built lazily. A rebuild that reads
+only some models (`only`) makes only their pages; the index, as-of page and JSON index take the
+other models' rows from the last build (`kept`: name -> `rows(model)` as it was).
 """
 import hashlib
 import json
@@ -38,17 +40,50 @@ class Page:
 
 
 class Site:
-    def __init__(self, catalog, repo_url: str | None, build_id: str):
+    def __init__(self, catalog, repo_url: str | None, build_id: str, only: set | None = None,
+                 kept: dict | None = None):
         self.catalog, self.repo_url, self.build_id = catalog, repo_url, build_id
-        self.models, self.bad_names = _split_names(catalog.models)
+        self.models, bad = _split_names(catalog.models)
+        self.only = only  # the folders whose pages are made (None: every one)
+        self.rows = {}  # folder name -> its rows (see `rows`), every folder the site lists
+        for name, rows in (kept or {}).items():
+            if only is None or name not in only:
+                self.rows[name] = rows
+        for name, model in catalog.models.items():
+            if only is None or name in only:
+                self.rows[name] = self.folder_rows(model, bad.get(name))
+        self.rows = dict(sorted(self.rows.items()))
+        self.bad_names = [r["bad"] for r in self.rows.values() if r["bad"] is not None]
         self.children = charts.children_index(self.models)
         self.gates = charts.gate_thresholds(catalog.settings)
         self._env = None
 
+    def folder_rows(self, model, bad: str | None) -> dict:
+        """What the index, the as-of page and the JSON index show of one model folder, and its
+        counts: kept for the next build, which re-reads only the folders that changed."""
+        if bad is not None:
+            return {"bad": bad}
+        summary = self._summary(model)
+        api = ({k: summary[k] for k in ("name", "description", "model_type", "owners", "stages", "last_change")}
+               | {"tags": model.get("tags") or {}, "aliases": dict(summary["aliases"]),
+                  "page": f"models/{model.name}/index.html", "api": f"api/models/{model.name}.json"})
+        return {"bad": None, "summary": summary, "api": api, "as_of": self._as_of_row(model),
+                "versions": len(model.versions), "problems": summary["problems"]}
+
+    def _listed(self) -> list[dict]:
+        return [r for r in self.rows.values() if r["bad"] is None]
+
+    @property
+    def model_count(self) -> int:
+        return len(self._listed())
+
+    @property
+    def version_count(self) -> int:
+        return sum(r["versions"] for r in self._listed())
+
     @property
     def problem_count(self) -> int:
-        return len(self.bad_names) + sum(len(m.problems) + sum(len(v.problems) for v in m.versions.values())
-                                         for m in self.models.values())
+        return len(self.bad_names) + sum(r["problems"] for r in self._listed())
 
     # -- the page list ---------------------------------------------------------------------
     def pages(self) -> list[Page]:
@@ -58,6 +93,8 @@ class Site:
                  self._page("as-of.html", everything, "as_of.html", self.as_of_context),
                  Page("api/models.json", everything, self.api_index, self.build_id)]
         for model in self.models.values():
+            if self.only is not None and model.name not in self.only:
+                continue
             found.append(self._page(f"models/{model.name}/index.html", self._model_inputs(model), "model.html",
                                     lambda m=model: self.model_context(m)))
             found.append(Page(f"api/models/{model.name}.json", self._model_inputs(model),
@@ -134,7 +171,7 @@ class Site:
 
     # -- contexts --------------------------------------------------------------------------
     def index_context(self) -> dict:
-        rows = [self._summary(m) for m in self.models.values()]
+        rows = [r["summary"] for r in self._listed()]
         options = {key: sorted({value for row in rows for value in row[key]}) for key in ("types", "tags", "stages",
                                                                                            "owners")}
         return {"rows": rows, "options": options, "bad_names": self.bad_names}
@@ -222,14 +259,15 @@ class Site:
 
     def as_of_context(self) -> dict:
         alias = self.catalog.settings.stage_aliases.get("production", "production")
-        rows = []
-        for model in self.models.values():
-            moves = [e for e in reversed(model.events)
-                     if e["event"] in ("alias.set", "alias.remove") and e.get("alias") == alias]
-            spans = [{"from": e["date"], "until": nxt["date"] if nxt else None, "version": e.get("to"),
-                      "commit": e["commit"]} for e, nxt in zip(moves, [*moves[1:], None])]
-            rows.append({"name": model.name, "now": model.aliases.get(alias), "spans": spans})
-        return {"rows": rows, "alias": alias}
+        return {"rows": [r["as_of"] for r in self._listed()], "alias": alias}
+
+    def _as_of_row(self, model) -> dict:
+        alias = self.catalog.settings.stage_aliases.get("production", "production")
+        moves = [e for e in reversed(model.events)
+                 if e["event"] in ("alias.set", "alias.remove") and e.get("alias") == alias]
+        spans = [{"from": e["date"], "until": nxt["date"] if nxt else None, "version": e.get("to"),
+                  "commit": e["commit"]} for e, nxt in zip(moves, [*moves[1:], None])]
+        return {"name": model.name, "now": model.aliases.get(alias), "spans": spans}
 
     def _event(self, event: dict) -> dict:
         from ..store.history import describe
@@ -238,10 +276,7 @@ class Site:
 
     # -- the JSON mirror -------------------------------------------------------------------
     def api_index(self) -> bytes:
-        models = [{k: row[k] for k in ("name", "description", "model_type", "owners", "stages", "last_change")}
-                  | {"tags": self.models[row["name"]].get("tags") or {}, "aliases": dict(row["aliases"]),
-                     "page": f"models/{row['name']}/index.html", "api": f"api/models/{row['name']}.json"}
-                  for row in (self._summary(m) for m in self.models.values())]
+        models = [r["api"] for r in self._listed()]
         return _json({"ref": self.catalog.ref, "commit": self.catalog.commit, "models": models})
 
     def api_model(self, model) -> bytes:
@@ -279,14 +314,14 @@ def _environment():
     return env
 
 
-def _split_names(models: dict) -> tuple[dict, list[str]]:
+def _split_names(models: dict) -> tuple[dict, dict[str, str]]:
     """Names become file paths in the site: a folder with a bad name is listed as a problem."""
-    good, bad = {}, []
+    good, bad = {}, {}
     for name, model in models.items():
         try:
             good[check_name(name)] = model
         except InvalidInput as exc:
-            bad.append(str(exc))
+            bad[name] = str(exc)
     return good, bad
 
 

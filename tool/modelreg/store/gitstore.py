@@ -181,14 +181,26 @@ class GitStore:
         stream.read(1)
         return data
 
-    def ls_tree(self, commit: str, prefix: str) -> list[tuple[str, str]]:
-        """(path, blob sha) of every file under `prefix` at `commit`."""
-        out = _run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", prefix], self.root)
+    def ls_tree(self, commit: str, prefix: str, *more: str) -> list[tuple[str, str]]:
+        """(path, blob sha) of every file under `prefix` (and `more` prefixes) at `commit`."""
+        out = _run(["ls-tree", "-r", "-z", "--full-tree", commit, "--", prefix, *more], self.root)
         entries = []
         for item in out.split("\0"):
             if item:
                 meta, _, path = item.partition("\t")
                 entries.append((path, meta.split()[2]))
+        return entries
+
+    def tree_entries(self, commit: str, folder: str = "") -> list[tuple[str, str, str]]:
+        """(name, object type, object id) of what lies directly in `folder` ("" for the top) at
+        `commit`: a sub-folder's tree id names every file below it (equal ids, equal content)."""
+        args = ["ls-tree", "-z", "--full-tree", commit] + (["--", folder.rstrip("/") + "/"] if folder else [])
+        entries = []
+        for item in _run(args, self.root).split("\0"):
+            if item:
+                meta, _, path = item.partition("\t")
+                _mode, kind, oid = meta.split()
+                entries.append((path.rsplit("/", 1)[-1], kind, oid))
         return entries
 
     def list_dir(self, commit: str, prefix: str) -> list[str]:

@@ -24,21 +24,29 @@ _REASON = re.compile(r"^Modelreg-Reason: (.+)$", re.M)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # what a root commit's parent would hold
 
 
-def events(git, model: str | None, limit: int, ref: str) -> list[dict]:
-    """The events of the last `limit` commits on `ref` touching `model` (or any model), newest first."""
+def events(git, model: str | None, limit: int, ref: str, since: str | None = None) -> list[dict]:
+    """The events of the last `limit` commits on `ref` touching `model` (or any model), newest first.
+
+    `since` (a commit on `ref`'s first-parent line): only the commits after it (a site rebuild
+    adds them to the events it kept)."""
     prefix = layout.model_dir(model) if model else layout.ROOT
     clock = {tick.commit: tick for tick in timeline(git, ref)}
     records = records_on_line(git, ref)  # who approved, as the tag workflow recorded it (issue 22)
     found = []
-    for commit in git.log(ref, [prefix], limit=limit):
-        tick = clock.get(commit.sha)
-        base = {"commit": commit.sha, "date": tick.iso if tick else _utc(commit.date),
-                "clock": tick.source if tick else "claimed", "subject": commit.subject,
-                "pr": pr_of(commit.subject),
-                "approvals": checked(records.get(commit.sha), commit.subject) if tick else None}
+    for commit in git.log(f"{since}..{ref}" if since else ref, [prefix], limit=limit):
+        base = event_base(commit, clock.get(commit.sha), records)
         for path, event in change_events(commit_change(git, commit, prefix)):
             found.append({**base, **_who(git, commit, path), **event})
     return found
+
+
+def event_base(commit, tick, records: dict) -> dict:
+    """What every event of `commit` says about the commit: when (main's clock), its subject, PR
+    and approval record. Only the clock and the records can change for a commit already seen."""
+    return {"commit": commit.sha, "date": tick.iso if tick else _utc(commit.date),
+            "clock": tick.source if tick else "claimed", "subject": commit.subject,
+            "pr": pr_of(commit.subject),
+            "approvals": checked(records.get(commit.sha), commit.subject) if tick else None}
 
 
 def commit_change(git, commit, prefix: str) -> Change:

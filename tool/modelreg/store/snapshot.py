@@ -118,7 +118,7 @@ class Snapshot:
         return self._index().get(path)
 
     def _model_index(self, model: str) -> dict[str, str]:
-        if self._shas is None and len(self._partial) >= PARTIAL_LISTINGS:
+        if self._shas is None and model not in self._partial and len(self._partial) >= PARTIAL_LISTINGS:
             self._index()  # asked about many models: one whole listing beats one per model
         if self._shas is not None:
             return {p: self._shas[p] for p in self._by_model.get(model, [])}
@@ -130,6 +130,21 @@ class Snapshot:
         if self._shas is None:
             return list(self._model_index(model))
         return self._by_model.get(model, [])
+
+    def list_models(self, models) -> None:
+        """List many model folders in one `ls-tree` without listing the whole tree (a site
+        rebuild reads the few folders that changed, of 5,000); later questions about them are
+        answered from these listings."""
+        wanted = [m for m in dict.fromkeys(models) if m not in self._partial]
+        if self._shas is not None or self.git is None or not wanted:
+            return
+        for start in range(0, len(wanted), 500):  # keep each command line short
+            chunk = {m: {} for m in wanted[start:start + 500]}
+            for path, sha in self.git.ls_tree(self.commit, *(f"{layout.ROOT}/{m}/" for m in chunk)):
+                found = chunk.get(layout.model_of(path))
+                if found is not None:  # a pathspec is a pattern: keep only the folders asked for
+                    found[path] = sha
+            self._partial.update(chunk)
 
     def models(self) -> list[str]:
         """Folders under registry/ (whether or not they hold a valid model.yaml)."""
@@ -265,7 +280,8 @@ class Snapshot:
     def load(self, paths) -> None:
         """Parse many records in one read (errors are recorded, not raised)."""
         paths = [p for p in paths if p not in self._docs]
-        if self._shas is None and self.git is not None and len(paths) > BULK_LISTING:
+        if self._shas is None and self.git is not None \
+                and sum(1 for p in paths if self._known_sha(p) is None) > BULK_LISTING:
             self._index()  # one listing gives every blob id: records parsed elsewhere need no read
         paths = [p for p in paths if self._known_sha(p) not in _parsed]
         self.prefetch(paths)
