@@ -5,14 +5,14 @@ truth) and credentials only from the clone's untracked `.dvc/config.local`. `wor
 is the same for the working tree (what `version create` pushes to).
 """
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import InvalidInput, NotFound
+from ..core.values import value
 from .dvc import remote_section
 
 
-@dataclass(frozen=True)
+@value
 class RemoteConfig:
     name: str
     url: str

@@ -20,10 +20,10 @@ import re
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import IntegrityError, InvalidInput, InvalidRecord
+from ..core.values import value
 from .cache import Cache
 from .config import RemoteConfig
 from .download import fetch_object
@@ -34,7 +34,7 @@ _LEFTOVER = re.compile(r"\..+\.[0-9a-f]{32}\.tmp")  # materialize's temp files
 FILE_JOBS = 4  # objects fetched at once; each also fetches its parts in parallel
 
 
-@dataclass(frozen=True)
+@value
 class Entry:
     relpath: str
     md5: str
@@ -42,7 +42,7 @@ class Entry:
     size: int
 
 
-@dataclass(frozen=True)
+@value
 class Plan:
     """What to fetch for one version at one commit, and from where."""
     model: str
@@ -96,7 +96,7 @@ def make_plan(model: str, version: int, commit: str, record: dict, pointer: dict
     return Plan(model, version, commit, dir_md5, entries, remote)
 
 
-@dataclass
+@value(frozen=False)
 class PullResult:
     path: Path
     model: str

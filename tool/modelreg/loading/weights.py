@@ -7,7 +7,6 @@ untracked .dvc/config.local): a `Located`, plain data. Everything after hands pl
 `verify`, `check --remote`, `doctor`, `gc` and the loader all come through here.
 """
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts.cache import Cache
@@ -17,12 +16,13 @@ from ..artifacts.pull import fetch as fetch_plan
 from ..artifacts.pull import listing, make_plan
 from ..core import layout
 from ..core.errors import NotFound, RegistryError
+from ..core.values import value
 from ..store import reads
 
 DVC_CONFIG = ".dvc/config"
 
 
-@dataclass(frozen=True)
+@value
 class Located:
     """A resolved version and where its weights are: the DVC pointer and the remote, both read
     at the version's commit."""

@@ -21,11 +21,10 @@ import functools
 import hashlib
 import json
 import logging
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..core.errors import IntegrityError, InvalidInput, PolicyViolation
+from ..core.values import field, value
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,7 @@ BUNDLE_NAME = "model.sig"
 GIT_IGNORED = [".git", ".gitattributes", ".github", ".gitignore"]  # what the library's CLI ignores
 
 
-@dataclass
+@value(frozen=False)
 class Verdict:
     """What a bundle says and whether it holds: `problems` empty means verified."""
     signer: str | None = None
@@ -346,6 +345,8 @@ class _temp:
         self.data = data
 
     def __enter__(self) -> Path:
+        import tempfile  # here: a pull imports this module for its policy check, and rarely needs a key file
+
         self.dir = tempfile.TemporaryDirectory(prefix="modelreg-key-")
         path = Path(self.dir.name) / "key.pem"
         path.write_bytes(self.data)
