@@ -160,6 +160,7 @@ def version(cloud, tmp_path, weights):
 
 def _big(reg, tmp_path, monkeypatch, size=12 << 20):
     monkeypatch.setattr(objstore, "PART", 5 << 20)  # S3's smallest multipart part
+    monkeypatch.setattr(objstore, "SINGLE_PUT", {})  # on Azure too: multipart above PART
     src = write_weights(tmp_path / "big", seed=11, size=size)
     reg.register_model("big", "base_model")
     reg.create_version("big", src)
@@ -210,6 +211,27 @@ def test_big_object_is_multipart_and_pulled_as_parallel_ranges(cloud, tmp_path, 
     reg.pull("big@1", dest=tmp_path / "out")
     assert (tmp_path / "out" / "model.safetensors").read_bytes() == data
     assert (0, 5 << 20) in ranges and (10 << 20, 12 << 20) in ranges and len(threads) > 1
+
+
+def test_azure_puts_an_object_up_to_single_put_whole_and_a_bigger_one_as_blocks(request, monkeypatch, tmp_path):
+    """Azure as its SDK (and so dvc-azure) writes: one Put Blob up to SINGLE_PUT, PART-sized
+    Put Blocks and a Put Block List above it."""
+    cloud = _azure(request, monkeypatch)
+    monkeypatch.setattr(objstore, "PART", 5 << 20)
+    monkeypatch.setattr(objstore, "SINGLE_PUT", {"azure": 6 << 20})
+    reg = cloud.registry(tmp_path / "reg")
+    reg.register_model("m", "base_model")
+    small = write_weights(tmp_path / "small", seed=3, size=6 << 20)
+    big = write_weights(tmp_path / "big", seed=4, size=12 << 20)
+    reg.create_version("m", small)
+    reg.create_version("m", big)
+    def blocks(path):
+        return cloud.server.block_sizes(cloud.bucket, f"store/{object_key(md5(path))}")
+
+    assert blocks(small / "model.safetensors") == [] and blocks(small / "config.json") == []
+    assert blocks(big / "model.safetensors") == [5 << 20, 5 << 20, 2 << 20]
+    reg.pull("m@2", dest=tmp_path / "out")
+    assert (tmp_path / "out" / "model.safetensors").read_bytes() == (big / "model.safetensors").read_bytes()
 
 
 # -- faults ------------------------------------------------------------------------------------------

@@ -85,6 +85,11 @@ class Azurite:
     def keys(self, container: str) -> dict[str, int]:
         return {b.name: b.size for b in self.service().get_container_client(container).list_blobs()}
 
+    def block_sizes(self, container: str, key: str) -> list[int]:
+        """The sizes of a blob's committed blocks: none for one written by a single Put Blob."""
+        committed, _ = self.service().get_blob_client(container, key).get_block_list("committed")
+        return [b.size for b in committed]
+
     def delete(self, container: str, key: str) -> None:
         self.service().get_blob_client(container, key).delete_blob()
 
