@@ -252,6 +252,14 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _fields(stat: Path) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, pgrp, ... utime (11), stime (12)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return ["", "", "", *["0"] * 10]
+
+
 class Emulator:
     """Azurite or the GCS emulator: what a registry and a DVC clone need to reach it."""
 
@@ -278,6 +286,14 @@ class Emulator:
 
     def new_bucket(self) -> str:
         return self.server.make_container() if self.kind == "azure" else self.server.make_bucket()
+
+    def cpu(self) -> float:
+        """CPU seconds (user + system) the emulator's processes have used so far: its process
+        group (Azurite: one node process; GCS: the shim and fake-gcs-server), found once."""
+        if not hasattr(self, "_stats"):
+            group = self.server.proc.pid
+            self._stats = [s for s in Path("/proc").glob("[0-9]*/stat") if _fields(s)[2] == str(group)]
+        return sum(int(f[11]) + int(f[12]) for f in map(_fields, self._stats)) / os.sysconf("SC_CLK_TCK")
 
     def init_args(self, bucket: str) -> list[str]:
         if self.kind == "azure":
@@ -316,7 +332,7 @@ def report_cloud(kind: str, work: Path, opts) -> None:
         size = make_source(src, opts.cloud_mb)
         root = emu.registry(work / "reg")
         run([BIN / "modelreg", "-C", str(root), "version", "create", "m", str(src)], env=emu.env)
-        t_create, t_dvc_push = cloud_creates(emu, work, src, opts.reps)
+        t_create, t_dvc_push, cpu = cloud_creates(emu, work, src, opts.reps)
         clone = work / "clone"
         run(["git", "clone", "-q", str(root), str(clone)])
         emu.prepare_clone(clone)
@@ -361,14 +377,24 @@ def report_cloud(kind: str, work: Path, opts) -> None:
             fastest = f"{t.min:.3f}" if isinstance(t, Stat) else ""
             rate = f"{mbs / t:.0f}" if isinstance(t, Stat) and "start-up" not in label else ""
             print(f"| {label} | {t:.3f} | {fastest} | {rate} | {note} |")
+        print(f"\nThe emulator's CPU per create (median): {cpu[0]:.2f} s for version create, {cpu[1]:.2f} s for "
+              "dvc add + dvc push" + (f" (Azurite {' '.join(emu.server.flags)})" if kind == "azure" else ""))
     finally:
         emu.server.stop()
 
 
 def cloud_creates(emu: "Emulator", work: Path, src: Path, reps: int):
     """`modelreg version create` vs `dvc add` + `dvc push` of the same folder, each into a fresh
-    bucket, timed in turn."""
+    bucket, timed in turn; also the emulator's CPU seconds in each (medians)."""
     made, done = iter(range(10 ** 6)), []
+    cpu = ([], [])
+
+    def server_cpu(mine: list, go):
+        def timed_go():
+            before = emu.cpu()
+            go()
+            mine.append(emu.cpu() - before)
+        return timed_go
 
     def fresh(name: str) -> Path:
         while done:  # the last run's copies go: 2 x reps copies of the version would fill a small disk
@@ -378,7 +404,8 @@ def cloud_creates(emu: "Emulator", work: Path, src: Path, reps: int):
 
     def create():
         root = emu.registry(fresh("creg"))
-        return lambda: run([BIN / "modelreg", "-C", str(root), "version", "create", "m", str(src)], env=emu.env)
+        return server_cpu(cpu[0], lambda: run([BIN / "modelreg", "-C", str(root), "version", "create", "m", str(src)],
+                                              env=emu.env))
 
     def dvc_add_push():
         root = emu.dvc_repo(fresh("dvc"))
@@ -387,9 +414,9 @@ def cloud_creates(emu: "Emulator", work: Path, src: Path, reps: int):
         def go():
             run([BIN / "dvc", "add", "-q", "weights"], cwd=root, env=emu.env)
             run([BIN / "dvc", "push", "-q"], cwd=root, env=emu.env)
-        return go
+        return server_cpu(cpu[1], go)
 
-    return timed_together([create, dvc_add_push], reps)
+    return (*timed_together([create, dvc_add_push], reps), [statistics.median(c) for c in cpu])
 
 
 def report(b: Bench, opts):

@@ -35,6 +35,8 @@ class Azurite:
     data: Path
     port: int = 0
     proc: subprocess.Popen | None = None
+    # on disk (--location), not --inMemoryPersistence: a restarted server must find the blobs
+    flags: tuple = ("--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry")
 
     @property
     def endpoint(self) -> str:
@@ -49,7 +51,7 @@ class Azurite:
         self.data.mkdir(parents=True, exist_ok=True)
         self.port = self.port or claim_block(1)  # a restart comes back on the same port
         args = [self.binary, "--blobHost", "127.0.0.1", "--blobPort", str(self.port), "--location", str(self.data),
-                "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry"]
+                *self.flags]
         log = open(self.data / "azurite.log", "ab")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                      cwd=self.data)
