@@ -96,7 +96,8 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     result.removed = [p for p in old if p not in new and p not in kept_pages]
     for path in result.removed:
         (out / path).unlink(missing_ok=True)
-    _prune_dirs(out / "models")
+    if result.removed:
+        _prune_dirs(out / "models")
     _copy_assets(out)
     result.problems = site.problem_count
     state = _next_state(reg.git, commit, catalog, site, last, plan, folders, tree, window, new)
@@ -290,7 +291,8 @@ def _read_manifest(out: Path) -> dict:
 def _up_to_date(out: Path, manifest: dict, stamp: dict, last: dict) -> bool:
     """The same commit built by the same code with the same options, every page still there."""
     return (all(manifest.get(k) == v for k, v in stamp.items())
-            and all((out / path).is_file() for path in _all_pages(last)))
+            and all((out / path).is_file() for path in last["pages"])
+            and not _missing_pages(out, last, last["folders"]))
 
 
 def _write(target: Path, data: bytes) -> None:
