@@ -194,6 +194,26 @@ def test_same_commit_is_a_no_op_and_a_missing_page_comes_back(built):
     assert again.written == ["models/llama-base/1.html"]
 
 
+def test_a_clock_note_that_arrives_later_redates_the_timelines(built):
+    """The tag workflow's observation of an older commit, noted after the site was built: the
+    events of that commit and of every later one move (the clock never runs backwards), with
+    no change to any folder."""
+    import time
+
+    from modelreg.core.clock import NOTES_REF, iso
+
+    path, site = built
+    note = f"Modelreg-Branch: main\nModelreg-Observed: {iso(int(time.time()))}\n"
+    git(path, "notes", f"--ref={NOTES_REF}", "add", "-f", "-m", note, "HEAD~1")
+    again = rebuild_is_fresh(path, site)
+    assert "models/support-lora/index.html" in again.written  # HEAD~1 made its version: now observed
+    with Registry(path) as reg:
+        reg.set_alias("support-bot", "canary", 2)
+    note = f"Modelreg-Branch: main\nModelreg-Observed: {iso(int(time.time()))}\n"
+    git(path, "notes", f"--ref={NOTES_REF}", "add", "-f", "-m", note, "HEAD~1")
+    rebuild_is_fresh(path, site)
+
+
 @pytest.mark.parametrize("spoil", ["flip a byte", "truncate", "another digest", "remove", "no state in the manifest"])
 def test_a_spoiled_state_is_a_full_build(built, spoil):
     """The state is a claim: one that does not match the sha256 the manifest holds is ignored."""
@@ -242,3 +262,35 @@ def test_a_scoped_check_adds_up_to_the_whole_check(built):
         for model in snap.models():
             found |= set(check_models(reg.git, commit, [model], snap.model_paths(model)))
     assert whole and found == whole
+
+
+def test_the_oldest_commit_leaving_the_history_window(built, monkeypatch):
+    """The timelines show the last HISTORY_COMMITS commits: a new commit pushes the oldest out,
+    and the models whose events it held change with no change to their folders."""
+    from modelreg.site import builder, catalog
+
+    path, site = built
+    with Registry(path) as reg:
+        total = len(reg.git.log("HEAD", ["registry"]))  # the oldest: `init`, which holds no event
+    monkeypatch.setattr(builder, "HISTORY_COMMITS", total - 1)
+    monkeypatch.setattr(catalog, "HISTORY_COMMITS", total - 1)
+    with Registry(path) as reg:
+        assert build_site(reg, site).mode == "same"  # the window shrinks with the next commit
+    with Registry(path) as reg:
+        reg.update_model("support-lora", description="one more commit")
+    again = rebuild_is_fresh(path, site)
+    assert "models/llama-base/index.html" in again.written  # its registration left the window
+
+
+def test_rows_holding_record_times_are_kept_as_they_were(tmp_path):
+    """marshal holds no datetime: a record's timestamps are kept as tagged text and read back
+    as the same values (the pages print them the same)."""
+    from datetime import date, datetime, timedelta, timezone
+
+    rows = {"a": [datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2))), date(2026, 1, 1),
+                  datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc), ("alias", 3)]}
+    state = {"commit": "c" * 40, "tree": "t", "pages": {}, "events": [{"to": rows}], "window": [],
+             "folders": {"m": {"tree": "x", "parents": [], "problems": {}, "pages": {}, "rows": rows}}}
+    digest = site_state.write(tmp_path, state)
+    back = site_state.read(tmp_path, digest)
+    assert back == state and [str(v) for v in back["folders"]["m"]["rows"]["a"]] == [str(v) for v in rows["a"]]

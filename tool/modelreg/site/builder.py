@@ -66,7 +66,7 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     _check_out(out)
     repo_url = redact_url(repo_url.rstrip("/")) if repo_url else None  # published: never with credentials
     manifest = _read_manifest(out)
-    stamp = {"build": build_id(), "commit": commit, "ref": ref, "repo_url": repo_url}
+    stamp = {"build": build_id(), "commit": commit, "ref": ref, "repo_url": repo_url, "notes": _notes(reg.git)}
     last = _last_state(out, manifest, stamp)
     if last is not None and _up_to_date(out, manifest, stamp, last):
         return BuildResult(out, commit, manifest["models"], manifest["versions"], kept=_page_count(last),
@@ -105,6 +105,18 @@ def build_site(reg, out, at: str | None = None, repo_url: str | None = None, pro
     (out / MANIFEST).write_text(json.dumps(dict(stamp, models=result.models, versions=result.versions,
                                                 problems=result.problems, state=digest), indent=0))
     return result
+
+
+def _notes(git) -> str | None:
+    """The clock's notes (the tag workflow's observations): a new note can re-date the timelines
+    of a commit already built."""
+    from ..core.clock import NOTES_REF
+    from ..core.errors import RegistryError
+
+    try:
+        return git.rev_parse(NOTES_REF)
+    except RegistryError:
+        return None
 
 
 def _last_state(out: Path, manifest: dict, stamp: dict) -> dict | None:

@@ -70,6 +70,12 @@ class Site:
         return {"bad": None, "summary": summary, "api": api, "as_of": self._as_of_row(model),
                 "versions": len(model.versions), "problems": summary["problems"]}
 
+    @property
+    def rows_digest(self) -> str:
+        """What the index, the as-of page and the JSON index show (the same commit can show new
+        dates: a clock note that arrived since)."""
+        return hashlib.sha256(repr(list(self.rows.items())).encode()).hexdigest()
+
     def _listed(self) -> list[dict]:
         return [r for r in self.rows.values() if r["bad"] is None]
 
@@ -88,7 +94,7 @@ class Site:
     # -- the page list ---------------------------------------------------------------------
     def pages(self) -> list[Page]:
         everything = [self.catalog.commit, self.catalog.ref, json.dumps(self.catalog.settings.raw, sort_keys=True, default=str),
-                      self.repo_url or ""]
+                      self.repo_url or "", self.rows_digest]
         found = [self._page("index.html", everything, "index.html", self.index_context),
                  self._page("as-of.html", everything, "as_of.html", self.as_of_context),
                  Page("api/models.json", everything, self.api_index, self.build_id)]
