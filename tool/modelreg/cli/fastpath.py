@@ -18,6 +18,7 @@ the click application runs the command.
 import json
 import logging
 import math
+import os
 import sys
 
 from .logsetup import setup_logging
@@ -96,7 +97,9 @@ def _parse_pull(args: list[str]):
             ref = word
         else:
             return None
-    return None if ref is None else (registry_dir, ref, opts)
+    if ref is None or ("dest" in opts and os.path.lexists(opts["dest"]) and not os.path.isdir(opts["dest"])):
+        return None  # an -o that is a file: click's own usage error
+    return registry_dir, ref, opts
 
 
 def _pull(args: list[str], registry_dir: str, ref: str, opts: dict) -> int:
