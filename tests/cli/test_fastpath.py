@@ -138,3 +138,17 @@ def test_the_pull_parser_takes_only_the_plain_forms():
                  ["pull", "m", "--repo-id", "a/b"], ["--traceback", "pull", "m"], ["-v", "pull", "m"],
                  ["pull", "-h"], ["pull", "m", "-o", ""], ["pull", "m", "-qo", "x"]):
         assert parse(args) is None, args
+
+
+def test_a_plain_resolve_loads_no_more_than_it_needs(populated, registry_dir):
+    """What a fresh `resolve` must not import (each costs a cold process milliseconds): click, logging
+    (with traceback), the write modules, dataclasses (with inspect and ast), and every outside library."""
+    code = ("import sys\nfrom modelreg.cli import run\n"
+            f"sys.argv = ['modelreg', '-C', {str(registry_dir)!r}, 'resolve', 'llama-ft@1', '--json']\n"
+            "try:\n    run()\nfinally:\n"
+            "    print(sorted(m for m in ('click', 'logging', 'modelreg.writes.versions', 'modelreg.writes.models',"
+            " 'dataclasses', 'dvc', 'obstore', 'boto3', 'torch', 'jsonschema', 'yaml') if m in sys.modules),"
+            " file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and json.loads(done.stdout)["version"] == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"

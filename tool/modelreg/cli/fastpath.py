@@ -16,12 +16,9 @@ Anything else (another command, another option, --help, --traceback) returns Non
 the click application runs the command.
 """
 import json
-import logging
 import math
 import os
 import sys
-
-from .logsetup import setup_logging
 
 
 def answer(args: list[str]) -> int | None:
@@ -103,6 +100,10 @@ def _parse_pull(args: list[str]):
 
 
 def _pull(args: list[str], registry_dir: str, ref: str, opts: dict) -> int:
+    import logging  # here, not above: a resolve logs nothing and must not pay for the import
+
+    from .logsetup import setup_logging
+
     quiet, as_json = opts.get("quiet", False), opts.get("as_json", False)
     setup_logging(logging.WARNING)
     try:
