@@ -166,11 +166,18 @@ class Snapshot:
 
     # -- bytes ------------------------------------------------------------------------
     def _fetch(self, paths: list[str]) -> list[bytes | None]:
+        """By blob id where a listing gave one (a `commit:path` lookup walks the trees: ~0.7 ms each
+        at 5,000 models, against a fraction of that by id); files a listing lacks are not asked."""
         if self._shas is not None:
             ids = [self._shas.get(p) for p in paths]
-            found = iter(self.git.read_objects([i for i in ids if i is not None]))  # absent files: not asked
-            return [None if i is None else next(found) for i in ids]
-        return self.git.read_objects([f"{self.commit}:{p}" for p in paths])
+        else:
+            ids = []
+            for path in paths:
+                model = layout.model_of(path)
+                listed = self._partial.get(model) if model is not None else None
+                ids.append(f"{self.commit}:{path}" if listed is None else listed.get(path))
+        found = iter(self.git.read_objects([i for i in ids if i is not None]))
+        return [None if i is None else next(found) for i in ids]
 
     def prefetch(self, paths) -> None:
         """Read many files in one batch (check reads the whole registry this way)."""
