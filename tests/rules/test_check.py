@@ -1,5 +1,6 @@
 """`modelreg check`: every problem reported as FILE:JSON_POINTER: message, and the change rules."""
 import pytest
+import yaml
 
 from modelreg.cli import main
 from tests.conftest import git, write_weights
@@ -223,3 +224,49 @@ def test_a_whole_check_remembers_schema_passes_per_blob_and_never_a_stale_one(re
     found = problems(reg, at="main")
     assert calls == ["model"] and any("extra_field" in p for p in found)
     assert problems(reg, at="main") == found and calls == ["model", "model"]  # a problem is never kept
+
+
+@pytest.mark.parametrize("where", ["commit", "working tree", "policy PR"])
+def test_a_whole_check_split_across_workers_says_exactly_what_one_process_says(reg, monkeypatch, where):
+    """issue 23: a check of every model in a big registry (a whole check, or a PR that edits the
+    policy) runs its record and version rules over shares of the models in forked workers, and the
+    change rules once. Problems of every reach (one record, one folder, a loose file, across models
+    along the lineage, a lineage cycle, credentials, the registry-wide settings, the change's own)
+    must come out the same."""
+    from modelreg.rules import check as check_module
+
+    for name in ("m1", "m2", "m3", "m4", "m5"):
+        reg.register_model(name, "fine_tuned")
+        reg.create_version(name, source_uri="s3://x", parent="base@1")
+    reg.transition_stage("m3", 1, "staging")
+    if where == "policy PR":  # a policy without staging strands m3@1: the change rules' problem
+        branch_from_main(reg)
+        policy = yaml.safe_load((reg.root / "registry.yaml").read_text())
+        policy["stages"].remove("staging")
+        policy["transitions"] = {k: [s for s in v if s != "staging"] for k, v in policy["transitions"].items()
+                                 if k != "staging"}
+        (reg.root / "registry.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    edit(reg, "registry/m1/versions/1/version.yaml", "model: base", "model: gone")  # a missing parent
+    edit(reg, "registry/m2/model.yaml", "name: m2", "name: m2\nextra_field: 1")  # one record
+    (reg.root / "registry/m3/notes.txt").write_text("hi")  # a file in a model's folder
+    (reg.root / "registry/loose.txt").write_text("hi")  # a file in no model's folder
+    edit(reg, "registry/base/versions/1/version.yaml", "model_type: base_model",  # a cycle across models
+         "model_type: base_model\nparent:\n  model: m4\n  version: 1\n  relation: merged")
+    edit(reg, "registry/m5/versions/1/version.yaml", "uri: s3://x", "uri: https://bot:hunter2hunter2@example.com/x")
+    edit(reg, "registry.yaml", "main_branch: main", "main_branch: main\nunknown_setting: 1")
+    if where != "working tree":
+        git(reg.root, "add", "-A")
+        git(reg.root, "commit", "-qm", "problems everywhere")
+    kw = {"at": "main"} if where == "commit" else {"at": "pr", "base": "main"} if where == "policy PR" else {}
+    monkeypatch.setattr(check_module, "SPLIT_MIN_MODELS", 10**9)
+    alone = problems(reg, **kw)
+    monkeypatch.setattr(check_module, "SPLIT_MIN_MODELS", 1)
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    splits = []
+    real = check_module._run_split
+    monkeypatch.setattr(check_module, "_run_split", lambda ctx, root: splits.append(len(ctx.models)) or real(ctx, root))
+    assert problems(reg, **kw) == alone
+    assert splits == [7] and check_module._split_workers(check_module.Context(None, None, ["a"] * 7)) == 3
+    for text in ("gone@1 does not exist", "unknown field", "notes.txt:/: unexpected file", "loose.txt",
+                 "lineage cycle", "registry.yaml", "password") + (("leave out 'staging'",) if where == "policy PR" else ()):
+        assert any(text in p for p in alone), (text, alone)

@@ -19,8 +19,10 @@ CHANGE_RULES = (changes.removed_models, changes.versions, changes.deleted_parent
                 supply.signature_kept)
 
 
-def run(ctx: Context) -> list[Problem]:
-    """Every rule that applies; the problems sorted and without repeats."""
+def run(ctx: Context, change_rules: bool = True) -> list[Problem]:
+    """Every rule that applies; the problems sorted and without repeats. `change_rules=False`:
+    the record and version rules only (a worker of a split check: the change rules judge the
+    change as a whole, in one process)."""
     found = set()
     for rule in RECORD_RULES:
         found.update(rule(ctx))
@@ -30,6 +32,13 @@ def run(ctx: Context) -> list[Problem]:
                 continue  # a soft-deleted version is inert: it can no longer be loaded (issue 14.9)
             for rule in VERSION_RULES:
                 found.update(rule(ctx, model, number, record))
+    if change_rules:
+        found.update(run_change_rules(ctx))
+    return sorted(found)
+
+
+def run_change_rules(ctx: Context) -> list[Problem]:
+    found = set()
     if ctx.change is not None:
         for rule in CHANGE_RULES:
             found.update(rule(ctx))

@@ -77,7 +77,8 @@ def run_check(git, at: str | None = None, base: str | None = None, pr: int | Non
 
         services["verdicts"] = Verdicts(git.common_dir)  # every record is read: remembered passes pay
     ctx = Context(head, settings, models, change.base if change else None, change, **services)
-    problems = set(catalog.run(ctx)) | set(broken)
+    split = _split_workers(ctx, scope) > 1
+    problems = set(_run_split(ctx, scope) if split else catalog.run(ctx)) | set(broken)
     if ctx.verdicts is not None:
         ctx.verdicts.save(keep={head.sha(p) for p in head.paths()})
     result = CheckResult(head.commit, change.base.commit if change else None, models, [], scope)
@@ -106,6 +107,65 @@ def check_models(git, commit: str, models: list[str], paths: list[str]) -> list[
     head.list_models(models)
     settings, _ = _settings_in_force(head, False)
     return catalog.run(Context(head, settings, sorted(models), paths=list(paths)))
+
+
+# A check of every model in a big registry (a whole check, or a PR that edits the policy) is
+# split across CPUs: rules about a model read that model's files (and its lineage), so each worker
+# judges a share of the models and of the files, and the union of the workers' problems is what
+# one process finds (the registry-wide rules run in every worker; the set removes the repeats).
+# The change rules judge the change as a whole: they run once, here, while the workers work.
+# Forked workers inherit the parsed state; each reads through a git process of its own.
+SPLIT_MIN_MODELS = 500  # below this, forking costs more than it saves
+MAX_SPLIT = 4
+_SPLIT: list = []  # (ctx, shares) for the forked workers (inherited, never pickled)
+
+
+def _split_workers(ctx: Context, scope: str = "all") -> int:
+    import multiprocessing
+    import os
+
+    if (scope != "all" or ctx.remote is not None or len(ctx.models) < SPLIT_MIN_MODELS
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return 1
+    return min(os.cpu_count() or 1, MAX_SPLIT)
+
+
+def _run_split(ctx: Context, scope: str = "all") -> list[Problem]:
+    import multiprocessing
+
+    workers = _split_workers(ctx, scope)
+    shares = [sorted(ctx.models[i::workers]) for i in range(workers)]
+    global _SPLIT
+    _SPLIT = [ctx, shares]
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            pending = pool.map_async(_check_share, range(workers))
+            found = set(catalog.run_change_rules(ctx))
+            results = pending.get()
+    finally:
+        _SPLIT = []
+    for problems, passes in results:
+        found.update(problems)
+        if ctx.verdicts is not None:
+            ctx.verdicts.added |= passes
+    return sorted(found)
+
+
+def _check_share(index: int) -> tuple[list[Problem], set[str]]:
+    """In a forked worker: the record and version rules over one share of the models, and of the
+    files one process would judge one by one (all of them, or the change's)."""
+    import dataclasses
+
+    ctx, shares = _SPLIT
+    if ctx.head.git is not None:
+        ctx.head.git.after_fork()  # base and head share it
+    if ctx.base is not None and ctx.base.git is not None:
+        ctx.base.git.after_fork()
+    mine = set(shares[index])
+    judged = ctx.head.paths() if ctx.change is None else [p for s, p in ctx.change.changed if s != "D"]
+    paths = [p for p in judged if layout.model_of(p) in mine or (index == 0 and layout.model_of(p) is None)]
+    share = dataclasses.replace(ctx, models=shares[index], paths=paths)
+    return catalog.run(share, change_rules=False), (ctx.verdicts.added if ctx.verdicts is not None else set())
 
 
 def _services(git, head, change: Change | None, remote: bool, settings) -> dict:

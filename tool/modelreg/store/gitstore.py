@@ -143,6 +143,12 @@ class GitStore:
         return f"no branch, tag or commit named {ref!r} in {self.root}"
 
     # -- reading objects -----------------------------------------------------------
+    def after_fork(self) -> None:
+        """In a forked child: forget the parent's cat-file process (its pipes are the parent's; a
+        read from both would interleave) so the next read starts this process's own."""
+        self._batch = None
+        self._lock = threading.Lock()
+
     def _batch_proc(self):
         if self._batch is None or self._batch.poll() is not None:
             self._batch = subprocess.Popen(
