@@ -170,44 +170,66 @@ def rollbacks(ctx):
 def new_policy_fits(ctx):
     """A registry.yaml change must still fit the records it will govern once merged: no version may
     be left in a stage it removes (main would fail its own check after the merge)."""
-    if layout.REGISTRY_FILE not in ctx.change.paths:
-        return []
+    return policy_fits_problems(*policy_holders(ctx, ctx.models))
+
+
+def policy_after(ctx):
+    """The settings a registry.yaml change brings, or None when it brings none (or unreadable ones:
+    the settings rule reports those)."""
+    if ctx.change is None or layout.REGISTRY_FILE not in ctx.change.paths:
+        return None
     try:
-        after = ctx.head.settings_in_force
+        return ctx.head.settings_in_force
     except Exception:
-        return []  # the settings rule reports a registry.yaml that cannot be read
-    stranded: dict[str, list[str]] = {}
-    for model in ctx.models:
+        return None
+
+
+def policy_holders(ctx, models) -> tuple[dict, dict]:
+    """(stranded, failing), stage -> [(model, number)] among `models`: the versions left in a stage
+    the new registry.yaml removes, and those in a stage whose new gates they fail. A split check
+    collects these per share of the models and words them once (policy_fits_problems)."""
+    after = policy_after(ctx)
+    if after is None:
+        return {}, {}
+    stranded: dict[str, list] = {}
+    for model in models:
         for number, record in ctx.head.all_versions(model).items():
             stage = record.get("stage")
             if isinstance(stage, str) and stage not in after.stages:
-                stranded.setdefault(stage, []).append(f"{model}@{number}")
-    found = [Problem(layout.REGISTRY_FILE, "/stages", f"the new stages leave out {stage!r}, which "
-                     f"{len(held)} version(s) are in ({_few(held)}); move them out first")
-             for stage, held in sorted(stranded.items())]
-    return found + _gates_fit(ctx, after)
+                stranded.setdefault(stage, []).append((model, number))
+    return stranded, _gates_failing(ctx, after, models)
+
+
+def policy_fits_problems(stranded: dict, failing: dict) -> list[Problem]:
+    def held(found):
+        return [f"{m}@{n}" for m, n in sorted(found)]
+
+    return ([Problem(layout.REGISTRY_FILE, "/stages", f"the new stages leave out {stage!r}, which "
+                     f"{len(found)} version(s) are in ({_few(held(found))}); move them out first")
+             for stage, found in sorted(stranded.items())]
+            + [Problem(layout.REGISTRY_FILE, f"/gates/{stage}", f"the new gates of {stage} fail for "
+                       f"{len(found)} version(s) in it ({_few(held(found))}); move them out first or loosen the "
+                       "gates") for stage, found in sorted(failing.items())])
 
 
 def _few(names: list[str]) -> str:
     return f"{', '.join(names[:3])}{', ...' if len(names) > 3 else ''}"
 
 
-def _gates_fit(ctx, after) -> list[Problem]:
+def _gates_failing(ctx, after, models) -> dict:
     """New gates hold for the versions already in their stage (a gate is what a stage's holders
     meet, and main's own check judges them by it)."""
     from .gates import check_gates
 
-    failing: dict[str, list[str]] = {}
+    failing: dict[str, list] = {}
     for stage in after.get("gates") or {}:
         if (after.get("gates") or {}).get(stage) == (ctx.settings.get("gates") or {}).get(stage):
             continue  # unchanged gates: their holders were judged when they entered
-        for model in ctx.models:
+        for model in models:
             for number, record in ctx.head.all_versions(model).items():
                 if record.get("stage") != stage or record.get("status") == "deleted":
                     continue
                 card = ctx.head.card(model, number) or {}
                 if not all(g.ok for g in check_gates(after, stage, model, number, record, card)):
-                    failing.setdefault(stage, []).append(f"{model}@{number}")
-    return [Problem(layout.REGISTRY_FILE, f"/gates/{stage}", f"the new gates of {stage} fail for "
-                    f"{len(held)} version(s) in it ({_few(held)}); move them out first or loosen the gates")
-            for stage, held in sorted(failing.items())]
+                    failing.setdefault(stage, []).append((model, number))
+    return failing

@@ -17,7 +17,7 @@ from ..core.errors import InvalidRecord
 from ..core.settings import Settings
 from ..store.change import Change, compute
 from ..store.snapshot import Snapshot, WorkdirSnapshot
-from . import catalog
+from . import catalog, changes
 from .context import Context, Problem
 
 
@@ -113,7 +113,9 @@ def check_models(git, commit: str, models: list[str], paths: list[str]) -> list[
 # split across CPUs: rules about a model read that model's files (and its lineage), so each worker
 # judges a share of the models and of the files, and the union of the workers' problems is what
 # one process finds (the registry-wide rules run in every worker; the set removes the repeats).
-# The change rules judge the change as a whole: they run once, here, while the workers work.
+# The change rules judge the change as a whole: they run once, here, while the workers work; the
+# one that reads every version (does a new registry.yaml fit the versions it governs) collects in
+# the workers and is worded here.
 # Forked workers inherit the parsed state; each reads through a git process of its own.
 SPLIT_MIN_MODELS = 500  # below this, forking costs more than it saves
 MAX_SPLIT = 4
@@ -140,14 +142,20 @@ def _run_split(ctx: Context, scope: str = "all") -> list[Problem]:
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             pending = pool.map_async(_check_share, range(workers))
-            found = set(catalog.run_change_rules(ctx))
+            found = set(catalog.run_change_rules(ctx, skip=(changes.new_policy_fits,)))
             results = pending.get()
     finally:
         _SPLIT = []
-    for problems, passes in results:
+    stranded, failing = {}, {}
+    for problems, passes, (share_stranded, share_failing) in results:
         found.update(problems)
+        for stage, held in share_stranded.items():
+            stranded.setdefault(stage, []).extend(held)
+        for stage, held in share_failing.items():
+            failing.setdefault(stage, []).extend(held)
         if ctx.verdicts is not None:
             ctx.verdicts.added |= passes
+    found.update(changes.policy_fits_problems(stranded, failing))
     return sorted(found)
 
 
@@ -165,7 +173,8 @@ def _check_share(index: int) -> tuple[list[Problem], set[str]]:
     judged = ctx.head.paths() if ctx.change is None else [p for s, p in ctx.change.changed if s != "D"]
     paths = [p for p in judged if layout.model_of(p) in mine or (index == 0 and layout.model_of(p) is None)]
     share = dataclasses.replace(ctx, models=shares[index], paths=paths)
-    return catalog.run(share, change_rules=False), (ctx.verdicts.added if ctx.verdicts is not None else set())
+    return (catalog.run(share, change_rules=False), ctx.verdicts.added if ctx.verdicts is not None else set(),
+            changes.policy_holders(share, share.models))
 
 
 def _services(git, head, change: Change | None, remote: bool, settings) -> dict:
