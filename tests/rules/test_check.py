@@ -263,11 +263,14 @@ def test_a_whole_check_split_across_workers_says_exactly_what_one_process_says(r
     alone = problems(reg, **kw)
     monkeypatch.setattr(check_module, "SPLIT_MIN_MODELS", 1)
     monkeypatch.setattr("os.cpu_count", lambda: 3)
+    monkeypatch.setattr("threading.active_count", lambda: 1)  # as in the CLI; pytest runs other threads
     splits = []
     real = check_module._run_split
     monkeypatch.setattr(check_module, "_run_split", lambda ctx, root: splits.append(len(ctx.models)) or real(ctx, root))
     assert problems(reg, **kw) == alone
     assert splits == [7] and check_module._split_workers(check_module.Context(None, None, ["a"] * 7)) == 3
+    monkeypatch.setattr("threading.active_count", lambda: 2)  # a server's threads: no fork under them
+    assert check_module._split_workers(check_module.Context(None, None, ["a"] * 7)) == 1
     for text in ("gone@1 does not exist", "unknown field", "notes.txt:/: unexpected file", "loose.txt",
                  "lineage cycle", "registry.yaml", "password") + (("leave out 'staging'", "new gates of production fail") if where == "policy PR" else ()):
         assert any(text in p for p in alone), (text, alone)

@@ -125,9 +125,11 @@ _SPLIT: list = []  # (ctx, shares) for the forked workers (inherited, never pick
 def _split_workers(ctx: Context, scope: str = "all") -> int:
     import multiprocessing
     import os
+    import threading
 
+    # only from a single-threaded process (the CLI, CI): a fork copies locks other threads hold
     if (scope != "all" or ctx.remote is not None or len(ctx.models) < SPLIT_MIN_MODELS
-            or "fork" not in multiprocessing.get_all_start_methods()):
+            or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods()):
         return 1
     return min(os.cpu_count() or 1, MAX_SPLIT)
 
