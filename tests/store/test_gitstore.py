@@ -276,3 +276,14 @@ def test_find_root_outside_a_repository(tmp_path):
     assert caught.value.hint == "init"
     with pytest.raises(NotFound):
         GitStore(outside)
+
+
+def test_a_name_with_a_line_break_is_never_sent_and_shifts_no_answer(store, two):
+    """The batch protocol is a name per line: `a\\nHEAD:b` sent as is would be two requests, and
+    every answer after it would belong to the file before (a hostile file name choosing which
+    bytes a record is read as). Such a name reads as no file; names with spaces work as any."""
+    c1, c2 = two
+    hostile = f"{c1}:registry/x\n{c1}:a.txt"
+    assert store.read_objects([hostile, f"{c1}:dir/b.txt", f"{c2}:no such file", f"{c1}:a.txt"]) == [
+        None, b"bee\n", None, b"one\n"]
+    assert store.read_objects([f"{c1}:x\r", f"{c1}:a.txt"]) == [None, b"one\n"]

@@ -2,6 +2,7 @@
 real author, the PR and the rollback reason. Identities and author/committer dates are set
 through the environment, as a user's clock and a forge's merge would set them."""
 import subprocess
+import sys
 
 import pytest
 
@@ -266,3 +267,20 @@ def test_the_workflow_observes_a_tip_whose_note_is_no_witness(reg, monkeypatch, 
     event = [e for e in reg.history("m") if e["event"] == "version.stage" and e["version"] == 2 and e["to"] == "production"][0]
     assert event["date"] == "2026-11-20T10:00:00Z" and event["clock"] == "observed"
     assert observe_main(reg.worktree, now="2026-11-21T10:00:00Z") == []
+
+
+def test_a_folder_no_model_can_be_named_stops_no_reader(registry, weights, tmp_path):
+    """A commit made outside modelreg (a PR author's) can hold registry/Bad Name/: check flags it,
+    and history, events, audit and the site still answer for the models that are models."""
+    registry.register_model("m", "base_model")
+    registry.create_version("m", weights)
+    bad = registry.root / "registry" / "Bad Name"
+    bad.mkdir()
+    (bad / "model.yaml").write_text((registry.root / "registry/m/model.yaml").read_text())
+    git(registry.root, "add", "-A")
+    git(registry.root, "commit", "-qm", "a folder with a space")
+    for args in (["history", "--json"], ["events", "--json"], ["audit", "--from", "2000-01-01", "--to", "2100-01-01"]):
+        done = subprocess.run([sys.executable, "-m", "modelreg", "-C", str(registry.root), *args],
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and "m" in done.stdout, (args, done.stderr)
+    assert any("invalid model name 'Bad Name'" in str(p) for p in registry.check(at="HEAD").problems)

@@ -1,6 +1,7 @@
 """Fleet commands: feed publish|show|keygen (the signed alias feed), deployments (who runs what)."""
 import click
 
+from ..core.names import is_name
 from .common import emit_json, json_option, open_registry
 
 
@@ -98,7 +99,7 @@ def deployments_cmd(ctx, environment, as_json):
             aliases, source = found.aliases(), f"feed at {found.commit[:12]}"
         except RegistryError as exc:
             click.echo(f"warning: {exc}; comparing with main's aliases", err=True)
-            aliases = {m: snap.aliases(m) for m in snap.models()}
+            aliases = {m: snap.aliases(m) for m in snap.models() if is_name(m)}  # check flags the others
             source = f"main at {snap.commit[:12]}"
         rows = deployments.drift(deployments.records(store, environment), aliases)
     finally:

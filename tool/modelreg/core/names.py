@@ -12,6 +12,11 @@ _TAG_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}")
 MAX_NAME = 64
 
 
+def is_name(name) -> bool:
+    """A valid model (or alias) name, without raising: readers of history skip what check flags."""
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
 def check_name(name: str, what: str = "model name") -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise InvalidInput(

@@ -20,6 +20,7 @@ import re
 from ..core import layout
 from ..core.clock import timeline
 from ..core.errors import InvalidInput
+from ..core.names import is_name
 from ..core.settings import EVENT_TYPES
 from ..store.approval_notes import checked, records_on_line
 from ..store.change import RECORD_KINDS
@@ -75,6 +76,8 @@ def change_events(change) -> list[dict]:
     deletions), then the policy change."""
     found = []
     for model, mc in change.models.items():
+        if not is_name(model):
+            continue  # a folder no model can be named (check flags it): no event, and no stop
         if layout.model_file(model) in mc.paths and mc.exists and not mc.existed:  # the paths first: no listing
             found.append(_event("model.registered", model))
         for move in change.moves:

@@ -13,6 +13,7 @@ Nothing a record or a tag claims about gates or signatures is taken on trust.
 from ..core import layout
 from ..core.clock import iso, parse_when, timeline
 from ..core.errors import InvalidInput, NotFound
+from ..core.names import is_name
 from ..rules.approvals import required_groups
 from ..rules.gates import check_gates
 from ..store.approval_notes import checked, pr_of, records_on_line
@@ -50,7 +51,7 @@ def _models(git, ticks, model: str | None) -> list[str]:
         if model not in names:
             raise NotFound(f"no model {model!r} on main by the end of the window")
         return [model]
-    return names
+    return [name for name in names if is_name(name)]  # a folder no model can be named: check flags it
 
 
 def holders(snap, model: str, stage: str) -> set[int]:

@@ -161,15 +161,20 @@ class GitStore:
         return self.read_objects([f"{commit}:{path}"])[0]
 
     def read_objects(self, specs: list[str]) -> list[bytes | None]:
-        """Many objects through the one cat-file process; a writer thread avoids pipe deadlock."""
+        """Many objects through the one cat-file process; a writer thread avoids pipe deadlock.
+
+        The batch protocol is one name per line: a name holding a line break (a hostile file
+        name) would be two requests and shift every answer after it onto the wrong file, so such
+        a name is never sent (None: no file by that name can be read this way)."""
+        sendable = [s for s in specs if "\n" not in s and "\r" not in s]
         with self._lock:
             proc = self._batch_proc()
-            payload = "".join(f"{s}\n" for s in specs).encode()
+            payload = "".join(f"{s}\n" for s in sendable).encode()
             writer = threading.Thread(target=self._write_all, args=(proc, payload))
             writer.start()
-            out = [self._read_one(proc.stdout) for _ in specs]
+            answers = iter([self._read_one(proc.stdout) for _ in sendable])
             writer.join()
-            return out
+        return [None if "\n" in s or "\r" in s else next(answers) for s in specs]
 
     @staticmethod
     def _write_all(proc, payload):
@@ -178,7 +183,10 @@ class GitStore:
 
     @staticmethod
     def _read_one(stream) -> bytes | None:
-        header = stream.readline().split()
+        line = stream.readline()
+        if line.rstrip(b"\n").endswith((b" missing", b" ambiguous")):  # "<name> missing": a name may hold spaces
+            return None
+        header = line.split()
         if len(header) != 3 or header[1] != b"blob":
             if len(header) == 3:  # a tree or other object: consume it
                 stream.read(int(header[2]) + 1)

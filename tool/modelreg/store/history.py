@@ -16,6 +16,7 @@ import re
 
 from ..core import layout
 from ..core.clock import iso, parse_when, timeline
+from ..core.names import is_name
 from .approval_notes import checked, pr_of, records_on_line
 from .change import Change
 from .snapshot import Snapshot, record_history
@@ -71,6 +72,8 @@ def change_events(change: Change):
     alias moves, signatures added or removed."""
     found = []
     for model, mc in change.models.items():
+        if not is_name(model):
+            continue  # a folder no model can be named (check flags it): no event, and no stop
         if layout.model_file(model) in mc.paths and mc.exists and not mc.existed:
             found.append((layout.model_file(model), {"event": "model.register", "model": model}))
         elif layout.model_file(model) in mc.paths and mc.exists:
