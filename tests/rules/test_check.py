@@ -263,6 +263,7 @@ def test_a_whole_check_split_across_workers_says_exactly_what_one_process_says(r
     alone = problems(reg, **kw)
     monkeypatch.setattr(check_module, "SPLIT_MIN_MODELS", 1)
     monkeypatch.setattr("os.cpu_count", lambda: 3)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     monkeypatch.setattr("threading.active_count", lambda: 1)  # as in the CLI; pytest runs other threads
     splits = []
     real = check_module._run_split

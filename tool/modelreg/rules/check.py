@@ -131,7 +131,8 @@ def _split_workers(ctx: Context, scope: str = "all") -> int:
     if (scope != "all" or ctx.remote is not None or len(ctx.models) < SPLIT_MIN_MODELS
             or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods()):
         return 1
-    return min(os.cpu_count() or 1, MAX_SPLIT)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(usable or 1, MAX_SPLIT)  # the CPUs this process may run on (taskset, a container's cpuset)
 
 
 def _run_split(ctx: Context, scope: str = "all") -> list[Problem]:
