@@ -275,3 +275,23 @@ def test_a_whole_check_split_across_workers_says_exactly_what_one_process_says(r
     for text in ("gone@1 does not exist", "unknown field", "notes.txt:/: unexpected file", "loose.txt",
                  "lineage cycle", "registry.yaml", "password") + (("leave out 'staging'", "new gates of production fail") if where == "policy PR" else ()):
         assert any(text in p for p in alone), (text, alone)
+
+
+def test_a_split_check_whose_worker_dies_fails_instead_of_hanging(reg, monkeypatch):
+    """A worker killed under the check (the kernel's OOM killer) must end the check with an error."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from modelreg.rules import check as check_module
+
+    monkeypatch.setattr(check_module, "SPLIT_MIN_MODELS", 1)
+    monkeypatch.setattr("threading.active_count", lambda: 1)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(check_module, "_check_share", _killed_worker)
+    with pytest.raises(BrokenProcessPool):
+        reg.check(at="main")
+
+
+def _killed_worker(index: int):
+    import os
+
+    os._exit(9)

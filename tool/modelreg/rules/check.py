@@ -137,16 +137,18 @@ def _split_workers(ctx: Context, scope: str = "all") -> int:
 
 def _run_split(ctx: Context, scope: str = "all") -> list[Problem]:
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     workers = _split_workers(ctx, scope)
     shares = [sorted(ctx.models[i::workers]) for i in range(workers)]
     global _SPLIT
     _SPLIT = [ctx, shares]
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            pending = pool.map_async(_check_share, range(workers))
+        # an executor, not a Pool: a worker that dies (killed for memory) fails the check, never hangs it
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending = [pool.submit(_check_share, index) for index in range(workers)]
             found = set(catalog.run_change_rules(ctx, skip=(changes.new_policy_fits,)))
-            results = pending.get()
+            results = [future.result() for future in pending]
     finally:
         _SPLIT = []
     stranded, failing = {}, {}
@@ -162,7 +164,7 @@ def _run_split(ctx: Context, scope: str = "all") -> list[Problem]:
     return sorted(found)
 
 
-def _check_share(index: int) -> tuple[list[Problem], set[str]]:
+def _check_share(index: int) -> tuple[list[Problem], set[str], tuple[dict, dict]]:
     """In a forked worker: the record and version rules over one share of the models, and of the
     files one process would judge one by one (all of them, or the change's)."""
     import dataclasses
