@@ -128,12 +128,54 @@ def test_registry_yaml_is_a_full_build(built):
     rebuild_is_fresh(path, site, mode="full")
 
 
-def test_a_file_outside_the_registry_is_a_full_build(built):
+@pytest.mark.parametrize("rel", ["CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS", ".dvc/config",
+                                 "schemas/model.schema.json"])
+def test_a_file_outside_the_registry_that_check_reads_is_a_full_build(built, rel):
     path, site = built
-    (path / "CODEOWNERS").write_text("* @acme/platform\n")
-    git(path, "add", "CODEOWNERS")
-    git(path, "commit", "-qm", "owners")
+    target = path / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text((target.read_text() if target.exists() else "") + "\n# registry/ @acme/platform\n")
+    git(path, "add", rel)
+    git(path, "commit", "-qm", f"edit {rel}")
     rebuild_is_fresh(path, site, mode="full")
+
+
+def test_files_the_site_never_reads_change_nothing(built):
+    """A README and code kept beside the registry: no folder is re-read, no page is written."""
+    path, site = built
+    for rel in ("README.md", "tool/train.py", ".github/workflows/train.yml", "docs/guide.md"):
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(f"# {rel}\n")
+        git(path, "add", rel)
+    git(path, "commit", "-qm", "docs and code")
+    again = rebuild_is_fresh(path, site)
+    assert [p for p in again.written if p.startswith("models/")] == []
+
+
+def _sign_with(path: Path, key: str) -> None:
+    settings = yaml.safe_load((path / "registry.yaml").read_text())
+    settings["signatures"] = {"production": {"required": False, "signers": [{"key": key}]}}
+    (path / "registry.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+@pytest.mark.parametrize("key", ["keys/release.pub", "keys/[release].pub"])
+def test_a_signer_key_named_outside_the_registry_is_read_by_the_site(built, key):
+    """A key file registry.yaml names is policy wherever it lies: replacing it is a full build.
+    A name git would read as a pattern makes every file outside registry/ count instead."""
+    path, site = built
+    (path / key).parent.mkdir(parents=True, exist_ok=True)
+    (path / key).write_text("not a key yet\n")
+    _sign_with(path, key)
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "a signer")
+    rebuild_is_fresh(path, site, mode="full")
+    (path / key).write_text("another key\n")
+    git(path, "commit", "-qam", "the signer's key replaced")
+    rebuild_is_fresh(path, site, mode="full")
+    (path / "README.md").write_text("# readme\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-qm", "a readme")
+    rebuild_is_fresh(path, site, mode="full" if "[" in key else "incremental")
 
 
 def test_a_deleted_model(built):

@@ -136,7 +136,7 @@ def _plan(git, commit: str, out: Path, last: dict, folders: dict, tree: str) -> 
     from ..store.snapshot import Snapshot
 
     if tree != last["tree"]:
-        return None  # registry.yaml, schemas, CODEOWNERS, .dvc, anything outside the model folders
+        return None  # registry.yaml, schemas, CODEOWNERS, .dvc, a key file: what the site reads outside the folders
     snap = Snapshot.at(git, commit)
     try:
         if any(p.startswith(layout.ROOT + "/") for p in snap.settings.named_files):

@@ -10,10 +10,12 @@ and the folders whose events moved (a new commit, a new clock note, the window's
 commit dropping out). The folders next to those on the lineage are read too (their pages
 draw them) but keep their pages. Everything else comes from this file.
 
-Anything a model folder does not name falls back to a full build: another registry.yaml,
-schemas, CODEOWNERS, `.dvc/`, any file outside `registry/` or loose in it, policy key files
-inside `registry/`, another build of modelreg or `--repo-url`, and a commit that is not on the
-first-parent line after the one built. The file is a claim about content, so it is keyed by
+Anything else the site reads falls back to a full build: another registry.yaml, schemas,
+CODEOWNERS, `.dvc/`, a file loose in `registry/`, a policy key file (inside `registry/`, or
+outside it once it changes), another build of modelreg or `--repo-url`, and a commit that is
+not on the first-parent line after the one built. Files the site never reads (a README, the
+code beside the registry) change nothing; when registry.yaml cannot be read, or names a key
+with a character git's pathspecs treat specially, every file outside `registry/` counts. The file is a claim about content, so it is keyed by
 content: every folder entry by its tree id, the file itself by its sha256, which the manifest
 holds; a file that does not match, does not parse or has the wrong shape is ignored (a full
 build). It is marshal, not pickle: reading it runs no code.
@@ -111,15 +113,39 @@ def _unpack(value):
 
 
 # -- the tree ---------------------------------------------------------------------------------
+# Files outside registry/ that check or the pages read (rules/records.py): the policy, the
+# schemas, DVC's config and every place GitHub looks for CODEOWNERS.
+READ_OUTSIDE = (layout.REGISTRY_FILE, layout.SCHEMA_DIR, ".dvc", "CODEOWNERS", ".github/CODEOWNERS",
+                "docs/CODEOWNERS")
+
+
 def tree_key(git, commit: str) -> tuple[dict[str, str], str]:
-    """(model folder -> tree id, one key for everything else in the commit's tree): two
-    `git ls-tree` calls, whatever the registry's size."""
+    """(model folder -> tree id, one key for every other file the site reads): three git
+    calls, whatever the registry's size."""
     top = git.tree_entries(commit)
-    outside = sorted(e for e in top if not (e[0] == layout.ROOT and e[1] == "tree"))
-    inside = git.tree_entries(commit, layout.ROOT) if len(outside) < len(top) else []
+    everything = sorted(e for e in top if not (e[0] == layout.ROOT and e[1] == "tree"))
+    inside = git.tree_entries(commit, layout.ROOT) if len(everything) < len(top) else []
     folders = {name: oid for name, kind, oid in inside if kind == "tree"}
     loose = sorted(e for e in inside if e[1] != "tree")
+    named = _named_outside(git, commit)
+    outside = everything if named is None else sorted(git.ls_tree(commit, *READ_OUTSIDE, *named))
     return folders, hashlib.sha256(repr((outside, loose)).encode()).hexdigest()
+
+
+def _named_outside(git, commit: str) -> list[str] | None:
+    """The key files registry.yaml names outside registry/ (a signature's verdict reads them);
+    None, so that every file counts, when it cannot be read or a name would be a pattern to
+    git (`ls-tree` takes pathspecs: `*`, `?`, `[` and a leading `:` are not literal)."""
+    from ..core.errors import RegistryError
+    from ..store.snapshot import Snapshot
+
+    try:
+        named = Snapshot.at(git, commit).settings.named_files
+    except RegistryError:
+        return None
+    if any(c in name for name in named for c in "*?[\\") or any(name.startswith(":") for name in named):
+        return None
+    return [name for name in named if not name.startswith(layout.ROOT + "/")]
 
 
 # -- the lineage ------------------------------------------------------------------------------
