@@ -60,7 +60,7 @@ def test_ctrl_c_during_an_upload_stops_at_once_with_nothing_committed(s3_registr
     head = git(reg.root, "rev-parse", "HEAD")
     weights = write_weights(tmp_path / "w", size=3 << 20)
     done = interrupted(tmp_path, "put", "-C", reg.root, "version", "create", "m", weights)
-    assert done.returncode == 130 and done.stderr.strip().splitlines()[-1] in ("Interrupted.", "Aborted."), done.stderr
+    assert done.returncode == 130 and done.stderr.strip().splitlines()[-1] == "Interrupted.", done.stderr
     assert git(reg.root, "rev-parse", "HEAD") == head and not git(reg.root, "status", "--porcelain")
     assert reg.create_version("m", weights)["version"] == 1  # the write lock was released
     assert reg.verify("m@1", deep=True).ok

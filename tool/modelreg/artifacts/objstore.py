@@ -274,9 +274,9 @@ class ObjStore:
             return key
 
         pool = ThreadPoolExecutor(workers, thread_name_prefix="obj-put")
-        futures = [pool.submit(one, key, path) for key, path in pairs]
-        first = None
+        futures, first = [], None
         try:
+            futures.extend(pool.submit(one, key, path) for key, path in pairs)  # ^C may come while submitting
             for fut in futures:
                 try:
                     key = fut.result()

@@ -70,11 +70,12 @@ def failed(args: list[str], exc: BaseException) -> int:
             return _fail(args, exc.format_message(), exc.exit_code)
         exc.show()
         return exc.exit_code
-    if isinstance(exc, click.Abort):
-        click.echo("Aborted.", err=True)
+    if isinstance(exc, KeyboardInterrupt) or isinstance(exc, click.Abort) and isinstance(exc.__context__,
+                                                                                          KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)  # ^C, whichever path the command took (click wraps it in Abort)
         return 130
-    if isinstance(exc, KeyboardInterrupt):
-        click.echo("Interrupted.", err=True)
+    if isinstance(exc, click.Abort):  # a prompt declined
+        click.echo("Aborted.", err=True)
         return 130
     if not isinstance(exc, Exception):  # SystemExit and the like: not ours to word
         raise exc
