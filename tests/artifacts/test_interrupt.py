@@ -17,7 +17,10 @@ pytestmark = pytest.mark.usefixtures("s3_env")
 # The console script, with one transfer call replaced by one that marks the moment it started and
 # never returns, as a request to a server that stopped answering would.
 SCRIPT = """
-import os, sys, time
+import os, signal, sys, time
+# A suite started in the background by a shell without job control inherits SIGINT ignored (POSIX),
+# and Python then installs no KeyboardInterrupt handler: give this child the one a terminal's has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import obstore
 from modelreg.artifacts import objstore
 
