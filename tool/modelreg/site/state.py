@@ -135,7 +135,8 @@ def tree_key(git, commit: str) -> tuple[dict[str, str], str]:
 def _named_outside(git, commit: str) -> list[str] | None:
     """The key files registry.yaml names outside registry/ (a signature's verdict reads them);
     None, so that every file counts, when it cannot be read or a name would be a pattern to
-    git (`ls-tree` takes pathspecs: `*`, `?`, `[` and a leading `:` are not literal)."""
+    git (`ls-tree` takes pathspecs: `*`, `?`, `[` and a leading `:` are not literal) or lies
+    outside the repository."""
     from ..core.errors import RegistryError
     from ..store.snapshot import Snapshot
 
@@ -143,8 +144,8 @@ def _named_outside(git, commit: str) -> list[str] | None:
         named = Snapshot.at(git, commit).settings.named_files
     except RegistryError:
         return None
-    if any(c in name for name in named for c in "*?[\\") or any(name.startswith(":") for name in named):
-        return None
+    if any(c in name for name in named for c in "*?[\\") or any(name.startswith((":", "..")) for name in named):
+        return None  # ".." (outside the repository) would make git fail, not match
     return [name for name in named if not name.startswith(layout.ROOT + "/")]
 
 
