@@ -113,12 +113,6 @@ def _unpack(value):
 
 
 # -- the tree ---------------------------------------------------------------------------------
-# Files outside registry/ that check or the pages read (rules/records.py): the policy, the
-# schemas, DVC's config and every place GitHub looks for CODEOWNERS.
-READ_OUTSIDE = (layout.REGISTRY_FILE, layout.SCHEMA_DIR, ".dvc", "CODEOWNERS", ".github/CODEOWNERS",
-                "docs/CODEOWNERS")
-
-
 def tree_key(git, commit: str) -> tuple[dict[str, str], str]:
     """(model folder -> tree id, one key for every other file the site reads): three git
     calls, whatever the registry's size."""
@@ -128,8 +122,16 @@ def tree_key(git, commit: str) -> tuple[dict[str, str], str]:
     folders = {name: oid for name, kind, oid in inside if kind == "tree"}
     loose = sorted(e for e in inside if e[1] != "tree")
     named = _named_outside(git, commit)
-    outside = everything if named is None else sorted(git.ls_tree(commit, *READ_OUTSIDE, *named))
+    outside = everything if named is None else sorted(git.ls_tree(commit, *read_outside(), *named))
     return folders, hashlib.sha256(repr((outside, loose)).encode()).hexdigest()
+
+
+def read_outside() -> tuple[str, ...]:
+    """What check reads outside registry/ (rules/records.py): the policy, the schemas, DVC's
+    folder (its config is scanned for credentials) and every place GitHub looks for CODEOWNERS."""
+    from ..rules.records import CODEOWNERS_FILES
+
+    return (layout.REGISTRY_FILE, layout.SCHEMA_DIR, ".dvc", *CODEOWNERS_FILES)
 
 
 def _named_outside(git, commit: str) -> list[str] | None:
